@@ -1,0 +1,87 @@
+# pomt — build with nothing but a C++17 compiler.
+#   make                 build/pomt and build/libpomt.a (own kernels)
+#   make test            build and run the unit + fixture tests
+#   make BLAS=openblas   use OpenBLAS for the matrix products (Debian libopenblas-dev)
+#   make CXX=aarch64-linux-gnu-g++ BUILD=build-arm   cross-build for the Raspberry Pi
+#   make SAN=address,undefined BUILD=build-asan      sanitizer build
+CXX      ?= g++
+BUILD    ?= build
+BLAS     ?=
+SAN      ?=
+OPT      ?= -O3
+WERROR   ?=
+
+TARGET_ARCH := $(shell $(CXX) -dumpmachine)
+CPPFLAGS += -I. -Iinclude -Ithird_party -MMD -MP
+CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra $(WERROR) -pthread -fno-math-errno
+LDFLAGS  += -pthread
+LDLIBS   +=
+
+ifneq ($(SAN),)
+  CXXFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
+  LDFLAGS  += -fsanitize=$(SAN)
+endif
+ifeq ($(BLAS),openblas)
+  CPPFLAGS += -DPOMT_USE_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/aarch64-linux-gnu/openblas-pthread
+  LDLIBS   += -lopenblas
+endif
+
+# Library sources: every .cpp of the library folders; ISA-specific kernels only for their target.
+LIB_DIRS := kernels vit weights_tools profiler
+LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
+ifneq ($(findstring x86_64,$(TARGET_ARCH)),)
+  LIB_SRCS += $(wildcard kernels/x86/*.cpp)
+endif
+ifneq ($(findstring aarch64,$(TARGET_ARCH)),)
+  LIB_SRCS += $(wildcard kernels/arm/*.cpp)
+endif
+CLI_SRCS  := $(wildcard cli/*.cpp)
+TEST_SRCS := $(wildcard tests/*.cpp)
+EXAMPLE_SRCS := $(wildcard examples/*.cpp)
+
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
+EXAMPLES  := $(EXAMPLE_SRCS:examples/%.cpp=$(BUILD)/examples/%)
+
+.PHONY: all test examples clean
+all: $(BUILD)/pomt $(BUILD)/libpomt.a
+
+$(BUILD)/libpomt.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/pomt: $(CLI_OBJS) $(BUILD)/libpomt.a
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libpomt.a $(LDLIBS)
+
+$(BUILD)/pomt_tests: $(TEST_OBJS) $(BUILD)/libpomt.a
+	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJS) $(BUILD)/libpomt.a $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.cpp $(BUILD)/libpomt.a
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpomt.a $(LDLIBS)
+
+examples: $(EXAMPLES)
+
+# The tests find the pomt binary (for CLI tests) next to themselves.
+test: $(BUILD)/pomt_tests $(BUILD)/pomt
+	$(BUILD)/pomt_tests $(TEST_ARGS)
+
+# Per-ISA kernels get their instruction-set flags; everything else stays portable so one x86-64
+# binary runs everywhere and picks its kernels at run time.
+$(BUILD)/obj/%_avx512.o: %_avx512.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2 -c $< -o $@
+
+$(BUILD)/obj/%_avx2.o: %_avx2.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx2 -mfma -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,33 @@
+#include "kernels/activations.h"
+
+#include <cmath>
+
+#include "kernels/gemm.h"
+
+namespace pomt {
+
+void gelu_inplace(float* x, size_t n) {
+    for (size_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
+}
+
+void softmax_inplace(float* x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0;
+    for (int i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void softmax_reference(const float* x, float* y, int n) {
+    double mx = x[0];
+    for (int i = 1; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += std::exp(x[i] - mx);
+    for (int i = 0; i < n; ++i) y[i] = float(std::exp(x[i] - mx) / sum);
+}
+
+}  // namespace pomt

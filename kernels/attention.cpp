@@ -1,0 +1,54 @@
+#include "kernels/attention.h"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/activations.h"
+
+namespace pomt {
+
+int attention_scratch_floats(int tokens) { return tokens; }
+
+void attention_head(const AttentionHead& a) {
+    const int n = a.tokens, d = a.head_dim;
+    for (int i = 0; i < n; ++i) {
+        float* s = a.probs ? a.probs + size_t(i) * n : a.scratch;
+        const float* qi = a.q + size_t(i) * a.ld_qkv;
+        for (int j = 0; j < n; ++j) {
+            const float* kj = a.k + size_t(j) * a.ld_qkv;
+            float dot = 0;
+            for (int c = 0; c < d; ++c) dot += qi[c] * kj[c];
+            s[j] = dot * a.scale + (a.key_bias ? a.key_bias[j] : 0.0f);
+        }
+        softmax_inplace(s, n);
+        float* oi = a.out + size_t(i) * a.ld_out;
+        for (int c = 0; c < d; ++c) oi[c] = 0;
+        for (int j = 0; j < n; ++j) {
+            const float* vj = a.v + size_t(j) * a.ld_qkv;
+            float p = s[j];
+            for (int c = 0; c < d; ++c) oi[c] += p * vj[c];
+        }
+    }
+}
+
+void attention_head_reference(const AttentionHead& a) {
+    const int n = a.tokens, d = a.head_dim;
+    std::vector<float> logits(n), p(n);
+    for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < n; ++j) {
+            double dot = 0;
+            for (int c = 0; c < d; ++c) dot += double(a.q[size_t(i) * a.ld_qkv + c]) * a.k[size_t(j) * a.ld_qkv + c];
+            logits[j] = float(dot * a.scale + (a.key_bias ? a.key_bias[j] : 0.0f));
+        }
+        softmax_reference(logits.data(), p.data(), n);
+        if (a.probs)
+            for (int j = 0; j < n; ++j) a.probs[size_t(i) * n + j] = p[j];
+        for (int c = 0; c < d; ++c) {
+            double acc = 0;
+            for (int j = 0; j < n; ++j) acc += double(p[j]) * a.v[size_t(j) * a.ld_qkv + c];
+            a.out[size_t(i) * a.ld_out + c] = float(acc);
+        }
+    }
+}
+
+}  // namespace pomt

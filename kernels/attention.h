@@ -1,0 +1,23 @@
+// Scaled dot-product attention for one (image, head): softmax(scale·Q·Kᵀ + key_bias)·V.
+#pragma once
+
+namespace pomt {
+
+struct AttentionHead {
+    int tokens = 0, head_dim = 0;
+    float scale = 1.0f;
+    const float *q = nullptr, *k = nullptr, *v = nullptr;  // row i at q + i·ld_qkv
+    int ld_qkv = 0;
+    const float* key_bias = nullptr;  // [tokens] added to every logit row (ToMe's log size); may be null
+    float* out = nullptr;             // row i at out + i·ld_out, head_dim values
+    int ld_out = 0;
+    float* probs = nullptr;  // if set, receives the post-softmax matrix [tokens×tokens] (pruning reads it)
+    float* scratch = nullptr;  // at least attention_scratch_floats(tokens) floats
+};
+
+int attention_scratch_floats(int tokens);
+
+void attention_head(const AttentionHead& a);
+void attention_head_reference(const AttentionHead& a);
+
+}  // namespace pomt

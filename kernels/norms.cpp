@@ -1,0 +1,40 @@
+#include "kernels/norms.h"
+
+#include <cmath>
+
+namespace pomt {
+
+void layernorm(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
+               const float* beta, float eps) {
+    for (int r = 0; r < rows; ++r) {
+        const float* xr = x + size_t(r) * ld_x;
+        float* yr = y + size_t(r) * ld_y;
+        // Two passes (mean, then centred variance) avoid the cancellation of E[x²] − E[x]².
+        float sum = 0;
+        for (int i = 0; i < dim; ++i) sum += xr[i];
+        float mean = sum / dim;
+        float sq = 0;
+        for (int i = 0; i < dim; ++i) {
+            float d = xr[i] - mean;
+            sq += d * d;
+        }
+        float inv = 1.0f / std::sqrt(sq / dim + eps);
+        for (int i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
+    }
+}
+
+void layernorm_reference(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
+                         const float* beta, float eps) {
+    for (int r = 0; r < rows; ++r) {
+        const float* xr = x + size_t(r) * ld_x;
+        double mean = 0, var = 0;
+        for (int i = 0; i < dim; ++i) mean += xr[i];
+        mean /= dim;
+        for (int i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= dim;
+        double inv = 1.0 / std::sqrt(var + eps);
+        for (int i = 0; i < dim; ++i) y[size_t(r) * ld_y + i] = float((xr[i] - mean) * inv * gamma[i] + beta[i]);
+    }
+}
+
+}  // namespace pomt

@@ -1,0 +1,111 @@
+#include "tests/test_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace pomt_test {
+
+bool file_exists(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
+std::string shared_dir() {
+    const char* env = std::getenv("POMT_SHARED");
+    std::string dir = env && *env ? env : "../shared";
+    return file_exists(dir + "/README.md") ? dir : std::string();
+}
+
+namespace {
+std::vector<std::string>& temp_dirs() {
+    static std::vector<std::string> dirs;
+    return dirs;
+}
+void remove_temp_dirs() {
+    for (const std::string& d : temp_dirs()) {
+        std::string cmd = "rm -rf '" + d + "'";
+        if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", d.c_str());
+    }
+}
+}  // namespace
+
+std::string temp_dir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = std::string(base && *base ? base : "/tmp") + "/pomt_test_XXXXXX";
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) FAIL("mkdtemp failed");
+    if (temp_dirs().empty()) std::atexit(remove_temp_dirs);
+    temp_dirs().push_back(buf.data());
+    return buf.data();
+}
+
+std::string pomt_binary() {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = ".";
+    if (n > 0) {
+        self[n] = '\0';
+        dir = self;
+        dir = dir.substr(0, dir.rfind('/'));
+    }
+    return dir + "/pomt";
+}
+
+static std::string slurp_fd(int fd) {
+    std::string s;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, size_t(n));
+    return s;
+}
+
+CommandResult run_pomt(const std::vector<std::string>& args) {
+    std::string dir = temp_dir();
+    std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        std::string bin = pomt_binary();
+        std::vector<char*> argv;
+        argv.push_back(const_cast<char*>(bin.c_str()));
+        for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(bin.c_str(), argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CommandResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int fo = open(out_path.c_str(), O_RDONLY), fe = open(err_path.c_str(), O_RDONLY);
+    r.out = slurp_fd(fo);
+    r.err = slurp_fd(fe);
+    close(fo);
+    close(fe);
+    return r;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream f(path, std::ios::binary);
+    f << bytes;
+}
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+}  // namespace pomt_test

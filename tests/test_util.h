@@ -1,0 +1,48 @@
+// Helpers shared by the tests: where ../shared is, visible skips, temporary folders, running the CLI.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "doctest/doctest.h"
+
+namespace pomt_test {
+
+extern int g_skipped;
+
+// ../shared (or $POMT_SHARED); empty when absent.
+std::string shared_dir();
+
+// A fresh empty directory under $TMPDIR, removed at exit.
+std::string temp_dir();
+
+// Path of the pomt binary built beside the test binary.
+std::string pomt_binary();
+
+struct CommandResult {
+    int exit_code;
+    std::string out, err;
+};
+// Runs `pomt ARGS...` (no shell) and captures its output.
+CommandResult run_pomt(const std::vector<std::string>& args);
+
+bool file_exists(const std::string& path);
+void write_bytes(const std::string& path, const std::string& bytes);
+std::string read_bytes(const std::string& path);
+
+}  // namespace pomt_test
+
+// Ends the current test case visibly when `path` (under ../shared) is missing.
+#define POMT_REQUIRE_SHARED(rel, out_path)                                                      \
+    std::string out_path;                                                                       \
+    {                                                                                           \
+        std::string base_ = pomt_test::shared_dir();                                            \
+        out_path = base_.empty() ? std::string() : base_ + "/" + (rel);                          \
+        if (out_path.empty() || !pomt_test::file_exists(out_path)) {                            \
+            MESSAGE("SKIP: ../shared/" << (rel) << " is absent");                              \
+            std::printf("SKIP: %s: ../shared/%s is absent\n", doctest::getContextOptions()      \
+                                                                 ->currentTest->m_name,         \
+                        std::string(rel).c_str());                                             \
+            ++pomt_test::g_skipped;                                                             \
+            return;                                                                             \
+        }                                                                                       \
+    }
