@@ -1,0 +1,54 @@
+// pomt info: what a .pomt file holds.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "vit/error.h"
+#include "vit/weights_file.h"
+
+namespace pomt {
+
+int cmd_info(int argc, char** argv) {
+    Args args(argc, argv, 2, {}, {"--json"});
+    if (args.positional().size() != 1) fail("give one model file: pomt info model.pomt");
+    const std::string path = args.positional()[0];
+    WeightsFile f(path);
+    const WeightsMeta& m = f.meta();
+    if (args.has("--json")) {
+        json::Value v = json::Value::object();
+        v.set("file", json::Value::string(path));
+        v.set("model", m.model.to_json());
+        v.set("preprocess", m.preprocess.to_json());
+        v.set("class_names", json::Value::number(double(m.class_names.size())));
+        std::printf("%s\n", v.dump().c_str());
+        return 0;
+    }
+    const ModelConfig& c = m.model;
+    const PreprocessConfig& p = m.preprocess;
+    long long params = 0;
+    for (const WeightsTensor& t : f.tensors()) {
+        long long n = 1;
+        for (int64_t d : t.shape) n *= d;
+        params += n;
+    }
+    std::printf("file            %s (format v%u, %s)\n", path.c_str(), kPomtFormatVersion,
+                f.is_mapped() ? "memory-mapped" : "read into memory");
+    std::printf("architecture    %s\n", c.architecture.c_str());
+    std::printf("parameters      %lld (%.1f M) in %zu tensors\n", params, params / 1e6, f.tensors().size());
+    std::printf("image           %d px, patch %d, %d patches + %d prefix tokens = %d tokens\n", c.img_size, c.patch_size,
+                c.num_patches(), c.num_prefix_tokens(), c.num_tokens());
+    std::printf("embed_dim       %d, depth %d, heads %d (head_dim %d), mlp %d\n", c.embed_dim, c.depth, c.num_heads,
+                c.head_dim(), c.mlp_hidden);
+    std::printf("tokens          class %s, distillation %s, registers %d; pos_embed %s\n", c.class_token ? "yes" : "no",
+                c.distilled ? "yes" : "no", c.reg_tokens, c.no_embed_class ? "patches only" : "all tokens");
+    std::printf("blocks          qkv_bias %s, LayerScale %s, norm_pre %s, LayerNorm eps %g\n", c.qkv_bias ? "yes" : "no",
+                c.layer_scale ? "yes" : "no", c.pre_norm ? "yes" : "no", c.ln_eps);
+    std::printf("head            pool %s%s, %d classes%s\n", c.global_pool.c_str(), c.fc_norm ? " + fc_norm" : "",
+                c.num_classes, c.distilled ? " (mean of head and head_dist)" : "");
+    std::printf("preprocess      %dx%d, %s, crop_pct %g, mean (%g, %g, %g), std (%g, %g, %g)\n", p.input_size[1],
+                p.input_size[2], p.interpolation.c_str(), p.crop_pct, p.mean[0], p.mean[1], p.mean[2], p.std[0],
+                p.std[1], p.std[2]);
+    std::printf("class names     %s\n", m.class_names.empty() ? "none (class N)" : (std::to_string(m.class_names.size()) + " stored").c_str());
+    return 0;
+}
+
+}  // namespace pomt

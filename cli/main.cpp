@@ -1,0 +1,52 @@
+// pomt: a thin command-line layer over libpomt.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "cli/commands.h"
+#include "vit/error.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: pomt COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  convert HUB_DIR|model.safetensors [--config config.json] [--arch NAME] -o model.pomt\n"
+    "                      convert timm weights to a .pomt file\n"
+    "  info model.pomt     print the model and preprocessing configuration\n"
+    "  run (-m model.pomt | --arch NAME) --input x.npy --output logits.npy [--threads N]\n"
+    "                      run preprocessed images (N,3,H,W) and write the logits (N,classes)\n"
+    "  bench (-m model.pomt | --arch NAME) [--threads T] [--runs N] [--batch B] [--json]\n"
+    "                      time the forward pass (warm-up, median and spread)\n"
+    "\n"
+    "--arch NAME uses seeded random weights (latency does not depend on them).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    std::string cmd = argv[1];
+    try {
+        if (cmd == "run") return pomt::cmd_run(argc, argv);
+        if (cmd == "info") return pomt::cmd_info(argc, argv);
+        if (cmd == "convert") return pomt::cmd_convert(argc, argv);
+        if (cmd == "bench") return pomt::cmd_bench(argc, argv);
+        std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", cmd.c_str());
+        return 2;
+    } catch (const pomt::Error& e) {
+        std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), e.what());
+        return 2;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "pomt %s: error: out of memory\n", cmd.c_str());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), e.what());
+        return 2;
+    }
+}

@@ -1,0 +1,226 @@
+// The fast forward pass: all images' tokens go through each Linear as one matrix (M = batch ·
+// tokens), attention runs one task per (image, head), and every step is split over the Session's
+// thread pool with a fixed partition, so results are identical run to run.
+#include "vit/forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/norms.h"
+#include "vit/error.h"
+
+namespace pomt {
+
+namespace {
+
+enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kScratch, kPatches, kSizes, kLogSizes, kPooled, kSlots };
+
+void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int dim, const LayerNormParams& p,
+                    float eps) {
+    parallel_for(pool, rows, 16, [&](int b, int e) {
+        layernorm(x + size_t(b) * dim, dim, y + size_t(b) * dim, dim, e - b, dim, p.weight, p.bias, eps);
+    });
+}
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const Model> model, int threads)
+    : model_(std::move(model)), pool_(threads), buffers_(kSlots), capacity_(kSlots, 0) {}
+
+int Session::outputs() const {
+    const ModelConfig& c = model_->config();
+    return c.num_classes > 0 ? c.num_classes : c.embed_dim;
+}
+
+float* Session::buffer(int slot, size_t floats) {
+    if (capacity_[slot] < floats) {
+        buffers_[slot] = alloc_floats(floats);
+        capacity_[slot] = floats;
+    }
+    return buffers_[slot].get();
+}
+
+std::vector<float> Session::run(const float* images, int batch, const RunOptions& options) {
+    const Model& model = *model_;
+    const ModelConfig& c = model.config();
+    if (batch <= 0) fail("batch must be at least 1");
+    const int D = c.embed_dim, prefix = c.num_prefix_tokens(), np = c.num_patches();
+    const int heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
+    const int K = c.in_chans * c.patch_size * c.patch_size;
+    const float eps = float(c.ln_eps);
+    const size_t image_floats = size_t(c.in_chans) * c.img_size * c.img_size;
+    ThreadPool* pool = &pool_;
+    TokenPruner* pruner = options.pruner;
+    if (options.tokens_after_block) options.tokens_after_block->clear();
+
+    int n = c.num_tokens();
+    float* x = buffer(kX, size_t(batch) * n * D);
+
+    // Patch embedding: unfold each image, one GEMM per image straight into its token rows.
+    float* patches = buffer(kPatches, size_t(batch) * np * K);
+    parallel_for(pool, batch, 1, [&](int b0, int b1) {
+        for (int b = b0; b < b1; ++b)
+            unfold_patches(images + b * image_floats, c.in_chans, c.img_size, c.patch_size, patches + size_t(b) * np * K);
+    });
+    for (int b = 0; b < batch; ++b) {
+        Epilogue ep;
+        ep.bias = model.patch_embed.bias;
+        gemm(np, patches + size_t(b) * np * K, K, model.patch_embed.packed, x + (size_t(b) * n + prefix) * D, D, ep, pool);
+    }
+    // Prefix tokens (class, distillation, registers) and the position embedding.
+    const int pos_first = c.no_embed_class ? prefix : 0;
+    for (int b = 0; b < batch; ++b) {
+        float* xb = x + size_t(b) * n * D;
+        int t = 0;
+        if (c.class_token) std::memcpy(xb + size_t(t++) * D, model.cls_token, D * sizeof(float));
+        if (c.distilled) std::memcpy(xb + size_t(t++) * D, model.dist_token, D * sizeof(float));
+        if (c.reg_tokens) std::memcpy(xb + size_t(t) * D, model.reg_token, size_t(c.reg_tokens) * D * sizeof(float));
+        for (int i = pos_first; i < n; ++i) {
+            const float* pe = model.pos_embed + size_t(i - pos_first) * D;
+            float* row = xb + size_t(i) * D;
+            for (int d = 0; d < D; ++d) row[d] += pe[d];
+        }
+    }
+    if (c.pre_norm) layernorm_rows(pool, x, x, batch * n, D, model.norm_pre, eps);
+    if (pruner) {
+        int after = pruner->after_embedding(x, batch, n, D);
+        if (after < 1 || after > n) fail("pruning produced an invalid token count");
+        n = after;
+    }
+
+    float* sizes = nullptr;
+    if (pruner && pruner->tracks_sizes()) {
+        sizes = buffer(kSizes, size_t(batch) * n);
+        std::fill(sizes, sizes + size_t(batch) * n, 1.0f);
+    }
+
+    const float scale = 1.0f / std::sqrt(float(hd));
+    for (int layer = 0; layer < c.depth; ++layer) {
+        const BlockParams& bp = model.blocks[layer];
+        const int rows = batch * n;
+        float* h = buffer(kH, size_t(rows) * D);
+        float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
+        float* attn_out = buffer(kAttnOut, size_t(rows) * D);
+
+        layernorm_rows(pool, x, h, rows, D, bp.norm1, eps);
+        Epilogue qkv_ep;
+        qkv_ep.bias = bp.qkv.bias;
+        gemm(rows, h, D, bp.qkv.packed, qkv, 3 * D, qkv_ep, pool);
+
+        const bool keep_probs = pruner && pruner->wants_attention(layer);
+        float* probs = keep_probs ? buffer(kProbs, size_t(batch) * heads * n * n) : nullptr;
+        float* log_sizes = nullptr;
+        if (sizes) {
+            log_sizes = buffer(kLogSizes, size_t(batch) * n);
+            for (int i = 0; i < batch * n; ++i) log_sizes[i] = std::log(sizes[i]);
+        }
+        const int scratch_per_task = attention_scratch_floats(n);
+        float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
+        // One task per (image, head), split into contiguous ranges per thread.
+        pool->run(pool->size(), [&](int worker) {
+            int t0, t1;
+            split_range(batch * heads, pool->size(), worker, &t0, &t1);
+            for (int t = t0; t < t1; ++t) {
+                int b = t / heads, hh = t % heads;
+                const float* base = qkv + size_t(b) * n * 3 * D;
+                AttentionHead a;
+                a.tokens = n;
+                a.head_dim = hd;
+                a.scale = scale;
+                a.q = base + hh * hd;
+                a.k = base + D + hh * hd;
+                a.v = base + 2 * D + hh * hd;
+                a.ld_qkv = 3 * D;
+                a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
+                a.out = attn_out + size_t(b) * n * D + hh * hd;
+                a.ld_out = D;
+                a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
+                a.scratch = scratch + size_t(worker) * scratch_per_task;
+                attention_head(a);
+            }
+        });
+        Epilogue proj_ep;
+        proj_ep.bias = bp.proj.bias;
+        proj_ep.residual = x;
+        proj_ep.ld_residual = D;
+        proj_ep.scale = bp.ls1;
+        gemm(rows, attn_out, D, bp.proj.packed, x, D, proj_ep, pool);
+
+        if (pruner) {
+            BlockInternals s;
+            s.layer = layer;
+            s.batch = batch;
+            s.tokens = n;
+            s.dim = D;
+            s.heads = heads;
+            s.prefix_tokens = prefix;
+            s.x = x;
+            s.qkv = qkv;
+            s.attn = probs;
+            s.token_sizes = sizes;
+            int after = pruner->after_attention(s);
+            if (after < 1 || after > n) fail("pruning produced an invalid token count");
+            n = after;
+        }
+
+        const int rows2 = batch * n;
+        layernorm_rows(pool, x, h, rows2, D, bp.norm2, eps);
+        float* mlp = buffer(kMlp, size_t(rows2) * H);
+        Epilogue fc1_ep;
+        fc1_ep.bias = bp.fc1.bias;
+        fc1_ep.gelu = true;
+        gemm(rows2, h, D, bp.fc1.packed, mlp, H, fc1_ep, pool);
+        Epilogue fc2_ep;
+        fc2_ep.bias = bp.fc2.bias;
+        fc2_ep.residual = x;
+        fc2_ep.ld_residual = D;
+        fc2_ep.scale = bp.ls2;
+        gemm(rows2, mlp, H, bp.fc2.packed, x, D, fc2_ep, pool);
+        if (options.tokens_after_block) options.tokens_after_block->push_back(n);
+    }
+
+    // Pooling first: the final norm is per token, so only the pooled tokens need it.
+    const int pooled_rows = c.distilled ? 2 : 1;
+    float* pooled = buffer(kPooled, size_t(batch) * pooled_rows * D);
+    for (int b = 0; b < batch; ++b) {
+        const float* xb = x + size_t(b) * n * D;
+        float* pb = pooled + size_t(b) * pooled_rows * D;
+        if (c.global_pool == "avg") {
+            // Normalise every token first (unless fc_norm replaces the final norm), then average.
+            float* hb = buffer(kH, size_t(n) * D);
+            if (!c.fc_norm) layernorm(xb, D, hb, D, n, D, model.norm.weight, model.norm.bias, eps);
+            else std::memcpy(hb, xb, size_t(n) * D * sizeof(float));
+            for (int d = 0; d < D; ++d) {
+                float s = 0;
+                for (int i = prefix; i < n; ++i) s += hb[size_t(i) * D + d];
+                pb[d] = s / float(n - prefix);
+            }
+            if (c.fc_norm) layernorm(pb, D, pb, D, 1, D, model.fc_norm.weight, model.fc_norm.bias, eps);
+        } else {
+            const LayerNormParams& fin = c.fc_norm ? model.fc_norm : model.norm;
+            layernorm(xb, D, pb, D, pooled_rows, D, fin.weight, fin.bias, eps);
+        }
+    }
+    const int outs = outputs();
+    std::vector<float> result(size_t(batch) * outs);
+    if (c.num_classes == 0) {
+        for (int b = 0; b < batch; ++b) std::memcpy(&result[size_t(b) * outs], pooled + size_t(b) * pooled_rows * D, D * 4);
+        return result;
+    }
+    Epilogue head_ep;
+    head_ep.bias = model.head.bias;
+    gemm(batch, pooled, pooled_rows * D, model.head.packed, result.data(), outs, head_ep, pool);
+    if (c.distilled) {
+        std::vector<float> second(size_t(batch) * outs);
+        Epilogue dist_ep;
+        dist_ep.bias = model.head_dist.bias;
+        gemm(batch, pooled + D, pooled_rows * D, model.head_dist.packed, second.data(), outs, dist_ep, pool);
+        for (size_t i = 0; i < result.size(); ++i) result[i] = (result[i] + second[i]) / 2;
+    }
+    return result;
+}
+
+}  // namespace pomt

@@ -1,0 +1,81 @@
+// The ViT forward pass, exactly as timm computes it: patch embedding, prefix tokens, position
+// embedding, optional norm_pre, blocks x + attn(LN1 x), x + mlp(LN2 x) (LayerScale where present),
+// final norm, pooling, head(s). Token pruning is a step inside it, driven by a TokenPruner.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "kernels/aligned.h"
+#include "kernels/threads.h"
+#include "vit/model.h"
+
+namespace pomt {
+
+// What a pruning step sees inside block `layer`, after the attention residual and before the MLP.
+struct BlockInternals {
+    int layer = 0, batch = 0, tokens = 0, dim = 0, heads = 0;
+    int prefix_tokens = 0;
+    float* x = nullptr;              // [batch × tokens × dim], rewritten in place by the pruner
+    const float* qkv = nullptr;      // [batch × tokens × 3·dim]: this block's q, k, v (timm's layout)
+    const float* attn = nullptr;     // [batch × heads × tokens × tokens] post-softmax, when requested
+    float* token_sizes = nullptr;    // [batch × tokens] merged-token sizes, when the pruner tracks them
+};
+
+// A pruning method (POMT, Top-K, ToMe, random: vit/pruning*.h). One instance serves one run.
+class TokenPruner {
+public:
+    virtual ~TokenPruner() = default;
+    // Called once after the embedding (prefix + patch tokens, position embedding added): may
+    // shrink the sequence there (random pruning, the profiler's model mode). Returns the new count.
+    virtual int after_embedding(float* x, int batch, int tokens, int dim) {
+        (void)x, (void)batch, (void)dim;
+        return tokens;
+    }
+    // Whether block `layer` must keep its post-softmax attention matrix for after_attention.
+    virtual bool wants_attention(int layer) const = 0;
+    // Whether tokens carry sizes (ToMe): log(size) is then added to the attention logits.
+    virtual bool tracks_sizes() const { return false; }
+    // Rewrites the token sequence (and sizes) inside block `layer`; returns the new token count,
+    // which must not exceed the old one.
+    virtual int after_attention(BlockInternals& block) = 0;
+};
+
+struct RunOptions {
+    TokenPruner* pruner = nullptr;
+    // Filled with the token count after each block when non-null (--verbose).
+    std::vector<int>* tokens_after_block = nullptr;
+};
+
+// Runs a shared, read-only Model. A Session owns its thread pool and its workspace, so each
+// thread that runs inferences concurrently uses its own Session (the Model is shared).
+class Session {
+public:
+    explicit Session(std::shared_ptr<const Model> model, int threads = 0);
+
+    // images: [batch × 3 × H × W] float32, preprocessed. Returns [batch × outputs] (logits, or the
+    // pooled features when num_classes is 0).
+    std::vector<float> run(const float* images, int batch, const RunOptions& options = {});
+
+    const Model& model() const { return *model_; }
+    int threads() const { return pool_.size(); }
+    ThreadPool& pool() { return pool_; }
+    int outputs() const;
+
+private:
+    float* buffer(int slot, size_t floats);
+
+    std::shared_ptr<const Model> model_;
+    ThreadPool pool_;
+    std::vector<AlignedFloats> buffers_;
+    std::vector<size_t> capacity_;
+};
+
+// The readable reference forward pass: plain loops, double accumulation, one thread, no pruning.
+// Every fast kernel and the Session are tested against it.
+std::vector<float> forward_reference(const Model& model, const float* images, int batch);
+
+// Writes the unfolded patches of one image: row p = patch p's pixels in (channel, y, x) order,
+// matching the conv weight [D, C, P, P] viewed as [D, C·P·P].
+void unfold_patches(const float* image, int channels, int img_size, int patch, float* out);
+
+}  // namespace pomt

@@ -1,0 +1,120 @@
+// The plain reference forward pass (see forward.h). Deliberately simple: one image at a time,
+// one token at a time, the reference kernels only.
+#include <cmath>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/norms.h"
+#include "vit/forward.h"
+
+namespace pomt {
+
+void unfold_patches(const float* image, int channels, int img_size, int patch, float* out) {
+    const int grid = img_size / patch, k = channels * patch * patch;
+    for (int gy = 0; gy < grid; ++gy)
+        for (int gx = 0; gx < grid; ++gx) {
+            float* row = out + size_t(gy * grid + gx) * k;
+            for (int c = 0; c < channels; ++c)
+                for (int py = 0; py < patch; ++py)
+                    for (int px = 0; px < patch; ++px)
+                        *row++ = image[(size_t(c) * img_size + gy * patch + py) * img_size + gx * patch + px];
+        }
+}
+
+namespace {
+
+void linear_ref(const LinearParams& p, const float* in, int rows, int in_dim, int out_dim, float* out) {
+    Epilogue ep;
+    ep.bias = p.bias;
+    gemm_reference(rows, out_dim, in_dim, in, in_dim, p.weight, in_dim, out, out_dim, ep);
+}
+
+}  // namespace
+
+std::vector<float> forward_reference(const Model& model, const float* images, int batch) {
+    const ModelConfig& c = model.config();
+    const int D = c.embed_dim, n = c.num_tokens(), prefix = c.num_prefix_tokens(), np = c.num_patches();
+    const int heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
+    const int K = c.in_chans * c.patch_size * c.patch_size;
+    const float eps = float(c.ln_eps);
+    const int outputs = c.num_classes > 0 ? c.num_classes : D;
+    std::vector<float> logits(size_t(batch) * outputs);
+
+    std::vector<float> patches(size_t(np) * K), x(size_t(n) * D), h(size_t(n) * D), qkv(size_t(n) * 3 * D);
+    std::vector<float> attn(size_t(n) * D), tmp(size_t(n) * D), mlp(size_t(n) * H);
+    for (int b = 0; b < batch; ++b) {
+        const float* img = images + size_t(b) * c.in_chans * c.img_size * c.img_size;
+        unfold_patches(img, c.in_chans, c.img_size, c.patch_size, patches.data());
+        linear_ref(model.patch_embed, patches.data(), np, K, D, x.data() + size_t(prefix) * D);
+
+        // Prefix tokens in timm's order: class, distillation, registers.
+        int t = 0;
+        if (c.class_token) std::copy(model.cls_token, model.cls_token + D, x.begin() + size_t(t++) * D);
+        if (c.distilled) std::copy(model.dist_token, model.dist_token + D, x.begin() + size_t(t++) * D);
+        for (int r = 0; r < c.reg_tokens; ++r)
+            std::copy(model.reg_token + size_t(r) * D, model.reg_token + size_t(r + 1) * D, x.begin() + size_t(t++) * D);
+        // Position embedding: all tokens, or only the patches when no_embed_class (deit3).
+        const int pos_first = c.no_embed_class ? prefix : 0;
+        for (int i = pos_first; i < n; ++i)
+            for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += model.pos_embed[size_t(i - pos_first) * D + d];
+        if (c.pre_norm)
+            layernorm_reference(x.data(), D, x.data(), D, n, D, model.norm_pre.weight, model.norm_pre.bias, eps);
+
+        for (const BlockParams& bp : model.blocks) {
+            layernorm_reference(x.data(), D, h.data(), D, n, D, bp.norm1.weight, bp.norm1.bias, eps);
+            linear_ref(bp.qkv, h.data(), n, D, 3 * D, qkv.data());
+            for (int hh = 0; hh < heads; ++hh) {
+                AttentionHead a;
+                a.tokens = n;
+                a.head_dim = hd;
+                a.scale = 1.0f / std::sqrt(float(hd));
+                a.q = qkv.data() + hh * hd;
+                a.k = qkv.data() + D + hh * hd;
+                a.v = qkv.data() + 2 * D + hh * hd;
+                a.ld_qkv = 3 * D;
+                a.out = attn.data() + hh * hd;
+                a.ld_out = D;
+                attention_head_reference(a);
+            }
+            linear_ref(bp.proj, attn.data(), n, D, D, tmp.data());
+            for (int i = 0; i < n; ++i)
+                for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls1 ? bp.ls1[d] : 1.0f) * tmp[size_t(i) * D + d];
+            layernorm_reference(x.data(), D, h.data(), D, n, D, bp.norm2.weight, bp.norm2.bias, eps);
+            linear_ref(bp.fc1, h.data(), n, D, H, mlp.data());
+            for (float& v : mlp) v = gelu_erf(v);
+            linear_ref(bp.fc2, mlp.data(), n, H, D, tmp.data());
+            for (int i = 0; i < n; ++i)
+                for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls2 ? bp.ls2[d] : 1.0f) * tmp[size_t(i) * D + d];
+        }
+
+        // Final norm (per token), pooling, then fc_norm and the head(s).
+        if (!c.fc_norm) layernorm_reference(x.data(), D, x.data(), D, n, D, model.norm.weight, model.norm.bias, eps);
+        std::vector<float> pooled(D), pooled_dist(D);
+        if (c.global_pool == "avg") {
+            for (int d = 0; d < D; ++d) {
+                double s = 0;
+                for (int i = prefix; i < n; ++i) s += x[size_t(i) * D + d];
+                pooled[d] = float(s / (n - prefix));
+            }
+        } else {
+            std::copy(x.begin(), x.begin() + D, pooled.begin());
+            if (c.distilled) std::copy(x.begin() + D, x.begin() + 2 * D, pooled_dist.begin());
+        }
+        if (c.fc_norm) layernorm_reference(pooled.data(), D, pooled.data(), D, 1, D, model.fc_norm.weight, model.fc_norm.bias, eps);
+        float* out = logits.data() + size_t(b) * outputs;
+        if (c.num_classes == 0) {
+            std::copy(pooled.begin(), pooled.end(), out);
+            continue;
+        }
+        linear_ref(model.head, pooled.data(), 1, D, c.num_classes, out);
+        if (c.distilled) {
+            std::vector<float> second(c.num_classes);
+            linear_ref(model.head_dist, pooled_dist.data(), 1, D, c.num_classes, second.data());
+            for (int k = 0; k < c.num_classes; ++k) out[k] = (out[k] + second[k]) / 2;
+        }
+    }
+    return logits;
+}
+
+}  // namespace pomt

@@ -1,0 +1,138 @@
+#include "vit/model.h"
+
+#include <cmath>
+
+#include "vit/error.h"
+#include "vit/imagenet_classes.h"
+
+namespace pomt {
+
+namespace {
+
+// SplitMix64: a tiny, well-mixed, portable generator so random models are identical everywhere.
+struct SplitMix64 {
+    uint64_t s;
+    uint64_t next() {
+        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
+int64_t numel_of(const std::vector<int64_t>& shape) {
+    int64_t n = 1;
+    for (int64_t s : shape) n *= s;
+    return n;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Values in the spirit of timm's init (small weights, unit LayerNorm scale) so random models
+// produce finite, non-degenerate activations.
+std::vector<float> random_values(const TensorSpec& spec, SplitMix64& rng) {
+    std::vector<float> v(size_t(numel_of(spec.shape)));
+    const std::string& n = spec.name;
+    bool norm = n.find("norm") != std::string::npos;
+    if (norm && ends_with(n, ".weight")) {
+        for (float& x : v) x = 1.0f;
+    } else if (ends_with(n, ".bias")) {
+        for (float& x : v) x = 0.0f;
+    } else if (ends_with(n, ".gamma")) {
+        for (float& x : v) x = 0.1f;
+    } else {
+        for (float& x : v) x = float((rng.uniform() * 2 - 1) * 0.035);  // std ≈ 0.02
+    }
+    return v;
+}
+
+}  // namespace
+
+const float* Model::tensor(const std::string& name) const {
+    for (const auto& kv : by_name_)
+        if (kv.first == name) return kv.second;
+    return nullptr;
+}
+
+void Model::bind(const std::function<const float*(const std::string&)>& lookup) {
+    const ModelConfig& c = meta_.model;
+    for (const TensorSpec& s : expected_tensors(c)) by_name_.emplace_back(s.name, lookup(s.name));
+    auto get = [&](const std::string& name) { return tensor(name); };
+    auto linear = [&](const std::string& prefix, int out, int in, bool bias) {
+        LinearParams p;
+        p.weight = get(prefix + ".weight");
+        p.bias = bias ? get(prefix + ".bias") : nullptr;
+        p.packed = pack_weights(p.weight, out, in);
+        return p;
+    };
+    auto ln = [&](const std::string& prefix) { return LayerNormParams{get(prefix + ".weight"), get(prefix + ".bias")}; };
+    const int D = c.embed_dim, H = c.mlp_hidden;
+    cls_token = get("cls_token");
+    dist_token = get("dist_token");
+    reg_token = get("reg_token");
+    pos_embed = get("pos_embed");
+    patch_embed = linear("patch_embed.proj", D, c.in_chans * c.patch_size * c.patch_size, !c.pre_norm);
+    if (c.pre_norm) norm_pre = ln("norm_pre");
+    for (int i = 0; i < c.depth; ++i) {
+        std::string b = "blocks." + std::to_string(i) + ".";
+        BlockParams bp;
+        bp.norm1 = ln(b + "norm1");
+        bp.norm2 = ln(b + "norm2");
+        bp.qkv = linear(b + "attn.qkv", 3 * D, D, c.qkv_bias);
+        bp.proj = linear(b + "attn.proj", D, D, true);
+        bp.fc1 = linear(b + "mlp.fc1", H, D, true);
+        bp.fc2 = linear(b + "mlp.fc2", D, H, true);
+        bp.ls1 = get(b + "ls1.gamma");
+        bp.ls2 = get(b + "ls2.gamma");
+        blocks.push_back(std::move(bp));
+    }
+    if (c.fc_norm) fc_norm = ln("fc_norm");
+    else norm = ln("norm");
+    if (c.num_classes > 0) {
+        head = linear("head", c.num_classes, D, true);
+        if (c.distilled) head_dist = linear("head_dist", c.num_classes, D, true);
+    }
+}
+
+std::shared_ptr<const Model> Model::load(const std::string& path) {
+    std::shared_ptr<Model> m(new Model());
+    m->file_ = std::make_unique<WeightsFile>(path);
+    m->meta_ = m->file_->meta();
+    const WeightsFile& f = *m->file_;
+    m->bind([&](const std::string& name) { return f.tensor(name); });
+    return m;
+}
+
+std::shared_ptr<const Model> Model::random(const ModelConfig& config, uint64_t seed) {
+    config.validate();
+    std::shared_ptr<Model> m(new Model());
+    m->meta_.model = config;
+    m->meta_.preprocess = default_preprocess_for(config);
+    if (config.num_classes == 1000)
+        for (int i = 0; i < 1000; ++i) m->meta_.class_names.push_back(std::string(imagenet_class_entry(i)).substr(10));
+    SplitMix64 rng{seed};
+    std::vector<TensorSpec> specs = expected_tensors(config);
+    m->owned_.reserve(specs.size());
+    for (const TensorSpec& s : specs) m->owned_.push_back(random_values(s, rng));
+    m->bind([&](const std::string& name) -> const float* {
+        for (size_t i = 0; i < specs.size(); ++i)
+            if (specs[i].name == name) return m->owned_[i].data();
+        return nullptr;
+    });
+    return m;
+}
+
+std::shared_ptr<const Model> Model::random(const std::string& architecture, uint64_t seed) {
+    return random(config_for_architecture(architecture), seed);
+}
+
+std::vector<float> Model::tensor_values(const TensorSpec& spec) const {
+    const float* p = tensor(spec.name);
+    if (!p) fail("model has no tensor '" + spec.name + "'");
+    return std::vector<float>(p, p + numel_of(spec.shape));
+}
+
+}  // namespace pomt

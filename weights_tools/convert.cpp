@@ -1,0 +1,80 @@
+#include "weights_tools/convert.h"
+
+#include <sys/stat.h>
+
+#include <set>
+
+#include "vit/error.h"
+#include "vit/file_util.h"
+#include "vit/imagenet_classes.h"
+#include "vit/safetensors.h"
+
+namespace pomt {
+
+namespace {
+
+bool is_directory(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+}  // namespace
+
+ConvertReport convert_timm_weights(const ConvertOptions& o) {
+    if (o.output.empty()) fail("no output file given (-o model.pomt)");
+    std::string weights_path = o.input, config_path = o.config_path;
+    if (is_directory(o.input)) {
+        weights_path = o.input + "/model.safetensors";
+        if (config_path.empty()) config_path = o.input + "/config.json";
+        require_regular_file(weights_path, "hub folder weights");
+    }
+    json::Value hub = json::Value::object();
+    if (!config_path.empty()) {
+        std::vector<unsigned char> bytes = read_file_bytes(config_path, "config file");
+        hub = json::parse(std::string(bytes.begin(), bytes.end()), "'" + config_path + "'");
+    } else if (o.arch.empty()) {
+        fail("'" + o.input + "' is a bare .safetensors: give --config config.json or --arch NAME");
+    }
+    ConvertReport report;
+    config_from_hub_json(hub, o.arch, config_path.empty() ? "--arch" : "'" + config_path + "'", &report.meta.model,
+                         &report.meta.preprocess);
+    const ModelConfig& cfg = report.meta.model;
+
+    if (const json::Value* labels = hub.find("label_names")) {
+        for (const json::Value& l : labels->as_array("config label_names"))
+            report.meta.class_names.push_back(l.as_string("config label_names"));
+        if (int(report.meta.class_names.size()) != cfg.num_classes) report.meta.class_names.clear();
+    }
+    if (report.meta.class_names.empty() && cfg.num_classes == 1000)
+        for (int i = 0; i < 1000; ++i) report.meta.class_names.push_back(std::string(imagenet_class_entry(i)).substr(10));
+
+    SafetensorsFile st(weights_path);
+    std::vector<TensorSpec> specs = expected_tensors(cfg);
+    std::set<std::string> wanted;
+    for (const TensorSpec& s : specs) {
+        wanted.insert(s.name);
+        const SafeTensorInfo* t = st.find(s.name);
+        if (!t) fail("'" + weights_path + "': tensor '" + s.name + "' is missing for " + cfg.architecture);
+        if (t->shape != s.shape)
+            fail("'" + weights_path + "': tensor '" + s.name + "' has shape " + shape_str(t->shape) + ", " +
+                 cfg.architecture + " needs " + shape_str(s.shape));
+        if (t->dtype != "F32" && t->dtype != "F16" && t->dtype != "BF16")
+            fail("'" + weights_path + "': tensor '" + s.name + "' has dtype " + t->dtype + " (F32, F16 or BF16 needed)");
+        report.parameters += t->numel();
+    }
+    for (const SafeTensorInfo& t : st.tensors())
+        if (!wanted.count(t.name))
+            fail("'" + weights_path + "': unexpected tensor '" + t.name + "' (not part of " + cfg.architecture +
+                 "; wrong architecture or model_args?)");
+    report.tensors = int(specs.size());
+    write_weights_file(o.output, report.meta, [&](const TensorSpec& s) { return st.read_f32(*st.find(s.name)); });
+    return report;
+}
+
+}  // namespace pomt

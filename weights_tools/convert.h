@@ -1,0 +1,27 @@
+// Conversion of timm weights (hub folder or .safetensors) to a .pomt file, in C++ so no Python is
+// needed. weights_tools/convert_timm.py writes byte-identical files for users who have Python.
+#pragma once
+#include <string>
+
+#include "vit/weights_file.h"
+
+namespace pomt {
+
+struct ConvertOptions {
+    std::string input;        // hub folder (config.json + model.safetensors) or a .safetensors file
+    std::string config_path;  // --config: a config.json for a bare .safetensors
+    std::string arch;         // --arch: timm architecture name (overrides config.json's)
+    std::string output;       // the .pomt to write
+};
+
+struct ConvertReport {
+    WeightsMeta meta;
+    int tensors = 0;
+    long long parameters = 0;
+};
+
+// Throws pomt::Error naming the tensor for unknown, missing or extra tensors and shape mismatches;
+// the output is written atomically, so nothing is left behind on failure.
+ConvertReport convert_timm_weights(const ConvertOptions& options);
+
+}  // namespace pomt
