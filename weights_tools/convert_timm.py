@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""Convert timm Vision Transformer weights to a pomt .pomt file, in pure Python.
+
+Sources:
+  a timm model name        timm.create_model(NAME, pretrained=True)  (needs timm, torch, network)
+  a hub folder             config.json + model.safetensors           (no dependencies)
+  a .safetensors file      with --config config.json or --arch NAME  (no dependencies)
+  a .pth / .bin state dict with --config or --arch                   (needs torch)
+
+The output is byte-identical to `pomt convert` (tests/test_convert_python.cpp checks it): the same
+config resolution, tensor order, JSON header and 64-byte alignment (docs/FORMAT.md).
+Errors print one line and exit with code 2, leaving no partial output file.
+"""
+import argparse
+import array
+import json
+import math
+import os
+import re
+import struct
+import sys
+import tempfile
+
+FORMAT_VERSION = 1
+MAGIC = b"POMTVIT\0"
+ALIGN = 64
+
+SIZES = {  # timm's VisionTransformer sizes: embed_dim, depth, num_heads
+    "tiny": (192, 12, 3), "small": (384, 12, 6), "base": (768, 12, 12),
+    "large": (1024, 24, 16), "huge": (1280, 32, 16),
+}
+ARCH_RE = re.compile(r"^(vit|deit|deit3)_(tiny|small|base|large|huge)(_distilled)?_patch([0-9]+)_([0-9]+)$")
+DROPOUT_ARGS = {"drop_rate", "attn_drop_rate", "proj_drop_rate", "drop_path_rate", "pos_drop_rate", "patch_drop_rate"}
+
+
+class ConvertError(Exception):
+    pass
+
+
+def fail(msg):
+    raise ConvertError(msg)
+
+
+# ---------------------------------------------------------------- configuration (mirrors vit/config.cpp)
+
+def config_for_architecture(full_name):
+    name = full_name.split(".", 1)[0]
+    m = ARCH_RE.match(name)
+    if not m:
+        fail("unknown architecture '%s': pomt knows timm's vit_/deit_/deit3_{tiny,small,base,large,huge}"
+             "[_distilled]_patchP_IMG (give model_args in config.json for other dimensions)" % full_name)
+    d, depth, heads = SIZES[m.group(2)]
+    if m.group(3) and m.group(1) != "deit":
+        fail("unknown architecture '%s': only deit_ has _distilled" % full_name)
+    return {
+        "architecture": full_name, "img_size": int(m.group(5)), "patch_size": int(m.group(4)), "in_chans": 3,
+        "embed_dim": d, "depth": depth, "num_heads": heads, "mlp_hidden": d * 4, "num_classes": 1000,
+        "qkv_bias": True, "class_token": True, "distilled": bool(m.group(3)), "reg_tokens": 0,
+        "no_embed_class": m.group(1) == "deit3", "layer_scale": m.group(1) == "deit3", "pre_norm": False,
+        "global_pool": "token", "fc_norm": False, "ln_eps": 1e-6,
+    }
+
+
+def int_field(v, what, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or float(v) != math.floor(float(v)):
+        fail("%s must be an integer" % what)
+    v = int(v)
+    if v < lo or v > hi:
+        fail("%s = %d is outside [%d, %d]" % (what, v, lo, hi))
+    return v
+
+
+def num_prefix(c):
+    return (1 if c["class_token"] else 0) + (1 if c["distilled"] else 0) + c["reg_tokens"]
+
+
+def validate(c):
+    def bad(msg):
+        fail("model config of '%s': %s" % (c["architecture"], msg))
+    if not 0 < c["embed_dim"] <= 16384: bad("embed_dim must be in 1..16384")
+    if not 0 < c["depth"] <= 256: bad("depth must be in 1..256")
+    if c["num_heads"] <= 0 or c["embed_dim"] % c["num_heads"]: bad("embed_dim must be a multiple of num_heads")
+    if not 0 < c["mlp_hidden"] <= 65536: bad("MLP hidden size must be in 1..65536")
+    if c["patch_size"] <= 0 or c["img_size"] <= 0 or c["img_size"] % c["patch_size"]:
+        bad("img_size must be a multiple of patch_size")
+    if c["img_size"] > 4096: bad("img_size must be at most 4096")
+    if c["in_chans"] != 3: bad("only 3 input channels are supported")
+    if not 0 <= c["num_classes"] <= 100000: bad("num_classes must be in 0..100000")
+    if not 0 <= c["reg_tokens"] <= 64: bad("reg_tokens must be in 0..64")
+    if c["global_pool"] not in ("token", "avg"):
+        bad("global_pool '%s' is not supported (token or avg)" % c["global_pool"])
+    if c["global_pool"] == "token" and not c["class_token"]: bad("global_pool 'token' needs a class token")
+    if c["distilled"] and (not c["class_token"] or c["global_pool"] != "token"):
+        bad("distilled models pool the class token")
+
+
+def default_preprocess(c):
+    deit = c["architecture"].startswith("deit")
+    p = {"input_size": [3, c["img_size"], c["img_size"]], "interpolation": "bicubic",
+         "crop_pct": 1.0 if c["img_size"] >= 384 else (0.875 if deit else 0.9), "crop_mode": "center",
+         "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    if not deit:
+        p["mean"], p["std"] = [0.5] * 3, [0.5] * 3
+    return p
+
+
+def preprocess_from_json(v, what):
+    if not isinstance(v, dict):
+        fail("%s: preprocessing config is not an object" % what)
+    p = {"input_size": [3, 224, 224], "interpolation": "bicubic", "crop_pct": 0.875, "crop_mode": "center",
+         "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    for key in ("input_size", "mean", "std"):
+        if key in v:
+            arr = v[key]
+            if not isinstance(arr, list) or len(arr) != 3:
+                fail("%s: %s must have 3 entries" % (what, key))
+            if key == "input_size":
+                p[key] = [int_field(x, "%s: %s" % (what, key), 1, 4096) for x in arr]
+            else:
+                p[key] = [float(x) for x in arr]
+                if key == "std" and not all(x > 0 for x in p[key]):
+                    fail("%s: std must be positive" % what)
+    if "interpolation" in v:
+        p["interpolation"] = v["interpolation"]
+    if p["interpolation"] not in ("bicubic", "bilinear", "nearest"):
+        fail("%s: interpolation '%s' is not supported (bicubic, bilinear, nearest)" % (what, p["interpolation"]))
+    if v.get("crop_pct") is not None:
+        p["crop_pct"] = float(v["crop_pct"])
+    if not 0 < p["crop_pct"] <= 4:
+        fail("%s: crop_pct must be in (0, 4]" % what)
+    if "crop_mode" in v:
+        p["crop_mode"] = v["crop_mode"]
+    if p["crop_mode"] != "center":
+        fail("%s: crop_mode '%s' is not supported (center)" % (what, p["crop_mode"]))
+    if p["input_size"][0] != 3:
+        fail("%s: input_size must have 3 channels" % what)
+    return p
+
+
+def config_from_hub(hub, arch_override, what):
+    if not isinstance(hub, dict):
+        fail("%s: config.json is not a JSON object" % what)
+    arch = arch_override or hub.get("architecture")
+    if not arch:
+        fail("%s: config.json has no 'architecture' (give --arch NAME)" % what)
+    c = config_for_architecture(arch)
+    if "num_classes" in hub:
+        c["num_classes"] = int_field(hub["num_classes"], what + ": num_classes", 0, 100000)
+    if isinstance(hub.get("global_pool"), str):
+        c["global_pool"] = hub["global_pool"]
+    mlp_ratio, fc_norm_given = None, False
+    for k, val in (hub.get("model_args") or {}).items():
+        w = "%s: model_args.%s" % (what, k)
+        if k in ("embed_dim",): c[k] = int_field(val, w, 1, 16384)
+        elif k == "depth": c[k] = int_field(val, w, 1, 256)
+        elif k == "num_heads": c[k] = int_field(val, w, 1, 16384)
+        elif k == "mlp_ratio": mlp_ratio = float(val)
+        elif k in ("patch_size", "img_size"): c[k] = int_field(val, w, 1, 4096)
+        elif k == "in_chans": c[k] = int_field(val, w, 1, 4)
+        elif k == "num_classes": c[k] = int_field(val, w, 0, 100000)
+        elif k in ("qkv_bias", "class_token", "no_embed_class", "pre_norm"): c[k] = bool(val)
+        elif k == "reg_tokens": c[k] = int_field(val, w, 0, 64)
+        elif k == "global_pool": c[k] = val
+        elif k == "init_values": c["layer_scale"] = val is not None and float(val) != 0.0
+        elif k == "fc_norm":
+            if val is not None:
+                c["fc_norm"], fc_norm_given = bool(val), True
+        elif k in DROPOUT_ARGS: pass
+        else: fail("%s: model_args.%s is not supported by pomt" % (what, k))
+    if mlp_ratio is not None:
+        if not 0 < mlp_ratio <= 64:
+            fail("%s: model_args.mlp_ratio must be in (0, 64]" % what)
+        c["mlp_hidden"] = int(c["embed_dim"] * mlp_ratio)
+    else:
+        c["mlp_hidden"] = c["embed_dim"] * 4
+    if not fc_norm_given:
+        c["fc_norm"] = c["global_pool"] == "avg"
+    validate(c)
+    p = default_preprocess(c)
+    if "pretrained_cfg" in hub:
+        p = preprocess_from_json(hub["pretrained_cfg"], what + ": pretrained_cfg")
+    if p["input_size"][1] != c["img_size"] or p["input_size"][2] != c["img_size"]:
+        fail("%s: pretrained_cfg input_size %dx%d does not match the model's img_size %d"
+             % (what, p["input_size"][1], p["input_size"][2], c["img_size"]))
+    return c, p
+
+
+def expected_tensors(c):
+    D, H, P = c["embed_dim"], c["mlp_hidden"], c["patch_size"]
+    t = []
+    if c["class_token"]: t.append(("cls_token", [1, 1, D]))
+    if c["distilled"]: t.append(("dist_token", [1, 1, D]))
+    if c["reg_tokens"]: t.append(("reg_token", [1, c["reg_tokens"], D]))
+    grid = c["img_size"] // P
+    pos_len = grid * grid + (0 if c["no_embed_class"] else num_prefix(c))
+    t.append(("pos_embed", [1, pos_len, D]))
+    t.append(("patch_embed.proj.weight", [D, c["in_chans"], P, P]))
+    if not c["pre_norm"]:
+        t.append(("patch_embed.proj.bias", [D]))
+    else:
+        t += [("norm_pre.weight", [D]), ("norm_pre.bias", [D])]
+    for i in range(c["depth"]):
+        b = "blocks.%d." % i
+        t += [(b + "norm1.weight", [D]), (b + "norm1.bias", [D]), (b + "attn.qkv.weight", [3 * D, D])]
+        if c["qkv_bias"]: t.append((b + "attn.qkv.bias", [3 * D]))
+        t += [(b + "attn.proj.weight", [D, D]), (b + "attn.proj.bias", [D])]
+        if c["layer_scale"]: t.append((b + "ls1.gamma", [D]))
+        t += [(b + "norm2.weight", [D]), (b + "norm2.bias", [D]), (b + "mlp.fc1.weight", [H, D]),
+              (b + "mlp.fc1.bias", [H]), (b + "mlp.fc2.weight", [D, H]), (b + "mlp.fc2.bias", [D])]
+        if c["layer_scale"]: t.append((b + "ls2.gamma", [D]))
+    final = "fc_norm" if c["fc_norm"] else "norm"
+    t += [(final + ".weight", [D]), (final + ".bias", [D])]
+    if c["num_classes"] > 0:
+        t += [("head.weight", [c["num_classes"], D]), ("head.bias", [c["num_classes"]])]
+        if c["distilled"]:
+            t += [("head_dist.weight", [c["num_classes"], D]), ("head_dist.bias", [c["num_classes"]])]
+    return t
+
+
+# ---------------------------------------------------------------- JSON exactly as vit/json.cpp writes it
+
+def format_number(d):
+    if isinstance(d, bool):
+        raise TypeError("bool is not a number")
+    d = float(d)
+    if not math.isfinite(d):
+        fail("cannot write a non-finite number to JSON")
+    if d == math.floor(d) and abs(d) < 9007199254740992.0:
+        return "%d" % int(d)
+    for p in range(1, 18):
+        s = "%.*g" % (p, d)
+        if float(s) == d:
+            return s
+    return s
+
+
+def dump_string(s):
+    out = ['"']
+    for ch in s:
+        if ch == '"': out.append('\\"')
+        elif ch == "\\": out.append("\\\\")
+        elif ch == "\n": out.append("\\n")
+        elif ch == "\r": out.append("\\r")
+        elif ch == "\t": out.append("\\t")
+        elif ord(ch) < 0x20: out.append("\\u%04x" % ord(ch))
+        else: out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def dump(v):
+    if v is None: return "null"
+    if v is True: return "true"
+    if v is False: return "false"
+    if isinstance(v, (int, float)): return format_number(v)
+    if isinstance(v, str): return dump_string(v)
+    if isinstance(v, list): return "[" + ",".join(dump(e) for e in v) + "]"
+    if isinstance(v, dict): return "{" + ",".join(dump_string(k) + ":" + dump(e) for k, e in v.items()) + "}"
+    raise TypeError(type(v))
+
+
+MODEL_KEYS = ["architecture", "img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads", "mlp_hidden",
+              "num_classes", "qkv_bias", "class_token", "distilled", "reg_tokens", "no_embed_class", "layer_scale",
+              "pre_norm", "global_pool", "fc_norm", "ln_eps"]
+PRE_KEYS = ["input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std"]
+
+
+def align_up(x):
+    return (x + ALIGN - 1) // ALIGN * ALIGN
+
+
+def header_json(c, p, class_names):
+    tensors, offset = [], 0
+    for name, shape in expected_tensors(c):
+        nbytes = 4 * math.prod(shape)
+        tensors.append({"name": name, "dtype": "f32", "shape": shape, "offset": offset, "nbytes": nbytes})
+        offset = align_up(offset + nbytes)
+    h = {"format": "pomt", "version": FORMAT_VERSION, "model": {k: c[k] for k in MODEL_KEYS},
+         "preprocess": {k: p[k] for k in PRE_KEYS}, "class_names": class_names, "tensors": tensors}
+    return dump(h).encode("utf-8")
+
+
+def imagenet_class_names():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imagenet_classes.txt")
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split(" ", 1)[1] for line in f if line.strip()]
+
+
+# ---------------------------------------------------------------- tensor sources
+
+def half_to_f32(raw):
+    return array.array("f", struct.unpack("<%de" % (len(raw) // 2), raw))
+
+
+def bf16_to_f32(raw):
+    halves = array.array("H", raw)
+    if sys.byteorder != "little":
+        halves.byteswap()
+    words = array.array("I", (h << 16 for h in halves))
+    return array.array("f", words.tobytes())
+
+
+class SafetensorsSource:
+    """Reads a .safetensors file with the standard library only."""
+
+    def __init__(self, path):
+        self.path = path
+        if os.path.isdir(path):
+            fail("'%s' is a directory, expected a file" % path)
+        try:
+            self.f = open(path, "rb")
+        except OSError as e:
+            fail("safetensors file '%s': %s" % (path, e.strerror))
+        size = os.fstat(self.f.fileno()).st_size
+        head = self.f.read(8)
+        if len(head) < 8:
+            fail("'%s': too short to be a safetensors file" % path)
+        (n,) = struct.unpack("<Q", head)
+        if n > (100 << 20):
+            fail("'%s': safetensors header of %d bytes is larger than the format's 100 MB limit" % (path, n))
+        if n > size - 8:
+            fail("'%s': safetensors header runs past the end of the file" % path)
+        try:
+            header = json.loads(self.f.read(n).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            fail("'%s': malformed safetensors header: %s" % (path, e))
+        if not isinstance(header, dict):
+            fail("'%s': safetensors header is not a JSON object" % path)
+        self.data_start, data_size = 8 + n, size - 8 - n
+        self.tensors = {}
+        sizes = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+        for name, t in header.items():
+            if name == "__metadata__":
+                continue
+            if not isinstance(t, dict) or not {"dtype", "shape", "data_offsets"} <= t.keys():
+                fail("'%s': tensor '%s' lacks dtype, shape or data_offsets" % (path, name))
+            b, e = t["data_offsets"]
+            if t["dtype"] not in sizes:
+                fail("'%s': tensor '%s' has unknown dtype '%s'" % (path, name, t["dtype"]))
+            if not 0 <= b <= e <= data_size:
+                fail("'%s': tensor '%s' data runs past the end of the file" % (path, name))
+            if e - b != math.prod(t["shape"]) * sizes[t["dtype"]]:
+                fail("'%s': tensor '%s' size does not match its shape" % (path, name))
+            self.tensors[name] = (t["dtype"], list(t["shape"]), b, e)
+
+    def names(self):
+        return list(self.tensors)
+
+    def shape(self, name):
+        return self.tensors[name][1]
+
+    def dtype(self, name):
+        return self.tensors[name][0]
+
+    def read_f32(self, name):
+        dtype, _, b, e = self.tensors[name]
+        self.f.seek(self.data_start + b)
+        raw = self.f.read(e - b)
+        if dtype == "F32":
+            a = array.array("f")
+            a.frombytes(raw)
+            if sys.byteorder != "little":
+                a.byteswap()
+            return a
+        if dtype == "F16":
+            return half_to_f32(raw)
+        if dtype == "BF16":
+            return bf16_to_f32(raw)
+        fail("tensor '%s' has dtype %s (F32, F16 or BF16 needed)" % (name, dtype))
+
+
+class StateDictSource:
+    """A PyTorch state dict (timm model or .pth/.bin file); needs torch."""
+
+    def __init__(self, state_dict, label):
+        self.sd, self.path = state_dict, label
+
+    def names(self):
+        return list(self.sd)
+
+    def shape(self, name):
+        return list(self.sd[name].shape)
+
+    def dtype(self, name):
+        return {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16"}.get(str(self.sd[name].dtype), str(self.sd[name].dtype))
+
+    def read_f32(self, name):
+        import torch
+        t = self.sd[name].detach().to(torch.float32).contiguous().cpu()
+        return array.array("f", t.flatten().tolist())
+
+
+def load_torch_state_dict(path):
+    try:
+        import torch
+    except ImportError:
+        fail("reading '%s' needs PyTorch (pip install torch), or convert a .safetensors instead" % path)
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model", "state_dict_ema"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+            break
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+
+
+def timm_source(name):
+    try:
+        import timm
+    except ImportError:
+        fail("'%s' is not a file or folder; converting a timm model name needs timm (pip install timm)" % name)
+    model = timm.create_model(name, pretrained=True)
+    cfg = dict(model.pretrained_cfg)
+    hub = {"architecture": name, "num_classes": model.num_classes, "global_pool": getattr(model, "global_pool", "token"),
+           "pretrained_cfg": {k: cfg[k] for k in ("input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std") if k in cfg}}
+    return StateDictSource(model.state_dict(), name), hub
+
+
+# ---------------------------------------------------------------- conversion
+
+def convert(source, hub, arch, output, config_label):
+    c, p = config_from_hub(hub, arch, config_label)
+    class_names = []
+    if isinstance(hub.get("label_names"), list):
+        class_names = [str(x) for x in hub["label_names"]]
+        if len(class_names) != c["num_classes"]:
+            class_names = []
+    if not class_names and c["num_classes"] == 1000:
+        class_names = imagenet_class_names()
+    specs = expected_tensors(c)
+    wanted = set()
+    for name, shape in specs:
+        wanted.add(name)
+        if name not in source.names():
+            fail("'%s': tensor '%s' is missing for %s" % (source.path, name, c["architecture"]))
+        if source.shape(name) != shape:
+            fail("'%s': tensor '%s' has shape %s, %s needs %s" % (source.path, name, source.shape(name), c["architecture"], shape))
+        if source.dtype(name) not in ("F32", "F16", "BF16"):
+            fail("'%s': tensor '%s' has dtype %s (F32, F16 or BF16 needed)" % (source.path, name, source.dtype(name)))
+    for name in source.names():
+        if name not in wanted:
+            fail("'%s': unexpected tensor '%s' (not part of %s; wrong architecture or model_args?)" % (source.path, name, c["architecture"]))
+
+    header = header_json(c, p, class_names)
+    pre = MAGIC + struct.pack("<IIQ", FORMAT_VERSION, 0, len(header))
+    head = pre + header
+    head += b"\0" * (align_up(len(head)) - len(head))
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(output):
+        fail("output '%s' is a directory" % output)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=os.path.basename(output) + ".tmp.")
+    except OSError as e:
+        fail("cannot write output '%s': %s" % (output, e.strerror))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(head)
+            written = 0
+            for name, shape in specs:
+                if written % ALIGN:
+                    pad = ALIGN - written % ALIGN
+                    f.write(b"\0" * pad)
+                    written += pad
+                values = source.read_f32(name)
+                if sys.byteorder != "little":
+                    values.byteswap()
+                f.write(values.tobytes())
+                written += 4 * len(values)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return c, len(specs), sum(math.prod(s) for _, s in specs), len(class_names)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source", help="timm model name, hub folder, .safetensors, or .pth/.bin")
+    ap.add_argument("-o", "--output", required=True, help="the .pomt file to write")
+    ap.add_argument("--config", help="config.json for a bare weights file")
+    ap.add_argument("--arch", help="timm architecture name (overrides config.json's)")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        src = args.source
+        config_path = args.config
+        if os.path.isdir(src):
+            weights = os.path.join(src, "model.safetensors")
+            if not os.path.isfile(weights):
+                fail("hub folder weights '%s': No such file or directory" % weights)
+            config_path = config_path or os.path.join(src, "config.json")
+            source = SafetensorsSource(weights)
+        elif os.path.exists(src):
+            source = load_state_dict_source(src)
+        else:
+            if config_path or args.arch:
+                fail("'%s': No such file or directory" % src)
+            source, hub = timm_source(src)
+            config_path = None
+        if os.path.exists(src) or os.path.isdir(src):
+            if config_path:
+                try:
+                    with open(config_path, encoding="utf-8") as f:
+                        hub = json.load(f)
+                except OSError as e:
+                    fail("config file '%s': %s" % (config_path, e.strerror))
+                except ValueError as e:
+                    fail("'%s': malformed JSON: %s" % (config_path, e))
+            elif args.arch:
+                hub = {}
+            else:
+                fail("'%s' is a bare weights file: give --config config.json or --arch NAME" % src)
+        label = "'%s'" % config_path if config_path else ("--arch" if args.arch else src)
+        c, n, params, names = convert(source, hub, args.arch, args.output, label)
+        if not args.quiet:
+            print("wrote %s: %s, %d tensors, %.2f M parameters, %d class names" % (args.output, c["architecture"], n, params / 1e6, names))
+        return 0
+    except ConvertError as e:
+        print("convert_timm.py: error: %s" % e, file=sys.stderr)
+        return 2
+
+
+def load_state_dict_source(path):
+    if path.endswith(".safetensors"):
+        return SafetensorsSource(path)
+    if path.endswith((".pth", ".bin", ".pt")):
+        return StateDictSource(load_torch_state_dict(path), path)
+    return SafetensorsSource(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
