@@ -1,0 +1,290 @@
+#include "profiler/measure.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include "vit/error.h"
+
+namespace pomt {
+namespace profiler {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// splitmix64: a fixed generator, because std::shuffle and the std distributions are
+// implementation-defined and the visiting order should be the same on every platform.
+struct Rng {
+    uint64_t s;
+    uint64_t next() {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    size_t below(size_t n) { return size_t(next() % n); }  // bias < n/2^64: irrelevant here
+};
+
+template <class T>
+void shuffle(std::vector<T>& v, Rng& rng) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+}
+
+struct PointState {
+    std::vector<double> samples;  // seconds, kept sorted
+    double wall = 0;
+    bool done = false, converged = false, first_discarded = false;
+    double ci_rel = std::numeric_limits<double>::infinity();
+};
+
+std::string clock_text(double s) {
+    if (!(s >= 0) || s > 99 * 3600) return "?";
+    long t = long(s + 0.5);
+    char buf[32];
+    if (t >= 3600)
+        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+    return buf;
+}
+
+}  // namespace
+
+MeasureOptions MeasureOptions::fast() {
+    MeasureOptions o;
+    o.target_rel_halfwidth = 0.03;
+    o.confidence = 0.90;
+    o.min_runs = 5;
+    o.max_seconds_per_point = 0.05;
+    o.warmup_seconds = 0.1;
+    return o;
+}
+
+RunOnce timed(std::function<void(int)> workload) {
+    return [workload](int point) {
+        auto t0 = Clock::now();
+        workload(point);
+        return seconds_since(t0);
+    };
+}
+
+double quantile_sorted(const std::vector<double>& v, double q) {
+    if (v.empty()) return 0;
+    double pos = std::min(1.0, std::max(0.0, q)) * double(v.size() - 1);
+    size_t i = size_t(pos);
+    if (i + 1 >= v.size()) return v.back();
+    return v[i] + (pos - double(i)) * (v[i + 1] - v[i]);
+}
+
+bool median_ci(const std::vector<double>& v, double confidence, double* lo, double* hi) {
+    const size_t n = v.size();
+    if (n == 0) return false;
+    // Coverage of [x(l), x(n+1−l)] is 1 − 2·P(Bin(n, ½) ≤ l−1); find the largest l that keeps it
+    // ≥ confidence. Binomial terms in log space: 0.5^n underflows beyond n ≈ 1074.
+    const double tail = (1 - confidence) / 2;
+    double cdf = 0;
+    size_t l = 0;
+    for (size_t k = 0; k < n / 2; ++k) {
+        double logp = std::lgamma(double(n) + 1) - std::lgamma(double(k) + 1) - std::lgamma(double(n - k) + 1) -
+                      double(n) * std::log(2.0);
+        cdf += std::exp(logp);
+        if (cdf > tail) break;
+        l = k + 1;  // P(Bin ≤ k) ≤ tail, so x(k+1) is a valid lower bound
+    }
+    if (l == 0) return false;
+    *lo = v[l - 1];
+    *hi = v[n - l];
+    return true;
+}
+
+std::vector<PointStats> measure_points(const std::vector<int>& points, const RunOnce& run,
+                                       const MeasureOptions& o, const ProgressFn& progress) {
+    if (points.empty()) fail("nothing to measure: the list of points is empty");
+    if (std::set<int>(points.begin(), points.end()).size() != points.size())
+        fail("the list of points to measure holds a point twice");
+    if (!run) fail("measure_points: no workload");
+    const int min_runs = std::max(1, o.min_runs);
+    const int max_runs = std::max(min_runs, o.max_runs);
+    // Under the time cap a point still gets a few runs: one run says nothing about spread.
+    const int min_runs_capped = std::min(min_runs, 3);
+
+    const auto t_start = Clock::now();
+    Rng rng{o.seed};
+
+    // Warm-up on the largest point: the heaviest workload touches every page any point will.
+    {
+        int largest = *std::max_element(points.begin(), points.end());
+        auto t0 = Clock::now();
+        do run(largest);
+        while (seconds_since(t0) < o.warmup_seconds);
+    }
+
+    std::vector<PointState> st(points.size());
+    std::vector<size_t> order(points.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    int done = 0, sweep = 0;
+
+    auto estimate_remaining = [&]() {
+        double sum_t = 0;
+        long n_t = 0;
+        for (const PointState& s : st)
+            if (!s.samples.empty()) {
+                sum_t += s.wall;
+                n_t += long(s.samples.size()) + 1;  // + the discarded first run
+            }
+        double mean_run = n_t ? sum_t / double(n_t) : 0;
+        double rem = 0;
+        for (const PointState& s : st) {
+            if (s.done) continue;
+            double n = double(s.samples.size());
+            double per_run = n > 0 ? s.wall / (n + 1) : mean_run;
+            // The CI narrows as 1/√n: runs needed ≈ n·(ci/target)².
+            double need = double(min_runs);
+            if (std::isfinite(s.ci_rel) && n > 0)
+                need = std::max(need, n * (s.ci_rel / o.target_rel_halfwidth) * (s.ci_rel / o.target_rel_halfwidth));
+            need = std::min(need, double(max_runs));
+            double t = std::max(0.0, need - n) * per_run;
+            if (o.max_seconds_per_point > 0) t = std::min(t, std::max(0.0, o.max_seconds_per_point - s.wall));
+            rem += t;
+        }
+        if (o.budget_seconds > 0) rem = std::min(rem, std::max(0.0, o.budget_seconds - seconds_since(t_start)));
+        return rem;
+    };
+
+    bool out_of_budget = false;
+    while (done < int(points.size()) && !out_of_budget) {
+        ++sweep;
+        shuffle(order, rng);
+        for (size_t idx : order) {
+            PointState& s = st[idx];
+            if (s.done) continue;
+            if (!s.first_discarded) {
+                // A point's first run pays for first-touch effects at its size; it is not a sample.
+                auto t0 = Clock::now();
+                run(points[idx]);
+                s.wall += seconds_since(t0);
+                s.first_discarded = true;
+            }
+            auto t0 = Clock::now();
+            double secs = run(points[idx]);
+            s.wall += seconds_since(t0);
+            if (!(secs >= 0) || !std::isfinite(secs)) fail("the workload reported an invalid time");
+            s.samples.insert(std::upper_bound(s.samples.begin(), s.samples.end(), secs), secs);
+
+            const int n = int(s.samples.size());
+            double lo, hi;
+            double med = quantile_sorted(s.samples, 0.5);
+            if (median_ci(s.samples, o.confidence, &lo, &hi))
+                s.ci_rel = med > 0 ? std::max(med - lo, hi - med) / med : 0;  // all zero: nothing to learn
+            if (n >= min_runs && s.ci_rel <= o.target_rel_halfwidth) {
+                s.done = s.converged = true;
+            } else if (n >= max_runs ||
+                       (o.max_seconds_per_point > 0 && s.wall >= o.max_seconds_per_point && n >= min_runs_capped)) {
+                s.done = true;
+            }
+            if (s.done) ++done;
+            if (progress) {
+                Progress p;
+                p.points_done = done;
+                p.points_total = int(points.size());
+                p.sweep = sweep;
+                p.elapsed_seconds = seconds_since(t_start);
+                p.remaining_seconds = estimate_remaining();
+                progress(p);
+            }
+        }
+        // The budget is checked between sweeps so every point has the same number of sweeps.
+        if (o.budget_seconds > 0 && seconds_since(t_start) >= o.budget_seconds) out_of_budget = true;
+    }
+
+    std::vector<PointStats> out(points.size());
+    for (size_t i = 0; i < points.size(); ++i) {
+        const PointState& s = st[i];
+        PointStats& r = out[i];
+        r.point = points[i];
+        r.runs = int(s.samples.size());
+        r.median_ms = 1e3 * quantile_sorted(s.samples, 0.5);
+        r.p10_ms = 1e3 * quantile_sorted(s.samples, 0.1);
+        r.p90_ms = 1e3 * quantile_sorted(s.samples, 0.9);
+        r.ci_rel = s.ci_rel;
+        r.converged = s.converged;
+        r.wall_seconds = s.wall;
+    }
+    return out;
+}
+
+std::string progress_line(const Progress& p, int width) {
+    width = std::max(1, width);
+    double frac = p.points_total > 0 ? double(p.points_done) / p.points_total : 0;
+    // Time is the better measure of progress than points (big counts are slower), when known.
+    double total = p.elapsed_seconds + p.remaining_seconds;
+    if (total > 0) frac = std::max(frac, p.elapsed_seconds / total);
+    frac = std::min(1.0, frac);
+    int filled = int(frac * width + 0.5);
+    std::string s = "[" + std::string(size_t(filled), '#') + std::string(size_t(width - filled), '-') + "] ";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%d/%d points, sweep %d, %s elapsed, ~%s left", p.points_done, p.points_total,
+                  p.sweep, clock_text(p.elapsed_seconds).c_str(), clock_text(p.remaining_seconds).c_str());
+    return s + buf;
+}
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+    std::vector<int> cpus;
+    auto bad = [&]() { fail("invalid CPU list '" + text + "': expected e.g. 3, 0,2 or 4-7"); };
+    auto number = [&](const std::string& s) {
+        if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos) bad();
+        return std::stoi(s);
+    };
+    if (text.empty()) bad();
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t comma = text.find(',', pos);
+        std::string part = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t dash = part.find('-');
+        if (dash == std::string::npos) {
+            cpus.push_back(number(part));
+        } else {
+            int a = number(part.substr(0, dash)), b = number(part.substr(dash + 1));
+            if (b < a) bad();
+            for (int c = a; c <= b; ++c) cpus.push_back(c);
+        }
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    std::sort(cpus.begin(), cpus.end());
+    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    return cpus;
+}
+
+void pin_to_cpus(const std::vector<int>& cpus) {
+    if (cpus.empty()) fail("no CPU to pin to");
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus) {
+        if (c < 0 || c >= CPU_SETSIZE) fail("cannot pin to CPU " + std::to_string(c) + ": no such CPU");
+        CPU_SET(c, &set);
+    }
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        std::string list;
+        for (int c : cpus) list += (list.empty() ? "" : ",") + std::to_string(c);
+        fail("cannot pin to CPU " + list + ": " + std::strerror(errno) + " (not online or not allowed)");
+    }
+}
+
+}  // namespace profiler
+}  // namespace pomt

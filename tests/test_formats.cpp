@@ -1,0 +1,128 @@
+// Unit tests of the small format readers: JSON, NPY, architecture and hub-config resolution.
+#include <cmath>
+
+#include "doctest/doctest.h"
+#include "tests/test_util.h"
+#include "vit/config.h"
+#include "vit/error.h"
+#include "vit/json.h"
+#include "vit/npy.h"
+
+using namespace pomt;
+
+TEST_CASE("json: parse, typed access, round trip") {
+    json::Value v = json::parse(R"( {"a": [1, 2.5, -3e2, true, false, null], "s": "x\"\\\n\u00e9\ud83d\ude00", "o": {}} )", "t");
+    const auto& a = v.find("a")->as_array("a");
+    CHECK(a.size() == 6);
+    CHECK(a[0].as_int("") == 1);
+    CHECK(a[1].as_number("") == 2.5);
+    CHECK(a[2].as_number("") == -300);
+    CHECK(a[3].as_bool(""));
+    CHECK(a[5].is_null());
+    CHECK(v.find("s")->as_string("") == "x\"\\\n\xc3\xa9\xf0\x9f\x98\x80");
+    CHECK(v.find("missing") == nullptr);
+    CHECK(json::parse(v.dump(), "again").dump() == v.dump());
+    CHECK_THROWS_AS(a[1].as_int("a[1]"), Error);
+    CHECK_THROWS_WITH_AS(v.find("s")->as_number("field s"), "field s is a string, expected a number", Error);
+}
+
+TEST_CASE("json: malformed input is refused") {
+    for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,\"a\":2}", "\"\\x\"", "01x", "[1] 2", "\"abc",
+                            "{\"a\":tru}", "-", "1.", "1e", "\"\x01\""}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(json::parse(bad, "t"), Error);
+    }
+    CHECK_THROWS_WITH_AS(json::parse(std::string(100, '['), "deep"), doctest::Contains("nested too deeply"), Error);
+}
+
+TEST_CASE("json: numbers are written in the shortest round-trip form") {
+    CHECK(json::format_number(0.5) == "0.5");
+    CHECK(json::format_number(1e-6) == "1e-06");
+    CHECK(json::format_number(0.485) == "0.485");
+    CHECK(json::format_number(224) == "224");
+    CHECK(json::format_number(-3) == "-3");
+    CHECK(json::format_number(1099511627776.0) == "1099511627776");
+    CHECK(json::format_number(0.1 + 0.2) == "0.30000000000000004");
+    CHECK_THROWS_AS(json::format_number(NAN), Error);
+}
+
+TEST_CASE("npy: write then read, header forms") {
+    const std::string dir = pomt_test::temp_dir();
+    std::vector<float> v = {1, 2, 3, 4, 5, 6};
+    write_npy(dir + "/a.npy", v.data(), {2, 3});
+    NpyArray a = read_npy(dir + "/a.npy");
+    CHECK(a.shape == std::vector<int64_t>{2, 3});
+    CHECK(a.data == v);
+    CHECK((pomt_test::read_bytes(dir + "/a.npy").size() - v.size() * 4) % 64 == 0);  // data 64-byte aligned
+    write_npy(dir + "/b.npy", v.data(), {6});
+    CHECK(read_npy(dir + "/b.npy").shape == std::vector<int64_t>{6});
+    CHECK(pomt_test::read_bytes(dir + "/b.npy").find("(6,)") != std::string::npos);
+    CHECK_THROWS_WITH_AS(read_npy(dir + "/none.npy"), doctest::Contains("No such file"), Error);
+    CHECK_THROWS_WITH_AS(read_npy(dir), doctest::Contains("is a directory"), Error);
+    std::string fortran = pomt_test::read_bytes(dir + "/a.npy");
+    fortran.replace(fortran.find("False"), 5, "True ");
+    CHECK_THROWS_WITH_AS(parse_npy(fortran.data(), fortran.size(), "f"), doctest::Contains("Fortran"), Error);
+    std::string huge = "\x93NUMPY\x01\x00\x40\x00{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }\n";
+    CHECK_THROWS_AS(parse_npy(huge.data(), huge.size(), "h"), Error);
+}
+
+TEST_CASE("config: timm architecture names") {
+    ModelConfig t = config_for_architecture("vit_tiny_patch16_224.augreg_in21k_ft_in1k");
+    CHECK(t.embed_dim == 192);
+    CHECK(t.num_heads == 3);
+    CHECK(t.depth == 12);
+    CHECK(t.num_tokens() == 197);
+    ModelConfig b = config_for_architecture("vit_base_patch32_384");
+    CHECK(b.num_heads == 12);
+    CHECK(b.num_patches() == 144);
+    ModelConfig l = config_for_architecture("vit_large_patch16_224");
+    CHECK(l.depth == 24);
+    CHECK(l.num_heads == 16);
+    ModelConfig d = config_for_architecture("deit_small_distilled_patch16_224");
+    CHECK(d.distilled);
+    CHECK(d.num_prefix_tokens() == 2);
+    CHECK(d.num_tokens() == 198);
+    ModelConfig d3 = config_for_architecture("deit3_base_patch16_384");
+    CHECK(d3.no_embed_class);
+    CHECK(d3.layer_scale);
+    CHECK(d3.pos_embed_len() == 576);
+    CHECK_THROWS_WITH_AS(config_for_architecture("resnet50"), doctest::Contains("unknown architecture"), Error);
+    CHECK_THROWS_AS(config_for_architecture("vit_distilled_tiny_patch16_224"), Error);
+    CHECK_THROWS_AS(config_for_architecture("deit3_tiny_distilled_patch16_224"), Error);
+    for (const std::string& name : known_architectures()) {
+        CAPTURE(name);
+        config_for_architecture(name).validate();
+    }
+}
+
+TEST_CASE("config: hub config.json overrides and preprocessing") {
+    ModelConfig m;
+    PreprocessConfig p;
+    config_from_hub_json(json::parse(R"({"architecture":"vit_small_patch16_224","num_classes":10,"global_pool":"avg",
+        "model_args":{"depth":3,"mlp_ratio":2.5,"init_values":1e-5,"drop_path_rate":0.1},
+        "pretrained_cfg":{"input_size":[3,224,224],"interpolation":"bilinear","crop_pct":0.95,"mean":[0.1,0.2,0.3],"std":[0.4,0.5,0.6]}})",
+                                     "c"),
+                         "", "c", &m, &p);
+    CHECK(m.depth == 3);
+    CHECK(m.mlp_hidden == 960);
+    CHECK(m.layer_scale);
+    CHECK(m.fc_norm);  // timm: avg pooling uses fc_norm unless told otherwise
+    CHECK(m.num_classes == 10);
+    CHECK(p.interpolation == "bilinear");
+    CHECK(p.crop_pct == 0.95);
+    CHECK(p.std[2] == 0.6);
+    auto bad = [](const char* text) {
+        ModelConfig mm;
+        PreprocessConfig pp;
+        config_from_hub_json(json::parse(text, "c"), "", "c", &mm, &pp);
+    };
+    CHECK_THROWS_WITH_AS(bad(R"({"architecture":"vit_tiny_patch16_224","model_args":{"num_heads":5}})"),
+                         doctest::Contains("multiple of num_heads"), Error);
+    CHECK_THROWS_WITH_AS(bad(R"({"model_args":{}})"), doctest::Contains("no 'architecture'"), Error);
+    CHECK_THROWS_WITH_AS(bad(R"({"architecture":"vit_tiny_patch16_224","pretrained_cfg":{"input_size":[3,256,256]}})"),
+                         doctest::Contains("does not match"), Error);
+    CHECK_THROWS_WITH_AS(bad(R"({"architecture":"vit_tiny_patch16_224","global_pool":"map"})"),
+                         doctest::Contains("global_pool 'map'"), Error);
+    CHECK_THROWS_WITH_AS(bad(R"({"architecture":"vit_tiny_patch16_224","pretrained_cfg":{"interpolation":"lanczos"}})"),
+                         doctest::Contains("lanczos"), Error);
+}
