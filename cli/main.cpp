@@ -19,6 +19,9 @@ const char* kUsage =
     "  info model.pomt     print the model and preprocessing configuration\n"
     "  run (-m model.pomt | --arch NAME) --input x.npy --output logits.npy [--threads N]\n"
     "                      run preprocessed images (N,3,H,W) and write the logits (N,classes)\n"
+    "  profile (-m model.pomt | --arch NAME) [--mode model|block|op] [--tokens START:END:STEP]\n"
+    "          [--batch B] [--threads T] [--fast] [--pin CPUS] [--csv FILE] [--svg FILE] [--quiet]\n"
+    "                      measure latency vs tokens on this device and find the steps\n"
     "  bench (-m model.pomt | --arch NAME) [--threads T] [--runs N] [--batch B] [--json]\n"
     "                      time the forward pass (warm-up, median and spread)\n"
     "\n"
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
         if (cmd == "info") return pomt::cmd_info(argc, argv);
         if (cmd == "convert") return pomt::cmd_convert(argc, argv);
         if (cmd == "bench") return pomt::cmd_bench(argc, argv);
+        if (cmd == "profile") return pomt::cmd_profile(argc, argv);
         std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", cmd.c_str());
         return 2;
     } catch (const pomt::Error& e) {

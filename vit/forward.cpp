@@ -4,9 +4,11 @@
 #include "vit/forward.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/activations.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
@@ -43,12 +45,136 @@ float* Session::buffer(int slot, size_t floats) {
     return buffers_[slot].get();
 }
 
+const char* block_op_name(BlockOp op) {
+    static const char* const names[] = {"norm1", "qkv", "attention", "proj", "prune", "norm2", "fc1", "gelu", "fc2"};
+    return names[int(op)];
+}
+
+void Session::run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times) {
+    const ModelConfig& c = model_->config();
+    if (first < 0 || count < 0 || first + count > c.depth) fail("block range outside the model");
+    if (tokens < 1 || batch < 1) fail("run_blocks needs at least one token and one image");
+    float* own = buffer(kX, size_t(batch) * tokens * c.embed_dim);
+    if (own != x) std::memcpy(own, x, size_t(batch) * tokens * c.embed_dim * sizeof(float));
+    for (int layer = first; layer < first + count; ++layer) run_block(layer, own, batch, tokens, nullptr, nullptr, times);
+    if (own != x) std::memcpy(x, own, size_t(batch) * tokens * c.embed_dim * sizeof(float));
+}
+
+int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* pruner, float* sizes, OpTimes* times) {
+    const Model& model = *model_;
+    const ModelConfig& c = model.config();
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden, prefix = c.num_prefix_tokens();
+    const float eps = float(c.ln_eps);
+    const float scale = 1.0f / std::sqrt(float(hd));
+    ThreadPool* pool = &pool_;
+    // Per-operation timing only when asked: the clock reads are the only cost otherwise skipped.
+    auto clock_start = std::chrono::steady_clock::now();
+    auto lap = [&](BlockOp op) {
+        if (!times) return;
+        auto now = std::chrono::steady_clock::now();
+        times->seconds[int(op)] += std::chrono::duration<double>(now - clock_start).count();
+        clock_start = now;
+    };
+    const BlockParams& bp = model.blocks[layer];
+    const int rows = batch * n;
+    float* h = buffer(kH, size_t(rows) * D);
+    float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
+    float* attn_out = buffer(kAttnOut, size_t(rows) * D);
+
+    layernorm_rows(pool, x, h, rows, D, bp.norm1, eps);
+    lap(BlockOp::Norm1);
+    Epilogue qkv_ep;
+    qkv_ep.bias = bp.qkv.bias;
+    gemm(rows, h, D, bp.qkv.packed, qkv, 3 * D, qkv_ep, pool);
+    lap(BlockOp::Qkv);
+
+    const bool keep_probs = pruner && pruner->wants_attention(layer);
+    float* probs = keep_probs ? buffer(kProbs, size_t(batch) * heads * n * n) : nullptr;
+    float* log_sizes = nullptr;
+    if (sizes) {
+        log_sizes = buffer(kLogSizes, size_t(batch) * n);
+        for (int i = 0; i < batch * n; ++i) log_sizes[i] = std::log(sizes[i]);
+    }
+    const int scratch_per_task = attention_scratch_floats(n);
+    float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
+    // One task per (image, head), split into contiguous ranges per thread.
+    pool->run(pool->size(), [&](int worker) {
+        int t0, t1;
+        split_range(batch * heads, pool->size(), worker, &t0, &t1);
+        for (int t = t0; t < t1; ++t) {
+            int b = t / heads, hh = t % heads;
+            const float* base = qkv + size_t(b) * n * 3 * D;
+            AttentionHead a;
+            a.tokens = n;
+            a.head_dim = hd;
+            a.scale = scale;
+            a.q = base + hh * hd;
+            a.k = base + D + hh * hd;
+            a.v = base + 2 * D + hh * hd;
+            a.ld_qkv = 3 * D;
+            a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
+            a.out = attn_out + size_t(b) * n * D + hh * hd;
+            a.ld_out = D;
+            a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
+            a.scratch = scratch + size_t(worker) * scratch_per_task;
+            attention_head(a);
+        }
+    });
+    lap(BlockOp::Attention);
+    Epilogue proj_ep;
+    proj_ep.bias = bp.proj.bias;
+    proj_ep.residual = x;
+    proj_ep.ld_residual = D;
+    proj_ep.scale = bp.ls1;
+    gemm(rows, attn_out, D, bp.proj.packed, x, D, proj_ep, pool);
+    lap(BlockOp::Proj);
+
+    if (pruner) {
+        BlockInternals s;
+        s.layer = layer;
+        s.batch = batch;
+        s.tokens = n;
+        s.dim = D;
+        s.heads = heads;
+        s.prefix_tokens = prefix;
+        s.x = x;
+        s.qkv = qkv;
+        s.attn = probs;
+        s.token_sizes = sizes;
+        int after = pruner->after_attention(s);
+        if (after < 1 || after > n) fail("pruning produced an invalid token count");
+        n = after;
+    }
+    lap(BlockOp::Prune);
+
+    const int rows2 = batch * n;
+    layernorm_rows(pool, x, h, rows2, D, bp.norm2, eps);
+    lap(BlockOp::Norm2);
+    float* mlp = buffer(kMlp, size_t(rows2) * H);
+    Epilogue fc1_ep;
+    fc1_ep.bias = bp.fc1.bias;
+    fc1_ep.gelu = times == nullptr;  // fused, except when the profiler times GELU on its own
+    gemm(rows2, h, D, bp.fc1.packed, mlp, H, fc1_ep, pool);
+    lap(BlockOp::Fc1);
+    if (times) {
+        parallel_for(pool, rows2, 16, [&](int b, int e) { gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H); });
+        lap(BlockOp::Gelu);
+    }
+    Epilogue fc2_ep;
+    fc2_ep.bias = bp.fc2.bias;
+    fc2_ep.residual = x;
+    fc2_ep.ld_residual = D;
+    fc2_ep.scale = bp.ls2;
+    gemm(rows2, mlp, H, bp.fc2.packed, x, D, fc2_ep, pool);
+    lap(BlockOp::Fc2);
+    return n;
+}
+
 std::vector<float> Session::run(const float* images, int batch, const RunOptions& options) {
     const Model& model = *model_;
     const ModelConfig& c = model.config();
     if (batch <= 0) fail("batch must be at least 1");
     const int D = c.embed_dim, prefix = c.num_prefix_tokens(), np = c.num_patches();
-    const int heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
     const int K = c.in_chans * c.patch_size * c.patch_size;
     const float eps = float(c.ln_eps);
     const size_t image_floats = size_t(c.in_chans) * c.img_size * c.img_size;
@@ -97,88 +223,8 @@ std::vector<float> Session::run(const float* images, int batch, const RunOptions
         std::fill(sizes, sizes + size_t(batch) * n, 1.0f);
     }
 
-    const float scale = 1.0f / std::sqrt(float(hd));
     for (int layer = 0; layer < c.depth; ++layer) {
-        const BlockParams& bp = model.blocks[layer];
-        const int rows = batch * n;
-        float* h = buffer(kH, size_t(rows) * D);
-        float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
-        float* attn_out = buffer(kAttnOut, size_t(rows) * D);
-
-        layernorm_rows(pool, x, h, rows, D, bp.norm1, eps);
-        Epilogue qkv_ep;
-        qkv_ep.bias = bp.qkv.bias;
-        gemm(rows, h, D, bp.qkv.packed, qkv, 3 * D, qkv_ep, pool);
-
-        const bool keep_probs = pruner && pruner->wants_attention(layer);
-        float* probs = keep_probs ? buffer(kProbs, size_t(batch) * heads * n * n) : nullptr;
-        float* log_sizes = nullptr;
-        if (sizes) {
-            log_sizes = buffer(kLogSizes, size_t(batch) * n);
-            for (int i = 0; i < batch * n; ++i) log_sizes[i] = std::log(sizes[i]);
-        }
-        const int scratch_per_task = attention_scratch_floats(n);
-        float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
-        // One task per (image, head), split into contiguous ranges per thread.
-        pool->run(pool->size(), [&](int worker) {
-            int t0, t1;
-            split_range(batch * heads, pool->size(), worker, &t0, &t1);
-            for (int t = t0; t < t1; ++t) {
-                int b = t / heads, hh = t % heads;
-                const float* base = qkv + size_t(b) * n * 3 * D;
-                AttentionHead a;
-                a.tokens = n;
-                a.head_dim = hd;
-                a.scale = scale;
-                a.q = base + hh * hd;
-                a.k = base + D + hh * hd;
-                a.v = base + 2 * D + hh * hd;
-                a.ld_qkv = 3 * D;
-                a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
-                a.out = attn_out + size_t(b) * n * D + hh * hd;
-                a.ld_out = D;
-                a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
-                a.scratch = scratch + size_t(worker) * scratch_per_task;
-                attention_head(a);
-            }
-        });
-        Epilogue proj_ep;
-        proj_ep.bias = bp.proj.bias;
-        proj_ep.residual = x;
-        proj_ep.ld_residual = D;
-        proj_ep.scale = bp.ls1;
-        gemm(rows, attn_out, D, bp.proj.packed, x, D, proj_ep, pool);
-
-        if (pruner) {
-            BlockInternals s;
-            s.layer = layer;
-            s.batch = batch;
-            s.tokens = n;
-            s.dim = D;
-            s.heads = heads;
-            s.prefix_tokens = prefix;
-            s.x = x;
-            s.qkv = qkv;
-            s.attn = probs;
-            s.token_sizes = sizes;
-            int after = pruner->after_attention(s);
-            if (after < 1 || after > n) fail("pruning produced an invalid token count");
-            n = after;
-        }
-
-        const int rows2 = batch * n;
-        layernorm_rows(pool, x, h, rows2, D, bp.norm2, eps);
-        float* mlp = buffer(kMlp, size_t(rows2) * H);
-        Epilogue fc1_ep;
-        fc1_ep.bias = bp.fc1.bias;
-        fc1_ep.gelu = true;
-        gemm(rows2, h, D, bp.fc1.packed, mlp, H, fc1_ep, pool);
-        Epilogue fc2_ep;
-        fc2_ep.bias = bp.fc2.bias;
-        fc2_ep.residual = x;
-        fc2_ep.ld_residual = D;
-        fc2_ep.scale = bp.ls2;
-        gemm(rows2, mlp, H, bp.fc2.packed, x, D, fc2_ep, pool);
+        n = run_block(layer, x, batch, n, pruner, sizes, nullptr);
         if (options.tokens_after_block) options.tokens_after_block->push_back(n);
     }
 

@@ -40,6 +40,17 @@ public:
     virtual int after_attention(BlockInternals& block) = 0;
 };
 
+// The operations of one block, in order, for the profiler's per-operation breakdown. Attention
+// is one fused kernel (scores, softmax and ×V per block of query rows), so it is timed as one.
+enum class BlockOp { Norm1, Qkv, Attention, Proj, Prune, Norm2, Fc1, Gelu, Fc2, Count };
+const char* block_op_name(BlockOp op);
+
+// Seconds spent per operation, accumulated over the blocks run. When a Session fills it, fc1 and
+// GELU run as two passes (instead of the fused epilogue) so each can be timed.
+struct OpTimes {
+    double seconds[int(BlockOp::Count)] = {};
+};
+
 struct RunOptions {
     TokenPruner* pruner = nullptr;
     // Filled with the token count after each block when non-null (--verbose).
@@ -56,6 +67,10 @@ public:
     // pooled features when num_classes is 0).
     std::vector<float> run(const float* images, int batch, const RunOptions& options = {});
 
+    // For the profiler: runs blocks [first, first + count) on a token sequence x [batch × tokens ×
+    // dim], in place, with no pruning. `times` (optional) receives the per-operation breakdown.
+    void run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times = nullptr);
+
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
     ThreadPool& pool() { return pool_; }
@@ -63,6 +78,8 @@ public:
 
 private:
     float* buffer(int slot, size_t floats);
+    // One transformer block on x [batch × tokens × dim]; returns the token count after pruning.
+    int run_block(int layer, float* x, int batch, int tokens, TokenPruner* pruner, float* sizes, OpTimes* times);
 
     std::shared_ptr<const Model> model_;
     ThreadPool pool_;

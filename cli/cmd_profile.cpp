@@ -1,0 +1,165 @@
+// pomt profile: the latency-vs-tokens curve of this device, its steps, and the counts worth
+// pruning to (the paper's measurement).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "kernels/isa.h"
+#include "profiler/latency_curve.h"
+#include "profiler/measure.h"
+#include "profiler/steps.h"
+#include "profiler/svg_plot.h"
+#include "profiler/workloads.h"
+#include "vit/error.h"
+
+namespace pomt {
+
+namespace {
+
+struct TokenRange {
+    int start, end, step;
+};
+
+TokenRange parse_token_range(const std::string& text, int lowest, int highest) {
+    TokenRange r{lowest, highest, 1};
+    if (!text.empty()) {
+        size_t a = text.find(':');
+        if (a == std::string::npos) {
+            r.start = r.end = parse_int(text, "--tokens", 1, 1 << 20);
+        } else {
+            size_t b = text.find(':', a + 1);
+            std::string s0 = text.substr(0, a), s1 = text.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+            if (!s0.empty()) r.start = parse_int(s0, "--tokens START", 1, 1 << 20);
+            if (!s1.empty()) r.end = parse_int(s1, "--tokens END", 1, 1 << 20);
+            if (b != std::string::npos) r.step = parse_int(text.substr(b + 1), "--tokens STEP", 1, 1 << 20);
+        }
+    }
+    if (r.start > r.end) fail("--tokens range " + text + " is empty or reversed (START must be ≤ END)");
+    if (r.start < lowest)
+        fail("--tokens START " + std::to_string(r.start) + " is below " + std::to_string(lowest) +
+             " (the prefix tokens plus one patch token)");
+    if (r.end > highest)
+        fail("--tokens END " + std::to_string(r.end) + " is above the model's " + std::to_string(highest) + " tokens");
+    return r;
+}
+
+void require_writable(const std::string& path) {
+    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    if (dir.empty()) dir = "/";
+    if (access(dir.c_str(), W_OK) != 0) fail("cannot write output '" + path + "': directory '" + dir + "' is not writable");
+}
+
+}  // namespace
+
+int cmd_profile(int argc, char** argv) {
+    Args args(argc, argv, 2,
+              {"-m", "--arch", "--seed", "--tokens", "--batch", "--threads", "--mode", "--pin", "--csv", "--svg",
+               "--budget"},
+              {"--fast", "--quiet", "--no-svg"});
+    if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
+    const int threads = threads_from_args(args);
+    const int batch = args.get_int("--batch", 1, 1, 1024);
+    const profiler::ProfileMode mode = profiler::parse_mode(args.get("--mode", "model"));
+    const bool quiet = args.has("--quiet");
+    std::shared_ptr<const Model> model = load_model_from_args(args);
+    const ModelConfig& c = model->config();
+    const TokenRange range = parse_token_range(args.get("--tokens"), c.num_prefix_tokens() + 1, c.num_tokens());
+
+    std::string base = c.architecture.substr(0, c.architecture.find('.')) + "-" + profiler::mode_name(mode) + "-b" +
+                       std::to_string(batch) + "-t" + std::to_string(threads);
+    const std::string csv_path = args.get("--csv", "profile-" + base + ".csv");
+    const std::string svg_path = args.has("--no-svg") ? "" : args.get("--svg", "profile-" + base + ".svg");
+    require_writable(csv_path);
+    if (!svg_path.empty()) require_writable(svg_path);
+
+    // Pin before the Session creates its threads, so they inherit the mask.
+    if (args.has("--pin")) profiler::pin_to_cpus(profiler::parse_cpu_list(args.get("--pin")));
+    profiler::TokenWorkload workload(model, threads, batch, mode);
+
+    std::vector<int> points;
+    for (int n = range.start; n <= range.end; n += range.step) points.push_back(n);
+    profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
+    if (args.has("--budget")) mo.budget_seconds = args.get_int("--budget", 0, 1, 1 << 24);
+    const bool show_progress = !quiet && profiler::stderr_is_terminal();
+    profiler::ProgressFn progress = nullptr;
+    if (show_progress)
+        progress = [](const profiler::Progress& p) { std::fprintf(stderr, "\r%s", profiler::progress_line(p).c_str()); };
+    if (!quiet)
+        std::fprintf(stderr, "profiling %s, %s mode, tokens %d..%d step %d, batch %d, %d thread%s, isa %s%s\n",
+                     c.architecture.c_str(), profiler::mode_name(mode), range.start, range.end, range.step, batch,
+                     threads, threads == 1 ? "" : "s", isa_name(active_isa()), args.has("--fast") ? " (fast)" : "");
+    std::vector<profiler::PointStats> stats =
+        profiler::measure_points(points, [&](int n) { return workload.run(n); }, mo, progress);
+    if (show_progress) std::fprintf(stderr, "\n");
+
+    std::vector<profiler::LatencyRow> rows;
+    for (const profiler::PointStats& s : stats) {
+        profiler::LatencyRow r;
+        r.mode = profiler::mode_name(mode);
+        r.tokens = s.point;
+        r.batch = batch;
+        r.threads = threads;
+        r.median_ms = s.median_ms;
+        r.p10_ms = s.p10_ms;
+        r.p90_ms = s.p90_ms;
+        r.runs = s.runs;
+        if (mode == profiler::ProfileMode::Op) r.op = "block";
+        rows.push_back(r);
+    }
+    if (mode == profiler::ProfileMode::Op) {
+        // Per-operation medians from every recorded run at that count (the first one dropped: it
+        // pays the first-touch costs the engine also discards).
+        for (const auto& kv : workload.op_samples()) {
+            for (int op = 0; op < int(BlockOp::Count); ++op) {
+                if (BlockOp(op) == BlockOp::Prune) continue;
+                std::vector<double> ms;
+                for (size_t i = kv.second.size() > 1 ? 1 : 0; i < kv.second.size(); ++i)
+                    ms.push_back(kv.second[i].seconds[op] * 1e3);
+                std::sort(ms.begin(), ms.end());
+                profiler::LatencyRow r;
+                r.mode = "op";
+                r.op = block_op_name(BlockOp(op));
+                r.tokens = kv.first;
+                r.batch = batch;
+                r.threads = threads;
+                r.median_ms = profiler::quantile_sorted(ms, 0.5);
+                r.p10_ms = profiler::quantile_sorted(ms, 0.1);
+                r.p90_ms = profiler::quantile_sorted(ms, 0.9);
+                r.runs = int(ms.size());
+                rows.push_back(r);
+            }
+        }
+    }
+    profiler::write_latency_csv(csv_path, rows);
+
+    std::vector<profiler::CurvePoint> curve =
+        profiler::select_curve(rows, profiler::mode_name(mode), batch, threads, mode == profiler::ProfileMode::Op ? "block" : "");
+    profiler::StepAnalysis analysis = profiler::detect_steps(curve);
+    std::string title = c.architecture + ", " + profiler::mode_name(mode) + " mode, batch " + std::to_string(batch) +
+                        ", " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") + ", " +
+                        isa_name(active_isa());
+    if (!svg_path.empty()) {
+        profiler::PlotSeries series;
+        series.label = std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+        series.curve = curve;
+        series.steps = analysis.steps;
+        profiler::PlotOptions po;
+        po.title = "pomt latency vs tokens — " + title;
+        po.y_label = mode == profiler::ProfileMode::Model ? "model latency (ms)" : "block latency (ms)";
+        profiler::write_latency_svg(svg_path, {series}, po);
+    }
+    std::printf("%s", profiler::format_step_summary(curve, analysis, title).c_str());
+    if (mode == profiler::ProfileMode::Op && !curve.empty()) {
+        // The breakdown at the largest count measured: where a block's time goes.
+        int n = curve.back().tokens;
+        std::printf("\noperations of one block at %d tokens (median ms):\n", n);
+        for (const profiler::LatencyRow& r : rows)
+            if (r.mode == "op" && r.op != "block" && r.tokens == n) std::printf("  %-10s %8.4f\n", r.op.c_str(), r.median_ms);
+    }
+    std::printf("\nwrote %s%s%s\n", csv_path.c_str(), svg_path.empty() ? "" : " and ", svg_path.c_str());
+    return 0;
+}
+
+}  // namespace pomt
