@@ -1,0 +1,100 @@
+// `pomt profile` end to end on a small model: outputs, modes, and every bad input.
+#include "doctest/doctest.h"
+#include "profiler/latency_curve.h"
+#include "tests/test_util.h"
+#include "vit/model.h"
+#include "vit/weights_file.h"
+
+using namespace pomt;
+using pomt_test::run_pomt;
+
+namespace {
+
+std::string small_model(const std::string& dir) {
+    ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
+    c.embed_dim = 32;
+    c.depth = 2;
+    c.num_heads = 2;
+    c.mlp_hidden = 64;
+    c.num_classes = 10;
+    c.img_size = 64;  // 16 patches + class token = 17 tokens
+    auto model = Model::random(c, 2);
+    std::string path = dir + "/small.pomt";
+    write_weights_file(path, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("profile: model, block and op modes write the CSV, the SVG and a summary") {
+    const std::string dir = pomt_test::temp_dir();
+    const std::string model = small_model(dir);
+    for (const char* mode : {"model", "block", "op"}) {
+        CAPTURE(mode);
+        const std::string csv = dir + "/" + mode + ".csv", svg = dir + "/" + mode + ".svg";
+        auto r = run_pomt({"profile", "-m", model, "--mode", mode, "--fast", "--threads", "1", "--quiet", "--csv", csv,
+                           "--svg", svg});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.out.find("wrote " + csv) != std::string::npos);
+        auto rows = profiler::read_latency_csv(csv);
+        std::vector<profiler::CurvePoint> curve = profiler::select_curve(rows, mode, 1, 1, std::string(mode) == "op" ? "block" : "");
+        REQUIRE(curve.size() == 16);  // every count 2..17
+        CHECK(curve.front().tokens == 2);
+        CHECK(curve.back().tokens == 17);
+        for (const auto& p : curve) {
+            CHECK(p.median_ms > 0);
+            CHECK(p.p10_ms <= p.median_ms);
+            CHECK(p.median_ms <= p.p90_ms);
+            CHECK(p.runs >= 3);
+        }
+        std::string header = pomt_test::read_bytes(csv).substr(0, 60);
+        CHECK(header.find("mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs") != std::string::npos);
+        std::string plot = pomt_test::read_bytes(svg);
+        CHECK(plot.find("<svg") != std::string::npos);
+        CHECK(plot.find("</svg>") != std::string::npos);
+        if (std::string(mode) == "op") {
+            for (const char* op : {"norm1", "qkv", "attention", "proj", "norm2", "fc1", "gelu", "fc2"}) {
+                CAPTURE(op);
+                CHECK(!profiler::select_curve(rows, "op", 1, 1, op).empty());
+            }
+        }
+    }
+}
+
+TEST_CASE("profile: a token range, batch and step") {
+    const std::string dir = pomt_test::temp_dir();
+    const std::string model = small_model(dir);
+    auto r = run_pomt({"profile", "-m", model, "--tokens", "5:17:4", "--batch", "2", "--fast", "--quiet", "--threads", "1",
+                       "--csv", dir + "/r.csv", "--no-svg"});
+    REQUIRE(r.exit_code == 0);
+    auto curve = profiler::select_curve(profiler::read_latency_csv(dir + "/r.csv"), "model", 2, 1);
+    REQUIRE(curve.size() == 4);
+    CHECK(curve[0].tokens == 5);
+    CHECK(curve[3].tokens == 17);
+    CHECK_FALSE(pomt_test::file_exists(dir + "/profile-vit_tiny_patch16_224-model-b2-t1.svg"));
+}
+
+TEST_CASE("profile: bad input is refused before measuring") {
+    const std::string dir = pomt_test::temp_dir();
+    const std::string model = small_model(dir);
+    auto expect = [&](std::vector<std::string> args, const std::string& needle) {
+        args.insert(args.begin(), {"profile", "-m", model, "--quiet", "--csv", dir + "/x.csv"});
+        auto r = run_pomt(args);
+        INFO(r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find(needle) != std::string::npos);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK_FALSE(pomt_test::file_exists(dir + "/x.csv"));
+    };
+    expect({"--tokens", "10:5"}, "empty or reversed");
+    expect({"--tokens", "1:10"}, "below 2");
+    expect({"--tokens", "2:500"}, "above the model's 17 tokens");
+    expect({"--tokens", "2:10:0"}, "--tokens STEP must be between");
+    expect({"--tokens", "a:b"}, "must be an integer");
+    expect({"--threads", "0"}, "--threads must be between");
+    expect({"--batch", "0"}, "--batch must be between");
+    expect({"--mode", "layer"}, "--mode must be model, block or op");
+    expect({"--svg", "/nonexistent-dir/x.svg"}, "not writable");
+    expect({"--pin", "banana"}, "banana");
+}
