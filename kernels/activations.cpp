@@ -2,15 +2,22 @@
 
 #include <cmath>
 
+#include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 
 namespace pomt {
 
-void gelu_inplace(float* x, size_t n) {
+void gelu_inplace(float* x, size_t n) { active_kernels().gelu(x, n); }
+
+void softmax_inplace(float* x, int n) {
+    if (n > 0) active_kernels().softmax(x, n);
+}
+
+void gelu_portable(float* x, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
 }
 
-void softmax_inplace(float* x, int n) {
+void softmax_portable(float* x, int n) {
     float mx = x[0];
     for (int i = 1; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
     float sum = 0;

@@ -4,12 +4,16 @@
 #include <vector>
 
 #include "kernels/activations.h"
+#include "kernels/dispatch.h"
 
 namespace pomt {
 
 int attention_scratch_floats(int tokens) { return tokens; }
 
-void attention_head(const AttentionHead& a) {
+void attention_head(const AttentionHead& a) { active_kernels().attention(a); }
+
+// Portable: row by row, plain loops; the scratch row holds the logits when probs is not wanted.
+void attention_head_portable(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
     for (int i = 0; i < n; ++i) {
         float* s = a.probs ? a.probs + size_t(i) * n : a.scratch;
@@ -20,7 +24,7 @@ void attention_head(const AttentionHead& a) {
             for (int c = 0; c < d; ++c) dot += qi[c] * kj[c];
             s[j] = dot * a.scale + (a.key_bias ? a.key_bias[j] : 0.0f);
         }
-        softmax_inplace(s, n);
+        softmax_portable(s, n);
         float* oi = a.out + size_t(i) * a.ld_out;
         for (int c = 0; c < d; ++c) oi[c] = 0;
         for (int j = 0; j < n; ++j) {

@@ -12,7 +12,8 @@ struct AttentionHead {
     float* out = nullptr;             // row i at out + i·ld_out, head_dim values
     int ld_out = 0;
     float* probs = nullptr;  // if set, receives the post-softmax matrix [tokens×tokens] (pruning reads it)
-    float* scratch = nullptr;  // at least attention_scratch_floats(tokens) floats
+    float* scratch = nullptr;  // at least attention_scratch_floats(tokens) floats (the portable path's
+                               // logits row; the vector paths use a per-thread buffer of their own)
 };
 
 int attention_scratch_floats(int tokens);

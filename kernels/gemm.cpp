@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/dispatch.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/isa.h"
 #include "kernels/threads.h"
@@ -43,60 +44,98 @@ void apply_epilogue_row(const Epilogue& ep, int row, int col0, int cols, const f
     }
 }
 
-// Portable micro-kernel: up to 4 rows × one 16-wide panel, plain loops the compiler vectorises.
+// Portable micro-kernel: up to 4 rows × 16 columns at a time, plain loops the compiler vectorises.
 void gemm_tile_portable(const GemmTile& t) {
-    float acc[4][kGemmPanel] = {};
-    for (int p = 0; p < t.k; ++p) {
-        const float* b = t.panel + size_t(p) * kGemmPanel;
-        for (int r = 0; r < t.rows; ++r) {
-            float av = t.a[size_t(r) * t.lda + p];
-            for (int j = 0; j < kGemmPanel; ++j) acc[r][j] += av * b[j];
+    for (int q = 0; q < t.panels; ++q) {
+        const int cols = std::min(kGemmPanel, t.cols - q * kGemmPanel);
+        if (cols <= 0) break;
+        const float* panel = t.panel + size_t(q) * t.panel_stride;
+        for (int r0 = 0; r0 < t.rows; r0 += 4) {
+            const int rows = std::min(4, t.rows - r0);
+            float acc[4][kGemmPanel] = {};
+            for (int p = 0; p < t.k; ++p) {
+                const float* b = panel + size_t(p) * kGemmPanel;
+                for (int r = 0; r < rows; ++r) {
+                    float av = t.a[size_t(r0 + r) * t.lda + p];
+                    for (int j = 0; j < kGemmPanel; ++j) acc[r][j] += av * b[j];
+                }
+            }
+            for (int r = 0; r < rows; ++r)
+                apply_epilogue_row(*t.ep, t.row0 + r0 + r, t.col0 + q * kGemmPanel, cols, acc[r],
+                                   t.c + size_t(r0 + r) * t.ldc + q * kGemmPanel);
         }
     }
-    for (int r = 0; r < t.rows; ++r)
-        apply_epilogue_row(*t.ep, t.row0 + r, t.col0, t.cols, acc[r], t.c + size_t(r) * t.ldc);
 }
 
 namespace {
 
-GemmTileFn tile_kernel_for(Isa isa) {
-    GemmTileFn fn = nullptr;
-#if defined(__x86_64__)
-    if (isa == Isa::Avx512) fn = gemm_tile_kernel_avx512();
-    if (isa == Isa::Avx2) fn = gemm_tile_kernel_avx2();
-#elif defined(__aarch64__)
-    if (isa == Isa::Neon) fn = gemm_tile_kernel_neon();
-#endif
-    (void)isa;
-    return fn ? fn : gemm_tile_portable;
+// How the tiles are shared among T threads: a grid of row-block groups × column-tile groups,
+// chosen to minimise the largest share (preferring to split columns, so each thread streams
+// only its part of W). Any grid gives the same bits: tiles never change with the split.
+void choose_grid(int row_blocks, int col_tiles, int threads, int* pm, int* pn) {
+    long best = -1;
+    *pm = *pn = 1;
+    for (int m = 1; m <= threads; ++m) {
+        int n = threads / m;
+        if (m > row_blocks || n > col_tiles) continue;
+        long cost = long((row_blocks + m - 1) / m) * ((col_tiles + n - 1) / n);
+        if (best < 0 || cost < best) {
+            best = cost;
+            *pm = m;
+            *pn = n;
+        }
+    }
 }
 
 void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
                  ThreadPool* pool) {
-    GemmTileFn kernel = tile_kernel_for(active_isa());
-    const int rows_per_tile = gemm_tile_rows(active_isa());
-    int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
-    int row_blocks = (m + rows_per_tile - 1) / rows_per_tile;
-    // Each task owns whole output tiles, so the result does not depend on the thread count.
-    auto run = [&](int begin, int end) {
-        for (int t = begin; t < end; ++t) {
-            int pi = t % panels, rb = t / panels;
-            GemmTile tile;
-            tile.row0 = rb * rows_per_tile;
-            tile.rows = std::min(rows_per_tile, m - tile.row0);
-            tile.col0 = pi * kGemmPanel;
-            tile.cols = std::min(kGemmPanel, w.n - tile.col0);
-            tile.k = w.k;
-            tile.a = a + size_t(tile.row0) * lda;
-            tile.lda = lda;
-            tile.panel = w.panels.get() + size_t(pi) * w.k * kGemmPanel;
-            tile.c = c + size_t(tile.row0) * ldc + tile.col0;
-            tile.ldc = ldc;
-            tile.ep = &ep;
-            kernel(tile);
+    const IsaKernels& kern = active_kernels();
+    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
+    // Column tiles of up to gemm_panels panels; row blocks of at most gemm_rows rows, split evenly
+    // (197 rows with 8-row tiles: 25 blocks of 7–8, never a thin 5-row leftover).
+    const int col_tiles = (panels + kern.gemm_panels - 1) / kern.gemm_panels;
+    const int row_blocks = (m + kern.gemm_rows - 1) / kern.gemm_rows;
+    const size_t panel_stride = size_t(w.k) * kGemmPanel;
+
+    // Below ~1 MFLOP a parallel region costs more than it saves.
+    int threads = pool ? pool->size() : 1;
+    if (2.0 * m * w.n * w.k < 1e6) threads = 1;
+    int pm, pn;
+    choose_grid(row_blocks, col_tiles, threads, &pm, &pn);
+
+    auto run = [&](int task) {
+        int rb0, rb1, ct0, ct1;
+        split_range(row_blocks, pm, task / pn, &rb0, &rb1);
+        split_range(col_tiles, pn, task % pn, &ct0, &ct1);
+        GemmTile tile;
+        tile.k = w.k;
+        tile.lda = lda;
+        tile.ldc = ldc;
+        tile.ep = &ep;
+        tile.panel_stride = panel_stride;
+        // Column tile outer, row blocks inner: the tile's panels (k × 48 floats) stay in L1/L2
+        // while the rows of A stream past them.
+        for (int ct = ct0; ct < ct1; ++ct) {
+            int p0 = ct * kern.gemm_panels;
+            tile.panels = std::min(kern.gemm_panels, panels - p0);
+            tile.col0 = p0 * kGemmPanel;
+            tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
+            tile.panel = w.panels.get() + size_t(p0) * panel_stride;
+            for (int rb = rb0; rb < rb1; ++rb) {
+                int r0, r1;
+                split_range(m, row_blocks, rb, &r0, &r1);
+                tile.row0 = r0;
+                tile.rows = r1 - r0;
+                tile.a = a + size_t(r0) * lda;
+                tile.c = c + size_t(r0) * ldc + tile.col0;
+                kern.gemm_tile(tile);
+            }
         }
     };
-    parallel_for(pool, panels * row_blocks, 8, run);
+    if (pm * pn == 1)
+        run(0);
+    else
+        pool->run(pm * pn, run);
 }
 
 }  // namespace

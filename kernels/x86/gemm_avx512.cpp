@@ -1,26 +1,31 @@
-// AVX-512 GEMM micro-kernel: up to 4 rows × 16 columns, one zmm accumulator per row.
-#include <immintrin.h>
-
-#include "kernels/gemm_kernels.h"
+// AVX-512 kernels: GEMM tiles up to 8 rows × 48 columns (24 zmm accumulators; 3 loads of W and 8
+// broadcasts of A feed 24 FMAs per step, inside the two-loads-per-cycle budget), and the
+// vectorised softmax, LayerNorm, GELU and attention. The code is the shared templates of
+// kernels/gemm_block.h and kernels/ops_impl.h, compiled here with -mavx512f.
+#include "kernels/ops_impl.h"
 
 namespace pomt {
 namespace {
 
-void tile_avx512(const GemmTile& t) {
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int p = 0; p < t.k; ++p) {
-        __m512 b = _mm512_load_ps(t.panel + size_t(p) * kGemmPanel);
-        for (int r = 0; r < t.rows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(t.a[size_t(r) * t.lda + p]), b, acc[r]);
-    }
-    alignas(64) float out[kGemmPanel];
-    for (int r = 0; r < t.rows; ++r) {
-        _mm512_store_ps(out, acc[r]);
-        apply_epilogue_row(*t.ep, t.row0 + r, t.col0, t.cols, out, t.c + size_t(r) * t.ldc);
-    }
-}
+using V = simd::VecAvx512;
+constexpr int kRows = 8, kPanels = 3;
+
+const IsaKernels kTable = {
+    Isa::Avx512,
+    simd::gemm_tile_dispatch<V, kRows, kPanels>,
+    kRows,
+    kPanels,
+    simd::gelu_array<V>,
+    simd::softmax_row<V>,
+    simd::layernorm_rows<V>,
+    simd::attention<V, kRows, kPanels>,
+    simd::fma_loop<V, 16>,
+    16 * V::lanes,
+};
 
 }  // namespace
 
-GemmTileFn gemm_tile_kernel_avx512() { return tile_avx512; }
+GemmTileFn gemm_tile_kernel_avx512() { return kTable.gemm_tile; }
+const IsaKernels* isa_kernels_avx512() { return &kTable; }
 
 }  // namespace pomt

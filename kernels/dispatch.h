@@ -1,0 +1,47 @@
+// Per-ISA kernel tables: each ISA's translation unit fills one; the public entry points
+// (gemm, attention_head, layernorm, gelu_inplace, softmax_inplace) call through the table of
+// active_isa(). The Scalar table holds the portable plain-C++ kernels.
+#pragma once
+#include <cstddef>
+
+#include "kernels/attention.h"
+#include "kernels/gemm_kernels.h"
+#include "kernels/isa.h"
+
+namespace pomt {
+
+struct IsaKernels {
+    Isa isa;
+    GemmTileFn gemm_tile;
+    int gemm_rows, gemm_panels;  // the largest tile gemm_tile takes
+    void (*gelu)(float* x, size_t n);
+    void (*softmax)(float* x, int n);
+    void (*layernorm)(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
+                      const float* beta, float eps);
+    void (*attention)(const AttentionHead& a);
+    // Runs `iters` steps of independent FMA chains on full vectors (the peak-throughput probe of
+    // profiler/kernel_bench.cpp); returns a value derived from the chains so they cannot be dropped.
+    // Each step does fma_per_step FMAs (chains × lanes).
+    float (*fma_loop)(long iters);
+    int fma_per_step;
+};
+
+// Null when the build lacks that ISA's kernels.
+const IsaKernels* isa_kernels_avx512();
+const IsaKernels* isa_kernels_avx2();
+const IsaKernels* isa_kernels_neon();
+const IsaKernels& isa_kernels_portable();
+
+// The table for `isa` (the portable one when the build lacks it).
+const IsaKernels& kernels_for(Isa isa);
+inline const IsaKernels& active_kernels() { return kernels_for(active_isa()); }
+
+// The portable kernels (also the tails and fallbacks of the vector ones).
+void gelu_portable(float* x, size_t n);
+void softmax_portable(float* x, int n);
+void layernorm_portable(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
+                        const float* beta, float eps);
+void attention_head_portable(const AttentionHead& a);
+float fma_loop_portable(long iters);
+
+}  // namespace pomt

@@ -1,0 +1,52 @@
+// Kernel benchmarks for `pomt bench`: the CPU's measured FMA peak, and GEMM throughput on the
+// Linear shapes of ViTs. A benchmark, never a test: numbers depend on the machine and its load.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/isa.h"
+
+namespace pomt {
+
+class ThreadPool;
+
+// Single-core fp32 peak of `isa` in GFLOP/s: 12–16 independent FMA chains on full vectors (no
+// dependency stalls, no memory traffic), the best of 20 timed windows of ~`seconds`/4 each.
+// For Isa::Scalar it measures plain multiply-adds. Uses the ISA's kernel table; returns 0 if
+// the CPU or build lacks `isa`.
+double measure_fma_peak_gflops(Isa isa, double seconds = 0.05);
+
+struct BenchStats {
+    double median = 0, p10 = 0, p90 = 0;  // over the timed runs
+    int runs = 0;
+};
+
+struct GemmShape {
+    int m, n, k;
+    std::string label;  // e.g. "deit_tiny fc1"
+    // The model's epilogue for this layer: "bias", "bias+gelu" or "bias+residual" (in place).
+    std::string epilogue = "bias";
+};
+
+struct GemmBenchResult {
+    GemmShape shape;
+    BenchStats gflops;   // pomt's packed kernels at the active ISA
+    BenchStats blas;     // OpenBLAS through the same gemm() entry, when built with BLAS=openblas (runs = 0 otherwise)
+    double pct_of_peak = 0;       // gflops.median / peak · 100 / threads
+    double blas_pct_of_peak = 0;
+};
+
+// The four Linear layers (qkv (3D,D), proj (D,D), fc1 (4D,D), fc2 (D,4D)) of DeiT-Tiny (D=192),
+// DeiT-Small (384) and ViT-Base (768) at each M in `ms`.
+std::vector<GemmShape> vit_linear_shapes(const std::vector<int>& ms = {197, 99, 50});
+
+// Times gemm() on each shape at the active ISA: warm-up, then `runs` timed runs (each repeats the
+// product enough times to last ≥ ~2 ms), reported as GFLOP/s median and p10/p90.
+// `peak_gflops` (single core) gives the percentages; pool may be null (one thread).
+std::vector<GemmBenchResult> bench_gemm_shapes(const std::vector<GemmShape>& shapes, ThreadPool* pool, int runs,
+                                               double peak_gflops);
+
+// A plain-text table of the results (one line per shape), for `pomt bench`.
+std::string format_gemm_bench(const std::vector<GemmBenchResult>& results, double peak_gflops, int threads);
+
+}  // namespace pomt

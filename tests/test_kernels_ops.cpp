@@ -1,0 +1,233 @@
+// Attention, LayerNorm, softmax and GELU against their readable references at every ISA level.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "doctest/doctest.h"
+#include "kernels/activations.h"
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/isa.h"
+#include "kernels/norms.h"
+
+using namespace pomt;
+
+namespace {
+
+struct IsaGuard {
+    Isa saved = active_isa();
+    ~IsaGuard() { set_active_isa(saved); }
+};
+
+std::vector<Isa> isa_levels() {
+    std::vector<Isa> out;
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
+        if (isa_supported(isa)) out.push_back(isa);
+    return out;
+}
+
+std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+// q, k, v of one head inside a [tokens × 3·heads·d] qkv buffer, as the model lays them out.
+void check_attention(int tokens, int d, bool bias, bool probs, float logit_gain) {
+    const int heads = 2, dim = heads * d, ld_qkv = 3 * dim, h = 1;
+    std::vector<float> qkv = random_floats(size_t(tokens) * ld_qkv, unsigned(tokens * 31 + d), -logit_gain, logit_gain);
+    std::vector<float> kb = random_floats(tokens, unsigned(tokens + 5), -2.0f, 0.0f);
+    AttentionHead a;
+    a.tokens = tokens;
+    a.head_dim = d;
+    a.scale = 1.0f / std::sqrt(float(d));
+    a.q = qkv.data() + h * d;
+    a.k = qkv.data() + dim + h * d;
+    a.v = qkv.data() + 2 * dim + h * d;
+    a.ld_qkv = ld_qkv;
+    a.key_bias = bias ? kb.data() : nullptr;
+    a.ld_out = dim + 3;
+
+    std::vector<float> ref_out(size_t(tokens) * a.ld_out, 0.0f), ref_probs(size_t(tokens) * tokens);
+    AttentionHead r = a;
+    r.out = ref_out.data();
+    r.probs = ref_probs.data();
+    attention_head_reference(r);
+
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        CAPTURE(tokens);
+        CAPTURE(d);
+        CAPTURE(bias);
+        CAPTURE(probs);
+        const float guard_value = -777.0f;
+        std::vector<float> out(size_t(tokens) * a.ld_out, guard_value), pr(size_t(tokens) * tokens, -1.0f);
+        std::vector<float> scratch(size_t(attention_scratch_floats(tokens)) + 16, 0.0f);
+        AttentionHead f = a;
+        f.out = out.data();
+        f.probs = probs ? pr.data() : nullptr;
+        f.scratch = scratch.data();
+        attention_head(f);
+        int bad = 0;
+        for (int i = 0; i < tokens; ++i) {
+            for (int c = 0; c < d; ++c) {
+                float got = out[size_t(i) * a.ld_out + c], want = ref_out[size_t(i) * a.ld_out + c];
+                if (!(std::fabs(got - want) <= 2e-5f * logit_gain + 1e-6f)) {
+                    if (!bad) std::printf("  out(%d,%d): got %.9g want %.9g\n", i, c, got, want);
+                    ++bad;
+                }
+            }
+            for (int c = d; c < a.ld_out; ++c)
+                if (out[size_t(i) * a.ld_out + c] != guard_value) ++bad;  // writes only head_dim values
+            if (probs)
+                for (int j = 0; j < tokens; ++j) {
+                    float got = pr[size_t(i) * tokens + j], want = ref_probs[size_t(i) * tokens + j];
+                    if (!(std::fabs(got - want) <= 2e-6f + 1e-5f * want)) {
+                        if (!bad) std::printf("  probs(%d,%d): got %.9g want %.9g\n", i, j, got, want);
+                        ++bad;
+                    }
+                }
+        }
+        CHECK(bad == 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("attention: token counts 1..33 and 197, with/without key bias and probs") {
+    for (int tokens = 1; tokens <= 33; ++tokens)
+        for (int d : {1, 7, 16, 64})
+            for (int bias = 0; bias < 2; ++bias)
+                for (int probs = 0; probs < 2; ++probs) check_attention(tokens, d, bias, probs, 1.0f);
+    for (int bias = 0; bias < 2; ++bias)
+        for (int probs = 0; probs < 2; ++probs) {
+            check_attention(197, 64, bias, probs, 1.0f);
+            check_attention(50, 32, bias, probs, 1.0f);
+        }
+}
+
+TEST_CASE("attention: large logits stay stable") {
+    check_attention(49, 64, true, true, 6.0f);
+    check_attention(17, 48, false, false, 8.0f);
+}
+
+TEST_CASE("softmax: against the double reference at every ISA level") {
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        std::vector<int> sizes;
+        for (int n = 1; n <= 33; ++n) sizes.push_back(n);
+        for (int n : {49, 50, 64, 197, 577, 1000}) sizes.push_back(n);
+        for (int n : sizes)
+            for (float gain : {1.0f, 30.0f, 200.0f}) {
+                std::vector<float> x = random_floats(n, unsigned(n * 3 + int(gain)), -gain, gain), want(n);
+                softmax_reference(x.data(), want.data(), n);
+                softmax_inplace(x.data(), n);
+                int bad = 0;
+                double sum = 0;
+                for (int i = 0; i < n; ++i) {
+                    if (!(std::fabs(x[i] - want[i]) <= 1e-6f + 1e-5f * want[i])) ++bad;
+                    sum += x[i];
+                }
+                CAPTURE(n);
+                CAPTURE(gain);
+                CHECK(bad == 0);
+                CHECK(std::fabs(sum - 1.0) < 1e-5);
+            }
+        // Equal logits, and -inf entries (masked tokens) that must come out as exactly 0.
+        std::vector<float> x(37, 2.5f);
+        softmax_inplace(x.data(), 37);
+        for (float v : x) CHECK(v == doctest::Approx(1.0 / 37).epsilon(1e-6));
+        std::vector<float> y = random_floats(29, 9);
+        y[3] = y[28] = -std::numeric_limits<float>::infinity();
+        softmax_inplace(y.data(), 29);
+        CHECK(y[3] == 0.0f);
+        CHECK(y[28] == 0.0f);
+    }
+}
+
+TEST_CASE("gelu_inplace: within 1e-6 of the erf form over a wide range, every ISA level") {
+    std::vector<float> xs;
+    for (double x = -40; x <= 40; x += 1.0 / 4096) xs.push_back(float(x));
+    for (float x : {1e3f, -1e3f, 1e6f, -1e6f, 3e38f, -3e38f, 0.0f, -0.0f, 1e-30f, -1e-30f, 5.65f, -5.65f, 5.7f})
+        xs.push_back(x);
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        // Odd lengths and offsets exercise the vector tails.
+        for (size_t off : {size_t(0), size_t(1), size_t(3)}) {
+            std::vector<float> y(xs.begin() + off, xs.end());
+            gelu_inplace(y.data(), y.size());
+            int bad = 0;
+            double worst = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                double x = xs[i + off];
+                double want = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+                double err = std::fabs(y[i] - want);
+                // Past |x| = 2^23 one float ulp exceeds 1e-6; there the result must be x itself (or 0).
+                double tol = std::fabs(x) > 1e6 ? 0.0 : 1e-6;
+                if (!(err <= tol)) {
+                    if (!bad) std::printf("  gelu(%.9g) = %.9g, want %.9g\n", x, y[i], want);
+                    ++bad;
+                }
+                if (std::fabs(x) < 1e6) worst = std::max(worst, err);
+                // Agrees with the scalar gelu_erf (the std::erf form in float) as well.
+                if (!(std::fabs(y[i] - gelu_erf(float(x))) <= 1e-6 + 1e-7 * std::fabs(x))) ++bad;
+            }
+            CHECK(bad == 0);
+            CHECK(worst < 1e-6);
+        }
+    }
+}
+
+TEST_CASE("layernorm: against the double reference at every ISA level, in place too") {
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        std::vector<int> dims;
+        for (int d = 1; d <= 33; ++d) dims.push_back(d);
+        for (int d : {48, 64, 192, 384, 768, 1000}) dims.push_back(d);
+        for (int dim : dims)
+            for (float offset : {0.0f, 50.0f}) {
+                const int rows = 5, ld = dim + 7;
+                std::vector<float> x = random_floats(size_t(rows) * ld, unsigned(dim), -2.0f, 2.0f);
+                for (float& v : x) v += offset;  // a large mean tests the two-pass variance
+                std::vector<float> g = random_floats(dim, 2, 0.5f, 1.5f), b = random_floats(dim, 3);
+                std::vector<float> want(size_t(rows) * ld, 0.0f), got(size_t(rows) * ld, -5.0f);
+                layernorm_reference(x.data(), ld, want.data(), ld, rows, dim, g.data(), b.data(), 1e-6f);
+                layernorm(x.data(), ld, got.data(), ld, rows, dim, g.data(), b.data(), 1e-6f);
+                std::vector<float> inplace = x;
+                layernorm(inplace.data(), ld, inplace.data(), ld, rows, dim, g.data(), b.data(), 1e-6f);
+                int bad = 0;
+                for (int r = 0; r < rows; ++r)
+                    for (int i = 0; i < ld; ++i) {
+                        size_t at = size_t(r) * ld + i;
+                        if (i >= dim) {
+                            if (got[at] != -5.0f || inplace[at] != x[at]) ++bad;  // untouched past dim
+                            continue;
+                        }
+                        float tol = 2e-5f * (1.0f + std::fabs(want[at]));
+                        if (!(std::fabs(got[at] - want[at]) <= tol)) ++bad;
+                        if (inplace[at] != got[at]) ++bad;  // in place gives the same bits
+                    }
+                CAPTURE(dim);
+                CAPTURE(offset);
+                CHECK(bad == 0);
+            }
+    }
+}
