@@ -22,8 +22,9 @@ const char* kUsage =
     "  profile (-m model.pomt | --arch NAME) [--mode model|block|op] [--tokens START:END:STEP]\n"
     "          [--batch B] [--threads T] [--fast] [--pin CPUS] [--csv FILE] [--svg FILE] [--quiet]\n"
     "                      measure latency vs tokens on this device and find the steps\n"
-    "  bench (-m model.pomt | --arch NAME) [--threads T] [--runs N] [--batch B] [--json]\n"
-    "                      time the forward pass (warm-up, median and spread)\n"
+    "  bench [(-m model.pomt | --arch NAME) [--threads T] [--batch B] [--json]] [--runs N]\n"
+    "                      time one model (warm-up, median and spread), or with no model the full\n"
+    "                      report: FMA peak, GEMM GFLOP/s, DeiT/ViT latency at 1 and all threads\n"
     "\n"
     "--arch NAME uses seeded random weights (latency does not depend on them).\n";
 
