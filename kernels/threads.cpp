@@ -1,8 +1,35 @@
 #include "kernels/threads.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define POMT_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define POMT_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define POMT_CPU_RELAX() ((void)0)
+#endif
 
 namespace pomt {
+
+namespace {
+// Long enough to bridge the gap between two regions of one forward pass, short enough that an
+// idle pool stops burning a core almost at once.
+constexpr int kSpinMicroseconds = 200;
+
+// Spins until pred() holds or the spin budget is spent; returns pred().
+template <typename Pred>
+bool spin_until(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+    for (int i = 0;; ++i) {
+        if (pred()) return true;
+        POMT_CPU_RELAX();
+        if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) return pred();
+    }
+}
+}  // namespace
 
 int ThreadPool::hardware_threads() {
     unsigned n = std::thread::hardware_concurrency();
@@ -16,7 +43,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : h
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        stop_ = true;
+        stop_.store(true);
     }
     wake_.notify_all();
     for (std::thread& t : workers_) t.join();
@@ -25,21 +52,17 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker(int index) {
     unsigned seen = 0;
     for (;;) {
-        const std::function<void(int)>* job;
-        int tasks;
-        {
+        auto has_work = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+        if (!spin_until(has_work)) {
             std::unique_lock<std::mutex> lock(mutex_);
-            wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            job = job_;
-            tasks = job_tasks_;
+            wake_.wait(lock, has_work);
         }
-        for (int t = index; t < tasks; t += n_threads_) (*job)(t);
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (--pending_ == 0) done_.notify_one();
-        }
+        if (stop_.load(std::memory_order_acquire)) return;
+        seen = generation_.load(std::memory_order_acquire);
+        const std::function<void(int)>& job = *job_;
+        const int tasks = job_tasks_;
+        for (int t = index; t < tasks; t += n_threads_) job(t);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
@@ -50,17 +73,18 @@ void ThreadPool::run(int n_tasks, const std::function<void(int)>& fn) {
         return;
     }
     std::lock_guard<std::mutex> region(run_mutex_);
+    job_ = &fn;
+    job_tasks_ = n_tasks;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
     {
+        // Under the mutex so a worker about to sleep cannot miss the change.
         std::lock_guard<std::mutex> lock(mutex_);
-        job_ = &fn;
-        job_tasks_ = n_tasks;
-        pending_ = n_threads_ - 1;
-        ++generation_;
+        generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (int t = 0; t < n_tasks; t += n_threads_) fn(t);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    auto all_done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+    while (!spin_until(all_done)) std::this_thread::yield();
     job_ = nullptr;
 }
 
