@@ -1,18 +1,32 @@
 // pomt convert: timm hub folder or .safetensors → .pomt, no Python needed.
+// `pomt convert --arch NAME --random [--seed S] -o x.pomt` writes seeded random weights instead
+// (benchmarks and comparisons with other engines need a file, not a download).
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "vit/error.h"
+#include "vit/model.h"
 #include "weights_tools/convert.h"
 
 namespace pomt {
 
 int cmd_convert(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch"}, {"--quiet"});
+    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed"}, {"--quiet", "--random"});
+    const std::string output = args.get("-o", args.get("--output"));
+    if (args.has("--random")) {
+        if (!args.positional().empty() || !args.has("--arch") || args.has("--config"))
+            fail("--random takes only --arch NAME [--seed S] -o model.pomt");
+        if (output.empty()) fail("no output file given (-o model.pomt)");
+        auto model = Model::random(args.get("--arch"), uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
+        write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
+        if (!args.has("--quiet"))
+            std::printf("wrote %s: %s with seeded random weights\n", output.c_str(), model->config().architecture.c_str());
+        return 0;
+    }
     if (args.positional().size() != 1) fail("give one input: pomt convert HUB_DIR|model.safetensors -o model.pomt");
     ConvertOptions o;
     o.input = args.positional()[0];
-    o.output = args.get("-o", args.get("--output"));
+    o.output = output;
     o.config_path = args.get("--config");
     o.arch = args.get("--arch");
     ConvertReport r = convert_timm_weights(o);

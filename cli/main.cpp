@@ -16,6 +16,8 @@ const char* kUsage =
     "commands:\n"
     "  convert HUB_DIR|model.safetensors [--config config.json] [--arch NAME] -o model.pomt\n"
     "                      convert timm weights to a .pomt file\n"
+    "  convert --arch NAME --random [--seed S] -o model.pomt\n"
+    "                      write an architecture with seeded random weights\n"
     "  info model.pomt     print the model and preprocessing configuration\n"
     "  run (-m model.pomt | --arch NAME) --input x.npy --output logits.npy [--threads N]\n"
     "                      run preprocessed images (N,3,H,W) and write the logits (N,classes)\n"

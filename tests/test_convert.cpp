@@ -11,6 +11,7 @@
 #include "vit/imagenet_classes.h"
 #include "vit/json.h"
 #include "vit/model.h"
+#include "vit/npy.h"
 #include "vit/safetensors.h"
 #include "weights_tools/convert.h"
 
@@ -286,4 +287,20 @@ TEST_CASE("compiled-in ImageNet class names equal weights_tools/imagenet_classes
         pos = nl + 1;
     }
     CHECK(imagenet_class_entry(1000) == nullptr);
+}
+
+TEST_CASE("convert --random writes the same model --arch runs") {
+    const std::string dir = pomt_test::temp_dir();
+    auto model = Model::random("vit_tiny_patch16_224", 4);
+    const ModelConfig& c = model->config();
+    std::vector<float> x(size_t(3) * c.img_size * c.img_size);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i)));
+    write_npy(dir + "/x.npy", x.data(), {1, 3, c.img_size, c.img_size});
+    REQUIRE(run_pomt({"convert", "--arch", "vit_tiny_patch16_224", "--random", "--seed", "4", "-o", dir + "/r.pomt"}).exit_code == 0);
+    REQUIRE(run_pomt({"run", "-m", dir + "/r.pomt", "--input", dir + "/x.npy", "--output", dir + "/a.npy"}).exit_code == 0);
+    REQUIRE(run_pomt({"run", "--arch", "vit_tiny_patch16_224", "--seed", "4", "--input", dir + "/x.npy", "--output", dir + "/b.npy"}).exit_code == 0);
+    CHECK(read_npy(dir + "/a.npy").data == read_npy(dir + "/b.npy").data);
+    auto r = run_pomt({"convert", "--random", "-o", dir + "/c.pomt"});
+    CHECK(r.exit_code == 2);
+    CHECK_FALSE(pomt_test::file_exists(dir + "/c.pomt"));
 }
