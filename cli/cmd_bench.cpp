@@ -5,7 +5,6 @@
 //       the full report, side by side in one run: measured FMA peak, GEMM GFLOP/s on the ViT
 //       Linear shapes, and DeiT-Tiny / DeiT-Small / ViT-Base latency at 1 thread and all cores.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <vector>
@@ -14,45 +13,14 @@
 #include "kernels/isa.h"
 #include "kernels/threads.h"
 #include "profiler/kernel_bench.h"
-#include "profiler/measure.h"
+#include "profiler/model_latency.h"
+#include "vit/pruning.h"
 #include "vit/error.h"
 #include "vit/forward.h"
 
 namespace pomt {
 
 namespace {
-
-struct Latency {
-    double median = 0, p10 = 0, p90 = 0, min = 0;
-    int runs = 0;
-};
-
-Latency model_latency(std::shared_ptr<const Model> model, int threads, int batch, int runs, int warmup) {
-    const ModelConfig& c = model->config();
-    Session session(model, threads);
-    // A fixed pseudo-random batch: latency does not depend on the pixel values.
-    std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
-    uint32_t state = 12345;
-    for (float& v : images) {
-        state = state * 1664525u + 1013904223u;
-        v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
-    }
-    for (int i = 0; i < warmup; ++i) session.run(images.data(), batch);
-    std::vector<double> ms;
-    for (int i = 0; i < runs; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        session.run(images.data(), batch);
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(ms.begin(), ms.end());
-    Latency l;
-    l.median = profiler::quantile_sorted(ms, 0.5);
-    l.p10 = profiler::quantile_sorted(ms, 0.1);
-    l.p90 = profiler::quantile_sorted(ms, 0.9);
-    l.min = ms.front();
-    l.runs = runs;
-    return l;
-}
 
 std::string cpu_model_name() {
     std::ifstream f("/proc/cpuinfo");
@@ -81,10 +49,10 @@ int bench_suite(int runs, int warmup) {
                 "p10–p90", "speed-up");
     for (const char* arch : {"deit_tiny_patch16_224", "deit_small_patch16_224", "vit_base_patch16_224"}) {
         auto model = Model::random(arch, 0);
-        Latency one = model_latency(model, 1, 1, runs, warmup);
-        Latency many = model_latency(model, all, 1, runs, warmup);
-        std::printf("  %-26s %6.2f ms %7.2f–%-7.2f ms %6.2f ms %7.2f–%-7.2f ms %8.2fx\n", arch, one.median, one.p10, one.p90,
-                    many.median, many.p10, many.p90, one.median / many.median);
+        auto one = profiler::measure_model_latency(model, PruneSchedule(), 1, 1, runs, warmup);
+        auto many = profiler::measure_model_latency(model, PruneSchedule(), all, 1, runs, warmup);
+        std::printf("  %-26s %6.2f ms %7.2f–%-7.2f ms %6.2f ms %7.2f–%-7.2f ms %8.2fx\n", arch, one.median_ms, one.p10_ms,
+                    one.p90_ms, many.median_ms, many.p10_ms, many.p90_ms, one.median_ms / many.median_ms);
     }
     return 0;
 }
@@ -105,16 +73,16 @@ int cmd_bench(int argc, char** argv) {
     const int batch = args.get_int("--batch", 1, 1, 1024);
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
-    Latency l = model_latency(model, threads, batch, runs, warmup);
+    auto l = profiler::measure_model_latency(model, PruneSchedule(), threads, batch, runs, warmup);
     const char* isa = isa_name(active_isa());
     if (args.has("--json")) {
         std::printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"isa\":\"%s\",\"runs\":%d,\"warmup\":%d,"
                     "\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f}\n",
-                    c.architecture.c_str(), batch, threads, isa, runs, warmup, l.median, l.p10, l.p90, l.min);
+                    c.architecture.c_str(), batch, threads, isa, runs, warmup, l.median_ms, l.p10_ms, l.p90_ms, l.min_ms);
     } else {
         std::printf("%s  batch %d  threads %d  isa %s\n", c.architecture.c_str(), batch, threads, isa);
-        std::printf("forward: median %.3f ms  (p10 %.3f, p90 %.3f, min %.3f) over %d runs after %d warm-up\n", l.median,
-                    l.p10, l.p90, l.min, runs, warmup);
+        std::printf("forward: median %.3f ms  (p10 %.3f, p90 %.3f, min %.3f) over %d runs after %d warm-up\n", l.median_ms,
+                    l.p10_ms, l.p90_ms, l.min_ms, runs, warmup);
     }
     return 0;
 }

@@ -375,8 +375,7 @@ Image eval_crop_rgb(const Image& img, const PreprocessConfig& cfg) {
     return out;
 }
 
-void preprocess_image(const Image& img, const PreprocessConfig& cfg, float* out) {
-    const Image crop = eval_crop_rgb(img, cfg);
+void normalize_crop(const Image& crop, const PreprocessConfig& cfg, float* out) {
     // ToTensor then Normalize, in float32 as torch does them: (v / 255 - mean) / std with mean and
     // std rounded to float32 first (torch.tensor(mean)). A table per channel gives the same bits.
     float lut[3][256];
@@ -391,6 +390,10 @@ void preprocess_image(const Image& img, const PreprocessConfig& cfg, float* out)
     const size_t plane = size_t(crop.width) * size_t(crop.height);
     for (size_t i = 0; i < plane; ++i)
         for (int c = 0; c < 3; ++c) out[size_t(c) * plane + i] = lut[c][crop.rgb[3 * i + size_t(c)]];
+}
+
+void preprocess_image(const Image& img, const PreprocessConfig& cfg, float* out) {
+    normalize_crop(eval_crop_rgb(img, cfg), cfg, out);
 }
 
 std::vector<float> preprocess_image(const Image& img, const PreprocessConfig& cfg) {

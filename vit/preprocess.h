@@ -48,4 +48,9 @@ std::vector<float> preprocess_image(const Image& img, const PreprocessConfig& cf
 // ToTensor. Exposed for tests and for callers that want the cropped picture.
 Image eval_crop_rgb(const Image& img, const PreprocessConfig& cfg);
 
+// The eval transform's float stage alone: ToTensor and Normalize of an eval_crop_rgb result into
+// 3 × H × W float32. preprocess_image = normalize_crop(eval_crop_rgb(...)); callers that keep many
+// images (schedule search) store the 8-bit crops, a quarter of the floats' memory.
+void normalize_crop(const Image& crop, const PreprocessConfig& cfg, float* out);
+
 }  // namespace pomt

@@ -1,0 +1,50 @@
+#include "profiler/model_latency.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "profiler/measure.h"
+#include "vit/error.h"
+#include "vit/forward.h"
+
+namespace pomt {
+namespace profiler {
+
+LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
+                                   int batch, int runs, int warmup, std::vector<float> images) {
+    const ModelConfig& c = model->config();
+    if (runs < 1) fail("at least one timed run is needed");
+    const size_t floats = size_t(batch) * c.in_chans * c.img_size * c.img_size;
+    if (images.empty()) {
+        images.resize(floats);
+        uint32_t state = 12345;
+        for (float& v : images) {
+            state = state * 1664525u + 1013904223u;
+            v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
+        }
+    }
+    if (images.size() != floats) fail("latency input has the wrong size for the model and batch");
+    const ResolvedSchedule plan = resolve_schedule(schedule, c);
+    std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
+    Session session(model, threads);
+    RunOptions options;
+    options.pruner = pruner.get();
+    for (int i = 0; i < warmup; ++i) session.run(images.data(), batch, options);
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        session.run(images.data(), batch, options);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    LatencyStats s;
+    s.median_ms = quantile_sorted(ms, 0.5);
+    s.p10_ms = quantile_sorted(ms, 0.1);
+    s.p90_ms = quantile_sorted(ms, 0.9);
+    s.min_ms = ms.front();
+    s.runs = runs;
+    return s;
+}
+
+}  // namespace profiler
+}  // namespace pomt

@@ -1,0 +1,24 @@
+// Whole-model latency of one configuration: warm-up, then repeated timed runs of one Session on a
+// fixed input; median and spread. Used by `pomt bench`, `pomt eval` and `pomt schedule`.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "vit/model.h"
+#include "vit/pruning.h"
+
+namespace pomt {
+namespace profiler {
+
+struct LatencyStats {
+    double median_ms = 0, p10_ms = 0, p90_ms = 0, min_ms = 0;
+    int runs = 0;
+};
+
+// `images`: batch × 3 × H × W; empty means a fixed pseudo-random batch (latency does not depend
+// on the pixel values). Throws pomt::Error when the schedule cannot apply to the model.
+LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
+                                   int batch, int runs, int warmup, std::vector<float> images = {});
+
+}  // namespace profiler
+}  // namespace pomt
