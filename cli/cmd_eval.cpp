@@ -33,10 +33,8 @@ int cmd_eval(int argc, char** argv) {
     const ModelConfig& c = model->config();
     const ResolvedSchedule plan = resolve_schedule(schedule, c);  // fail before decoding anything
     std::vector<LabelledImage> images = load_dataset(args.get("--data"), args.get("--root"), c.num_classes);
-    if (args.has("--predictions")) {
-        // Refuse an unwritable path now, not after minutes of work.
-        AtomicFileWriter probe(args.get("--predictions"));
-    }
+    // Refuse an unwritable path now, not after minutes of work.
+    if (args.has("--predictions")) require_writable_path(args.get("--predictions"));
 
     ProgressBar bar("eval", !args.has("--quiet"));
     options.progress = [&](int done, int total) { bar.update(done, total); };

@@ -1,11 +1,10 @@
 // pomt profile: the latency-vs-tokens curve of this device, its steps, and the counts worth
 // pruning to (the paper's measurement).
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/token_range.h"
 #include "kernels/isa.h"
 #include "profiler/latency_curve.h"
 #include "profiler/measure.h"
@@ -13,45 +12,9 @@
 #include "profiler/svg_plot.h"
 #include "profiler/workloads.h"
 #include "vit/error.h"
+#include "vit/file_util.h"
 
 namespace pomt {
-
-namespace {
-
-struct TokenRange {
-    int start, end, step;
-};
-
-TokenRange parse_token_range(const std::string& text, int lowest, int highest) {
-    TokenRange r{lowest, highest, 1};
-    if (!text.empty()) {
-        size_t a = text.find(':');
-        if (a == std::string::npos) {
-            r.start = r.end = parse_int(text, "--tokens", 1, 1 << 20);
-        } else {
-            size_t b = text.find(':', a + 1);
-            std::string s0 = text.substr(0, a), s1 = text.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
-            if (!s0.empty()) r.start = parse_int(s0, "--tokens START", 1, 1 << 20);
-            if (!s1.empty()) r.end = parse_int(s1, "--tokens END", 1, 1 << 20);
-            if (b != std::string::npos) r.step = parse_int(text.substr(b + 1), "--tokens STEP", 1, 1 << 20);
-        }
-    }
-    if (r.start > r.end) fail("--tokens range " + text + " is empty or reversed (START must be ≤ END)");
-    if (r.start < lowest)
-        fail("--tokens START " + std::to_string(r.start) + " is below " + std::to_string(lowest) +
-             " (the prefix tokens plus one patch token)");
-    if (r.end > highest)
-        fail("--tokens END " + std::to_string(r.end) + " is above the model's " + std::to_string(highest) + " tokens");
-    return r;
-}
-
-void require_writable(const std::string& path) {
-    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    if (dir.empty()) dir = "/";
-    if (access(dir.c_str(), W_OK) != 0) fail("cannot write output '" + path + "': directory '" + dir + "' is not writable");
-}
-
-}  // namespace
 
 int cmd_profile(int argc, char** argv) {
     Args args(argc, argv, 2,
@@ -71,15 +34,14 @@ int cmd_profile(int argc, char** argv) {
                        std::to_string(batch) + "-t" + std::to_string(threads);
     const std::string csv_path = args.get("--csv", "profile-" + base + ".csv");
     const std::string svg_path = args.has("--no-svg") ? "" : args.get("--svg", "profile-" + base + ".svg");
-    require_writable(csv_path);
-    if (!svg_path.empty()) require_writable(svg_path);
+    require_writable_path(csv_path);
+    if (!svg_path.empty()) require_writable_path(svg_path);
 
     // Pin before the Session creates its threads, so they inherit the mask.
     if (args.has("--pin")) profiler::pin_to_cpus(profiler::parse_cpu_list(args.get("--pin")));
     profiler::TokenWorkload workload(model, threads, batch, mode);
 
-    std::vector<int> points;
-    for (int n = range.start; n <= range.end; n += range.step) points.push_back(n);
+    const std::vector<int> points = range.counts();
     profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
     if (args.has("--budget")) mo.budget_seconds = args.get_int("--budget", 0, 1, 1 << 24);
     const bool show_progress = !quiet && profiler::stderr_is_terminal();

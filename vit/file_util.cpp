@@ -33,6 +33,15 @@ std::vector<unsigned char> read_file_bytes(const std::string& path, const std::s
     return bytes;
 }
 
+void require_writable_path(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("output '" + path + "' is a directory");
+    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    if (dir.empty()) dir = "/";
+    if (access(dir.c_str(), W_OK) != 0)
+        fail("cannot write output '" + path + "': directory '" + dir + "' is not writable or does not exist");
+}
+
 AtomicFileWriter::AtomicFileWriter(const std::string& path)
     : path_(path), tmp_(path + ".tmp." + std::to_string(getpid())) {
     struct stat st;

@@ -12,6 +12,10 @@ std::vector<unsigned char> read_file_bytes(const std::string& path, const std::s
 // Throws pomt::Error unless `path` names an existing regular file.
 void require_regular_file(const std::string& path, const std::string& what);
 
+// Throws pomt::Error unless `path` could be created: its folder exists and is writable, and it is
+// not a directory. Lets long commands refuse a bad output path before doing the work.
+void require_writable_path(const std::string& path);
+
 // Writes `size` bytes to `path` via `path.tmp.<pid>` + rename; removes the temporary on failure.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 
