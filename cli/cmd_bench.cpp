@@ -6,12 +6,12 @@
 //       Linear shapes, and DeiT-Tiny / DeiT-Small / ViT-Base latency at 1 thread and all cores.
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <vector>
 
 #include "cli/commands.h"
 #include "kernels/isa.h"
 #include "kernels/threads.h"
+#include "profiler/device.h"
 #include "profiler/kernel_bench.h"
 #include "profiler/model_latency.h"
 #include "vit/pruning.h"
@@ -22,21 +22,10 @@ namespace pomt {
 
 namespace {
 
-std::string cpu_model_name() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("model name", 0) == 0 || line.rfind("Model", 0) == 0) {
-            size_t colon = line.find(':');
-            if (colon != std::string::npos) return line.substr(colon + 2);
-        }
-    return "unknown CPU";
-}
-
 int bench_suite(int runs, int warmup) {
     const int all = ThreadPool::hardware_threads();
     const Isa isa = active_isa();
-    std::printf("pomt bench: %s, %d hardware threads, kernels %s\n\n", cpu_model_name().c_str(), all, isa_name(isa));
+    std::printf("pomt bench: %s, %d hardware threads, kernels %s\n\n", profiler::cpu_model_name().c_str(), all, isa_name(isa));
     const double peak = measure_fma_peak_gflops(isa);
     std::printf("FMA peak, 1 core, measured: %.1f GFLOP/s (fp32, %s)\n\n", peak, isa_name(isa));
 

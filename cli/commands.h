@@ -14,6 +14,9 @@ int cmd_info(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_profile(int argc, char** argv);
+int cmd_classify(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_schedule(int argc, char** argv);
 
 // `-m model.pomt` or `--arch NAME [--seed S]` (random weights); exactly one of them.
 std::shared_ptr<const Model> load_model_from_args(const Args& args);

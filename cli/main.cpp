@@ -18,12 +18,21 @@ const char* kUsage =
     "                      convert timm weights to a .pomt file\n"
     "  convert --arch NAME --random [--seed S] -o model.pomt\n"
     "                      write an architecture with seeded random weights\n"
+    "  classify (-m model.pomt | --arch NAME) IMAGE... [--top K] [--prune SPEC | --schedule FILE]\n"
+    "           [--threads N] [--labels FILE] [--max-pixels N] [--json]\n"
+    "                      top-K classes of each image (JPEG, PNG, BMP, GIF, TGA, PNM)\n"
     "  info model.pomt     print the model and preprocessing configuration\n"
     "  run (-m model.pomt | --arch NAME) --input x.npy --output logits.npy [--threads N]\n"
     "                      run preprocessed images (N,3,H,W) and write the logits (N,classes)\n"
     "  profile (-m model.pomt | --arch NAME) [--mode model|block|op] [--tokens START:END:STEP]\n"
     "          [--batch B] [--threads T] [--fast] [--pin CPUS] [--csv FILE] [--svg FILE] [--quiet]\n"
     "                      measure latency vs tokens on this device and find the steps\n"
+    "  eval (-m model.pomt | --arch NAME) --data LIST|DIR [--root DIR] [--prune SPEC | --schedule FILE]\n"
+    "          [--limit N] [--threads T] [--json] [--predictions FILE] [--skip-bad]\n"
+    "                      top-1/top-5 accuracy on labelled images and the latency of that configuration\n"
+    "  schedule (-m model.pomt | --arch NAME) --data LIST [--images 1024] [--alpha 0.5] [--layer 3]\n"
+    "          [--latency profile.csv] [--tokens START:END:STEP] [--threads T] [--svg-prefix P] -o schedule.json\n"
+    "                      the paper's offline computation: pick how many tokens to prune, and verify it\n"
     "  bench [(-m model.pomt | --arch NAME) [--threads T] [--batch B] [--json]] [--runs N]\n"
     "                      time one model (warm-up, median and spread), or with no model the full\n"
     "                      report: FMA peak, GEMM GFLOP/s, DeiT/ViT latency at 1 and all threads\n"
@@ -44,6 +53,9 @@ int main(int argc, char** argv) {
         if (cmd == "convert") return pomt::cmd_convert(argc, argv);
         if (cmd == "bench") return pomt::cmd_bench(argc, argv);
         if (cmd == "profile") return pomt::cmd_profile(argc, argv);
+        if (cmd == "classify") return pomt::cmd_classify(argc, argv);
+        if (cmd == "eval") return pomt::cmd_eval(argc, argv);
+        if (cmd == "schedule") return pomt::cmd_schedule(argc, argv);
         std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", cmd.c_str());
         return 2;
     } catch (const pomt::Error& e) {
