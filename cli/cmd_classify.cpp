@@ -1,0 +1,144 @@
+// pomt classify: image files in, top-k classes out — decoding, timm's eval transform and the
+// forward pass (optionally pruned), through the public API of include/pomt/pomt.h.
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+#include "cli/commands.h"
+#include "cli/prune_args.h"
+#include "pomt/pomt.h"
+#include "vit/error.h"
+#include "vit/json.h"
+
+namespace pomt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// A number rounded to `digits` significant digits, so the JSON reads 0.912346 rather than the
+// 17 digits a double carries (more than a float32 forward pass means).
+json::Value rounded(double v, int digits) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    return json::Value::number(std::strtod(buf, nullptr));
+}
+
+struct ImageOutcome {
+    std::string image, error;
+    Result result;
+    double decode_ms = 0, forward_ms = 0;
+};
+
+}  // namespace
+
+int cmd_classify(int argc, char** argv) {
+    const Clock::time_point start = Clock::now();
+    Args args(argc, argv, 2,
+              {"-m", "--arch", "--seed", "--top", "--prune", "--schedule", "--threads", "--labels", "--max-pixels"},
+              {"--json"});
+    const std::vector<std::string>& images = args.positional();
+    if (images.empty()) fail("give at least one image file");
+    const int top = args.get_int("--top", 5, 1, INT_MAX);
+    const int threads = threads_from_args(args);
+    ImageOptions image_options;
+    image_options.max_pixels = uint64_t(args.get_int("--max-pixels", int(image_options.max_pixels), 1, INT_MAX));
+    const bool as_json = args.has("--json");
+    // Before the model load, so a bad spec or schedule file fails fast.
+    const Schedule schedule = Schedule::from_steps(schedule_from_args(args));
+
+    // Load: map the weights, wrap them, make the workspace (buffers, thread pool).
+    Classifier classifier = Classifier::from_model(load_model_from_args(args));
+    if (classifier.num_classes() <= 0) fail("the model has no classifier head (num_classes 0)");
+    if (args.has("--labels")) classifier = classifier.with_labels_file(args.get("--labels"));
+    const std::string plan = classifier.describe(schedule);  // validated against the model here
+    Workspace workspace(classifier, threads);
+    const double load_ms = ms_since(start);
+
+    InferenceOptions options;
+    options.top = top;
+    options.schedule = schedule;
+    if (!as_json && !schedule.empty()) std::printf("pruning: %s\n", plan.c_str());
+    std::vector<ImageOutcome> outcomes;
+    bool any_failed = false;
+    int printed = 0;
+    for (const std::string& path : images) {
+        ImageOutcome o;
+        o.image = path;
+        // A bad image is reported and skipped; the others are still classified.
+        try {
+            Clock::time_point t0 = Clock::now();
+            Tensor input = classifier.preprocess_file(path, image_options);
+            o.decode_ms = ms_since(t0);
+            t0 = Clock::now();
+            o.result = workspace.run(input, options);
+            o.forward_ms = ms_since(t0);
+        } catch (const Error& e) {
+            o.error = e.what();
+        } catch (const std::bad_alloc&) {
+            o.error = "image '" + path + "': out of memory";
+        }
+        if (!o.error.empty()) {
+            std::fprintf(stderr, "pomt classify: error: %s\n", o.error.c_str());
+            any_failed = true;
+        }
+        if (!as_json && o.error.empty()) {
+            // Text: the image, `rank  probability  index  name` rows, one timing line.
+            std::printf("%s%s\n", printed++ > 0 ? "\n" : "", path.c_str());
+            for (size_t r = 0; r < o.result.top.size(); ++r) {
+                const Prediction& p = o.result.top[r];
+                std::printf("%2zu  %.4f  %4d  %s\n", r + 1, p.prob, p.index, p.name.c_str());
+            }
+            std::printf("load %.1f ms  decode+preprocess %.1f ms  forward %.1f ms\n", load_ms, o.decode_ms,
+                        o.forward_ms);
+            std::fflush(stdout);  // results appear as they are ready (and before a later error line)
+        }
+        outcomes.push_back(std::move(o));
+    }
+
+    if (as_json) {
+        json::Value doc = json::Value::object();
+        doc.set("model", json::Value::string(classifier.architecture()));
+        doc.set("threads", json::Value::number(workspace.threads()));
+        doc.set("schedule", json::Value::string(plan));
+        doc.set("load_ms", rounded(load_ms, 4));
+        json::Value list = json::Value::array();
+        for (const ImageOutcome& o : outcomes) {
+            json::Value item = json::Value::object();
+            item.set("image", json::Value::string(o.image));
+            if (!o.error.empty()) {
+                item.set("error", json::Value::string(o.error));
+                list.push_back(item);
+                continue;
+            }
+            json::Value top_list = json::Value::array();
+            for (const Prediction& p : o.result.top) {
+                json::Value e = json::Value::object();
+                e.set("index", json::Value::number(p.index));
+                e.set("prob", rounded(p.prob, 6));
+                e.set("name", json::Value::string(p.name));
+                top_list.push_back(e);
+            }
+            item.set("top", top_list);
+            if (!o.result.tokens_after_block.empty())
+                item.set("tokens_after_last_block", json::Value::number(o.result.tokens_after_block.back()));
+            json::Value timings = json::Value::object();
+            timings.set("load_ms", rounded(load_ms, 4));
+            timings.set("decode_preprocess_ms", rounded(o.decode_ms, 4));
+            timings.set("forward_ms", rounded(o.forward_ms, 4));
+            item.set("timings", timings);
+            list.push_back(item);
+        }
+        doc.set("images", list);
+        std::printf("%s\n", doc.dump().c_str());
+    }
+    return any_failed ? 2 : 0;
+}
+
+}  // namespace pomt

@@ -1,0 +1,145 @@
+// pomt's public C++ API: load a .pomt model, decode and preprocess an image exactly as timm's eval
+// transform does, run it (with or without a token-pruning schedule) and read logits and top-k.
+//
+//   pomt::Classifier model = pomt::Classifier::load("vit_tiny.pomt");
+//   pomt::Result r = model.run(model.preprocess_file("cat.jpg"));
+//   for (const pomt::Prediction& p : r.top) std::printf("%.4f %s\n", p.prob, p.name.c_str());
+//
+// Threads: a Classifier is an immutable handle (copies share one memory-mapped model), so any
+// number of threads may use one at once. Classifier::run makes a fresh workspace per call; a
+// Workspace keeps its buffers and thread pool between calls and belongs to one thread at a time.
+// There is no global state: everything a run writes lives in its own workspace.
+//
+// Every failure (unreadable model, bad image, bad schedule) is a pomt::Error with a one-line
+// message naming the file or the option.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vit/error.h"  // pomt::Error
+
+namespace pomt {
+
+class Model;           // vit/model.h: the runtime's model, for callers that also use vit/ directly
+struct PruneSchedule;  // vit/pruning.h
+
+// A preprocessed image: channels × height × width float32 (CHW), resized, cropped and normalised.
+struct Tensor {
+    int channels = 0, height = 0, width = 0;
+    std::vector<float> data;
+};
+
+struct Prediction {
+    int index = 0;     // class index
+    double prob = 0;   // softmax probability
+    std::string name;  // display name (Classifier::class_name)
+};
+
+struct Result {
+    std::vector<float> logits;            // one per class (pooled features when the model has no head)
+    std::vector<Prediction> top;          // the InferenceOptions::top most probable, best first
+    std::vector<int> tokens_after_block;  // sequence length after each block: what pruning removed
+};
+
+struct ImageOptions {
+    // Images declaring more pixels are refused from their header, before any pixel memory exists.
+    uint64_t max_pixels = 100000000;
+};
+
+// A token-pruning schedule as the user wrote it; checked against a model when it runs (or by
+// Classifier::describe). Spec grammar and file format: docs/SCHEDULES.md, vit/pruning.h.
+class Schedule {
+public:
+    Schedule();  // no pruning
+    static Schedule parse(const std::string& spec);  // e.g. "pomt:R=56,layer=3", "tome:r=8"
+    static Schedule load(const std::string& path);   // a schedule JSON file
+    // `pomt run` / `pomt classify` semantics: --prune SPEC and/or --schedule FILE (either may be empty).
+    static Schedule from_options(const std::string& spec, const std::string& path);
+    // A schedule parsed through vit/pruning.h.
+    static Schedule from_steps(const PruneSchedule& steps);
+    bool empty() const;
+
+private:
+    friend class Classifier;
+    friend class Workspace;
+    std::shared_ptr<const PruneSchedule> steps_;
+};
+
+struct InferenceOptions {
+    int top = 5;        // predictions in Result::top (clamped to the class count)
+    Schedule schedule;  // default: none
+};
+
+class Classifier {
+public:
+    // Memory-maps a .pomt file; throws pomt::Error for any problem with it.
+    static Classifier load(const std::string& path);
+    // An architecture (timm name) with seeded random weights: for latency work and tests.
+    static Classifier random(const std::string& architecture, uint64_t seed = 0);
+    // Wraps a model already loaded through vit/model.h.
+    static Classifier from_model(std::shared_ptr<const Model> model);
+
+    // The same model with other class names: exactly num_classes() of them, none empty.
+    Classifier with_labels(std::vector<std::string> names) const;
+    // Names from a text file, one per line.
+    Classifier with_labels_file(const std::string& path) const;
+
+    const std::string& architecture() const;
+    int num_classes() const;
+    int input_channels() const;
+    int input_height() const;
+    int input_width() const;
+    // Display names, one per class: the first name of each .pomt class entry ("tench" for
+    // "tench, Tinca tinca"), longer where that alone would name two classes, "class N" when the
+    // file has none, or the names given to with_labels.
+    const std::vector<std::string>& class_names() const;
+    const std::string& class_name(int index) const;
+
+    // Decoding (JPEG, PNG, BMP, GIF, TGA, PNM; PIL's convert('RGB')) and timm's eval transform
+    // from the model's preprocessing config. `name` only appears in error messages.
+    Tensor preprocess_file(const std::string& path, const ImageOptions& options = {}) const;
+    Tensor preprocess_bytes(const void* bytes, size_t size, const std::string& name,
+                            const ImageOptions& options = {}) const;
+    // Already-decoded 8-bit RGB, interleaved, row-major (width × height × 3 bytes).
+    Tensor preprocess_rgb(const uint8_t* rgb, int width, int height) const;
+
+    // One inference in a fresh single-threaded workspace; safe from any number of threads.
+    Result run(const Tensor& input, const InferenceOptions& options = {}) const;
+
+    // The k most probable classes of `logits` (softmax), best first; ties go to the lower index.
+    std::vector<Prediction> top_k(const std::vector<float>& logits, int k) const;
+    // Checks `schedule` against this model; returns a one-line description ("pomt R=56 at block 3",
+    // "none"). Throws pomt::Error when it cannot apply (layer out of range, R too large, ...).
+    std::string describe(const Schedule& schedule) const;
+
+    std::shared_ptr<const Model> model() const;
+
+private:
+    friend class Workspace;
+    struct State;
+    explicit Classifier(std::shared_ptr<const State> state);
+    std::shared_ptr<const State> state_;
+};
+
+// Reusable per-thread state for repeated inferences: activation buffers and a thread pool of
+// `threads` threads (<= 0: every core). Not for concurrent use; give each thread its own.
+class Workspace {
+public:
+    explicit Workspace(const Classifier& classifier, int threads = 1);
+    ~Workspace();
+    Workspace(Workspace&&) noexcept;
+    Workspace& operator=(Workspace&&) noexcept;
+
+    Result run(const Tensor& input, const InferenceOptions& options = {});
+    int threads() const;
+    const Classifier& classifier() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pomt
