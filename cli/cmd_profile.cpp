@@ -1,9 +1,11 @@
 // pomt profile: the latency-vs-tokens curve of this device, its steps, and the counts worth
 // pruning to (the paper's measurement).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/prune_args.h"
 #include "cli/token_range.h"
 #include "kernels/isa.h"
 #include "profiler/latency_curve.h"
@@ -16,18 +18,81 @@
 
 namespace pomt {
 
+namespace {
+
+// The deployed schedule against the plain model, side by side: both are measurement points of
+// one run (visited in shuffled order), so drift hits them alike.
+int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
+                     int batch) {
+    const ModelConfig& c = model->config();
+    const ResolvedSchedule plan = resolve_schedule(schedule, c);
+    const std::string csv_path =
+        args.get("--csv", "profile-" + c.architecture.substr(0, c.architecture.find('.')) + "-schedule-b" +
+                              std::to_string(batch) + "-t" + std::to_string(threads) + ".csv");
+    require_writable_path(csv_path);
+    if (args.has("--pin")) profiler::pin_to_cpus(profiler::parse_cpu_list(args.get("--pin")));
+    std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
+    Session session(model, threads);
+    std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
+    uint32_t state = 12345;
+    for (float& v : images) {
+        state = state * 1664525u + 1013904223u;
+        v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
+    }
+    profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
+    auto stats = profiler::measure_points({0, 1}, [&](int which) {
+        RunOptions ro;
+        ro.pruner = which ? pruner.get() : nullptr;
+        auto t0 = std::chrono::steady_clock::now();
+        session.run(images.data(), batch, ro);
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }, mo);
+    std::vector<profiler::LatencyRow> rows;
+    for (const auto& s : stats) {
+        profiler::LatencyRow r;
+        r.mode = s.point ? "schedule" : "baseline";
+        r.tokens = c.num_tokens();
+        r.batch = batch;
+        r.threads = threads;
+        r.median_ms = s.median_ms;
+        r.p10_ms = s.p10_ms;
+        r.p90_ms = s.p90_ms;
+        r.runs = s.runs;
+        rows.push_back(r);
+    }
+    profiler::write_latency_csv(csv_path, rows);
+    std::printf("%s, batch %d, %d thread%s, %s\n", c.architecture.c_str(), batch, threads, threads == 1 ? "" : "s",
+                isa_name(active_isa()));
+    std::printf("baseline  %8.3f ms  (p10 %.3f, p90 %.3f, %d runs)\n", stats[0].median_ms, stats[0].p10_ms, stats[0].p90_ms,
+                stats[0].runs);
+    std::printf("schedule  %8.3f ms  (p10 %.3f, p90 %.3f, %d runs)  %+.1f%%  %s\n", stats[1].median_ms, stats[1].p10_ms,
+                stats[1].p90_ms, stats[1].runs, 100.0 * (stats[1].median_ms / stats[0].median_ms - 1), plan.describe().c_str());
+    std::printf("tokens after each block:");
+    for (int t : plan.tokens_after_block) std::printf(" %d", t);
+    std::printf("\nwrote %s\n", csv_path.c_str());
+    return 0;
+}
+
+}  // namespace
+
 int cmd_profile(int argc, char** argv) {
     Args args(argc, argv, 2,
               {"-m", "--arch", "--seed", "--tokens", "--batch", "--threads", "--mode", "--pin", "--csv", "--svg",
-               "--budget"},
+               "--budget", "--prune", "--schedule"},
               {"--fast", "--quiet", "--no-svg"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int threads = threads_from_args(args);
     const int batch = args.get_int("--batch", 1, 1, 1024);
     const profiler::ProfileMode mode = profiler::parse_mode(args.get("--mode", "model"));
     const bool quiet = args.has("--quiet");
+    const PruneSchedule schedule = schedule_from_args(args);
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
+    if (!schedule.empty()) {
+        if (args.has("--tokens") || args.has("--mode") || args.has("--svg"))
+            fail("with --prune/--schedule, profile compares the schedule with the full model: --tokens, --mode and --svg do not apply");
+        return profile_schedule(args, model, schedule, threads, batch);
+    }
     const TokenRange range = parse_token_range(args.get("--tokens"), c.num_prefix_tokens() + 1, c.num_tokens());
 
     std::string base = c.architecture.substr(0, c.architecture.find('.')) + "-" + profiler::mode_name(mode) + "-b" +

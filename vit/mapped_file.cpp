@@ -29,7 +29,9 @@ MappedFile::MappedFile(const std::string& path, const std::string& what, bool al
         fail(what + " '" + path + "' is empty");
     }
     if (allow_mmap) {
-        void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        // MAP_POPULATE: fault the whole file in at once (one pass through the page cache) instead of
+        // one page fault per 4 KiB during the first forward pass.
+        void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (p != MAP_FAILED) {
             data_ = static_cast<const unsigned char*>(p);
             mapped_ = true;
