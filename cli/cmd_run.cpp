@@ -6,16 +6,20 @@
 #include "vit/error.h"
 #include "vit/forward.h"
 #include "vit/npy.h"
+#include "vit/pruning.h"
 
 namespace pomt {
 
 int cmd_run(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--input", "--output", "--threads", "--chunk"}, {"--verbose"});
+    Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--input", "--output", "--threads", "--chunk", "--prune", "--schedule"}, {"--verbose"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     if (!args.has("--input")) fail("missing --input x.npy");
     if (!args.has("--output")) fail("missing --output logits.npy");
     const int threads = threads_from_args(args);
     const int chunk = args.get_int("--chunk", 16, 1, 4096);
+    // Parse the schedule before the (slower) model load so a bad spec fails fast.
+    const PruneSchedule schedule = schedule_from_options(args.get("--prune"), args.get("--schedule"));
+    if (args.has("--prune") && args.get("--prune").empty()) fail("--prune needs a spec, e.g. pomt:R=56,layer=3");
     NpyArray input = read_npy(args.get("--input"));
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
@@ -24,13 +28,20 @@ int cmd_run(int argc, char** argv) {
         fail("input '" + args.get("--input") + "' must have shape (N, " + std::to_string(c.in_chans) + ", " +
              std::to_string(c.img_size) + ", " + std::to_string(c.img_size) + ") for this model");
 
+    const ResolvedSchedule plan = resolve_schedule(schedule, c);
+    std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
+
     Session session(model, threads);
     const int n = int(s[0]), outs = session.outputs();
     const size_t image_floats = size_t(s[1]) * s[2] * s[3];
     std::vector<float> logits(size_t(n) * outs);
     std::vector<int> tokens;
     RunOptions options;
-    if (args.has("--verbose")) options.tokens_after_block = &tokens;
+    options.pruner = pruner.get();
+    if (args.has("--verbose")) {
+        options.tokens_after_block = &tokens;
+        std::fprintf(stderr, "pruning: %s\n", plan.describe().c_str());
+    }
     // Chunks bound the activation memory for long inputs; results do not depend on the chunking.
     for (int b = 0; b < n; b += chunk) {
         int count = std::min(chunk, n - b);
