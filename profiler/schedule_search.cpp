@@ -73,8 +73,20 @@ UtilitySearchResult search_utility(const std::vector<CurvePoint>& latency, const
         for (size_t i = 0; i < n; ++i)
             if (!r.points[i].accuracy_measured && r.points[i].utility >= r.points[best].utility) rivals.push_back(i);
         if (rivals.empty()) {
-            r.best_tokens = r.points[best].tokens;
-            return r;
+            // Interpolation cannot see a local wiggle between coarse points: measure the whole
+            // neighbourhood of the winner; if that changes the winner, search again.
+            bool added = false;
+            const size_t lo = best >= step ? best - step : 0, hi = std::min(n - 1, best + step);
+            for (size_t i = lo; i <= hi; ++i)
+                if (!r.points[i].accuracy_measured) {
+                    measure(i);
+                    added = true;
+                }
+            if (!added) {
+                r.best_tokens = r.points[best].tokens;
+                return r;
+            }
+            continue;
         }
         std::sort(rivals.begin(), rivals.end(),
                   [&](size_t a, size_t b) { return r.points[a].utility > r.points[b].utility; });

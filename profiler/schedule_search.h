@@ -23,8 +23,9 @@ struct UtilityPoint {
 struct UtilitySearchOptions {
     double alpha = 0.5;
     // Coarse-to-fine: measure A(n) every `coarse_step` counts (and at both ends), interpolate in
-    // between, then measure the most promising counts exactly until the best measured count beats
-    // every interpolated one. coarse_step <= 1 measures every count (the full grid).
+    // between, measure the most promising counts exactly until the best measured count beats every
+    // interpolated one, then measure every count within coarse_step of it (repeating if the winner
+    // moves). coarse_step <= 1 measures every count (the full grid).
     int coarse_step = 8;
     int refine_batch = 4;  // counts measured per refinement round
 };

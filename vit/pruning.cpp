@@ -251,7 +251,8 @@ PruneSchedule parse_schedule_json(const std::string& text, const std::string& wh
     PruneSchedule out;
     for (const auto& kv : root.as_object(what)) {
         const std::string& key = kv.first;
-        if (key == "comment" || key == "format" || key == "version") {
+        // "search": how `pomt schedule` computed the plan (curves, device, verification); informative.
+        if (key == "comment" || key == "format" || key == "version" || key == "search") {
             if (key == "version" && kv.second.as_number(what + ".version") != 1)
                 fail(what + ": unsupported schedule version " + json::format_number(kv.second.as_number("")));
         } else if (key == "prune") {
@@ -286,7 +287,7 @@ PruneSchedule parse_schedule_json(const std::string& text, const std::string& wh
                 out.steps.push_back(s);
             }
         } else {
-            fail(what + ": unknown field \"" + key + "\" (expected layers, steps, random, prune, comment)");
+            fail(what + ": unknown field \"" + key + "\" (expected layers, steps, random, prune, comment, search)");
         }
     }
     return out;
