@@ -2,11 +2,13 @@
 #   make                 build/pomt and build/libpomt.a (own kernels)
 #   make test            build and run the unit + fixture tests
 #   make BLAS=openblas   use OpenBLAS for the matrix products (Debian libopenblas-dev)
+#   make JPEG=libjpeg    decode JPEG with libjpeg-turbo, bit-exact with PIL (Debian libjpeg62-turbo-dev)
 #   make CXX=aarch64-linux-gnu-g++ BUILD=build-arm   cross-build for the Raspberry Pi
 #   make SAN=address,undefined BUILD=build-asan      sanitizer build
 CXX      ?= g++
 BUILD    ?= build
 BLAS     ?=
+JPEG     ?=
 SAN      ?=
 OPT      ?= -O3
 WERROR   ?=
@@ -24,6 +26,11 @@ endif
 ifeq ($(BLAS),openblas)
   CPPFLAGS += -DPOMT_USE_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/aarch64-linux-gnu/openblas-pthread
   LDLIBS   += -lopenblas
+endif
+
+ifeq ($(JPEG),libjpeg)
+  CPPFLAGS += -DPOMT_USE_LIBJPEG
+  LDLIBS   += -ljpeg
 endif
 
 # Library sources: every .cpp of the library folders; ISA-specific kernels only for their target.

@@ -18,7 +18,7 @@ const Size kSizes[] = {
 };
 
 const std::regex& arch_regex() {
-    static const std::regex re("^(vit|deit|deit3)_(tiny|small|base|large|huge)(_distilled)?_patch([0-9]+)_([0-9]+)$");
+    static const std::regex re("^(vit|deit|deit3)_(tiny|small|base|large|huge)(_distilled)?_patch([0-9]{1,4})_([0-9]{1,4})$");
     return re;
 }
 
@@ -48,8 +48,10 @@ std::vector<std::string> known_architectures() {
 ModelConfig config_for_architecture(const std::string& full_name) {
     std::string name = full_name.substr(0, full_name.find('.'));
     std::smatch m;
-    if (!std::regex_match(name, m, arch_regex()))
-        fail("unknown architecture '" + full_name +
+    // Length-checked first: libstdc++'s std::regex recurses once per character, so a long name (a
+    // hostile config.json) would overflow the stack; the {1,4} digit bounds keep std::stoi in range.
+    if (name.size() > 64 || !std::regex_match(name, m, arch_regex()))
+        fail("unknown architecture '" + (full_name.size() > 80 ? full_name.substr(0, 80) + "..." : full_name) +
              "': pomt knows timm's vit_/deit_/deit3_{tiny,small,base,large,huge}[_distilled]_patchP_IMG "
              "(give model_args in config.json for other dimensions)");
     ModelConfig c;

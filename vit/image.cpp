@@ -1,4 +1,5 @@
 #include "vit/image.h"
+#include "vit/jpeg_libjpeg.h"
 
 #include <climits>
 #include <cstdlib>
@@ -82,6 +83,50 @@ bool jpeg_truncated(const unsigned char* p, size_t n) {
             break;
         }
     }
+}
+
+// stb_image 2.27 trusts a Huffman table's 16 code counts: a DHT segment declaring more than 256
+// codes makes it write past its tables (found by fuzz_image). Walk every segment, scans included
+// (progressive files define tables between scans), and check each table before stb sees it.
+bool jpeg_huffman_tables_ok(const unsigned char* p, size_t n) {
+    size_t i = 2;
+    while (i < n) {
+        if (p[i] != 0xFF) return true;  // not at a marker: stb reports the corruption itself
+        while (i < n && p[i] == 0xFF) ++i;
+        if (i >= n) return true;
+        unsigned marker = p[i++];
+        if (marker == 0xD9) return true;
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
+        if (i + 2 > n) return true;
+        size_t len = size_t(p[i]) << 8 | p[i + 1];
+        if (len < 2 || len > n - i) return true;  // truncation is reported elsewhere
+        if (marker == 0xC4) {
+            size_t at = i + 2, end = i + len;
+            while (at < end) {
+                if (end - at < 17) return false;
+                size_t codes = 0;
+                for (int k = 1; k <= 16; ++k) codes += p[at + size_t(k)];
+                if (codes > 256 || codes > end - at - 17) return false;
+                at += 17 + codes;
+            }
+        }
+        i += len;
+        if (marker != 0xDA) continue;
+        for (;;) {  // skip entropy-coded data (see jpeg_truncated)
+            const void* ff = std::memchr(p + i, 0xFF, n - i);
+            if (!ff) return true;
+            size_t j = size_t(static_cast<const unsigned char*>(ff) - p) + 1;
+            while (j < n && p[j] == 0xFF) ++j;
+            if (j >= n) return true;
+            if (p[j] == 0x00 || (p[j] >= 0xD0 && p[j] <= 0xD7)) {
+                i = j + 1;
+                continue;
+            }
+            i = j - 1;
+            break;
+        }
+    }
+    return true;
 }
 
 // PNG: walk the chunks up to IEND.
@@ -206,6 +251,8 @@ ImageInfo probe(const unsigned char* bytes, size_t size, const std::string& name
     if (size > size_t(INT_MAX)) image_fail(name, "file larger than 2 GiB, not supported");
     ImageInfo info;
     info.format = detect_format(bytes, size);
+    if (info.format == "jpeg" && !jpeg_huffman_tables_ok(bytes, size))
+        image_fail(name, "corrupt JPEG (Huffman table with more than 256 codes)");
     int len = int(size);
     if (!stbi_info_from_memory(bytes, len, &info.width, &info.height, &info.channels)) {
         std::string reason = stb_reason();
@@ -248,19 +295,24 @@ Image decode_image(const unsigned char* bytes, size_t size, const std::string& n
         image_fail(name, limit_message(uint64_t(info.width), uint64_t(info.height), limits));
     if (truncated(info.format, bytes, size)) image_fail(name, "truncated " + upper(info.format) + " file");
 
+    Image img;
+    if (info.format == "jpeg" && decode_jpeg_libjpeg(bytes, size, name, &img)) return img;  // JPEG=libjpeg builds
     const int len = int(size);
     int w = 0, h = 0, comp = 0;
-    Image img;
-    if (info.is_16bit && info.channels == 1 && info.format == "png") {
+    if (info.is_16bit && info.channels == 1 && (info.format == "png" || info.format == "pnm")) {
+        // (16-bit PGM too: Pillow opens it as mode I and clamps the same way; and stb 2.27 would
+        // otherwise run its 8-bit converter over 16-bit samples, a heap over-read.)
         // PIL opens 16-bit grey PNG as mode I;16 and convert('RGB') clamps values to 255 instead of
         // keeping the high byte (so most such images become white). Matched because timm does it.
         std::unique_ptr<stbi_us, StbFree> px(stbi_load_16_from_memory(bytes, len, &w, &h, &comp, 1));
-        if (!px) image_fail(name, "cannot decode PNG: " + stb_reason());
+        if (!px) image_fail(name, "cannot decode " + upper(info.format) + ": " + stb_reason());
         img.width = w;
         img.height = h;
         img.rgb.resize(size_t(w) * size_t(h) * 3);
         for (size_t i = 0, n = size_t(w) * size_t(h); i < n; ++i) {
-            uint8_t v = px.get()[i] > 255 ? 255 : uint8_t(px.get()[i]);
+            uint16_t s = px.get()[i];
+            if (info.format == "pnm") s = uint16_t(s >> 8 | s << 8);  // stb 2.27 leaves PNM samples big-endian
+            uint8_t v = s > 255 ? 255 : uint8_t(s);
             img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = v;
         }
         return img;

@@ -69,7 +69,9 @@ NpyArray parse_npy(const void* bytes, size_t size, const std::string& what) {
     if (descr != "<f4" && descr != "=f4" && descr != "f4")
         fail(what + ": NPY dtype is '" + descr + "', expected float32 ('<f4')");
     size_t f = find_key(header, "fortran_order", what);
-    if (header.compare(header.find_first_not_of(' ', f), 4, "True") == 0)
+    const size_t fv = header.find_first_not_of(' ', f);
+    if (fv == std::string::npos) fail(what + ": malformed NPY header");
+    if (header.compare(fv, 4, "True") == 0)
         fail(what + ": Fortran-ordered NPY arrays are not supported");
 
     NpyArray arr;

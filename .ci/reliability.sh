@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Reliability checks of issue 8 (docs/RELIABILITY.md), called from .ci/run after `make test`:
+#   1. the whole test suite built with AddressSanitizer + UndefinedBehaviorSanitizer (every UBSan
+#      finding fatal, leaks checked);
+#   2. the concurrency and determinism tests built with ThreadSanitizer;
+#   3. every libFuzzer target: its committed corpus replayed, then FUZZ_SECONDS (45) of fuzzing;
+#   4. valgrind memcheck on `pomt convert`, `pomt run` and `pomt classify`, good and bad inputs.
+# Budget: about 15 minutes on 2 cores (each step prints its time). Stops at the first failure.
+# Environment: FUZZ_SECONDS (per target), JOBS (make -j, default 2), RELIABILITY_STEPS (a subset
+# of "asan tsan fuzz valgrind", default all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+STEPS=${RELIABILITY_STEPS:-asan tsan fuzz valgrind}
+
+export DEBIAN_FRONTEND=noninteractive
+need=()
+command -v g++ >/dev/null || need+=(g++)
+command -v make >/dev/null || need+=(make)
+command -v python3 >/dev/null || need+=(python3)
+command -v clang++-14 >/dev/null || need+=(clang-14)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v llvm-symbolizer-14 >/dev/null || [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ] || need+=(llvm-14)
+[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
+  ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+[ -x /usr/lib/llvm-14/bin/llvm-symbolizer ] && export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+
+declare -a summary
+step_start=0
+begin() { echo "== reliability: $1 =="; step_start=$(date +%s); }
+done_step() { local t=$(($(date +%s) - step_start)); summary+=("$(printf '%-44s %4d s' "$1" "$t")"); echo "-- $1: ${t} s"; }
+want() { [[ " $STEPS " == *" $1 "* ]]; }
+
+# 1. ASan + UBSan: the whole suite (the CLI tests run the sanitized pomt binary too).
+if want asan; then
+  begin "ASan + UBSan build"
+  make -j"$JOBS" --no-print-directory SAN=address,undefined BUILD=build-asan OPT=-O1 \
+    build-asan/pomt_tests build-asan/pomt >/dev/null
+  done_step "ASan + UBSan build (gcc, -O1)"
+  begin "ASan + UBSan test suite"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    build-asan/pomt_tests | tail -3
+  done_step "ASan + UBSan: all tests"
+fi
+
+# 2. TSan: the tests that share models, sessions and pools between threads.
+if want tsan; then
+  begin "TSan build"
+  make -j"$JOBS" --no-print-directory SAN=thread BUILD=build-tsan OPT=-O1 build-tsan/pomt_tests >/dev/null
+  done_step "TSan build (gcc, -O1)"
+  begin "TSan concurrency tests"
+  # setarch -R: TSan in LLVM 14 / GCC 12 cannot map its shadow with the high-entropy ASLR of
+  # newer kernels ("unexpected memory mapping"); disabling randomisation for this process avoids it.
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    setarch "$(uname -m)" -R build-tsan/pomt_tests \
+    -tc="*thread*,*reliability: one model shared*,*reliability: the public Classifier*,*reliability: results do not depend*" | tail -3
+  done_step "TSan: concurrency + thread pool tests"
+fi
+
+# 3. Fuzzing: replay the committed corpora (the regressions), then fuzz each target.
+if want fuzz; then
+  begin "fuzz targets"
+  fuzz/run.sh --replay
+  done_step "fuzz: build + corpus replay"
+  begin "fuzzing"
+  fuzz/run.sh "$FUZZ_SECONDS"
+  done_step "fuzz: 6 targets x ${FUZZ_SECONDS} s"
+fi
+
+# 4. valgrind memcheck on the commands that read files (a plain -O2 build: valgrind has no
+#    AVX-512, so the AVX2 kernels are forced).
+if want valgrind; then
+  begin "valgrind memcheck"
+  make -j"$JOBS" --no-print-directory BUILD=build-valgrind OPT=-O2 build-valgrind/pomt >/dev/null
+  V=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
+     --errors-for-leak-kinds=definite,indirect --track-origins=yes)
+  export POMT_ISA=avx2
+  case "$(uname -m)" in x86_64) ;; *) unset POMT_ISA ;; esac
+  W=$(mktemp -d)
+  trap 'rm -rf "$W"' EXIT
+  P=build-valgrind/pomt
+  # Inputs from the fuzz seed generator (tiny hub folder, images) and python3 (an NPY).
+  [ -x build-fuzz/make_seeds ] || make --no-print-directory -f fuzz/Makefile build-fuzz/make_seeds >/dev/null
+  build-fuzz/make_seeds "$W/seeds" >/dev/null
+  mkdir -p "$W/hub"
+  cp "$W/seeds/safetensors/f16.safetensors" "$W/hub/model.safetensors"
+  cat >"$W/hub/config.json" <<'EOF'
+{"architecture":"vit_tiny_patch16_224","num_classes":3,
+ "model_args":{"embed_dim":8,"depth":1,"num_heads":2,"num_classes":3,"img_size":16,"patch_size":8},
+ "pretrained_cfg":{"input_size":[3,16,16],"interpolation":"bicubic","crop_pct":0.9,"mean":[0.5,0.5,0.5],"std":[0.5,0.5,0.5]}}
+EOF
+  for f in rgb8.png ycc420.jpg grey16.pgm; do tail -c +5 "$W/seeds/image/$f" >"$W/$f"; done
+  python3 - "$W/x.npy" <<'EOF'
+import struct, sys
+d = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 224, 224), }"
+d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+vals = [((i * 7919) % 1000) / 500.0 - 1.0 for i in range(2 * 3 * 224 * 224)]
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + struct.pack("<%df" % len(vals), *vals))
+EOF
+  printf 'not a model' >"$W/bad.pomt"
+  vg() {  # vg EXPECTED_EXIT ARGS...: run pomt under memcheck; 99 = a memcheck error
+    local want=$1; shift
+    set +e
+    "${V[@]}" "$P" "$@" >"$W/out.txt" 2>"$W/err.txt"
+    local rc=$?
+    set -e
+    if [ $rc -ne "$want" ]; then
+      echo "valgrind: pomt $* exited $rc (expected $want)"; cat "$W/err.txt"; exit 1
+    fi
+    echo "valgrind ok: pomt $* (exit $rc)"
+  }
+  vg 0 convert "$W/hub" -o "$W/tiny.pomt"
+  vg 0 convert --arch deit_tiny_patch16_224 --random -o "$W/deit.pomt"
+  vg 2 convert "$W/seeds/safetensors/mixed_dtypes.safetensors" --arch vit_tiny_patch16_224 -o "$W/x.pomt"
+  vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 2
+  vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 1 --prune "tome:r=8" --verbose
+  vg 2 run -m "$W/bad.pomt" --input "$W/x.npy" --output "$W/z.npy"
+  vg 2 run -m "$W/deit.pomt" --input "$W/tiny.pomt" --output "$W/z.npy"
+  if "$P" --help | grep -q '^  classify'; then
+    vg 0 classify -m "$W/deit.pomt" "$W/rgb8.png" "$W/ycc420.jpg" "$W/grey16.pgm" --prune "pomt:R=50,layer=3"
+    vg 0 classify -m "$W/tiny.pomt" "$W/rgb8.png" --json
+    vg 2 classify -m "$W/deit.pomt" "$W/bad.pomt"
+  else
+    echo "valgrind: SKIP classify (not in this build)"
+  fi
+  done_step "valgrind: convert, run, classify"
+fi
+
+echo "== reliability summary =="
+printf '%s\n' "${summary[@]}"

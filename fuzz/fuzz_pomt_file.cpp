@@ -1,0 +1,72 @@
+// libFuzzer target: the .pomt reader (vit/weights_file.h parse_weights_image, the code behind
+// WeightsFile, Model::load and every `-m model.pomt`). Input: a whole .pomt file.
+//
+// Beyond "no crash": a file the parser accepts must describe tensors that lie inside the file,
+// 4-byte aligned, and — when the model is small — must load through Model::load and run one
+// forward pass (the path `pomt run` / `pomt classify` take).
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "fuzz/fuzz_common.h"
+#include "kernels/aligned.h"
+#include "vit/forward.h"
+#include "vit/model.h"
+#include "vit/weights_file.h"
+
+using namespace pomt;
+
+namespace {
+
+// The forward-pass cost of one image, in multiply-adds (to keep the fuzzer fast).
+double forward_cost(const ModelConfig& c) {
+    const double t = c.num_tokens(), d = c.embed_dim, h = c.mlp_hidden;
+    return c.depth * (t * (4 * d * d + 2 * d * h) + 2 * t * t * d) + t * d * c.in_chans * c.patch_size * c.patch_size;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    // The reader works on a memory mapping (page-aligned): give it an aligned copy.
+    AlignedFloats buf = alloc_floats((size + 3) / 4);
+    if (size) std::memcpy(buf.get(), data, size);
+    const unsigned char* base = reinterpret_cast<const unsigned char*>(buf.get());
+    WeightsMeta meta;
+    std::vector<WeightsTensor> tensors;
+    if (!pomt_fuzz::expect_clean([&] { parse_weights_image(base, size, "'fuzz.pomt'", &meta, &tensors); })) return 0;
+
+    // Accepted: every tensor inside the file, aligned, with its declared size.
+    uint64_t total = 0;
+    for (const WeightsTensor& t : tensors) {
+        uint64_t n = 1;
+        for (int64_t s : t.shape) n *= uint64_t(s);
+        const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data);
+        if (p < base || uint64_t(p - base) > size || n * 4 > size - uint64_t(p - base) ||
+            (reinterpret_cast<uintptr_t>(p) & 3)) {
+            std::fprintf(stderr, "pomt fuzz: accepted tensor '%s' lies outside the file\n", t.name.c_str());
+            std::abort();
+        }
+        if (n) {
+            volatile float first = t.data[0], last = t.data[n - 1];  // ASan checks both ends
+            (void)first, (void)last;
+        }
+        total += n * 4;
+    }
+
+    // Small enough: the whole load + run path.
+    if (total <= (4u << 20) && forward_cost(meta.model) <= 2e7) {
+        const std::string path = pomt_fuzz::scratch_path(".pomt");
+        pomt_fuzz::write_scratch(path, data, size);
+        pomt_fuzz::expect_clean([&] {
+            std::shared_ptr<const Model> model = Model::load(path);
+            Session session(model, 1);
+            const int img = model->config().img_size;
+            std::vector<float> x(size_t(3) * img * img, 0.25f);
+            std::vector<float> out = session.run(x.data(), 1);
+            if (int(out.size()) != session.outputs()) std::abort();
+        });
+        std::remove(path.c_str());
+    }
+    return 0;
+}

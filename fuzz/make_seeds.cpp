@@ -1,0 +1,418 @@
+// Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/) from pomt's own code:
+// .pomt files from write_weights_file, NPY from write_npy, safetensors and config.json in the
+// layout the converter reads, small images built byte by byte (stored-deflate PNG, BMP, PNM, TGA,
+// GIF, baseline JPEG), and the pruning specs and schedule files of docs/SCHEDULES.md scaled to the
+// fuzzers' small models. Nothing comes from ../shared. Deterministic: rerunning rewrites the same
+// bytes.   usage: make_seeds OUT_DIR   (fuzz/run.sh --seeds runs it into fuzz/corpus)
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vit/config.h"
+#include "vit/json.h"
+#include "vit/model.h"
+#include "vit/npy.h"
+#include "vit/safetensors.h"
+#include "vit/weights_file.h"
+
+using namespace pomt;
+using Bytes = std::string;
+
+namespace {
+
+std::string g_out;
+
+void put(const std::string& target, const std::string& name, const Bytes& bytes) {
+    const std::string dir = g_out + "/" + target;
+    ::mkdir(g_out.c_str(), 0755);
+    ::mkdir(dir.c_str(), 0755);
+    FILE* f = std::fopen((dir + "/" + name).c_str(), "wb");
+    if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0) {
+        std::fprintf(stderr, "make_seeds: cannot write %s/%s\n", dir.c_str(), name.c_str());
+        std::exit(1);
+    }
+}
+
+Bytes read_all(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    Bytes b;
+    char buf[65536];
+    size_t n;
+    while (f && (n = std::fread(buf, 1, sizeof buf, f)) > 0) b.append(buf, n);
+    if (f) std::fclose(f);
+    return b;
+}
+
+std::string tmp_path(const char* ext) { return g_out + "/.tmp" + ext; }
+
+void put_le16(Bytes& s, uint32_t v) {
+    s += char(v & 0xFF);
+    s += char((v >> 8) & 0xFF);
+}
+void put_le32(Bytes& s, uint32_t v) {
+    put_le16(s, v & 0xFFFF);
+    put_le16(s, v >> 16);
+}
+void put_be32(Bytes& s, uint32_t v) {
+    for (int i = 3; i >= 0; --i) s += char((v >> (8 * i)) & 0xFF);
+}
+
+// ---- models -----------------------------------------------------------------------------------
+
+ModelConfig small(const char* arch) {
+    ModelConfig c = config_for_architecture(arch);
+    c.embed_dim = 8;
+    c.num_heads = 2;
+    c.mlp_hidden = 32;  // embed_dim × 4, as config.json resolution computes it
+    c.depth = 1;
+    c.num_classes = 3;
+    c.img_size = 16;
+    c.patch_size = 8;
+    return c;
+}
+
+std::vector<std::pair<std::string, ModelConfig>> model_variants() {
+    std::vector<std::pair<std::string, ModelConfig>> v;
+    v.push_back({"vit", small("vit_tiny_patch16_224")});
+    v.push_back({"deit_distilled", small("deit_tiny_distilled_patch16_224")});
+    ModelConfig d3 = small("deit3_small_patch16_224");
+    d3.reg_tokens = 2;
+    v.push_back({"deit3_reg", d3});
+    ModelConfig avg = small("vit_tiny_patch16_224");
+    avg.class_token = false;
+    avg.global_pool = "avg";
+    avg.fc_norm = true;
+    avg.pre_norm = true;
+    avg.qkv_bias = false;
+    v.push_back({"avg_prenorm", avg});
+    ModelConfig headless = small("vit_tiny_patch16_224");
+    headless.num_classes = 0;
+    v.push_back({"headless", headless});
+    return v;
+}
+
+Bytes pomt_bytes(const ModelConfig& c, bool names) {
+    auto model = Model::random(c, 7);
+    WeightsMeta meta = model->meta();
+    meta.class_names.clear();
+    if (names)
+        for (int i = 0; i < c.num_classes; ++i) meta.class_names.push_back("class \"" + std::to_string(i) + "\" \xc3\xa9");
+    const std::string p = tmp_path(".pomt");
+    write_weights_file(p, meta, [&](const TensorSpec& s) { return model->tensor_values(s); });
+    Bytes b = read_all(p);
+    std::remove(p.c_str());
+    return b;
+}
+
+void pomt_seeds() {
+    for (auto& [name, c] : model_variants()) put("pomt_file", name + ".pomt", pomt_bytes(c, name == "vit"));
+    Bytes b = pomt_bytes(small("vit_tiny_patch16_224"), false);
+    put("pomt_file", "truncated.pomt", b.substr(0, b.size() - 40));
+    put("pomt_file", "header_only.pomt", b.substr(0, 600));
+}
+
+// ---- safetensors (the fuzz target's kConfig model: D 8, depth 1, img 16, patch 8, 3 classes) ----
+
+uint16_t to_half(float f) {  // round-to-nearest for the small normal values of a random model
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int exp = int((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff;
+    if (exp <= 0) return uint16_t(sign);
+    if (exp >= 31) return uint16_t(sign | 0x7c00);
+    return uint16_t(sign | uint32_t(exp) << 10 | ((mant + 0x1000) >> 13));
+}
+
+Bytes safetensors_bytes(const std::string& dtype, bool metadata) {
+    ModelConfig c = small("vit_tiny_patch16_224");
+    auto model = Model::random(c, 5);
+    json::Value h = json::Value::object();
+    if (metadata) {
+        json::Value m = json::Value::object();
+        m.set("format", json::Value::string("pt"));
+        h.set("__metadata__", m);
+    }
+    Bytes data;
+    for (const TensorSpec& s : expected_tensors(c)) {
+        std::vector<float> v = model->tensor_values(s);
+        Bytes raw;
+        for (float f : v) {
+            if (dtype == "F32") {
+                raw.append(reinterpret_cast<const char*>(&f), 4);
+            } else {
+                uint32_t x;
+                std::memcpy(&x, &f, 4);
+                put_le16(raw, dtype == "F16" ? to_half(f) : uint16_t(x >> 16));
+            }
+        }
+        json::Value e = json::Value::object();
+        e.set("dtype", json::Value::string(dtype));
+        json::Value shape = json::Value::array();
+        for (int64_t d : s.shape) shape.push_back(json::Value::number(double(d)));
+        e.set("shape", shape);
+        json::Value off = json::Value::array();
+        off.push_back(json::Value::number(double(data.size())));
+        off.push_back(json::Value::number(double(data.size() + raw.size())));
+        e.set("data_offsets", off);
+        h.set(s.name, e);
+        data += raw;
+    }
+    const std::string text = h.dump();
+    Bytes out;
+    for (int i = 0; i < 8; ++i) out += char((uint64_t(text.size()) >> (8 * i)) & 0xff);
+    return out + text + data;
+}
+
+void safetensors_seeds() {
+    put("safetensors", "f32.safetensors", safetensors_bytes("F32", true));
+    put("safetensors", "f16.safetensors", safetensors_bytes("F16", false));
+    put("safetensors", "bf16.safetensors", safetensors_bytes("BF16", false));
+    const std::string mixed = R"({"a":{"dtype":"I8","shape":[2,2],"data_offsets":[0,4]},"b":{"dtype":"F64","shape":[1],"data_offsets":[4,12]},"c":{"dtype":"U16","shape":[],"data_offsets":[12,14]},"d":{"dtype":"BOOL","shape":[0],"data_offsets":[14,14]}})";
+    Bytes m;
+    for (int i = 0; i < 8; ++i) m += char((uint64_t(mixed.size()) >> (8 * i)) & 0xff);
+    put("safetensors", "mixed_dtypes.safetensors", m + mixed + Bytes(14, '\x01'));
+}
+
+// ---- NPY --------------------------------------------------------------------------------------
+
+void npy_seeds() {
+    auto one = [](const std::string& name, std::vector<int64_t> shape) {
+        size_t n = 1;
+        for (int64_t s : shape) n *= size_t(s);
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i) v[i] = float(i) * 0.25f - 1.0f;
+        const std::string p = tmp_path(".npy");
+        write_npy(p, v.data(), shape);
+        Bytes b = read_all(p);
+        std::remove(p.c_str());
+        put("npy", name, b);
+        return b;
+    };
+    Bytes b = one("image_1x3x4x4.npy", {1, 3, 4, 4});
+    one("vector.npy", {5});
+    one("scalar.npy", {});
+    one("empty.npy", {0, 3});
+    // The same data with a version 2 header (4-byte length), Python's spacing and a big-endian
+    // descr the reader must refuse.
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 4, 4), }";
+    dict.append((64 - (12 + dict.size() + 1) % 64) % 64, ' ');
+    dict += '\n';
+    Bytes v2 = Bytes("\x93NUMPY\x02\x00", 8);
+    put_le32(v2, uint32_t(dict.size()));
+    v2 += dict;
+    v2 += b.substr(b.size() - 48 * 4);
+    put("npy", "v2.npy", v2);
+    Bytes be = b;
+    be.replace(be.find("<f4"), 3, ">f4");
+    put("npy", "big_endian.npy", be);
+    Bytes fortran = b;
+    fortran.replace(fortran.find("False"), 5, "True ");
+    put("npy", "fortran.npy", fortran);
+}
+
+// ---- config.json ------------------------------------------------------------------------------
+
+void config_seeds() {
+    const char* configs[] = {
+        R"({"architecture":"vit_tiny_patch16_224","num_classes":5,"model_args":{"embed_dim":16,"depth":1,"num_heads":2,"num_classes":5,"img_size":32},"pretrained_cfg":{"input_size":[3,32,32],"interpolation":"bicubic","crop_pct":0.9,"mean":[0.5,0.5,0.5],"std":[0.5,0.5,0.5]}})",
+        R"({"architecture":"deit_small_distilled_patch16_224","num_classes":1000,"pretrained_cfg":{"input_size":[3,224,224],"interpolation":"bicubic","crop_pct":0.875,"crop_mode":"center","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}})",
+        R"({"architecture":"deit3_base_patch16_384","num_classes":1000,"model_args":{"init_values":1e-6,"no_embed_class":true},"pretrained_cfg":{"input_size":[3,384,384],"crop_pct":1.0,"interpolation":"bicubic"}})",
+        R"({"architecture":"vit_base_patch32_224.augreg_in21k","num_classes":0,"global_pool":"avg","model_args":{"mlp_ratio":2.5,"reg_tokens":4,"class_token":false,"fc_norm":null,"pre_norm":true,"qkv_bias":false,"drop_rate":0.1}})",
+        R"({"architecture":"vit_huge_patch16_224","label_names":["a","b"],"num_classes":2,"model_args":{"patch_size":14,"img_size":224,"depth":2},"pretrained_cfg":{"input_size":[3,224,224],"crop_pct":null,"interpolation":"nearest"}})",
+        R"({"architecture": "vit_tiny_patch16_224", "num_classes": 10, "comment": "\u00e9\ud83d\ude00\n\t\"", "x": [1.5e-3, -0.0, 1E+2, true, false, null, NaN, -Infinity]})",
+        R"({"architecture":"vit_small_patch16_224","model_args":{"embed_dim":384,"num_heads":6,"mlp_ratio":4,"global_pool":"token"}})",
+    };
+    int i = 0;
+    for (const char* c : configs) put("config_json", "config" + std::to_string(i++) + ".json", c);
+}
+
+// ---- images -----------------------------------------------------------------------------------
+
+uint32_t crc32(const Bytes& s) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (unsigned char ch : s) {
+        c ^= ch;
+        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+void png_chunk(Bytes& png, const char* type, const Bytes& data) {
+    put_be32(png, uint32_t(data.size()));
+    Bytes td = std::string(type, 4) + data;
+    png += td;
+    put_be32(png, crc32(td));
+}
+
+// A PNG with stored (uncompressed) deflate blocks; `filter` is each row's filter byte.
+Bytes make_png(uint32_t w, uint32_t h, int ct, int depth, const Bytes& pixels, size_t row_bytes, int filter,
+               const Bytes& plte = "", bool interlace = false) {
+    Bytes raw;
+    for (uint32_t y = 0; y < h; ++y) raw += char(filter) + pixels.substr(y * row_bytes, row_bytes);
+    Bytes z = "\x78\x01";
+    size_t n = raw.size();
+    z += '\x01';
+    put_le16(z, uint32_t(n));
+    put_le16(z, uint32_t(~n & 0xFFFF));
+    z += raw;
+    uint32_t a = 1, b = 0;
+    for (unsigned char c : raw) a = (a + c) % 65521, b = (b + a) % 65521;
+    put_be32(z, b << 16 | a);
+    Bytes png = "\x89PNG\r\n\x1a\n";
+    Bytes ihdr;
+    put_be32(ihdr, w);
+    put_be32(ihdr, h);
+    ihdr += char(depth);
+    ihdr += char(ct);
+    ihdr += Bytes(2, '\0');
+    ihdr += char(interlace ? 1 : 0);
+    png_chunk(png, "IHDR", ihdr);
+    if (!plte.empty()) png_chunk(png, "PLTE", plte);
+    png_chunk(png, "IDAT", z);
+    png_chunk(png, "IEND", "");
+    return png;
+}
+
+Bytes pattern(size_t n, int seed) {
+    Bytes b(n, '\0');
+    for (size_t i = 0; i < n; ++i) b[i] = char((i * 37 + size_t(seed) * 101) & 0xFF);
+    return b;
+}
+
+Bytes make_bmp(int w, int h, int bpp) {
+    const int row = (w * bpp / 8 + 3) / 4 * 4;
+    const int palette = bpp == 8 ? 256 * 4 : 0;
+    Bytes b = "BM";
+    put_le32(b, uint32_t(54 + palette + row * h));
+    put_le32(b, 0);
+    put_le32(b, uint32_t(54 + palette));
+    put_le32(b, 40);
+    put_le32(b, uint32_t(w));
+    put_le32(b, uint32_t(h));
+    put_le16(b, 1);
+    put_le16(b, uint32_t(bpp));
+    put_le32(b, 0);
+    put_le32(b, uint32_t(row * h));
+    put_le32(b, 2835);
+    put_le32(b, 2835);
+    put_le32(b, bpp == 8 ? 256 : 0);
+    put_le32(b, 0);
+    for (int i = 0; i < palette / 4; ++i) b += Bytes{char(i), char(255 - i), char(i / 2), 0};
+    b += pattern(size_t(row * h), bpp);
+    return b;
+}
+
+Bytes make_tga(int w, int h) {
+    Bytes t(18, '\0');
+    t[2] = 2;  // uncompressed true colour
+    t[12] = char(w & 0xFF), t[13] = char(w >> 8);
+    t[14] = char(h & 0xFF), t[15] = char(h >> 8);
+    t[16] = 24;
+    return t + pattern(size_t(w * h * 3), 3);
+}
+
+// A baseline JPEG whose blocks all decode to DC 0 / EOB (flat grey): `comps` components with the
+// given sampling of component 0 (0x11 or 0x22); one-code Huffman tables; `scan` is the entropy data.
+Bytes make_jpeg(int w, int h, int comps, int sampling, const Bytes& scan) {
+    Bytes j = "\xFF\xD8";
+    j += Bytes("\xFF\xDB\x00\x43\x00", 5) + Bytes(64, '\x01');
+    Bytes sof = "\xFF\xC0";
+    const int len = 8 + 3 * comps;
+    sof += char(len >> 8), sof += char(len & 0xFF), sof += '\x08';
+    sof += char(h >> 8), sof += char(h & 0xFF), sof += char(w >> 8), sof += char(w & 0xFF), sof += char(comps);
+    for (int c = 0; c < comps; ++c) sof += char(c + 1), sof += char(c == 0 ? sampling : 0x11), sof += '\0';
+    j += sof;
+    Bytes counts(16, '\0');
+    counts[0] = 1;
+    j += Bytes("\xFF\xC4\x00\x14\x00", 5) + counts + Bytes(1, '\x00');
+    j += Bytes("\xFF\xC4\x00\x14\x10", 5) + counts + Bytes(1, '\x00');
+    Bytes sos = "\xFF\xDA";
+    const int slen = 6 + 2 * comps;
+    sos += char(0), sos += char(slen), sos += char(comps);
+    for (int c = 0; c < comps; ++c) sos += char(c + 1), sos += '\0';
+    sos += Bytes("\x00\x3F\x00", 3);
+    j += sos + scan + "\xFF\xD9";
+    return j;
+}
+
+void image_seeds() {
+    std::vector<std::pair<std::string, Bytes>> images;
+    images.push_back({"rgb8.png", make_png(5, 4, 2, 8, pattern(5 * 4 * 3, 1), 15, 0)});
+    images.push_back({"grey8_paeth.png", make_png(7, 3, 0, 8, pattern(21, 2), 7, 4)});
+    images.push_back({"grey16.png", make_png(3, 3, 0, 16, pattern(18, 3), 6, 1)});
+    images.push_back({"rgba8_avg.png", make_png(4, 4, 6, 8, pattern(64, 4), 16, 3)});
+    images.push_back({"rgb16_up.png", make_png(2, 2, 2, 16, pattern(24, 5), 12, 2)});
+    images.push_back({"palette4.png", make_png(4, 2, 3, 4, pattern(4, 6), 2, 0, pattern(48, 7))});
+    images.push_back({"grey1_interlaced.png", make_png(8, 8, 0, 1, pattern(8, 8), 1, 0, "", true)});
+    images.push_back({"rgb24.bmp", make_bmp(5, 3, 24)});
+    images.push_back({"pal8.bmp", make_bmp(4, 4, 8)});
+    images.push_back({"argb32.bmp", make_bmp(3, 2, 32)});
+    images.push_back({"rgb.ppm", "P6\n# pomt\n4 3\n255\n" + pattern(36, 9)});
+    images.push_back({"grey.pgm", "P5 3 2 255 " + pattern(6, 10)});
+    images.push_back({"grey16.pgm", "P5\n2 2\n65535\n" + pattern(8, 11)});
+    images.push_back({"rgb.tga", make_tga(4, 3)});
+    images.push_back({"one.gif", Bytes("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+                                       ",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;", 43)});
+    images.push_back({"grey8.jpg", make_jpeg(8, 8, 1, 0x11, "\x3F")});
+    images.push_back({"ycc444.jpg", make_jpeg(8, 8, 3, 0x11, "\x03")});
+    images.push_back({"ycc420.jpg", make_jpeg(16, 16, 3, 0x22, Bytes("\x00\x0F", 2))});
+    images.push_back({"ycc420_odd.jpg", make_jpeg(13, 9, 3, 0x22, Bytes("\x00\x0F", 2))});
+    // Control bytes (see fuzz_image.cpp): the three classifier models and the free config.
+    const Bytes controls[] = {Bytes("\x00\x00\x00\x00", 4), Bytes("\x01\x00\x00\x00", 4), Bytes("\x02\x00\x00\x00", 4),
+                              Bytes("\x03\x04\x80\x1f", 4), Bytes("\x03\x2d\xff\x07", 4), Bytes("\x03\x10\x10\x3f", 4)};
+    int k = 0;
+    for (auto& [name, bytes] : images) {
+        put("image", name, controls[k % 6] + bytes);
+        ++k;
+    }
+}
+
+// ---- pruning ----------------------------------------------------------------------------------
+
+void prune_seeds() {
+    // The fuzz models: 4 blocks, 16 patch tokens + 1 (ViT), 2 (distilled), 0 (avg) or 5 (reg) prefix.
+    const char* specs[] = {
+        "pomt:R=4,layer=1", "topk:r=2", "tome:r=3", "tome:r=4,2,2,1", "tome:r=2,layer=2", "random:keep=10,seed=1",
+        "none", "random:keep=12;pomt:R=3,layer=2", "topk:r=1,layer=0;tome:r=2,layer=3", "pomt:R=0,layer=0",
+    };
+    const char* files[] = {
+        R"({"comment":"per block","layers":[null,{"method":"pomt","R":4},{},{"method":"none"}]})",
+        R"({"steps":[{"method":"tome","r":[0,2,2]},{"method":"topk","r":1,"layer":3}]})",
+        R"({"random":{"keep":12,"seed":3},"prune":"pomt:R=2,layer=0","version":1,"format":"pomt-schedule"})",
+        R"({"steps":[{"method":"random","keep":9},{"method":"pomt","R":2,"layer":3}],"layers":[{"method":"tome","r":3}]})",
+    };
+    int i = 0;
+    for (const char* s : specs) {
+        const char ctl = char((i % 4) << 1);  // bit 0 = 0: a spec; bits 1-2: the model
+        put("prune_spec", "spec" + std::to_string(i++), Bytes(1, ctl) + s);
+    }
+    i = 0;
+    for (const char* f : files) {
+        const char ctl = char(1 | ((i % 4) << 1));
+        put("prune_spec", "schedule" + std::to_string(i++) + ".json", Bytes(1, ctl) + f);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_seeds OUT_DIR\n");
+        return 2;
+    }
+    g_out = argv[1];
+    ::mkdir(g_out.c_str(), 0755);
+    pomt_seeds();
+    safetensors_seeds();
+    npy_seeds();
+    config_seeds();
+    image_seeds();
+    prune_seeds();
+    return 0;
+}

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Build a timm-faithful ONNX graph of a .pomt model, without PyTorch.
+
+    pip install onnx numpy          # (onnxruntime too, to run the graph)
+    python3 profiler/onnx_export.py model.pomt -o model.onnx
+
+PyTorch's CPU wheels are not on PyPI (the PyPI wheel brings the whole CUDA stack), so instead of
+`torch.onnx.export(timm.create_model(...))` this writes, with the `onnx` helper API, the graph that
+export produces for timm's VisionTransformer at batch 1 and opset 17:
+
+  Conv patch embedding (or --patch-embed matmul: unfold + MatMul), Reshape + Transpose to tokens,
+  Concat of class / distillation / register tokens, Add position embedding (before or after the
+  concat: `no_embed_class`), optional norm_pre; per block: LayerNormalization, MatMul + Add (qkv),
+  Reshape / Transpose / Gather into q, k, v per head, q·scale, MatMul(q, kᵀ), Softmax(-1),
+  MatMul(·, v), Transpose + Reshape, MatMul + Add (proj), LayerScale Mul, residual Add;
+  LayerNormalization, MatMul + Add (fc1), exact GELU x·½·(1 + Erf(x/√2)), MatMul + Add (fc2),
+  LayerScale, residual; final norm over all tokens, pooling (class token, or mean of the patch
+  tokens with fc_norm), head MatMul + Add (distilled: mean of head and head_dist).
+
+Weights come from the .pomt file (docs/FORMAT.md); the tensor list is checked against
+weights_tools/convert_timm.py's expected_tensors(). ONNX Runtime fuses these patterns itself
+(LayerNorm, Gelu / BiasGelu, MatMul+Add → Gemm / FusedMatMul, attention) at ORT_ENABLE_ALL, exactly
+as it does on a torch export.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "weights_tools"))
+import convert_timm  # noqa: E402  (the .pomt conventions: expected_tensors, MAGIC, alignment)
+
+OPSET = 17
+
+
+def read_pomt(path):
+    """(model config dict, {name: float32 ndarray}) from a .pomt file (memory-mapped)."""
+    with open(path, "rb") as f:
+        pre = f.read(24)
+    if len(pre) < 24 or pre[:8] != convert_timm.MAGIC:
+        raise ValueError("'%s' is not a .pomt file" % path)
+    version, _, hlen = struct.unpack("<IIQ", pre[8:24])
+    if version != convert_timm.FORMAT_VERSION:
+        raise ValueError("'%s': .pomt version %d, this script reads %d" % (path, version, convert_timm.FORMAT_VERSION))
+    with open(path, "rb") as f:
+        f.seek(24)
+        header = json.loads(f.read(hlen).decode("utf-8"))
+    data_start = convert_timm.align_up(24 + hlen)
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    cfg = header["model"]
+    tensors = {}
+    for t in header["tensors"]:
+        if t["dtype"] != "f32":
+            raise ValueError("'%s': tensor %s has dtype %s" % (path, t["name"], t["dtype"]))
+        b = data_start + t["offset"]
+        arr = np.frombuffer(mm[b:b + t["nbytes"]], dtype="<f4").reshape(t["shape"])
+        tensors[t["name"]] = np.ascontiguousarray(arr, dtype=np.float32)
+    want = [n for n, _ in convert_timm.expected_tensors(cfg)]
+    if sorted(want) != sorted(tensors):
+        raise ValueError("'%s': tensors do not match the configuration" % path)
+    return cfg, tensors
+
+
+class _Graph:
+    def __init__(self):
+        from onnx import helper, numpy_helper
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def const(self, name, value):
+        self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def ints(self, name, values):
+        return self.const(name, np.asarray(values, dtype=np.int64))
+
+    def op(self, op_type, inputs, out=None, **attrs):
+        self.count += 1
+        out = out or "%s_%d" % (op_type.lower(), self.count)
+        self.nodes.append(self.helper.make_node(op_type, inputs, [out], name="n%d_%s" % (self.count, op_type), **attrs))
+        return out
+
+
+def build_onnx(cfg, w, patch_embed="conv"):
+    """An onnx.ModelProto for batch 1: input 'pixels' (1,3,S,S) float32, output 'logits' (1,classes)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = _Graph()
+    D, P, S = cfg["embed_dim"], cfg["patch_size"], cfg["img_size"]
+    heads, depth, eps = cfg["num_heads"], cfg["depth"], float(cfg["ln_eps"])
+    hd = D // heads
+    grid = S // P
+    npatch = grid * grid
+    prefix = convert_timm.num_prefix(cfg)
+    N = npatch + prefix
+    C = cfg["num_classes"]
+
+    def linear(x, name, out=None):
+        wt = g.const(name + ".weight_t", np.ascontiguousarray(w[name + ".weight"].T))
+        y = g.op("MatMul", [x, wt])
+        return g.op("Add", [y, g.const(name + ".bias", w[name + ".bias"])], out)
+
+    def layernorm(x, name):
+        return g.op("LayerNormalization", [x, g.const(name + ".weight", w[name + ".weight"]),
+                                           g.const(name + ".bias", w[name + ".bias"])], axis=-1, epsilon=eps)
+
+    # Patch embedding → (1, npatch, D)
+    if patch_embed == "conv":
+        y = g.op("Conv", ["pixels", g.const("patch_embed.proj.weight", w["patch_embed.proj.weight"])]
+                 + ([g.const("patch_embed.proj.bias", w["patch_embed.proj.bias"])] if not cfg["pre_norm"] else []),
+                 kernel_shape=[P, P], strides=[P, P])
+        y = g.op("Reshape", [y, g.ints("shape_patch_flat", [1, D, npatch])])
+        x = g.op("Transpose", [y], perm=[0, 2, 1])
+    else:  # unfold (1,3,g,P,g,P) → (1,g,g,3,P,P) → (1, npatch, 3·P·P), then MatMul
+        y = g.op("Reshape", ["pixels", g.ints("shape_unfold", [1, 3, grid, P, grid, P])])
+        y = g.op("Transpose", [y], perm=[0, 2, 4, 1, 3, 5])
+        y = g.op("Reshape", [y, g.ints("shape_patches", [1, npatch, 3 * P * P])])
+        wt = g.const("patch_embed.weight_t", np.ascontiguousarray(w["patch_embed.proj.weight"].reshape(D, -1).T))
+        x = g.op("MatMul", [y, wt])
+        if not cfg["pre_norm"]:
+            x = g.op("Add", [x, g.const("patch_embed.proj.bias", w["patch_embed.proj.bias"])])
+
+    # Prefix tokens and position embedding (timm's _pos_embed)
+    pos = g.const("pos_embed", w["pos_embed"])
+    tokens = []
+    if cfg["class_token"]: tokens.append(g.const("cls_token", w["cls_token"]))
+    if cfg["distilled"]: tokens.append(g.const("dist_token", w["dist_token"]))
+    if cfg["reg_tokens"]: tokens.append(g.const("reg_token", w["reg_token"]))
+    if cfg["no_embed_class"]:
+        x = g.op("Add", [x, pos])
+        if tokens: x = g.op("Concat", tokens + [x], axis=1)
+    else:
+        if tokens: x = g.op("Concat", tokens + [x], axis=1)
+        x = g.op("Add", [x, pos])
+    if cfg["pre_norm"]:
+        x = layernorm(x, "norm_pre")
+
+    scale = g.const("attn_scale", np.array(hd ** -0.5, dtype=np.float32))
+    shape_qkv = g.ints("shape_qkv", [1, N, 3, heads, hd])
+    shape_tokens = g.ints("shape_tokens", [1, N, D])
+    idx = [g.ints("idx%d" % i, i) for i in range(3)]
+    for i in range(depth):
+        b = "blocks.%d." % i
+        # Attention
+        h = layernorm(x, b + "norm1")
+        if cfg["qkv_bias"]:
+            qkv = linear(h, b + "attn.qkv")
+        else:
+            qkv = g.op("MatMul", [h, g.const(b + "attn.qkv.weight_t", np.ascontiguousarray(w[b + "attn.qkv.weight"].T))])
+        qkv = g.op("Reshape", [qkv, shape_qkv])
+        qkv = g.op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])  # (3, 1, heads, N, hd)
+        q = g.op("Gather", [qkv, idx[0]], axis=0)
+        k = g.op("Gather", [qkv, idx[1]], axis=0)
+        v = g.op("Gather", [qkv, idx[2]], axis=0)
+        q = g.op("Mul", [q, scale])
+        kt = g.op("Transpose", [k], perm=[0, 1, 3, 2])
+        att = g.op("Softmax", [g.op("MatMul", [q, kt])], axis=-1)
+        o = g.op("MatMul", [att, v])  # (1, heads, N, hd)
+        o = g.op("Reshape", [g.op("Transpose", [o], perm=[0, 2, 1, 3]), shape_tokens])
+        o = linear(o, b + "attn.proj")
+        if cfg["layer_scale"]:
+            o = g.op("Mul", [o, g.const(b + "ls1.gamma", w[b + "ls1.gamma"])])
+        x = g.op("Add", [x, o])
+        # MLP
+        h = layernorm(x, b + "norm2")
+        h = linear(h, b + "mlp.fc1")
+        e = g.op("Erf", [g.op("Div", [h, g.const(b + "sqrt2", np.array(np.sqrt(2.0), dtype=np.float32))])])
+        e = g.op("Add", [e, g.const(b + "one", np.array(1.0, dtype=np.float32))])
+        h = g.op("Mul", [g.op("Mul", [h, e]), g.const(b + "half", np.array(0.5, dtype=np.float32))])
+        h = linear(h, b + "mlp.fc2")
+        if cfg["layer_scale"]:
+            h = g.op("Mul", [h, g.const(b + "ls2.gamma", w[b + "ls2.gamma"])])
+        x = g.op("Add", [x, h])
+
+    # Head (timm: norm → pool → fc_norm → head)
+    if not cfg["fc_norm"]:
+        x = layernorm(x, "norm")
+    if cfg["global_pool"] == "avg":
+        pooled = g.op("ReduceMean", [g.op("Slice", [x, g.ints("slice_start", [prefix]), g.ints("slice_end", [N]),
+                                                    g.ints("slice_axes", [1])])], axes=[1], keepdims=0)
+        pooled = [pooled]
+    else:
+        pooled = [g.op("Gather", [x, idx[0]], axis=1)]
+        if cfg["distilled"]:
+            pooled.append(g.op("Gather", [x, idx[1]], axis=1))
+    if cfg["fc_norm"]:
+        pooled = [layernorm(p, "fc_norm") for p in pooled]
+    if C > 0:
+        if cfg["distilled"]:
+            a = linear(pooled[0], "head")
+            d = linear(pooled[1], "head_dist")
+            out = g.op("Mul", [g.op("Add", [a, d]), g.const("half_head", np.array(0.5, dtype=np.float32))], "logits")
+        else:
+            out = linear(pooled[0], "head", "logits")
+        outs = C
+    else:
+        out = g.op("Identity", [pooled[0]], "logits")
+        outs = D
+
+    graph = helper.make_graph(
+        g.nodes, cfg["architecture"],
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [1, 3, S, S])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, outs])],
+        initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pomt onnx_export.py")
+    model.ir_version = 8  # readable by ONNX Runtime 1.14+
+    onnx.checker.check_model(model)
+    return model
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="a .pomt file")
+    ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    ap.add_argument("--patch-embed", choices=["conv", "matmul"], default="conv")
+    args = ap.parse_args(argv)
+    cfg, w = read_pomt(args.model)
+    model = build_onnx(cfg, w, args.patch_embed)
+    with open(args.output, "wb") as f:
+        f.write(model.SerializeToString())
+    print("wrote %s: %s, %d nodes, opset %d" % (args.output, cfg["architecture"], len(model.graph.node), OPSET))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
