@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "vit/jpeg_libjpeg.h"
 #include "pomt/pomt.h"
 #include "tests/test_util.h"
 #include "vit/json.h"
@@ -445,8 +446,9 @@ TEST_CASE("classify: the real ViT-Tiny gives timm's top-1 on its 8 reference Ima
     // pixels (saved losslessly as PNG) the whole pipeline is within 2.1e-6 of timm. So the
     // decoder-independent part is held to 1e-3 below, and the JPEG route to a bound that still
     // catches any real preprocessing or model error.
+    // Builds with JPEG=libjpeg decode exactly as PIL does, and are held to the issue's 1e-3.
     MESSAGE("real ViT-Tiny from JPEG files: max |prob - timm prob| over the top-5 = " << worst);
-    CHECK(worst <= 0.03);
+    CHECK(worst <= (libjpeg_available() ? 1e-3 : 0.03));
 
     // timm's own network input (PIL decoding + timm's transform) through the library: top-5
     // probabilities within 1e-3 of timm's.
