@@ -73,6 +73,67 @@ int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const
     return 0;
 }
 
+// The cost of pruning where it happens: the first block with a pruning action, at the full token
+// count, run with and without its pruner (two points of one shuffled measurement), per operation.
+int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
+                          int batch) {
+    const ModelConfig& c = model->config();
+    const ResolvedSchedule plan = resolve_schedule(schedule, c);
+    int layer = -1;
+    for (int i = 0; i < int(plan.layers.size()) && layer < 0; ++i)
+        if (plan.layers[size_t(i)].method != PruneMethod::None) layer = i;
+    if (layer < 0) fail("--mode op with a schedule needs a pruning action in some block (random pruning has none)");
+    if (plan.keep) fail("--mode op times one block at the full token count: leave out random pruning");
+    std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
+    if (args.has("--pin")) profiler::pin_to_cpus(profiler::parse_cpu_list(args.get("--pin")));
+    Session session(model, threads);
+    const int n = c.num_tokens(), D = c.embed_dim;
+    std::vector<float> input(size_t(batch) * n * D), work(input.size());
+    uint32_t state = 777;
+    for (float& v : input) {
+        state = state * 1664525u + 1013904223u;
+        v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
+    }
+    std::vector<std::vector<OpTimes>> samples(2);
+    profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
+    auto stats = profiler::measure_points({0, 1}, [&](int pruned) {
+        std::copy(input.begin(), input.end(), work.begin());
+        OpTimes t;
+        auto t0 = std::chrono::steady_clock::now();
+        session.run_blocks(work.data(), batch, n, layer, 1, &t, pruned ? pruner.get() : nullptr);
+        double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        samples[size_t(pruned)].push_back(t);
+        return sec;
+    }, mo);
+    auto op_median = [&](int which, int op) {
+        std::vector<double> ms;
+        for (size_t i = 1; i < samples[size_t(which)].size(); ++i) ms.push_back(samples[size_t(which)][i].seconds[op] * 1e3);
+        std::sort(ms.begin(), ms.end());
+        return ms.empty() ? 0.0 : profiler::quantile_sorted(ms, 0.5);
+    };
+    std::printf("%s, block %d at %d tokens, batch %d, %d thread%s, %s; pruning: %s\n", c.architecture.c_str(), layer, n, batch,
+                threads, threads == 1 ? "" : "s", isa_name(active_isa()), plan.describe().c_str());
+    std::printf("  %-10s %10s %10s\n", "op (ms)", "plain", "pruning");
+    for (int op = 0; op < int(BlockOp::Count); ++op)
+        std::printf("  %-10s %10.4f %10.4f\n", block_op_name(BlockOp(op)), op_median(0, op), op_median(1, op));
+    std::printf("  %-10s %10.4f %10.4f  (median of whole-block runs: %d and %d)\n", "block", stats[0].median_ms,
+                stats[1].median_ms, stats[0].runs, stats[1].runs);
+    // What pruning adds before the MLP: the step itself, and attention writing out its matrix.
+    const double extra = op_median(1, int(BlockOp::Prune)) +
+                         std::max(0.0, op_median(1, int(BlockOp::Attention)) - op_median(0, int(BlockOp::Attention)));
+    const double before_mlp = [&] {
+        double t = 0;
+        for (BlockOp op : {BlockOp::Norm1, BlockOp::Qkv, BlockOp::Attention, BlockOp::Proj}) t += op_median(0, int(op));
+        return t + op_median(0, int(BlockOp::Norm2)) + op_median(0, int(BlockOp::Fc1)) + op_median(0, int(BlockOp::Gelu)) +
+               op_median(0, int(BlockOp::Fc2));
+    }();
+    std::printf("pruning overhead at block %d: %.4f ms = %.1f%% of the plain block (prune step %.4f ms + attention "
+                "matrix output %.4f ms)\n",
+                layer, extra, 100.0 * extra / before_mlp, op_median(1, int(BlockOp::Prune)),
+                std::max(0.0, op_median(1, int(BlockOp::Attention)) - op_median(0, int(BlockOp::Attention))));
+    return 0;
+}
+
 }  // namespace
 
 int cmd_profile(int argc, char** argv) {
@@ -89,8 +150,10 @@ int cmd_profile(int argc, char** argv) {
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
     if (!schedule.empty()) {
-        if (args.has("--tokens") || args.has("--mode") || args.has("--svg"))
-            fail("with --prune/--schedule, profile compares the schedule with the full model: --tokens, --mode and --svg do not apply");
+        if (args.has("--tokens") || args.has("--svg") || (args.has("--mode") && mode == profiler::ProfileMode::Block))
+            fail("with --prune/--schedule, profile compares the schedule with the full model (or, with --mode op, "
+                 "the pruning block's operations): --tokens, --svg and --mode block do not apply");
+        if (mode == profiler::ProfileMode::Op) return profile_pruning_block(args, model, schedule, threads, batch);
         return profile_schedule(args, model, schedule, threads, batch);
     }
     const TokenRange range = parse_token_range(args.get("--tokens"), c.num_prefix_tokens() + 1, c.num_tokens());

@@ -98,3 +98,26 @@ TEST_CASE("profile: bad input is refused before measuring") {
     expect({"--svg", "/nonexistent-dir/x.svg"}, "not writable");
     expect({"--pin", "banana"}, "banana");
 }
+
+TEST_CASE("profile: --prune compares with the full model; --mode op times the pruning block") {
+    const std::string dir = pomt_test::temp_dir();
+    const std::string model = small_model(dir);
+    auto r = run_pomt({"profile", "-m", model, "--prune", "pomt:R=6,layer=0", "--fast", "--quiet", "--threads", "1", "--csv",
+                       dir + "/s.csv"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("tokens after each block: 11 11") != std::string::npos);
+    auto rows = profiler::read_latency_csv(dir + "/s.csv");
+    CHECK(!profiler::select_curve(rows, "baseline").empty());
+    CHECK(!profiler::select_curve(rows, "schedule").empty());
+    auto op = run_pomt({"profile", "-m", model, "--prune", "pomt:R=6,layer=1", "--mode", "op", "--fast", "--quiet",
+                        "--threads", "1"});
+    INFO(op.err);
+    REQUIRE(op.exit_code == 0);
+    CHECK(op.out.find("block 1 at 17 tokens") != std::string::npos);
+    CHECK(op.out.find("pruning overhead at block 1") != std::string::npos);
+    auto bad = run_pomt({"profile", "-m", model, "--prune", "pomt:R=6,layer=0", "--tokens", "2:5", "--quiet"});
+    CHECK(bad.exit_code == 2);
+    auto bad2 = run_pomt({"profile", "-m", model, "--prune", "random:keep=5", "--mode", "op", "--quiet"});
+    CHECK(bad2.exit_code == 2);
+}

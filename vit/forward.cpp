@@ -50,14 +50,22 @@ const char* block_op_name(BlockOp op) {
     return names[int(op)];
 }
 
-void Session::run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times) {
+int Session::run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times, TokenPruner* pruner) {
     const ModelConfig& c = model_->config();
     if (first < 0 || count < 0 || first + count > c.depth) fail("block range outside the model");
     if (tokens < 1 || batch < 1) fail("run_blocks needs at least one token and one image");
-    float* own = buffer(kX, size_t(batch) * tokens * c.embed_dim);
-    if (own != x) std::memcpy(own, x, size_t(batch) * tokens * c.embed_dim * sizeof(float));
-    for (int layer = first; layer < first + count; ++layer) run_block(layer, own, batch, tokens, nullptr, nullptr, times);
-    if (own != x) std::memcpy(x, own, size_t(batch) * tokens * c.embed_dim * sizeof(float));
+    const size_t floats = size_t(batch) * tokens * c.embed_dim;
+    float* own = buffer(kX, floats);
+    if (own != x) std::memcpy(own, x, floats * sizeof(float));
+    float* sizes = nullptr;
+    if (pruner && pruner->tracks_sizes()) {
+        sizes = buffer(kSizes, size_t(batch) * tokens);
+        std::fill(sizes, sizes + size_t(batch) * tokens, 1.0f);
+    }
+    int n = tokens;
+    for (int layer = first; layer < first + count; ++layer) n = run_block(layer, own, batch, n, pruner, sizes, times);
+    if (own != x) std::memcpy(x, own, size_t(batch) * n * c.embed_dim * sizeof(float));
+    return n;
 }
 
 int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* pruner, float* sizes, OpTimes* times) {

@@ -68,8 +68,11 @@ public:
     std::vector<float> run(const float* images, int batch, const RunOptions& options = {});
 
     // For the profiler: runs blocks [first, first + count) on a token sequence x [batch × tokens ×
-    // dim], in place, with no pruning. `times` (optional) receives the per-operation breakdown.
-    void run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times = nullptr);
+    // dim], in place. `times` (optional) receives the per-operation breakdown; `pruner` (optional)
+    // prunes as it would inside run() (x must then hold room for `tokens` rows; the sequence may
+    // shrink). Returns the token count after the last block.
+    int run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times = nullptr,
+                   TokenPruner* pruner = nullptr);
 
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
