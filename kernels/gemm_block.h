@@ -28,14 +28,22 @@ template <class V, int R, int NP>
 POMT_INLINE void block_accumulate(int k, const float* a, size_t lda, const float* b, size_t b_k, size_t b_p,
                                   typename V::T (&acc)[R][NP * (16 / V::lanes)]) {
     constexpr int PV = 16 / V::lanes, NV = NP * PV;
+    // Every loop over r and j is unrolled so the accumulators live in registers: g++ for aarch64
+    // otherwise keeps acc[][] on the stack and stores it back on every k step.
+#pragma GCC unroll 32
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
         for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
     for (int p = 0; p < k; ++p) {
         typename V::T bv[NV];
+#pragma GCC unroll 32
         for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 32
             for (int v = 0; v < PV; ++v) bv[q * PV + v] = V::load(b + size_t(p) * b_k + q * b_p + v * V::lanes);
+#pragma GCC unroll 32
         for (int r = 0; r < R; ++r) {
             typename V::T av = V::set1(a[r * lda + p]);
+#pragma GCC unroll 32
             for (int j = 0; j < NV; ++j) acc[r][j] = V::fmadd(av, bv[j], acc[r][j]);
         }
     }
@@ -63,7 +71,9 @@ void gemm_tile(const GemmTile& t) {
     constexpr int PV = 16 / V::lanes;
     typename V::T acc[R][NP * PV];
     block_accumulate<V, R, NP>(t.k, t.a, size_t(t.lda), t.panel, kGemmPanel, t.panel_stride, acc);
+#pragma GCC unroll 32
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
         for (int j = 0; j < NP * PV; ++j) {
             int n = std::min(V::lanes, t.cols - j * V::lanes);
             if (n <= 0) break;
