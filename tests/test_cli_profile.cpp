@@ -54,7 +54,7 @@ TEST_CASE("profile: model, block and op modes write the CSV, the SVG and a summa
         CHECK(plot.find("<svg") != std::string::npos);
         CHECK(plot.find("</svg>") != std::string::npos);
         if (std::string(mode) == "op") {
-            for (const char* op : {"norm1", "qkv", "attention", "proj", "norm2", "fc1", "gelu", "fc2"}) {
+            for (const char* op : {"norm1", "qkv", "scores", "softmax", "attn_v", "proj", "norm2", "fc1", "gelu", "fc2"}) {
                 CAPTURE(op);
                 CHECK(!profiler::select_curve(rows, "op", 1, 1, op).empty());
             }
@@ -115,7 +115,7 @@ TEST_CASE("profile: --prune compares with the full model; --mode op times the pr
     INFO(op.err);
     REQUIRE(op.exit_code == 0);
     CHECK(op.out.find("block 1 at 17 tokens") != std::string::npos);
-    CHECK(op.out.find("pruning overhead at block 1") != std::string::npos);
+    CHECK(op.out.find("pruning step at block 1") != std::string::npos);
     auto bad = run_pomt({"profile", "-m", model, "--prune", "pomt:R=6,layer=0", "--tokens", "2:5", "--quiet"});
     CHECK(bad.exit_code == 2);
     auto bad2 = run_pomt({"profile", "-m", model, "--prune", "random:keep=5", "--mode", "op", "--quiet"});

@@ -46,7 +46,8 @@ float* Session::buffer(int slot, size_t floats) {
 }
 
 const char* block_op_name(BlockOp op) {
-    static const char* const names[] = {"norm1", "qkv", "attention", "proj", "prune", "norm2", "fc1", "gelu", "fc2"};
+    static const char* const names[] = {"norm1", "qkv",   "scores", "softmax", "attn_v", "proj",
+                                        "prune", "norm2", "fc1",    "gelu",    "fc2"};
     return names[int(op)];
 }
 
@@ -66,6 +67,50 @@ int Session::run_blocks(float* x, int batch, int tokens, int first, int count, O
     for (int layer = first; layer < first + count; ++layer) n = run_block(layer, own, batch, n, pruner, sizes, times);
     if (own != x) std::memcpy(x, own, size_t(batch) * n * c.embed_dim * sizeof(float));
     return n;
+}
+
+// Attention in three timed passes for the profiler's op mode (see OpTimes): per (image, head)
+// scores = scale·Q·Kᵀ + key_bias, then softmax of every row, then P·V — each with the fast kernels.
+template <typename Lap>
+static void attention_unfused_impl(const Model& model, ThreadPool* pool, const float* qkv, int batch, int n,
+                                   const float* log_sizes, float* probs, float* out, Lap& lap) {
+    const ModelConfig& c = model.config();
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
+    const float scale = 1.0f / std::sqrt(float(hd));
+    const int tasks = batch * heads;
+    std::vector<PackedWeights> keys(static_cast<size_t>(tasks)), values(static_cast<size_t>(tasks));
+    // Operand packing belongs to the GEMM it feeds: K with the scores, Vᵀ with P·V.
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        std::vector<float> k(static_cast<size_t>(n) * hd);
+        for (int t = t0; t < t1; ++t) {
+            const float* base = qkv + size_t(t / heads) * n * 3 * D + D + (t % heads) * hd;
+            for (int j = 0; j < n; ++j) std::memcpy(&k[size_t(j) * hd], base + size_t(j) * 3 * D, size_t(hd) * sizeof(float));
+            keys[size_t(t)] = pack_weights(k.data(), n, hd);
+            keys[size_t(t)].original = nullptr;  // k is a temporary
+            float* p = probs + size_t(t) * n * n;
+            gemm(n, qkv + size_t(t / heads) * n * 3 * D + (t % heads) * hd, 3 * D, keys[size_t(t)], p, n, Epilogue(), nullptr);
+            const float* bias = log_sizes ? log_sizes + size_t(t / heads) * n : nullptr;
+            for (size_t i = 0; i < size_t(n) * n; ++i) p[i] = p[i] * scale + (bias ? bias[i % size_t(n)] : 0.0f);
+        }
+    });
+    lap(BlockOp::Scores);
+    parallel_for(pool, tasks * n, 64, [&](int r0, int r1) {
+        for (int r = r0; r < r1; ++r) softmax_inplace(probs + size_t(r) * n, n);
+    });
+    lap(BlockOp::Softmax);
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        std::vector<float> vt(static_cast<size_t>(hd) * n);
+        for (int t = t0; t < t1; ++t) {
+            const float* base = qkv + size_t(t / heads) * n * 3 * D + 2 * D + (t % heads) * hd;
+            for (int j = 0; j < n; ++j)
+                for (int e = 0; e < hd; ++e) vt[size_t(e) * n + j] = base[size_t(j) * 3 * D + e];
+            values[size_t(t)] = pack_weights(vt.data(), hd, n);
+            values[size_t(t)].original = nullptr;
+            gemm(n, probs + size_t(t) * n * n, n, values[size_t(t)], out + size_t(t / heads) * n * D + (t % heads) * hd, D,
+                 Epilogue(), nullptr);
+        }
+    });
+    lap(BlockOp::AttnV);
 }
 
 int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* pruner, float* sizes, OpTimes* times) {
@@ -105,30 +150,34 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
     }
     const int scratch_per_task = attention_scratch_floats(n);
     float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
-    // One task per (image, head), split into contiguous ranges per thread.
-    pool->run(pool->size(), [&](int worker) {
-        int t0, t1;
-        split_range(batch * heads, pool->size(), worker, &t0, &t1);
-        for (int t = t0; t < t1; ++t) {
-            int b = t / heads, hh = t % heads;
-            const float* base = qkv + size_t(b) * n * 3 * D;
-            AttentionHead a;
-            a.tokens = n;
-            a.head_dim = hd;
-            a.scale = scale;
-            a.q = base + hh * hd;
-            a.k = base + D + hh * hd;
-            a.v = base + 2 * D + hh * hd;
-            a.ld_qkv = 3 * D;
-            a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
-            a.out = attn_out + size_t(b) * n * D + hh * hd;
-            a.ld_out = D;
-            a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
-            a.scratch = scratch + size_t(worker) * scratch_per_task;
-            attention_head(a);
-        }
-    });
-    lap(BlockOp::Attention);
+    if (times) {
+        attention_unfused_impl(model, pool, qkv, batch, n, log_sizes,
+                               probs ? probs : buffer(kProbs, size_t(batch) * heads * n * n), attn_out, lap);
+    } else {
+        // One task per (image, head), split into contiguous ranges per thread.
+        pool->run(pool->size(), [&](int worker) {
+            int t0, t1;
+            split_range(batch * heads, pool->size(), worker, &t0, &t1);
+            for (int t = t0; t < t1; ++t) {
+                int b = t / heads, hh = t % heads;
+                const float* base = qkv + size_t(b) * n * 3 * D;
+                AttentionHead a;
+                a.tokens = n;
+                a.head_dim = hd;
+                a.scale = scale;
+                a.q = base + hh * hd;
+                a.k = base + D + hh * hd;
+                a.v = base + 2 * D + hh * hd;
+                a.ld_qkv = 3 * D;
+                a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
+                a.out = attn_out + size_t(b) * n * D + hh * hd;
+                a.ld_out = D;
+                a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
+                a.scratch = scratch + size_t(worker) * scratch_per_task;
+                attention_head(a);
+            }
+        });
+    }
     Epilogue proj_ep;
     proj_ep.bias = bp.proj.bias;
     proj_ep.residual = x;

@@ -40,13 +40,14 @@ public:
     virtual int after_attention(BlockInternals& block) = 0;
 };
 
-// The operations of one block, in order, for the profiler's per-operation breakdown. Attention
-// is one fused kernel (scores, softmax and ×V per block of query rows), so it is timed as one.
-enum class BlockOp { Norm1, Qkv, Attention, Proj, Prune, Norm2, Fc1, Gelu, Fc2, Count };
+// The operations of one block, in order, for the profiler's per-operation breakdown.
+enum class BlockOp { Norm1, Qkv, Scores, Softmax, AttnV, Proj, Prune, Norm2, Fc1, Gelu, Fc2, Count };
 const char* block_op_name(BlockOp op);
 
-// Seconds spent per operation, accumulated over the blocks run. When a Session fills it, fc1 and
-// GELU run as two passes (instead of the fused epilogue) so each can be timed.
+// Seconds spent per operation, accumulated over the blocks run. When a Session fills it, the
+// fused kernels run unfused so each part can be timed: attention as Q·Kᵀ (GEMM), row softmax and
+// P·V (GEMM) instead of the blocked kernel, fc1 and GELU as two passes. The sum is therefore a
+// little above the fused block's time; the per-operation shares are what it is for.
 struct OpTimes {
     double seconds[int(BlockOp::Count)] = {};
 };
