@@ -71,7 +71,7 @@ $(BUILD)/examples/%: examples/%.cpp $(BUILD)/libpomt.a
 examples: $(EXAMPLES)
 
 # The tests find the pomt binary (for CLI tests) next to themselves.
-test: $(BUILD)/pomt_tests $(BUILD)/pomt
+test: $(BUILD)/pomt_tests $(BUILD)/pomt examples
 	$(BUILD)/pomt_tests $(TEST_ARGS)
 
 # Per-ISA kernels get their instruction-set flags; everything else stays portable so one x86-64
