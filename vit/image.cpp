@@ -91,7 +91,12 @@ bool jpeg_truncated(const unsigned char* p, size_t n) {
 bool jpeg_huffman_tables_ok(const unsigned char* p, size_t n) {
     size_t i = 2;
     while (i < n) {
-        if (p[i] != 0xFF) return true;  // not at a marker: stb reports the corruption itself
+        if (p[i] != 0xFF) {
+            // stb skips bytes between segments until the next 0xFF, so the walk must too.
+            const void* ff = std::memchr(p + i, 0xFF, n - i);
+            if (!ff) return true;
+            i = size_t(static_cast<const unsigned char*>(ff) - p);
+        }
         while (i < n && p[i] == 0xFF) ++i;
         if (i >= n) return true;
         unsigned marker = p[i++];
