@@ -325,8 +325,12 @@ profiler::BlockLatencyTable block_table(Context& x, std::string* source) {
         *source = "measured here (block mode)";
     }
     if (!(model_full > 0)) {
+        // One point carries the whole overhead: never the --fast rule here (a 0.05 s cap can leave a
+        // single run, and one stalled run then becomes the overhead).
         profiler::TokenWorkload workload(x.model, x.threads, x.batch, profiler::ProfileMode::Model);
-        auto stats = profiler::measure_points({x.N}, [&](int n) { return workload.run(n); }, measure_options(x));
+        profiler::MeasureOptions mo;
+        mo.max_seconds_per_point = 2.0;
+        auto stats = profiler::measure_points({x.N}, [&](int n) { return workload.run(n); }, mo);
         model_full = stats[0].median_ms;
         if (args.has("--block-latency")) *source += "; model latency at " + std::to_string(x.N) + " tokens measured here";
     }
