@@ -34,11 +34,7 @@ int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const
     std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
     Session session(model, threads);
     std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
-    uint32_t state = 12345;
-    for (float& v : images) {
-        state = state * 1664525u + 1013904223u;
-        v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
-    }
+    profiler::fill_pseudo_random(images, 12345);
     profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
     auto stats = profiler::measure_points({0, 1}, [&](int which) {
         RunOptions ro;
@@ -89,11 +85,7 @@ int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, 
     Session session(model, threads);
     const int n = c.num_tokens(), D = c.embed_dim;
     std::vector<float> input(size_t(batch) * n * D), work(input.size());
-    uint32_t state = 777;
-    for (float& v : input) {
-        state = state * 1664525u + 1013904223u;
-        v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
-    }
+    profiler::fill_pseudo_random(input, 777);
     std::vector<std::vector<OpTimes>> samples(2);
     profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
     auto stats = profiler::measure_points({0, 1}, [&](int pruned) {

@@ -1,4 +1,5 @@
 #include "profiler/layer_search.h"
+#include "profiler/workloads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -360,11 +361,7 @@ std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Mo
     const ModelConfig& c = model->config();
     if (runs < 1) fail("at least one timed run is needed");
     std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
-    uint32_t state = 12345;
-    for (float& v : images) {
-        state = state * 1664525u + 1013904223u;
-        v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
-    }
+    fill_pseudo_random(images, 12345);
     std::vector<std::unique_ptr<TokenPruner>> pruners;
     for (const PruneSchedule& s : schedules) pruners.push_back(make_pruner(resolve_schedule(s, c), c));
     Session session(model, threads);  // one session, one thread pool: the schedules differ only in the pruner

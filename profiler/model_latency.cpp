@@ -1,4 +1,5 @@
 #include "profiler/model_latency.h"
+#include "profiler/workloads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -17,11 +18,7 @@ LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const Pru
     const size_t floats = size_t(batch) * c.in_chans * c.img_size * c.img_size;
     if (images.empty()) {
         images.resize(floats);
-        uint32_t state = 12345;
-        for (float& v : images) {
-            state = state * 1664525u + 1013904223u;
-            v = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
-        }
+        fill_pseudo_random(images, 12345);
     }
     if (images.size() != floats) fail("latency input has the wrong size for the model and batch");
     const ResolvedSchedule plan = resolve_schedule(schedule, c);

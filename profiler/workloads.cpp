@@ -32,9 +32,6 @@ int KeepFirstTokens::after_embedding(float* x, int batch, int tokens, int dim) {
     return keep;
 }
 
-namespace {
-// Deterministic values in [-1, 1): latency does not depend on them, but they must be finite and
-// not denormal, and block inputs must look like activations (O(1)), not zeros.
 void fill_pseudo_random(std::vector<float>& v, uint32_t seed) {
     uint32_t state = seed;
     for (float& x : v) {
@@ -42,7 +39,6 @@ void fill_pseudo_random(std::vector<float>& v, uint32_t seed) {
         x = float(state >> 8) / float(1 << 24) * 2.0f - 1.0f;
     }
 }
-}  // namespace
 
 TokenWorkload::TokenWorkload(std::shared_ptr<const Model> model, int threads, int batch, ProfileMode mode)
     : session_(model, threads), batch_(batch), mode_(mode) {

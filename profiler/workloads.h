@@ -14,6 +14,10 @@
 namespace pomt {
 namespace profiler {
 
+// Deterministic values in [-1, 1) from a seeded LCG: timing inputs. Latency does not depend on
+// them, but they must be finite, not denormal, and O(1) like activations.
+void fill_pseudo_random(std::vector<float>& v, uint32_t seed);
+
 enum class ProfileMode { Model, Block, Op };
 const char* mode_name(ProfileMode mode);
 ProfileMode parse_mode(const std::string& text);  // throws pomt::Error
