@@ -8,8 +8,8 @@ namespace pomt {
 const IsaKernels& isa_kernels_portable() {
     static const IsaKernels table = {Isa::Scalar,       gemm_tile_portable,      4,
                                      1,                 gelu_portable,           softmax_portable,
-                                     layernorm_portable, attention_head_portable, fma_loop_portable,
-                                     16};
+                                     layernorm_portable, attention_head_portable, head_max_column_sums_portable,
+                                     fma_loop_portable,  16};
     return table;
 }
 

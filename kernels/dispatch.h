@@ -1,12 +1,13 @@
-// Per-ISA kernel tables: each ISA's translation unit fills one; the public entry points
-// (gemm, attention_head, layernorm, gelu_inplace, softmax_inplace) call through the table of
-// active_isa(). The Scalar table holds the portable plain-C++ kernels.
+// Per-ISA kernel tables: each ISA's translation unit fills one; the public entry points (gemm,
+// attention_head, layernorm, gelu_inplace, softmax_inplace, head_max_column_sums) call through the
+// table of active_isa(). The Scalar table holds the portable plain-C++ kernels.
 #pragma once
 #include <cstddef>
 
 #include "kernels/attention.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/isa.h"
+#include "kernels/reductions.h"
 
 namespace pomt {
 
@@ -19,6 +20,8 @@ struct IsaKernels {
     void (*layernorm)(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
                       const float* beta, float eps);
     void (*attention)(const AttentionHead& a);
+    void (*head_max_column_sums)(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
+                                 float* out);
     // Runs `iters` steps of independent FMA chains on full vectors (the peak-throughput probe of
     // profiler/kernel_bench.cpp); returns a value derived from the chains so they cannot be dropped.
     // Each step does fma_per_step FMAs (chains × lanes).

@@ -35,6 +35,25 @@ float fma_loop(long iters) {
     return V::hsum(s);
 }
 
+// See kernels/reductions.h. Row by row, so the attention matrix streams through in memory order
+// (columns first would jump a row stride per load); the sums stay in `out`, which is in L1.
+template <class V>
+void head_max_column_sums(const float* a, size_t head_stride, int ld, int heads, int rows, int cols, float* out) {
+    const int L = V::lanes;
+    const int vec_cols = cols / L * L;
+    std::fill(out, out + vec_cols, 0.0f);
+    for (int i = 0; i < rows; ++i) {
+        const float* row = a + size_t(i) * ld;
+        for (int j = 0; j < vec_cols; j += L) {
+            typename V::T m = V::load(row + j);
+            for (int h = 1; h < heads; ++h) m = V::max(m, V::load(row + h * head_stride + j));
+            V::store(out + j, V::add(V::load(out + j), m));
+        }
+    }
+    if (vec_cols < cols)
+        head_max_column_sums_portable(a + vec_cols, head_stride, ld, heads, rows, cols - vec_cols, out + vec_cols);
+}
+
 template <class V>
 void gelu_array(float* x, size_t n) {
     size_t i = 0;

@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "kernels/norms.h"
+#include "kernels/reductions.h"
 
 using namespace pomt;
 
@@ -228,6 +229,34 @@ TEST_CASE("layernorm: against the double reference at every ISA level, in place 
                 CAPTURE(dim);
                 CAPTURE(offset);
                 CHECK(bad == 0);
+            }
+    }
+}
+
+TEST_CASE("head_max_column_sums: bit-identical to the readable loop at every ISA level and shape") {
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        set_active_isa(isa);
+        for (int heads : {1, 2, 3, 12})
+            for (int cols : {1, 7, 15, 16, 17, 33, 47, 196}) {
+                const int rows = 16, ld = cols + 5;  // rows are ld apart, heads rows·ld + 3 apart
+                const size_t head_stride = size_t(rows) * ld + 3;
+                std::vector<float> a = random_floats(head_stride * heads, unsigned(heads * 1000 + cols), 0.0f, 1.0f);
+                for (int r : {1, 5, rows}) {
+                    std::vector<float> fast(size_t(cols), -1.0f), ref(size_t(cols), -2.0f);
+                    head_max_column_sums(a.data(), head_stride, ld, heads, r, cols, fast.data());
+                    for (int j = 0; j < cols; ++j) {  // the definition, written out
+                        float sum = 0.0f;
+                        for (int i = 0; i < r; ++i) {
+                            float m = a[size_t(i) * ld + j];
+                            for (int h = 1; h < heads; ++h) m = std::max(m, a[h * head_stride + size_t(i) * ld + j]);
+                            sum += m;
+                        }
+                        ref[size_t(j)] = sum;
+                    }
+                    INFO(isa_name(isa) << " heads " << heads << " cols " << cols << " rows " << r);
+                    CHECK(std::memcmp(fast.data(), ref.data(), ref.size() * sizeof(float)) == 0);
+                }
             }
     }
 }

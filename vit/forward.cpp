@@ -198,6 +198,7 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
         s.qkv = qkv;
         s.attn = probs;
         s.token_sizes = sizes;
+        s.pool = pool;
         int after = pruner->after_attention(s);
         if (after < 1 || after > n) fail("pruning produced an invalid token count");
         n = after;

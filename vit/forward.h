@@ -19,6 +19,7 @@ struct BlockInternals {
     const float* qkv = nullptr;      // [batch × tokens × 3·dim]: this block's q, k, v (timm's layout)
     const float* attn = nullptr;     // [batch × heads × tokens × tokens] post-softmax, when requested
     float* token_sizes = nullptr;    // [batch × tokens] merged-token sizes, when the pruner tracks them
+    ThreadPool* pool = nullptr;      // the Session's threads, for the pruner's own parallel work
 };
 
 // A pruning method (POMT, Top-K, ToMe, random: vit/pruning*.h). One instance serves one run.

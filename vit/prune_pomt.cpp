@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/reductions.h"
+#include "kernels/threads.h"
 #include "vit/error.h"
 
 namespace pomt {
@@ -14,60 +16,51 @@ int pomt_tokens_after(int tokens, int prefix, int R) {
     return prefix + kept + 1;
 }
 
-void pomt_scores(const BlockInternals& block, int image, double* score) {
+void pomt_scores(const BlockInternals& block, int image, double* score, std::vector<float>* group_sums) {
     const int n = block.tokens, p = block.prefix_tokens, H = block.heads, D = block.dim, hd = D / H;
     const int P = n - p;
-    // a_j: column sums over the non-prefix rows of the head-wise maximum of the attention. Rows are
-    // summed in float in groups of 16 (short, vectorisable passes), the groups in double.
+    // a_j: column sums over the non-prefix rows of the head-wise maximum of the attention, in float
+    // over groups of 16 rows (the vector kernel), the groups in double. Columns are independent, so
+    // the threads take column ranges and the result does not depend on the thread count.
     const float* A = block.attn + size_t(image) * H * n * n;
-    std::vector<float> work(static_cast<size_t>(2 * P));
-    float* group = work.data();
-    float* tmp = group + P;
-    std::fill(score, score + P, 0.0);
-    for (int i0 = p; i0 < n; i0 += 16) {
-        const int i1 = std::min(n, i0 + 16);
-        std::fill(group, group + P, 0.0f);
-        for (int i = i0; i < i1; ++i) {
-            const float* src = A + size_t(i) * n + p;  // head 0
-            for (int h = 1; h + 1 < H; ++h) {
-                const float* ah = A + (size_t(h) * n + i) * n + p;
-                for (int j = 0; j < P; ++j) tmp[j] = std::max(src[j], ah[j]);
-                src = tmp;
-            }
-            if (H > 1) {
-                const float* last = A + (size_t(H - 1) * n + i) * n + p;
-                for (int j = 0; j < P; ++j) group[j] += std::max(src[j], last[j]);
-            } else {
-                for (int j = 0; j < P; ++j) group[j] += src[j];
-            }
+    group_sums->resize(size_t(P));
+    float* group = group_sums->data();
+    constexpr int kRowGroup = 16, kColumnBlock = 16;
+    const int column_blocks = (P + kColumnBlock - 1) / kColumnBlock;
+    parallel_for(block.pool, column_blocks, 4, [&](int b0, int b1) {
+        const int j0 = b0 * kColumnBlock, j1 = std::min(P, b1 * kColumnBlock);
+        std::fill(score + j0, score + j1, 0.0);
+        for (int i0 = p; i0 < n; i0 += kRowGroup) {
+            const int rows = std::min(n, i0 + kRowGroup) - i0;
+            head_max_column_sums(A + size_t(i0) * n + p + j0, size_t(n) * n, n, H, rows, j1 - j0, group + j0);
+            for (int j = j0; j < j1; ++j) score[j] += group[j];
         }
-        for (int j = 0; j < P; ++j) score[j] += group[j];
-    }
+    });
     double amax = 0;
     for (int j = 0; j < P; ++j) amax = std::max(amax, score[j]);
     if (amax > 0)
         for (int j = 0; j < P; ++j) score[j] /= amax;
-    // s_j: per channel the head-wise maximum of V, summed over the channels; softmax over all tokens.
+    // s_j: per channel the head-wise maximum of V, summed over the channels in eight float partial
+    // sums (vectorisable) combined in double; then a softmax over all tokens.
     const float* qkv = block.qkv + size_t(image) * n * 3 * D;
     std::vector<double> s(static_cast<size_t>(n));
-    std::vector<float> vmax(static_cast<size_t>(hd));
+    parallel_for(block.pool, n, 32, [&](int t0, int t1) {
+        std::vector<float> vmax(static_cast<size_t>(hd));
+        for (int j = t0; j < t1; ++j) {
+            // One row of head-wise maxima (the kernel with a single row sums nothing).
+            head_max_column_sums(qkv + size_t(j) * 3 * D + 2 * D, size_t(hd), 0, H, 1, hd, vmax.data());
+            float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int c = 0;
+            for (; c + 8 <= hd; c += 8)
+                for (int u = 0; u < 8; ++u) part[u] += vmax[size_t(c + u)];
+            double sum = 0;
+            for (; c < hd; ++c) sum += vmax[size_t(c)];
+            for (int u = 0; u < 8; ++u) sum += part[u];
+            s[j] = sum;
+        }
+    });
     double smax = -HUGE_VAL;
-    for (int j = 0; j < n; ++j) {
-        const float* v = qkv + size_t(j) * 3 * D + 2 * D;
-        std::memcpy(vmax.data(), v, size_t(hd) * sizeof(float));
-        for (int h = 1; h < H; ++h)
-            for (int c = 0; c < hd; ++c) vmax[c] = std::max(vmax[c], v[h * hd + c]);
-        // Eight float partial sums (vectorisable), combined in double.
-        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int c = 0;
-        for (; c + 8 <= hd; c += 8)
-            for (int u = 0; u < 8; ++u) part[u] += vmax[c + u];
-        double sum = 0;
-        for (; c < hd; ++c) sum += vmax[c];
-        for (int u = 0; u < 8; ++u) sum += part[u];
-        s[j] = sum;
-        smax = std::max(smax, s[j]);
-    }
+    for (int j = 0; j < n; ++j) smax = std::max(smax, s[j]);
     double z = 0;
     for (int j = 0; j < n; ++j) z += (s[j] = std::exp(s[j] - smax));
     for (int j = 0; j < P; ++j) score[j] += s[p + j] / z;
@@ -84,7 +77,7 @@ int pomt_prune(BlockInternals& block, int R, PruneScratch& st) {
     st.acc.resize(size_t(D));
     st.keep.resize(size_t(p + kept));
     for (int b = 0; b < block.batch; ++b) {
-        pomt_scores(block, b, st.score.data());
+        pomt_scores(block, b, st.score.data(), &st.rows);
         rank_descending(st.score.data(), 0, P, &st.order);
         // Kept: the best `kept`, in position order (the official code keeps score order; the order
         // of tokens does not change a ViT's output). Merged: the rest, as one plain mean.

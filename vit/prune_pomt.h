@@ -5,6 +5,8 @@
 // the N − R − 2 best patch tokens are kept and the others are replaced by their plain mean, appended
 // as one token. Prefix tokens are always kept. With one prefix token that is R tokens fewer.
 #pragma once
+#include <vector>
+
 #include "vit/pruning.h"
 
 namespace pomt {
@@ -16,8 +18,8 @@ inline int pomt_kept_patches(int tokens, int R) { return tokens - R - 2; }
 int pomt_tokens_after(int tokens, int prefix, int R);
 
 // Importance of image `image`'s patch tokens j = prefix … tokens−1 into score[j − prefix].
-// Needs block.attn (post-softmax) and block.qkv.
-void pomt_scores(const BlockInternals& block, int image, double* score);
+// Needs block.attn (post-softmax) and block.qkv; `group_sums` is scratch. Runs on block.pool.
+void pomt_scores(const BlockInternals& block, int image, double* score, std::vector<float>* group_sums);
 
 // Prunes every image of the block; returns the new token count.
 int pomt_prune(BlockInternals& block, int R, PruneScratch& scratch);

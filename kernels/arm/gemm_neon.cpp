@@ -19,6 +19,7 @@ const IsaKernels kTable = {
     simd::softmax_row<V>,
     simd::layernorm_rows<V>,
     simd::attention<V, kRows, kPanels>,
+    simd::head_max_column_sums<V>,
     simd::fma_loop<V, 16>,
     16 * V::lanes,
 };
