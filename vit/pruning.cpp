@@ -40,7 +40,12 @@ void rank_descending(const double* score, int begin, int end, std::vector<int>* 
     order->resize(size_t(end - begin));
     std::iota(order->begin(), order->end(), begin);
     auto key = [score](int i) { return std::isnan(score[i]) ? -HUGE_VAL : score[i]; };
-    std::stable_sort(order->begin(), order->end(), [&](int a, int b) { return key(a) > key(b); });
+    // A total order (ties by index), so std::sort gives what a stable sort would, without the
+    // stable sort's buffer allocation on every call.
+    std::sort(order->begin(), order->end(), [&](int a, int b) {
+        const double ka = key(a), kb = key(b);
+        return ka > kb || (ka == kb && a < b);
+    });
 }
 
 // ---- spec parsing -----------------------------------------------------------------------------
