@@ -1,11 +1,15 @@
 // pomt bench: how fast this machine runs ViTs with pomt's kernels.
 //   pomt bench (-m model.pomt | --arch NAME) [--threads T] [--runs N] [--batch B] [--json]
 //       whole-model latency of one model: warm-up, then the median and p10/p90 of N runs;
+//   pomt bench (-m model.pomt | --arch NAME) --compare 'SPEC|@schedule.json|…' [...]
+//       the unpruned model and each schedule timed interleaved (each run visits all of them, in a
+//       rotating order), with each one's latency as a ratio of the unpruned model's;
 //   pomt bench [--runs N]
 //       the full report, side by side in one run: measured FMA peak, GEMM GFLOP/s on the ViT
 //       Linear shapes, and DeiT-Tiny / DeiT-Small / ViT-Base latency at 1 thread and all cores.
 #include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
@@ -17,6 +21,7 @@
 #include "vit/pruning.h"
 #include "vit/error.h"
 #include "vit/forward.h"
+#include "vit/json.h"
 
 namespace pomt {
 
@@ -46,21 +51,73 @@ int bench_suite(int runs, int warmup) {
     return 0;
 }
 
+// --compare's list: alternatives separated by '|' (a character no spec uses); `@FILE` is a
+// schedule file, anything else a --prune spec.
+std::vector<std::pair<std::string, PruneSchedule>> parse_compare_list(const std::string& list) {
+    std::vector<std::pair<std::string, PruneSchedule>> out;
+    size_t start = 0;
+    while (true) {
+        const size_t bar = list.find('|', start);
+        const std::string item = list.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+        if (item.empty()) fail("--compare: empty entry in '" + list + "'");
+        out.emplace_back(item, item[0] == '@' ? load_schedule_file(item.substr(1)) : parse_prune_spec(item));
+        if (bar == std::string::npos) break;
+        start = bar + 1;
+    }
+    return out;
+}
+
+int bench_compare(std::shared_ptr<const Model> model, const std::string& list, int threads, int batch, int runs,
+                  int warmup, bool json_out) {
+    auto entries = parse_compare_list(list);
+    std::vector<PruneSchedule> schedules = {PruneSchedule()};
+    std::vector<std::string> names = {"none"};
+    for (auto& e : entries) {
+        schedules.push_back(e.second);
+        names.push_back(e.first);
+    }
+    auto stats = profiler::measure_schedules_interleaved(model, schedules, threads, batch, runs, warmup);
+    const ModelConfig& c = model->config();
+    const char* isa = isa_name(active_isa());
+    if (json_out) {
+        std::printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"isa\":\"%s\",\"runs\":%d,\"warmup\":%d,"
+                    "\"interleaved\":true,\"results\":[",
+                    c.architecture.c_str(), batch, threads, isa, runs, warmup);
+        for (size_t i = 0; i < stats.size(); ++i)
+            std::printf("%s{\"schedule\":%s,\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f,"
+                        "\"ratio\":%.4f}",
+                        i ? "," : "", json::Value::string(names[i]).dump().c_str(), stats[i].median_ms, stats[i].p10_ms,
+                        stats[i].p90_ms, stats[i].min_ms, stats[i].median_ms / stats[0].median_ms);
+        std::printf("]}\n");
+        return 0;
+    }
+    std::printf("%s  batch %d  threads %d  isa %s  (%d interleaved runs after %d warm-up)\n", c.architecture.c_str(),
+                batch, threads, isa, runs, warmup);
+    std::printf("  %-32s %10s %20s %8s\n", "schedule", "median", "p10–p90", "ratio");
+    for (size_t i = 0; i < stats.size(); ++i)
+        std::printf("  %-32s %7.3f ms %8.3f–%-8.3f ms %7.3f\n", names[i].c_str(), stats[i].median_ms, stats[i].p10_ms,
+                    stats[i].p90_ms, stats[i].median_ms / stats[0].median_ms);
+    return 0;
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--threads", "--runs", "--warmup", "--batch"}, {"--json"});
+    Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--threads", "--runs", "--warmup", "--batch", "--compare"},
+              {"--json"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int runs = args.get_int("--runs", 30, 1, 100000);
     const int warmup = args.get_int("--warmup", 5, 0, 100000);
     if (!args.has("-m") && !args.has("--arch")) {
-        if (args.has("--json") || args.has("--threads") || args.has("--batch"))
-            fail("--json, --threads and --batch need a model: give -m model.pomt or --arch NAME");
+        if (args.has("--json") || args.has("--threads") || args.has("--batch") || args.has("--compare"))
+            fail("--json, --threads, --batch and --compare need a model: give -m model.pomt or --arch NAME");
         return bench_suite(runs, warmup);
     }
     const int threads = threads_from_args(args);
     const int batch = args.get_int("--batch", 1, 1, 1024);
     std::shared_ptr<const Model> model = load_model_from_args(args);
+    if (args.has("--compare"))
+        return bench_compare(model, args.get("--compare"), threads, batch, runs, warmup, args.has("--json"));
     const ModelConfig& c = model->config();
     auto l = profiler::measure_model_latency(model, PruneSchedule(), threads, batch, runs, warmup);
     const char* isa = isa_name(active_isa());

@@ -37,9 +37,11 @@ const char* kUsage =
     "          [--search layer [--block-latency block.csv] [--grid 8] [--max-prunes 2] [--compare paper.json]]\n"
     "          [--verify-runs N | --no-verify] [--fast] [--full-grid] [--seed S] [--skip-bad] [--quiet]\n"
     "                      the paper's offline computation: pick how many tokens to prune, and verify it\n"
-    "  bench [(-m model.pomt | --arch NAME) [--threads T] [--batch B] [--json]] [--runs N]\n"
+    "  bench [(-m model.pomt | --arch NAME) [--threads T] [--batch B] [--compare 'SPEC|@FILE|...'] [--json]]\n"
+    "        [--runs N] [--warmup N]\n"
     "                      time one model (warm-up, median and spread), or with no model the full\n"
-    "                      report: FMA peak, GEMM GFLOP/s, DeiT/ViT latency at 1 and all threads\n"
+    "                      report: FMA peak, GEMM GFLOP/s, DeiT/ViT latency at 1 and all threads;\n"
+    "                      --compare times schedules interleaved with the unpruned model\n"
     "\n"
     "--arch NAME uses seeded random weights (latency does not depend on them).\n";
 

@@ -355,39 +355,5 @@ LayerSearchResult search_layers(const BlockLatencyTable& table, const PlanAccura
     return s.finish();
 }
 
-std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Model> model,
-                                                        const std::vector<PruneSchedule>& schedules, int threads,
-                                                        int batch, int runs, int warmup) {
-    const ModelConfig& c = model->config();
-    if (runs < 1) fail("at least one timed run is needed");
-    std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
-    fill_pseudo_random(images, 12345);
-    std::vector<std::unique_ptr<TokenPruner>> pruners;
-    for (const PruneSchedule& s : schedules) pruners.push_back(make_pruner(resolve_schedule(s, c), c));
-    Session session(model, threads);  // one session, one thread pool: the schedules differ only in the pruner
-    const size_t k = schedules.size();
-    std::vector<std::vector<double>> ms(k);
-    for (int it = -warmup; it < runs; ++it)
-        for (size_t v = 0; v < k; ++v) {
-            const size_t i = (v + size_t(std::max(0, it))) % k;  // rotate who goes first
-            RunOptions o;
-            o.pruner = pruners[i].get();
-            auto t0 = std::chrono::steady_clock::now();
-            session.run(images.data(), batch, o);
-            double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            if (it >= 0) ms[i].push_back(t);
-        }
-    std::vector<LatencyStats> out(k);
-    for (size_t i = 0; i < k; ++i) {
-        std::sort(ms[i].begin(), ms[i].end());
-        out[i].median_ms = quantile_sorted(ms[i], 0.5);
-        out[i].p10_ms = quantile_sorted(ms[i], 0.1);
-        out[i].p90_ms = quantile_sorted(ms[i], 0.9);
-        out[i].min_ms = ms[i].front();
-        out[i].runs = runs;
-    }
-    return out;
-}
-
 }  // namespace profiler
 }  // namespace pomt

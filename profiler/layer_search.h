@@ -97,11 +97,5 @@ using PlanAccuracy = std::function<double(const PrunePlan&)>;
 LayerSearchResult search_layers(const BlockLatencyTable& table, const PlanAccuracy& accuracy,
                                 const LayerSearchOptions& options);
 
-// Median latencies of several schedules measured side by side: each run visits every schedule
-// once (in a rotating order), so drift and background load land on all of them alike.
-std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Model> model,
-                                                        const std::vector<PruneSchedule>& schedules, int threads,
-                                                        int batch, int runs, int warmup);
-
 }  // namespace profiler
 }  // namespace pomt

@@ -11,6 +11,21 @@
 namespace pomt {
 namespace profiler {
 
+namespace {
+
+LatencyStats stats_of(std::vector<double>& ms) {
+    std::sort(ms.begin(), ms.end());
+    LatencyStats s;
+    s.median_ms = quantile_sorted(ms, 0.5);
+    s.p10_ms = quantile_sorted(ms, 0.1);
+    s.p90_ms = quantile_sorted(ms, 0.9);
+    s.min_ms = ms.front();
+    s.runs = int(ms.size());
+    return s;
+}
+
+}  // namespace
+
 LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
                                    int batch, int runs, int warmup, std::vector<float> images) {
     const ModelConfig& c = model->config();
@@ -33,14 +48,34 @@ LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const Pru
         session.run(images.data(), batch, options);
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::sort(ms.begin(), ms.end());
-    LatencyStats s;
-    s.median_ms = quantile_sorted(ms, 0.5);
-    s.p10_ms = quantile_sorted(ms, 0.1);
-    s.p90_ms = quantile_sorted(ms, 0.9);
-    s.min_ms = ms.front();
-    s.runs = runs;
-    return s;
+    return stats_of(ms);
+}
+
+std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Model> model,
+                                                        const std::vector<PruneSchedule>& schedules, int threads,
+                                                        int batch, int runs, int warmup) {
+    const ModelConfig& c = model->config();
+    if (runs < 1) fail("at least one timed run is needed");
+    std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
+    fill_pseudo_random(images, 12345);
+    std::vector<std::unique_ptr<TokenPruner>> pruners;
+    for (const PruneSchedule& s : schedules) pruners.push_back(make_pruner(resolve_schedule(s, c), c));
+    Session session(model, threads);  // one session, one thread pool: the schedules differ only in the pruner
+    const size_t k = schedules.size();
+    std::vector<std::vector<double>> ms(k);
+    for (int it = -warmup; it < runs; ++it)
+        for (size_t v = 0; v < k; ++v) {
+            const size_t i = (v + size_t(std::max(0, it))) % k;  // rotate who goes first
+            RunOptions o;
+            o.pruner = pruners[i].get();
+            auto t0 = std::chrono::steady_clock::now();
+            session.run(images.data(), batch, o);
+            double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (it >= 0) ms[i].push_back(t);
+        }
+    std::vector<LatencyStats> out;
+    for (std::vector<double>& m : ms) out.push_back(stats_of(m));
+    return out;
 }
 
 }  // namespace profiler

@@ -1,5 +1,6 @@
 // Whole-model latency of one configuration: warm-up, then repeated timed runs of one Session on a
-// fixed input; median and spread. Used by `pomt bench`, `pomt eval` and `pomt schedule`.
+// fixed input; median and spread. Used by `pomt bench`, `pomt eval` and `pomt schedule`;
+// several configurations are compared by timing them interleaved.
 #pragma once
 #include <memory>
 #include <vector>
@@ -19,6 +20,12 @@ struct LatencyStats {
 // on the pixel values). Throws pomt::Error when the schedule cannot apply to the model.
 LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
                                    int batch, int runs, int warmup, std::vector<float> images = {});
+
+// Median latencies of several schedules measured side by side: each run visits every schedule
+// once (in a rotating order), so drift and background load land on all of them alike.
+std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Model> model,
+                                                        const std::vector<PruneSchedule>& schedules, int threads,
+                                                        int batch, int runs, int warmup);
 
 }  // namespace profiler
 }  // namespace pomt

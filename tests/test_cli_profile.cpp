@@ -2,6 +2,7 @@
 #include "doctest/doctest.h"
 #include "profiler/latency_curve.h"
 #include "tests/test_util.h"
+#include "vit/json.h"
 #include "vit/model.h"
 #include "vit/weights_file.h"
 
@@ -120,4 +121,32 @@ TEST_CASE("profile: --prune compares with the full model; --mode op times the pr
     CHECK(bad.exit_code == 2);
     auto bad2 = run_pomt({"profile", "-m", model, "--prune", "random:keep=5", "--mode", "op", "--quiet"});
     CHECK(bad2.exit_code == 2);
+}
+
+TEST_CASE("bench --compare: the unpruned model and each schedule, interleaved, with ratios") {
+    const std::string dir = pomt_test::temp_dir();
+    const std::string model = small_model(dir);
+    pomt_test::write_bytes(dir + "/s.json", R"({"layers": [{"method": "pomt", "R": 4}]})");
+    auto r = run_pomt({"bench", "-m", model, "--threads", "1", "--runs", "3", "--warmup", "0", "--json", "--compare",
+                       "tome:r=2|@" + dir + "/s.json"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    json::Value v = json::parse(r.out, "bench output");
+    CHECK(v.find("interleaved")->as_bool("interleaved"));
+    const auto& results = v.find("results")->as_array("results");
+    REQUIRE(results.size() == 3);
+    CHECK(results[0].find("schedule")->as_string("schedule") == "none");
+    CHECK(results[0].find("ratio")->as_number("ratio") == 1.0);
+    CHECK(results[1].find("schedule")->as_string("schedule") == "tome:r=2");
+    CHECK(results[2].find("schedule")->as_string("schedule") == "@" + dir + "/s.json");
+    for (const auto& x : results) {
+        CHECK(x.find("median_ms")->as_number("median_ms") > 0);
+        CHECK(x.find("p10_ms")->as_number("p10_ms") <= x.find("p90_ms")->as_number("p90_ms"));
+    }
+    auto bad = run_pomt({"bench", "-m", model, "--compare", "tome:r=2||pomt:R=1,layer=0"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("empty entry") != std::string::npos);
+    bad = run_pomt({"bench", "-m", model, "--compare", "pomt:R=4,layer=9"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("block") != std::string::npos);
 }
