@@ -209,17 +209,19 @@ PaperChoice paper_search(Context& x, bool verify, bool write_svgs) {
 
     if (verify) {
         // The deployed schedule runs blocks 0..layer at N tokens: measure it instead of trusting L(n*).
-        auto base = profiler::measure_model_latency(x.model, PruneSchedule(), x.threads, x.batch, x.verify_runs, 3);
-        auto ours = profiler::measure_model_latency(x.model, pc.schedule, x.threads, x.batch, x.verify_runs, 3);
-        auto ref = profiler::measure_model_latency(x.model, pomt_schedule(pc.reference_r, x.layer), x.threads, x.batch,
-                                                   x.verify_runs, 3);
+        // Interleaved, so load and clock drift land on all three alike.
+        auto measured = profiler::measure_schedules_interleaved(
+            x.model, {PruneSchedule(), pc.schedule, pomt_schedule(pc.reference_r, x.layer)}, x.threads, x.batch,
+            x.verify_runs, 3);
+        const auto &base = measured[0], &ours = measured[1], &ref = measured[2];
         json::Value v = json::Value::object();
         v.set("baseline_ms", json::Value::number(base.median_ms));
         v.set("schedule_ms", json::Value::number(ours.median_ms));
         v.set("reference_R_ms", json::Value::number(ref.median_ms));
         v.set("runs", json::Value::number(x.verify_runs));
+        v.set("interleaved", json::Value::boolean(true));
         sj.set("verified_latency", v);
-        std::printf("verified (median of %d runs, batch %d, %d threads): baseline %.3f ms, this schedule %.3f ms (%+.1f%%), "
+        std::printf("verified (median of %d interleaved runs, batch %d, %d threads): baseline %.3f ms, this schedule %.3f ms (%+.1f%%), "
                     "reference R=%d %.3f ms (%+.1f%%)\n",
                     x.verify_runs, x.batch, x.threads, base.median_ms, ours.median_ms,
                     100.0 * (ours.median_ms / base.median_ms - 1), pc.reference_r, ref.median_ms,
