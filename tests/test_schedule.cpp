@@ -18,28 +18,6 @@ using pomt_test::run_pomt;
 
 namespace {
 
-// A 24-bit BMP (bottom-up rows padded to 4 bytes): the simplest image file to write by hand.
-std::string bmp(int w, int h, int seed) {
-    const int row = (3 * w + 3) / 4 * 4, size = 54 + row * h;
-    std::string b(size_t(size), '\0');
-    auto put = [&](int at, uint32_t v, int bytes) {
-        for (int i = 0; i < bytes; ++i) b[size_t(at + i)] = char((v >> (8 * i)) & 0xff);
-    };
-    b[0] = 'B';
-    b[1] = 'M';
-    put(2, uint32_t(size), 4);
-    put(10, 54, 4);
-    put(14, 40, 4);
-    put(18, uint32_t(w), 4);
-    put(22, uint32_t(h), 4);
-    put(26, 1, 2);
-    put(28, 24, 2);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x)
-            for (int c = 0; c < 3; ++c) b[size_t(54 + y * row + 3 * x + c)] = char((x * (c + 1) + y * seed * 7 + seed * 31) & 0xff);
-    return b;
-}
-
 struct Fixture {
     std::string dir, model, list;
 };
@@ -57,14 +35,7 @@ Fixture make_fixture(int images) {
     auto m = Model::random(c, 9);
     f.model = f.dir + "/m.pomt";
     write_weights_file(f.model, m->meta(), [&](const TensorSpec& s) { return m->tensor_values(s); });
-    std::string list;
-    for (int i = 0; i < images; ++i) {
-        std::string name = "img" + std::to_string(i) + ".bmp";
-        pomt_test::write_bytes(f.dir + "/" + name, bmp(80, 70, i));
-        list += name + " " + std::to_string(i % 4) + "\n";
-    }
-    f.list = f.dir + "/labels.txt";
-    pomt_test::write_bytes(f.list, list);
+    f.list = pomt_test::write_labelled_bmps(f.dir, images, 4);
     return f;
 }
 

@@ -5,12 +5,45 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 namespace pomt_test {
+
+std::string bmp_image(int w, int h, int seed) {
+    const int row = (3 * w + 3) / 4 * 4, size = 54 + row * h;
+    std::string b(size_t(size), '\0');
+    auto put = [&](int at, uint32_t v, int bytes) {
+        for (int i = 0; i < bytes; ++i) b[size_t(at + i)] = char((v >> (8 * i)) & 0xff);
+    };
+    b[0] = 'B';
+    b[1] = 'M';
+    put(2, uint32_t(size), 4);
+    put(10, 54, 4);
+    put(14, 40, 4);
+    put(18, uint32_t(w), 4);
+    put(22, uint32_t(h), 4);
+    put(26, 1, 2);
+    put(28, 24, 2);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c) b[size_t(54 + y * row + 3 * x + c)] = char((x * (c + 1) + y * seed * 7 + seed * 31) & 0xff);
+    return b;
+}
+
+std::string write_labelled_bmps(const std::string& dir, int images, int classes) {
+    std::string list;
+    for (int i = 0; i < images; ++i) {
+        std::string name = "img" + std::to_string(i) + ".bmp";
+        write_bytes(dir + "/" + name, bmp_image(80, 70, i));
+        list += name + " " + std::to_string(i % classes) + "\n";
+    }
+    write_bytes(dir + "/labels.txt", list);
+    return dir + "/labels.txt";
+}
 
 bool file_exists(const std::string& path) {
     struct stat st;

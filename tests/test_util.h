@@ -26,6 +26,14 @@ struct CommandResult {
 CommandResult run_pomt(const std::vector<std::string>& args);
 
 bool file_exists(const std::string& path);
+
+// A 24-bit BMP (bottom-up rows padded to 4 bytes) with a deterministic pattern set by `seed`: the
+// simplest image file to write by hand.
+std::string bmp_image(int w, int h, int seed);
+
+// `images` 80×70 BMPs img0.bmp … in `dir` and a `path label` list (labels i % classes) at
+// dir/labels.txt, which it returns.
+std::string write_labelled_bmps(const std::string& dir, int images, int classes);
 void write_bytes(const std::string& path, const std::string& bytes);
 std::string read_bytes(const std::string& path);
 
