@@ -289,6 +289,23 @@ std::vector<profiler::CurvePoint> block_curve_from_csv(const std::vector<profile
     return curve;
 }
 
+// The share of a block's time after the pruning point (norm2 and the MLP) at N tokens, from op-mode
+// runs here: a pruning block runs that part at the tokens it leaves. A share, so it carries over
+// to a --block-latency CSV measured on another device well enough for a prediction.
+double after_prune_share(Context& x) {
+    profiler::TokenWorkload workload(x.model, x.threads, x.batch, profiler::ProfileMode::Op);
+    for (int i = 0; i < 33; ++i) workload.run(x.N);
+    double after = 0, total = 0;
+    const auto& samples = workload.op_samples().at(x.N);
+    for (size_t i = 3; i < samples.size(); ++i)  // the first three are warm-up
+        for (int op = 0; op < int(BlockOp::Count); ++op) {
+            const double t = samples[i].seconds[op];
+            total += t;
+            if (op >= int(BlockOp::Norm2)) after += t;
+        }
+    return total > 0 ? std::min(0.95, after / total) : 0.0;
+}
+
 // Block latency B(n) and the model latency at N: from --block-latency CSV or measured here.
 profiler::BlockLatencyTable block_table(Context& x, std::string* source) {
     const Args& args = *x.args;
@@ -336,7 +353,9 @@ profiler::BlockLatencyTable block_table(Context& x, std::string* source) {
         model_full = stats[0].median_ms;
         if (args.has("--block-latency")) *source += "; model latency at " + std::to_string(x.N) + " tokens measured here";
     }
-    return profiler::make_block_table(block, model_full, c.depth, x.N, *source);
+    profiler::BlockLatencyTable table = profiler::make_block_table(block, model_full, c.depth, x.N, *source);
+    table.after_prune_share = after_prune_share(x);
+    return table;
 }
 
 int layer_search(Context& x) {
@@ -408,6 +427,7 @@ int layer_search(Context& x) {
     sj.set("images", json::Value::number(double(x.prepared.crops.size())));
     sj.set("block_latency_source", json::Value::string(block_source));
     sj.set("overhead_ms", json::Value::number(table.overhead_ms));
+    sj.set("after_prune_share", json::Value::number(table.after_prune_share));
     sj.set("latency_max_ms", json::Value::number(r.latency_max_ms));
     sj.set("accuracy_max", json::Value::number(r.accuracy_max));
     sj.set("utility", json::Value::string("alpha*(1 - L/L_max) + (1 - alpha)*A/A_max; L predicted, L_max = unpruned "
@@ -445,8 +465,9 @@ int layer_search(Context& x) {
     };
     std::printf("%s: joint search over blocks and tokens, %d accuracy evaluations on %zu images, alpha %.2f\n",
                 c.architecture.c_str(), r.accuracy_evaluations, x.prepared.crops.size(), x.alpha);
-    std::printf("  latency model: overhead %.3f ms + per-block B(n) (%s); %zu candidate blocks, %zu candidate token counts\n",
-                table.overhead_ms, block_source.c_str(), so.layers.size(), so.tokens.size());
+    std::printf("  latency model: overhead %.3f ms + per-block B(n) (%s), a pruning block's MLP share %.2f at the tokens "
+                "left; %zu candidate blocks, %zu candidate token counts\n",
+                table.overhead_ms, block_source.c_str(), table.after_prune_share, so.layers.size(), so.tokens.size());
     line("baseline", r.baseline);
     line("paper", paper);
     if (!(r.best_single.plan == best.plan)) line("best single", r.best_single);

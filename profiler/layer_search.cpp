@@ -59,9 +59,21 @@ std::vector<int> plan_block_tokens(const PrunePlan& plan, int depth, int full_to
     return in;
 }
 
+double BlockLatencyTable::pruning_block_ms(int tokens_in, int tokens_out) const {
+    const double in = block_ms(tokens_in);
+    return in - after_prune_share * (in - block_ms(tokens_out));
+}
+
 double predict_plan_ms(const BlockLatencyTable& table, const PrunePlan& plan) {
     double ms = table.overhead_ms;
-    for (int n : plan_block_tokens(plan, table.depth, table.full_tokens)) ms += table.block_ms(n);
+    const std::vector<int> in = plan_block_tokens(plan, table.depth, table.full_tokens);
+    size_t k = 0;
+    for (int b = 0; b < table.depth; ++b) {
+        if (k < plan.size() && plan[k].layer == b)
+            ms += table.pruning_block_ms(in[size_t(b)], plan[k++].tokens);
+        else
+            ms += table.block_ms(in[size_t(b)]);
+    }
     return ms;
 }
 

@@ -3,7 +3,10 @@
 // (`pomt profile --mode block`): with B(n) one block's latency at n tokens and the overhead
 // (embedding, final norm, head) = model(N) − depth·B(N),
 //     L(plan) = overhead + Σ_blocks B(tokens entering the block)
-// so POMT at block ℓ leaving n tokens costs overhead + (ℓ+1)·B(N) + (depth−ℓ−1)·B(n). Accuracy is
+// except that a pruning block runs its attention at the tokens entering it and its MLP at the
+// tokens left: with f the share of a block's time after the pruning point (norm2 + MLP, measured in
+// op mode at N), it costs B(n_in) − f·(B(n_in) − B(n_out)). So POMT at block ℓ leaving n tokens
+// costs overhead + ℓ·B(N) + B(N) − f·(B(N) − B(n)) + (depth−ℓ−1)·B(n). Accuracy is
 // POMT pruning at those blocks on the estimation images (the caller's callback). The utility is
 // the paper's: U = α(1 − L/L_max) + (1 − α)·A/A_max, with L_max the unpruned model's predicted
 // latency and A_max the best accuracy measured in the search (the unpruned model's included).
@@ -27,11 +30,14 @@ namespace profiler {
 struct BlockLatencyTable {
     int depth = 0, full_tokens = 0;
     double overhead_ms = 0;        // model(N) − depth·B(N), clamped at 0
+    double after_prune_share = 0;  // f: share of a block's time after the pruning point, in [0, 1)
     std::vector<CurvePoint> block; // B(n), ascending by tokens, containing full_tokens
     // B(n): the measured median, linearly interpolated between measured counts. Throws
     // pomt::Error outside the measured range.
     double block_ms(int tokens) const;
     double unpruned_ms() const { return overhead_ms + depth * block_ms(full_tokens); }
+    // A block entered by `tokens_in` that prunes to `tokens_out` after its attention.
+    double pruning_block_ms(int tokens_in, int tokens_out) const;
 };
 
 // Checks the curve (ascending, distinct, contains N) and derives the overhead from the model's

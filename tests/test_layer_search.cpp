@@ -82,6 +82,14 @@ TEST_CASE("layer search: block-table latency prediction and plans") {
           doctest::Approx(table.overhead_ms + 4 * b_full + 8 * table.block_ms(128)));
     CHECK(profiler::predict_plan_ms(table, {{2, 160}, {7, 96}}) ==
           doctest::Approx(table.overhead_ms + 3 * b_full + 5 * table.block_ms(160) + 4 * table.block_ms(96)));
+    // With the share f of a block after the pruning point known, the pruning block runs its MLP at n.
+    auto split = table;
+    split.after_prune_share = 0.6;
+    CHECK(split.pruning_block_ms(197, 128) == doctest::Approx(b_full - 0.6 * (b_full - table.block_ms(128))));
+    CHECK(profiler::predict_plan_ms(split, {{3, 128}}) ==
+          doctest::Approx(table.overhead_ms + 3 * b_full + split.pruning_block_ms(197, 128) + 8 * table.block_ms(128)));
+    CHECK(profiler::predict_plan_ms(split, {{11, 64}}) < profiler::predict_plan_ms(table, {{11, 64}}));  // last block saves too
+    CHECK(profiler::predict_plan_ms(split, {}) == doctest::Approx(40.0));
     CHECK(profiler::plan_block_tokens({{2, 160}, {7, 96}}, 12, 197) ==
           std::vector<int>{197, 197, 197, 160, 160, 160, 160, 160, 96, 96, 96, 96});
     // Interpolation between measured counts; outside the table is an error.
