@@ -15,7 +15,7 @@ void attention_head(const AttentionHead& a) { active_kernels().attention(a); }
 // Portable: row by row, plain loops; the scratch row holds the logits when probs is not wanted.
 void attention_head_portable(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
-    for (int i = 0; i < n; ++i) {
+    for (int i = a.row_begin; i < a.rows_end(); ++i) {
         float* s = a.probs ? a.probs + size_t(i) * n : a.scratch;
         const float* qi = a.q + size_t(i) * a.ld_qkv;
         for (int j = 0; j < n; ++j) {
@@ -38,7 +38,7 @@ void attention_head_portable(const AttentionHead& a) {
 void attention_head_reference(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
     std::vector<float> logits(n), p(n);
-    for (int i = 0; i < n; ++i) {
+    for (int i = a.row_begin; i < a.rows_end(); ++i) {
         for (int j = 0; j < n; ++j) {
             double dot = 0;
             for (int c = 0; c < d; ++c) dot += double(a.q[size_t(i) * a.ld_qkv + c]) * a.k[size_t(j) * a.ld_qkv + c];

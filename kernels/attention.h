@@ -14,6 +14,10 @@ struct AttentionHead {
     float* probs = nullptr;  // if set, receives the post-softmax matrix [tokens×tokens] (pruning reads it)
     float* scratch = nullptr;  // at least attention_scratch_floats(tokens) floats (the portable path's
                                // logits row; the vector paths use a per-thread buffer of their own)
+    // Query rows [row_begin, row_end) only (row_end < 0: all), against every key: lets threads
+    // split one head. Every row's result is the same bits however the rows are split.
+    int row_begin = 0, row_end = -1;
+    int rows_end() const { return row_end < 0 ? tokens : row_end; }
 };
 
 int attention_scratch_floats(int tokens);

@@ -211,7 +211,7 @@ void attn_rows(const AttnCtx& cx, int i0, float* srow) {
 template <class V, int RMAX, int NPMAX>
 void attention(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
-    if (n <= 0 || d <= 0) return;
+    if (n <= 0 || d <= 0 || a.rows_end() <= a.row_begin) return;
     const int npad = (n + 15) / 16 * 16, dpad = (d + 15) / 16 * 16;
     float* kt = thread_scratch(size_t(d) * npad + size_t(n) * dpad + size_t(RMAX) * npad);
     float* vp = kt + size_t(d) * npad;
@@ -227,10 +227,13 @@ void attention(const AttentionHead& a) {
     }
     AttnCtx cx{&a, kt, vp, npad, dpad};
     // Rows split evenly into blocks of at most RMAX, so no block is pathologically thin.
-    const int blocks = (n + RMAX - 1) / RMAX;
+    const int first = a.row_begin, rows = a.rows_end() - first;
+    const int blocks = (rows + RMAX - 1) / RMAX;
     for (int b = 0; b < blocks; ++b) {
         int i0, i1;
-        split_range(n, blocks, b, &i0, &i1);
+        split_range(rows, blocks, b, &i0, &i1);
+        i0 += first;
+        i1 += first;
         switch (i1 - i0) {
 #define POMT_ATTN_ROWS(R) \
     case R:               \

@@ -1,4 +1,5 @@
 // Attention, LayerNorm, softmax and GELU against their readable references at every ISA level.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -99,6 +100,29 @@ void check_attention(int tokens, int d, bool bias, bool probs, float logit_gain)
                 }
         }
         CHECK(bad == 0);
+        // Query rows split into ranges (as threads split a head): the same bits, nothing outside
+        // a range written.
+        for (int parts : {2, 3}) {
+            std::vector<float> out2(out.size(), guard_value), pr2(pr.size(), -1.0f);
+            AttentionHead g = f;
+            g.out = out2.data();
+            g.probs = probs ? pr2.data() : nullptr;
+            for (int p = 0; p < parts; ++p) {
+                g.row_begin = p * tokens / parts;
+                g.row_end = (p + 1) * tokens / parts;
+                attention_head(g);
+            }
+            CAPTURE(parts);
+            CHECK(std::memcmp(out2.data(), out.data(), out.size() * sizeof(float)) == 0);
+            if (probs) CHECK(std::memcmp(pr2.data(), pr.data(), pr.size() * sizeof(float)) == 0);
+        }
+        AttentionHead none = f;
+        std::vector<float> untouched(out.size(), guard_value);
+        none.out = untouched.data();
+        none.probs = nullptr;
+        none.row_begin = none.row_end = tokens / 2;
+        attention_head(none);
+        CHECK(std::count(untouched.begin(), untouched.end(), guard_value) == long(untouched.size()));
     }
 }
 

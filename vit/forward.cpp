@@ -154,12 +154,16 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
         attention_unfused_impl(model, pool, qkv, batch, n, log_sizes,
                                probs ? probs : buffer(kProbs, size_t(batch) * heads * n * n), attn_out, lap);
     } else {
-        // One task per (image, head), split into contiguous ranges per thread.
-        pool->run(pool->size(), [&](int worker) {
+        // One task per (image, head), split into contiguous ranges per thread. When the heads do
+        // not divide evenly among the threads (DeiT-Tiny: 3 heads on 2 threads), each head's query
+        // rows are split too, so no thread waits for another's extra head.
+        const int threads = pool->size(), pairs = batch * heads;
+        const int row_parts = pairs % threads == 0 || pairs >= 4 * threads ? 1 : threads;
+        pool->run(threads, [&](int worker) {
             int t0, t1;
-            split_range(batch * heads, pool->size(), worker, &t0, &t1);
+            split_range(pairs * row_parts, threads, worker, &t0, &t1);
             for (int t = t0; t < t1; ++t) {
-                int b = t / heads, hh = t % heads;
+                const int pair = t / row_parts, b = pair / heads, hh = pair % heads;
                 const float* base = qkv + size_t(b) * n * 3 * D;
                 AttentionHead a;
                 a.tokens = n;
@@ -174,6 +178,7 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
                 a.ld_out = D;
                 a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
                 a.scratch = scratch + size_t(worker) * scratch_per_task;
+                split_range(n, row_parts, t % row_parts, &a.row_begin, &a.row_end);
                 attention_head(a);
             }
         });
