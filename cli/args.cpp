@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "vit/error.h"
+#include "vit/memory_limit.h"
 
 namespace pomt {
 
@@ -19,11 +20,14 @@ int parse_int(const std::string& text, const std::string& what, int lo, int hi) 
     return int(v);
 }
 
-Args::Args(int argc, char** argv, int first, const std::vector<std::string>& value_options,
+Args::Args(int argc, char** argv, int first, const std::vector<std::string>& command_value_options,
            const std::vector<std::string>& flag_options) {
     auto known = [](const std::vector<std::string>& list, const std::string& s) {
         return std::find(list.begin(), list.end(), s) != list.end();
     };
+    // Every command that runs a model (-m) takes --max-memory, read by load_model_from_args.
+    std::vector<std::string> value_options = command_value_options;
+    if (known(value_options, "-m")) value_options.push_back("--max-memory");
     for (int i = first; i < argc; ++i) {
         std::string a = argv[i];
         if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (a[1] >= '0' && a[1] <= '9'))) {
@@ -51,6 +55,7 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& val
             positional_.push_back(a);
         }
     }
+    if (has("--max-memory")) parse_memory_size(get("--max-memory"), "--max-memory");  // a bad value fails early
 }
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {

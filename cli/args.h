@@ -9,7 +9,8 @@ namespace pomt {
 
 class Args {
 public:
-    // `value_options` take a value (--threads 4 or --threads=4); `flag_options` do not.
+    // `value_options` take a value (--threads 4 or --threads=4); `flag_options` do not. Commands
+    // whose value options include -m also take --max-memory SIZE.
     Args(int argc, char** argv, int first, const std::vector<std::string>& value_options,
          const std::vector<std::string>& flag_options);
 

@@ -82,7 +82,7 @@ int cmd_classify(int argc, char** argv) {
         } catch (const Error& e) {
             o.error = e.what();
         } catch (const std::bad_alloc&) {
-            o.error = "image '" + path + "': out of memory";
+            o.error = one_line("image '" + path + "': out of memory");
         }
         if (!o.error.empty()) {
             std::fprintf(stderr, "pomt classify: error: %s\n", o.error.c_str());

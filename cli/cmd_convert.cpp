@@ -1,6 +1,7 @@
 // pomt convert: timm hub folder or .safetensors → .pomt, no Python needed.
 // `pomt convert --arch NAME --random [--seed S] -o x.pomt` writes seeded random weights instead
 // (benchmarks and comparisons with other engines need a file, not a download).
+// `--format-version 1` writes the pre-packing format older pomt reads (docs/FORMAT.md).
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -11,14 +12,16 @@
 namespace pomt {
 
 int cmd_convert(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed"}, {"--quiet", "--random"});
+    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed", "--format-version"},
+              {"--quiet", "--random"});
     const std::string output = args.get("-o", args.get("--output"));
+    const uint32_t version = uint32_t(args.get_int("--format-version", int(kPomtFormatVersion), 1, int(kPomtFormatVersion)));
     if (args.has("--random")) {
         if (!args.positional().empty() || !args.has("--arch") || args.has("--config"))
             fail("--random takes only --arch NAME [--seed S] -o model.pomt");
         if (output.empty()) fail("no output file given (-o model.pomt)");
         auto model = Model::random(args.get("--arch"), uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
-        write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
+        write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
         if (!args.has("--quiet"))
             std::printf("wrote %s: %s with seeded random weights\n", output.c_str(), model->config().architecture.c_str());
         return 0;
@@ -29,6 +32,7 @@ int cmd_convert(int argc, char** argv) {
     o.output = output;
     o.config_path = args.get("--config");
     o.arch = args.get("--arch");
+    o.format_version = version;
     ConvertReport r = convert_timm_weights(o);
     if (!args.has("--quiet"))
         std::printf("wrote %s: %s, %d tensors, %.2f M parameters, %zu class names\n", o.output.c_str(),

@@ -30,7 +30,7 @@ int cmd_info(int argc, char** argv) {
         for (int64_t d : t.shape) n *= d;
         params += n;
     }
-    std::printf("file            %s (format v%u, %s)\n", path.c_str(), kPomtFormatVersion,
+    std::printf("file            %s (format v%u, %s)\n", path.c_str(), f.version(),
                 f.is_mapped() ? "memory-mapped" : "read into memory");
     std::printf("architecture    %s\n", c.architecture.c_str());
     std::printf("parameters      %lld (%.1f M) in %zu tensors\n", params, params / 1e6, f.tensors().size());

@@ -18,7 +18,8 @@ int cmd_classify(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_schedule(int argc, char** argv);
 
-// `-m model.pomt` or `--arch NAME [--seed S]` (random weights); exactly one of them.
+// `-m model.pomt` or `--arch NAME [--seed S]` (random weights); exactly one of them. Applies
+// --max-memory first and refuses a model that cannot run one image within the limit.
 std::shared_ptr<const Model> load_model_from_args(const Args& args);
 // --threads N (default: all cores).
 int threads_from_args(const Args& args);

@@ -14,7 +14,7 @@ const char* kUsage =
     "usage: pomt COMMAND [options]\n"
     "\n"
     "commands:\n"
-    "  convert HUB_DIR|model.safetensors [--config config.json] [--arch NAME] -o model.pomt\n"
+    "  convert HUB_DIR|model.safetensors [--config config.json] [--arch NAME] [--format-version 1] -o model.pomt\n"
     "                      convert timm weights to a .pomt file\n"
     "  convert --arch NAME --random [--seed S] -o model.pomt\n"
     "                      write an architecture with seeded random weights\n"
@@ -43,7 +43,9 @@ const char* kUsage =
     "                      report: FMA peak, GEMM GFLOP/s, DeiT/ViT latency at 1 and all threads;\n"
     "                      --compare times schedules interleaved with the unpruned model\n"
     "\n"
-    "--arch NAME uses seeded random weights (latency does not depend on them).\n";
+    "--arch NAME uses seeded random weights (latency does not depend on them).\n"
+    "--max-memory SIZE (512M, 2G, ...; every command that takes a model) caps the activation memory\n"
+    "  a run may use; default: half the physical memory.\n";
 
 }  // namespace
 
@@ -62,16 +64,16 @@ int main(int argc, char** argv) {
         if (cmd == "classify") return pomt::cmd_classify(argc, argv);
         if (cmd == "eval") return pomt::cmd_eval(argc, argv);
         if (cmd == "schedule") return pomt::cmd_schedule(argc, argv);
-        std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", cmd.c_str());
+        std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", pomt::one_line(cmd).c_str());
         return 2;
-    } catch (const pomt::Error& e) {
+    } catch (const pomt::Error& e) {  // already one line (vit/error.h)
         std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), e.what());
         return 2;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "pomt %s: error: out of memory\n", cmd.c_str());
         return 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), e.what());
+        std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), pomt::one_line(e.what()).c_str());
         return 2;
     }
 }

@@ -11,6 +11,7 @@
 
 #include "fuzz/fuzz_common.h"
 #include "kernels/aligned.h"
+#include "kernels/panels.h"
 #include "vit/forward.h"
 #include "vit/model.h"
 #include "vit/weights_file.h"
@@ -36,22 +37,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<WeightsTensor> tensors;
     if (!pomt_fuzz::expect_clean([&] { parse_weights_image(base, size, "'fuzz.pomt'", &meta, &tensors); })) return 0;
 
-    // Accepted: every tensor inside the file, aligned, with its declared size.
+    // Accepted: every tensor inside the file, aligned, with the stored size its layout implies
+    // (timm's shape in C order, or the GEMM panels of a Linear weight in version 2).
     uint64_t total = 0;
     for (const WeightsTensor& t : tensors) {
         uint64_t n = 1;
         for (int64_t s : t.shape) n *= uint64_t(s);
+        const uint64_t want = t.layout == TensorLayout::Panels16
+                                  ? 4 * uint64_t(panel_floats(int(t.shape[0]), int(n / uint64_t(t.shape[0]))))
+                                  : 4 * n;
         const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data);
-        if (p < base || uint64_t(p - base) > size || n * 4 > size - uint64_t(p - base) ||
+        if (t.nbytes != want || p < base || uint64_t(p - base) > size || t.nbytes > size - uint64_t(p - base) ||
             (reinterpret_cast<uintptr_t>(p) & 3)) {
-            std::fprintf(stderr, "pomt fuzz: accepted tensor '%s' lies outside the file\n", t.name.c_str());
+            std::fprintf(stderr, "pomt fuzz: accepted tensor '%s' lies outside the file or has the wrong size\n",
+                         t.name.c_str());
             std::abort();
         }
-        if (n) {
-            volatile float first = t.data[0], last = t.data[n - 1];  // ASan checks both ends
+        if (t.nbytes) {
+            volatile float first = t.data[0], last = t.data[t.nbytes / 4 - 1];  // ASan checks both ends
             (void)first, (void)last;
         }
-        total += n * 4;
+        total += t.nbytes;
     }
 
     // Small enough: the whole load + run path.

@@ -96,21 +96,26 @@ std::vector<std::pair<std::string, ModelConfig>> model_variants() {
     return v;
 }
 
-Bytes pomt_bytes(const ModelConfig& c, bool names) {
+Bytes pomt_bytes(const ModelConfig& c, bool names, uint32_t version = kPomtFormatVersion) {
     auto model = Model::random(c, 7);
     WeightsMeta meta = model->meta();
     meta.class_names.clear();
     if (names)
         for (int i = 0; i < c.num_classes; ++i) meta.class_names.push_back("class \"" + std::to_string(i) + "\" \xc3\xa9");
     const std::string p = tmp_path(".pomt");
-    write_weights_file(p, meta, [&](const TensorSpec& s) { return model->tensor_values(s); });
+    write_weights_file(p, meta, [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
     Bytes b = read_all(p);
     std::remove(p.c_str());
     return b;
 }
 
 void pomt_seeds() {
-    for (auto& [name, c] : model_variants()) put("pomt_file", name + ".pomt", pomt_bytes(c, name == "vit"));
+    // Version 2 (Linear weights in panels; D 8 and 3 classes exercise the zero padding) and the
+    // version 1 files older pomt wrote, which the reader still takes.
+    for (auto& [name, c] : model_variants()) {
+        put("pomt_file", name + ".pomt", pomt_bytes(c, name == "vit"));
+        put("pomt_file", name + "_v1.pomt", pomt_bytes(c, name == "vit", 1));
+    }
     Bytes b = pomt_bytes(small("vit_tiny_patch16_224"), false);
     put("pomt_file", "truncated.pomt", b.substr(0, b.size() - 40));
     put("pomt_file", "header_only.pomt", b.substr(0, 600));

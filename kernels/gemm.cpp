@@ -22,16 +22,26 @@ PackedWeights pack_weights(const float* w, int n, int k) {
     p.n = n;
     p.k = k;
     p.original = w;
-    int panels = (n + kGemmPanel - 1) / kGemmPanel;
-    p.panels = alloc_floats(size_t(panels) * k * kGemmPanel);
-    float* dst = p.panels.get();
-    for (int pi = 0; pi < panels; ++pi)
-        for (int kk = 0; kk < k; ++kk)
-            for (int j = 0; j < kGemmPanel; ++j) {
-                int col = pi * kGemmPanel + j;
-                *dst++ = col < n ? w[size_t(col) * k + kk] : 0.0f;
-            }
+    p.storage = alloc_floats(panel_floats(n, k));
+    pack_panels(w, n, k, p.storage.get());
+    p.panels = p.storage.get();
     return p;
+}
+
+PackedWeights borrow_panels(const float* panels, int n, int k) {
+    PackedWeights p;
+    p.n = n;
+    p.k = k;
+    p.panels = panels;
+    return p;
+}
+
+bool gemm_uses_row_major_weights() {
+#ifdef POMT_USE_OPENBLAS
+    return true;
+#else
+    return false;
+#endif
 }
 
 void apply_epilogue_row(const Epilogue& ep, int row, int col0, int cols, const float* acc, float* c) {
@@ -120,7 +130,7 @@ void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* 
             tile.panels = std::min(kern.gemm_panels, panels - p0);
             tile.col0 = p0 * kGemmPanel;
             tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
-            tile.panel = w.panels.get() + size_t(p0) * panel_stride;
+            tile.panel = w.panels + size_t(p0) * panel_stride;
             for (int rb = rb0; rb < rb1; ++rb) {
                 int r0, r1;
                 split_range(m, row_blocks, rb, &r0, &r1);

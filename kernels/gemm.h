@@ -1,26 +1,35 @@
 // Matrix products of the ViT's Linear layers: C[m×n] = A[m×k] · Wᵀ, W in PyTorch Linear layout
 // [n×k] (out_features × in_features), with the epilogue fused so activations are not re-read.
 //
-// W is packed once (at model load) into column panels of kGemmPanel floats: panel p holds columns
-// [p·16, p·16+16) as k rows of 16 contiguous floats, zero-padded past n. One layout serves every ISA.
+// W is read in the panel layout of kernels/panels.h (one layout for every ISA): packed at model
+// load from row-major weights, or borrowed as stored in a .pomt version 2 file.
 #pragma once
 #include <cstddef>
 
 #include "kernels/aligned.h"
+#include "kernels/panels.h"
 
 namespace pomt {
 
 class ThreadPool;
 
-constexpr int kGemmPanel = 16;
-
+// W [n×k] in panels, owned (packed here) or borrowed from memory the caller keeps alive (a
+// memory-mapped .pomt v2 file, so loading it packs nothing).
 struct PackedWeights {
     int n = 0, k = 0;
-    AlignedFloats panels;            // ceil(n/16) × k × 16 floats
-    const float* original = nullptr;  // [n×k] as given (the OpenBLAS path and tests use it)
+    const float* panels = nullptr;    // panel_floats(n, k) floats: `storage`, or borrowed
+    AlignedFloats storage;            // empty when the panels are borrowed
+    const float* original = nullptr;  // [n×k] row-major when at hand (the OpenBLAS path and tests use it)
 };
 
+// Packs w into owned panels; original = w.
 PackedWeights pack_weights(const float* w, int n, int k);
+// Borrows panels already in the layout; original = null.
+PackedWeights borrow_panels(const float* panels, int n, int k);
+
+// True in the OpenBLAS build, where gemm() multiplies with `original` whenever it is set: owners of
+// borrowed panels then keep a row-major copy too.
+bool gemm_uses_row_major_weights();
 
 // What happens to each accumulator acc = (A·Wᵀ)[i][j] before it is stored:
 //   c = acc + bias[j]                          (bias may be null)

@@ -230,6 +230,38 @@ TEST_CASE("image: BMP, PNM, TGA, GIF and JPEG decode") {
     CHECK(Bytes(im.rgb.begin(), im.rgb.end()) == rgb);
 }
 
+TEST_CASE("image: PNM with maxval other than 255 decodes as Pillow does (16-bit colour included)") {
+    // Expected values from Pillow 13: Image.open(BytesIO(b)).convert('RGB'). Pillow scales every
+    // sample by round(v / maxval * 255) (half to even, capped at 255); 16-bit grey is mode I
+    // (scaled to 0..65535) and convert('RGB') clamps it to 255.
+    auto rgb = [](const pomt::Image& im) { return Bytes(im.rgb.begin(), im.rgb.end()); };
+    // stb 2.27 alone gives the low bytes (0x34 0xff 0x80 0x80 0x01 0xc0); the last sample also tells
+    // rounding (0x01c0 -> 2) from taking the high byte (1).
+    pomt::Image im = decode("P6\n2 1\n65535\n" + Bytes("\x12\x34\xff\xff\x00\x80\x80\x80\x00\x01\x01\xc0", 12));
+    CHECK(rgb(im) == Bytes("\x12\xff\x00\x80\x00\x02", 6));  // (18,255,0) (128,0,2)
+    im = decode("P6\n2 1\n1000\n" + Bytes("\x00\x02\x03\xe8\x01\xf4\x03\xe9\x00\x00\x00\x01", 12));
+    CHECK(rgb(im) == Bytes("\x01\xff\x80\xff\x00\x00", 6));  // (1,255,128) (255,0,0)
+    im = decode("P5\n3 1\n100\n" + Bytes("\x00\x32\x65", 3));
+    CHECK(rgb(im) == Bytes("\x00\x00\x00\x80\x80\x80\xff\xff\xff", 9));  // 50/100*255 = 127.5 -> 128
+    im = decode("P5\n3 1\n1023\n" + Bytes("\x00\x03\x00\x04\x03\xff", 6));
+    CHECK(rgb(im) == Bytes("\xc0\xc0\xc0\xff\xff\xff\xff\xff\xff", 9));  // 192, then clamped
+    im = decode("P6\n1 1\n100\n" + Bytes("\x01\x02\x03", 3));
+    CHECK(rgb(im) == Bytes("\x03\x05\x08", 3));
+    expect_error([] { decode("P6\n1 1\n0\n" + Bytes("\x01\x02\x03", 3)); }, "mem", "PNM maxval 0 is outside 1..65535");
+}
+
+TEST_CASE("image: a PNG with an empty IDAT chunk before its data decodes (fuzz_image)") {
+    // stb 2.27 passed a null buffer to memcpy for the empty chunk (UBSan); pomt leaves it out.
+    const Bytes rgb = rgb_pattern(3, 2);
+    const Bytes png = make_png(3, 2, 2, 8, rgb, 9);
+    const size_t idat = 8 + 25;  // signature, IHDR chunk
+    Bytes empty_idat;
+    png_chunk(empty_idat, "IDAT", "");
+    const pomt::Image im = decode(png.substr(0, idat) + empty_idat + empty_idat + png.substr(idat));
+    CHECK(im.width == 3);
+    CHECK(Bytes(im.rgb.begin(), im.rgb.end()) == rgb);
+}
+
 TEST_CASE("image: missing file, directory, empty file, not an image") {
     std::string dir = pomt_test::temp_dir();
     expect_error([&] { pomt::load_image(dir + "/nope.jpg"); }, dir + "/nope.jpg", "No such file");

@@ -10,6 +10,7 @@
 #include "vit/file_util.h"
 #include "vit/forward.h"
 #include "vit/image.h"
+#include "vit/memory_limit.h"
 #include "vit/model.h"
 #include "vit/preprocess.h"
 #include "vit/pruning.h"
@@ -94,22 +95,28 @@ bool Schedule::empty() const { return !steps_ || steps_->empty(); }
 struct Classifier::State {
     std::shared_ptr<const Model> model;
     std::vector<std::string> names;
+    uint64_t max_memory = 0;
 };
 
 Classifier::Classifier(std::shared_ptr<const State> state) : state_(std::move(state)) {}
 
-Classifier Classifier::from_model(std::shared_ptr<const Model> model) {
+Classifier Classifier::from_model(std::shared_ptr<const Model> model, const LoadOptions& options) {
     if (!model) fail("no model");
     auto s = std::make_shared<State>();
+    s->max_memory = options.max_memory ? options.max_memory : default_memory_limit();
+    // A model that cannot run even one image within the limit is refused now, not at its first run.
+    check_model_memory(model->config(), s->max_memory);
     s->names = display_names(model->class_names(), model->config().num_classes);
     s->model = std::move(model);
     return Classifier(std::move(s));
 }
 
-Classifier Classifier::load(const std::string& path) { return from_model(Model::load(path)); }
+Classifier Classifier::load(const std::string& path, const LoadOptions& options) {
+    return from_model(Model::load(path), options);
+}
 
-Classifier Classifier::random(const std::string& architecture, uint64_t seed) {
-    return from_model(Model::random(architecture, seed));
+Classifier Classifier::random(const std::string& architecture, uint64_t seed, const LoadOptions& options) {
+    return from_model(Model::random(architecture, seed), options);
 }
 
 Classifier Classifier::with_labels(std::vector<std::string> names) const {
@@ -158,6 +165,7 @@ const std::string& Classifier::class_name(int index) const {
 }
 
 std::shared_ptr<const Model> Classifier::model() const { return state_->model; }
+uint64_t Classifier::max_memory() const { return state_->max_memory; }
 
 Tensor Classifier::preprocess_file(const std::string& path, const ImageOptions& options) const {
     ImageLimits limits;
@@ -220,7 +228,9 @@ std::string Classifier::describe(const Schedule& schedule) const {
 struct Workspace::Impl {
     Classifier classifier;
     Session session;
-    Impl(const Classifier& c, int threads) : classifier(c), session(c.model(), threads) {}
+    Impl(const Classifier& c, int threads) : classifier(c), session(c.model(), threads) {
+        session.set_memory_limit(c.max_memory());
+    }
 };
 
 Workspace::Workspace(const Classifier& classifier, int threads)

@@ -277,7 +277,7 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
     if (c.distilled) t.push_back({"dist_token", {1, 1, D}});
     if (c.reg_tokens) t.push_back({"reg_token", {1, c.reg_tokens, D}});
     t.push_back({"pos_embed", {1, c.pos_embed_len(), D}});
-    t.push_back({"patch_embed.proj.weight", {D, c.in_chans, P, P}});
+    t.push_back({"patch_embed.proj.weight", {D, c.in_chans, P, P}, true});
     if (!c.pre_norm) t.push_back({"patch_embed.proj.bias", {D}});
     if (c.pre_norm) {
         t.push_back({"norm_pre.weight", {D}});
@@ -287,16 +287,16 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
         std::string b = "blocks." + std::to_string(i) + ".";
         t.push_back({b + "norm1.weight", {D}});
         t.push_back({b + "norm1.bias", {D}});
-        t.push_back({b + "attn.qkv.weight", {3 * D, D}});
+        t.push_back({b + "attn.qkv.weight", {3 * D, D}, true});
         if (c.qkv_bias) t.push_back({b + "attn.qkv.bias", {3 * D}});
-        t.push_back({b + "attn.proj.weight", {D, D}});
+        t.push_back({b + "attn.proj.weight", {D, D}, true});
         t.push_back({b + "attn.proj.bias", {D}});
         if (c.layer_scale) t.push_back({b + "ls1.gamma", {D}});
         t.push_back({b + "norm2.weight", {D}});
         t.push_back({b + "norm2.bias", {D}});
-        t.push_back({b + "mlp.fc1.weight", {H, D}});
+        t.push_back({b + "mlp.fc1.weight", {H, D}, true});
         t.push_back({b + "mlp.fc1.bias", {H}});
-        t.push_back({b + "mlp.fc2.weight", {D, H}});
+        t.push_back({b + "mlp.fc2.weight", {D, H}, true});
         t.push_back({b + "mlp.fc2.bias", {D}});
         if (c.layer_scale) t.push_back({b + "ls2.gamma", {D}});
     }
@@ -304,10 +304,10 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
     t.push_back({std::string(final_norm) + ".weight", {D}});
     t.push_back({std::string(final_norm) + ".bias", {D}});
     if (c.num_classes > 0) {
-        t.push_back({"head.weight", {c.num_classes, D}});
+        t.push_back({"head.weight", {c.num_classes, D}, true});
         t.push_back({"head.bias", {c.num_classes}});
         if (c.distilled) {
-            t.push_back({"head_dist.weight", {c.num_classes, D}});
+            t.push_back({"head_dist.weight", {c.num_classes, D}, true});
             t.push_back({"head_dist.bias", {c.num_classes}});
         }
     }

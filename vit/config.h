@@ -72,6 +72,9 @@ PreprocessConfig default_preprocess_for(const ModelConfig& cfg);
 struct TensorSpec {
     std::string name;
     std::vector<int64_t> shape;
+    // A Linear weight: [out × in…] viewed as [shape[0] × the rest], stored as GEMM panels from
+    // .pomt format version 2 on (patch_embed.proj, qkv, proj, fc1, fc2, head, head_dist).
+    bool linear = false;
 };
 // Every tensor the model has, in a fixed order, with timm names and shapes.
 std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg);

@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "vit/error.h"
+#include "vit/memory_limit.h"
 
 namespace pomt {
 
@@ -27,10 +28,65 @@ void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int di
     });
 }
 
+bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
+    for (int layer = first; layer < first + count; ++layer)
+        if (pruner.wants_attention(layer)) return true;
+    return false;
+}
+
+// The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
+// an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
+std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, int threads, bool patches,
+                                  bool attention, bool sizes) {
+    const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
+    const uint64_t rows = b * n;
+    std::vector<uint64_t> f(kSlots, 0);
+    f[kX] = rows * D;
+    f[kH] = rows * D;
+    f[kQkv] = rows * 3 * D;
+    f[kAttnOut] = rows * D;
+    f[kMlp] = rows * uint64_t(c.mlp_hidden);
+    f[kProbs] = attention ? b * uint64_t(c.num_heads) * n * n : 0;
+    f[kScratch] = uint64_t(std::max(threads, 1)) * uint64_t(attention_scratch_floats(tokens));
+    f[kPatches] = patches ? b * uint64_t(c.num_patches()) * uint64_t(c.in_chans) * uint64_t(c.patch_size) *
+                                uint64_t(c.patch_size)
+                          : 0;
+    f[kSizes] = sizes ? rows : 0;
+    f[kLogSizes] = sizes ? rows : 0;
+    f[kPooled] = b * (c.distilled ? 2 : 1) * D;
+    return f;
+}
+
 }  // namespace
 
 Session::Session(std::shared_ptr<const Model> model, int threads)
-    : model_(std::move(model)), pool_(threads), buffers_(kSlots), capacity_(kSlots, 0) {}
+    : model_(std::move(model)),
+      pool_(threads),
+      buffers_(kSlots),
+      capacity_(kSlots, 0),
+      memory_limit_(default_memory_limit()) {}
+
+uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, int threads, bool attention, bool sizes) {
+    uint64_t floats = 0;
+    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), threads, true, attention, sizes)) floats += f;
+    return floats * sizeof(float);
+}
+
+void check_model_memory(const ModelConfig& config, uint64_t limit) {
+    check_memory_limit(Session::workspace_bytes(config, 1, 1), limit,
+                       "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
+                           " tokens) for one image");
+}
+
+void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
+    const std::vector<uint64_t> need =
+        slot_floats(model_->config(), batch, tokens, pool_.size(), patches, attention, sizes);
+    uint64_t floats = 0;
+    for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
+    check_memory_limit(floats * sizeof(float), memory_limit_,
+                       "the forward pass of " + std::to_string(batch) + (batch == 1 ? " image" : " images") + " at " +
+                           std::to_string(tokens) + " tokens");
+}
 
 int Session::outputs() const {
     const ModelConfig& c = model_->config();
@@ -55,6 +111,8 @@ int Session::run_blocks(float* x, int batch, int tokens, int first, int count, O
     const ModelConfig& c = model_->config();
     if (first < 0 || count < 0 || first + count > c.depth) fail("block range outside the model");
     if (tokens < 1 || batch < 1) fail("run_blocks needs at least one token and one image");
+    check_workspace(batch, tokens, false, times || (pruner && wants_any_attention(*pruner, first, count)),
+                    pruner && pruner->tracks_sizes());
     const size_t floats = size_t(batch) * tokens * c.embed_dim;
     float* own = buffer(kX, floats);
     if (own != x) std::memcpy(own, x, floats * sizeof(float));
@@ -246,6 +304,7 @@ std::vector<float> Session::run(const float* images, int batch, const RunOptions
     if (options.tokens_after_block) options.tokens_after_block->clear();
 
     int n = c.num_tokens();
+    check_workspace(batch, n, true, pruner && wants_any_attention(*pruner, 0, c.depth), pruner && pruner->tracks_sizes());
     float* x = buffer(kX, size_t(batch) * n * D);
 
     // Patch embedding: unfold each image, one GEMM per image straight into its token rows.

@@ -2,6 +2,7 @@
 // embedding, optional norm_pre, blocks x + attn(LN1 x), x + mlp(LN2 x) (LayerScale where present),
 // final norm, pooling, head(s). Token pruning is a step inside it, driven by a TokenPruner.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -76,6 +77,16 @@ public:
     int run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times = nullptr,
                    TokenPruner* pruner = nullptr);
 
+    // Activation memory is checked before any buffer grows: a run whose workspace would exceed
+    // the limit throws pomt::Error naming both sizes. Default: default_memory_limit().
+    void set_memory_limit(uint64_t bytes) { memory_limit_ = bytes; }
+    uint64_t memory_limit() const { return memory_limit_; }
+    // Workspace bytes of run() on `batch` images with `threads` threads, at most: every block at the
+    // full token count; `attention` when a pruner keeps attention maps, `sizes` when it tracks
+    // token sizes (ToMe).
+    static uint64_t workspace_bytes(const ModelConfig& config, int batch, int threads, bool attention = false,
+                                    bool sizes = false);
+
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
     ThreadPool& pool() { return pool_; }
@@ -83,6 +94,8 @@ public:
 
 private:
     float* buffer(int slot, size_t floats);
+    // Throws when the buffers a run needs, with what the Session already holds, exceed the limit.
+    void check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const;
     // One transformer block on x [batch × tokens × dim]; returns the token count after pruning.
     int run_block(int layer, float* x, int batch, int tokens, TokenPruner* pruner, float* sizes, OpTimes* times);
 
@@ -90,7 +103,12 @@ private:
     ThreadPool pool_;
     std::vector<AlignedFloats> buffers_;
     std::vector<size_t> capacity_;
+    uint64_t memory_limit_;
 };
+
+// Refuses (pomt::Error naming both sizes) a model whose forward pass of one image on one thread
+// needs more activation memory than `limit` bytes.
+void check_model_memory(const ModelConfig& config, uint64_t limit);
 
 // The readable reference forward pass: plain loops, double accumulation, one thread, no pruning.
 // Every fast kernel and the Session are tested against it.

@@ -24,10 +24,12 @@ void unfold_patches(const float* image, int channels, int img_size, int patch, f
 
 namespace {
 
-void linear_ref(const LinearParams& p, const float* in, int rows, int in_dim, int out_dim, float* out) {
+// The reference multiplies the PyTorch-layout weight, never the panels the fast path reads.
+void linear_ref(const Model& model, const LinearParams& p, const float* in, int rows, int in_dim, int out_dim,
+                float* out) {
     Epilogue ep;
     ep.bias = p.bias;
-    gemm_reference(rows, out_dim, in_dim, in, in_dim, p.weight, in_dim, out, out_dim, ep);
+    gemm_reference(rows, out_dim, in_dim, in, in_dim, model.linear_weight(p), in_dim, out, out_dim, ep);
 }
 
 }  // namespace
@@ -46,7 +48,7 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
     for (int b = 0; b < batch; ++b) {
         const float* img = images + size_t(b) * c.in_chans * c.img_size * c.img_size;
         unfold_patches(img, c.in_chans, c.img_size, c.patch_size, patches.data());
-        linear_ref(model.patch_embed, patches.data(), np, K, D, x.data() + size_t(prefix) * D);
+        linear_ref(model, model.patch_embed, patches.data(), np, K, D, x.data() + size_t(prefix) * D);
 
         // Prefix tokens in timm's order: class, distillation, registers.
         int t = 0;
@@ -63,7 +65,7 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
 
         for (const BlockParams& bp : model.blocks) {
             layernorm_reference(x.data(), D, h.data(), D, n, D, bp.norm1.weight, bp.norm1.bias, eps);
-            linear_ref(bp.qkv, h.data(), n, D, 3 * D, qkv.data());
+            linear_ref(model, bp.qkv, h.data(), n, D, 3 * D, qkv.data());
             for (int hh = 0; hh < heads; ++hh) {
                 AttentionHead a;
                 a.tokens = n;
@@ -77,13 +79,13 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
                 a.ld_out = D;
                 attention_head_reference(a);
             }
-            linear_ref(bp.proj, attn.data(), n, D, D, tmp.data());
+            linear_ref(model, bp.proj, attn.data(), n, D, D, tmp.data());
             for (int i = 0; i < n; ++i)
                 for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls1 ? bp.ls1[d] : 1.0f) * tmp[size_t(i) * D + d];
             layernorm_reference(x.data(), D, h.data(), D, n, D, bp.norm2.weight, bp.norm2.bias, eps);
-            linear_ref(bp.fc1, h.data(), n, D, H, mlp.data());
+            linear_ref(model, bp.fc1, h.data(), n, D, H, mlp.data());
             for (float& v : mlp) v = gelu_erf(v);
-            linear_ref(bp.fc2, mlp.data(), n, H, D, tmp.data());
+            linear_ref(model, bp.fc2, mlp.data(), n, H, D, tmp.data());
             for (int i = 0; i < n; ++i)
                 for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls2 ? bp.ls2[d] : 1.0f) * tmp[size_t(i) * D + d];
         }
@@ -107,10 +109,10 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
             std::copy(pooled.begin(), pooled.end(), out);
             continue;
         }
-        linear_ref(model.head, pooled.data(), 1, D, c.num_classes, out);
+        linear_ref(model, model.head, pooled.data(), 1, D, c.num_classes, out);
         if (c.distilled) {
             std::vector<float> second(c.num_classes);
-            linear_ref(model.head_dist, pooled_dist.data(), 1, D, c.num_classes, second.data());
+            linear_ref(model, model.head_dist, pooled_dist.data(), 1, D, c.num_classes, second.data());
             for (int k = 0; k < c.num_classes; ++k) out[k] = (out[k] + second[k]) / 2;
         }
     }

@@ -1,7 +1,11 @@
 #include "vit/image.h"
 #include "vit/jpeg_libjpeg.h"
+#include "vit/jpeg_stb_check.h"
+#include "vit/pnm_header.h"
 
+#include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -85,55 +89,6 @@ bool jpeg_truncated(const unsigned char* p, size_t n) {
     }
 }
 
-// stb_image 2.27 trusts a Huffman table's 16 code counts: a DHT segment declaring more than 256
-// codes makes it write past its tables (found by fuzz_image). Walk every segment, scans included
-// (progressive files define tables between scans), and check each table before stb sees it.
-bool jpeg_huffman_tables_ok(const unsigned char* p, size_t n) {
-    size_t i = 2;
-    while (i < n) {
-        if (p[i] != 0xFF) {
-            // stb skips bytes between segments until the next 0xFF, so the walk must too.
-            const void* ff = std::memchr(p + i, 0xFF, n - i);
-            if (!ff) return true;
-            i = size_t(static_cast<const unsigned char*>(ff) - p);
-        }
-        while (i < n && p[i] == 0xFF) ++i;
-        if (i >= n) return true;
-        unsigned marker = p[i++];
-        if (marker == 0xD9) return true;
-        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
-        if (i + 2 > n) return true;
-        size_t len = size_t(p[i]) << 8 | p[i + 1];
-        if (len < 2 || len > n - i) return true;  // truncation is reported elsewhere
-        if (marker == 0xC4) {
-            size_t at = i + 2, end = i + len;
-            while (at < end) {
-                if (end - at < 17) return false;
-                size_t codes = 0;
-                for (int k = 1; k <= 16; ++k) codes += p[at + size_t(k)];
-                if (codes > 256 || codes > end - at - 17) return false;
-                at += 17 + codes;
-            }
-        }
-        i += len;
-        if (marker != 0xDA) continue;
-        for (;;) {  // skip entropy-coded data (see jpeg_truncated)
-            const void* ff = std::memchr(p + i, 0xFF, n - i);
-            if (!ff) return true;
-            size_t j = size_t(static_cast<const unsigned char*>(ff) - p) + 1;
-            while (j < n && p[j] == 0xFF) ++j;
-            if (j >= n) return true;
-            if (p[j] == 0x00 || (p[j] >= 0xD0 && p[j] <= 0xD7)) {
-                i = j + 1;
-                continue;
-            }
-            i = j - 1;
-            break;
-        }
-    }
-    return true;
-}
-
 // PNG: walk the chunks up to IEND.
 bool png_truncated(const unsigned char* p, size_t n) {
     size_t i = 8;
@@ -145,6 +100,27 @@ bool png_truncated(const unsigned char* p, size_t n) {
         if (uint64_t(len) + 12 > n - i) return true;
         i += size_t(len) + 12;
     }
+}
+
+// stb 2.27 copies an empty IDAT chunk that comes before any data with memcpy(NULL, …, 0)
+// (undefined behaviour; UBSan, found by fuzz_image). An empty IDAT holds no data, so the bytes stb
+// sees leave such chunks out. False (and `out` untouched) when there is none.
+bool png_without_empty_idat(const unsigned char* p, size_t n, std::vector<unsigned char>* out) {
+    std::vector<unsigned char> kept(p, p + std::min<size_t>(n, 8));
+    bool dropped = false;
+    size_t i = 8;
+    while (i <= n && n - i >= 12) {
+        const uint64_t chunk = uint64_t(be32(p + i)) + 12;
+        const bool empty_idat = be32(p + i) == 0 && std::memcmp(p + i + 4, "IDAT", 4) == 0;
+        if (chunk > n - i || std::memcmp(p + i + 4, "IEND", 4) == 0) break;  // the rest as it is
+        if (empty_idat) dropped = true;
+        else kept.insert(kept.end(), p + i, p + i + chunk);
+        i += size_t(chunk);
+    }
+    if (!dropped) return false;
+    kept.insert(kept.end(), p + i, p + n);
+    out->swap(kept);
+    return true;
 }
 
 // BMP: uncompressed (BI_RGB / BI_BITFIELDS) pixel rows must all be present. The last row's padding
@@ -164,29 +140,13 @@ bool bmp_truncated(const unsigned char* p, size_t n) {
     return need > n;
 }
 
-// Binary PNM (P5 grey, P6 RGB): header tokens, one whitespace byte, then the raster.
+// Binary PNM (P5 grey, P6 RGB): the raster after the header, 1 or 2 bytes per sample.
 bool pnm_truncated(const unsigned char* p, size_t n) {
-    size_t i = 2;
-    uint64_t v[3] = {0, 0, 0};
-    for (int t = 0; t < 3; ++t) {
-        for (;;) {  // whitespace and # comments
-            if (i >= n) return true;
-            if (p[i] == '#') {
-                while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
-            } else if (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == '\v' ||
-                       p[i] == '\f') {
-                ++i;
-            } else {
-                break;
-            }
-        }
-        if (p[i] < '0' || p[i] > '9') return false;
-        while (i < n && p[i] >= '0' && p[i] <= '9' && v[t] < (uint64_t(1) << 40)) v[t] = v[t] * 10 + (p[i++] - '0');
-    }
-    ++i;  // the single whitespace byte before the raster
-    uint64_t channels = p[1] == '6' ? 3 : 1, bytes = v[2] > 255 ? 2 : 1;
-    if (v[0] == 0 || v[1] == 0 || v[0] > (1u << 24) || v[1] > (1u << 24)) return false;
-    return i > n || v[0] * v[1] * channels * bytes > n - i;
+    PnmHeader h;
+    if (!parse_pnm_header(p, n, &h) || h.too_large) return false;
+    if (h.width <= 0 || h.height <= 0 || h.width > (1 << 24) || h.height > (1 << 24)) return false;
+    const uint64_t bytes = uint64_t(h.width) * uint64_t(h.height) * uint64_t(h.channels) * (h.maxval > 255 ? 2 : 1);
+    return h.raster > n || bytes > n - h.raster;
 }
 
 // Width and height as the header declares them, for the error message when stb refuses a header
@@ -256,8 +216,13 @@ ImageInfo probe(const unsigned char* bytes, size_t size, const std::string& name
     if (size > size_t(INT_MAX)) image_fail(name, "file larger than 2 GiB, not supported");
     ImageInfo info;
     info.format = detect_format(bytes, size);
-    if (info.format == "jpeg" && !jpeg_huffman_tables_ok(bytes, size))
+    // Before any stb call, and whatever detect_format says: stb also takes "FF FF D8 ..." for a JPEG.
+    if (!stb_jpeg_huffman_tables_ok(bytes, size))
         image_fail(name, "corrupt JPEG (Huffman table with more than 256 codes)");
+    // stb 2.27 parses PNM header numbers into an int without an overflow check (undefined behaviour).
+    PnmHeader pnm;
+    if (parse_pnm_header(bytes, size, &pnm) && pnm.too_large)
+        image_fail(name, "corrupt PNM header (a number larger than " + std::to_string(INT_MAX) + ")");
     int len = int(size);
     if (!stbi_info_from_memory(bytes, len, &info.width, &info.height, &info.channels)) {
         std::string reason = stb_reason();
@@ -287,6 +252,42 @@ ImageInfo probe(const unsigned char* bytes, size_t size, const std::string& name
     return info;
 }
 
+// PNM as Pillow decodes it (PpmImagePlugin): samples are scaled by round(v / maxval · 255), half to
+// even, capped at 255 — except 8-bit maxval 255, read as is, and grey with maxval > 255, which is
+// mode I (scaled to 0..65535) and then clamped to 255 by convert('RGB'). stb returns the raw samples
+// (16-bit ones in file byte order, 2.27 does not swap) with the file's channel count, so no stb
+// channel conversion runs (its 16-bit grey one over-reads, F1).
+Image decode_pnm(const unsigned char* bytes, size_t size, const std::string& name) {
+    PnmHeader hdr;
+    parse_pnm_header(bytes, size, &hdr);  // probe() has accepted it
+    if (hdr.maxval < 1 || hdr.maxval > 65535)
+        image_fail(name, "PNM maxval " + std::to_string(hdr.maxval) + " is outside 1..65535");
+    const bool wide = hdr.maxval > 255;
+    const int out_max = wide && hdr.channels == 1 ? 65535 : 255;
+    std::vector<uint8_t> level(wide ? 65536 : 256);
+    for (size_t v = 0; v < level.size(); ++v) {
+        const double scaled = std::min(double(out_max), std::nearbyint(double(v) / double(hdr.maxval) * out_max));
+        level[v] = uint8_t(std::min(scaled, 255.0));
+    }
+    int w = 0, h = 0, comp = 0;
+    std::unique_ptr<void, StbFree> px(
+        wide ? static_cast<void*>(stbi_load_16_from_memory(bytes, int(size), &w, &h, &comp, hdr.channels))
+             : static_cast<void*>(stbi_load_from_memory(bytes, int(size), &w, &h, &comp, hdr.channels)));
+    if (!px) image_fail(name, "cannot decode PNM: " + stb_reason());
+    const unsigned char* raw = static_cast<const unsigned char*>(px.get());
+    Image img;
+    img.width = w;
+    img.height = h;
+    img.rgb.resize(size_t(w) * size_t(h) * 3);
+    const size_t samples = size_t(w) * size_t(h) * size_t(hdr.channels);
+    for (size_t i = 0; i < samples; ++i) {
+        const unsigned v = wide ? unsigned(raw[2 * i]) << 8 | raw[2 * i + 1] : raw[i];  // big-endian
+        if (hdr.channels == 3) img.rgb[i] = level[v];
+        else img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = level[v];
+    }
+    return img;
+}
+
 }  // namespace
 
 ImageInfo probe_image(const unsigned char* bytes, size_t size, const std::string& name) {
@@ -302,28 +303,31 @@ Image decode_image(const unsigned char* bytes, size_t size, const std::string& n
 
     Image img;
     if (info.format == "jpeg" && decode_jpeg_libjpeg(bytes, size, name, &img)) return img;  // JPEG=libjpeg builds
+    if (info.format == "pnm") return decode_pnm(bytes, size, name);
+    std::vector<unsigned char> png_copy;
+    if (info.format == "png" && png_without_empty_idat(bytes, size, &png_copy)) {
+        bytes = png_copy.data();
+        size = png_copy.size();
+    }
     const int len = int(size);
     int w = 0, h = 0, comp = 0;
-    if (info.is_16bit && info.channels == 1 && (info.format == "png" || info.format == "pnm")) {
-        // (16-bit PGM too: Pillow opens it as mode I and clamps the same way; and stb 2.27 would
-        // otherwise run its 8-bit converter over 16-bit samples, a heap over-read.)
+    if (info.is_16bit && info.channels == 1 && info.format == "png") {
         // PIL opens 16-bit grey PNG as mode I;16 and convert('RGB') clamps values to 255 instead of
         // keeping the high byte (so most such images become white). Matched because timm does it.
         std::unique_ptr<stbi_us, StbFree> px(stbi_load_16_from_memory(bytes, len, &w, &h, &comp, 1));
-        if (!px) image_fail(name, "cannot decode " + upper(info.format) + ": " + stb_reason());
+        if (!px) image_fail(name, "cannot decode PNG: " + stb_reason());
         img.width = w;
         img.height = h;
         img.rgb.resize(size_t(w) * size_t(h) * 3);
         for (size_t i = 0, n = size_t(w) * size_t(h); i < n; ++i) {
             uint16_t s = px.get()[i];
-            if (info.format == "pnm") s = uint16_t(s >> 8 | s << 8);  // stb 2.27 leaves PNM samples big-endian
             uint8_t v = s > 255 ? 255 : uint8_t(s);
             img.rgb[3 * i] = img.rgb[3 * i + 1] = img.rgb[3 * i + 2] = v;
         }
         return img;
     }
     // req_comp = 3 is PIL's convert('RGB'): grey replicated, alpha dropped (not composited);
-    // 16-bit colour keeps the high byte, as PIL's RGB;16B unpacker does.
+    // 16-bit colour PNG keeps the high byte, as PIL's RGB;16B unpacker does.
     std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(bytes, len, &w, &h, &comp, 3));
     if (!px) image_fail(name, "cannot decode " + upper(info.format) + ": " + stb_reason());
     if (w != info.width || h != info.height)

@@ -210,6 +210,8 @@ private:
 
     Value parse_value(int depth) {
         if (depth > kMaxDepth) error("nested too deeply");
+        if (++values_ > kMaxValues)
+            fail(what_ + ": JSON has more than " + std::to_string(kMaxValues) + " values (the reader's limit)");
         skip_ws();
         if (i_ >= t_.size()) error("unexpected end of input");
         char c = t_[i_];
@@ -367,6 +369,7 @@ private:
     const std::string& t_;
     std::string what_;
     size_t i_ = 0;
+    size_t values_ = 0;
 };
 
 }  // namespace

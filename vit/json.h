@@ -1,7 +1,8 @@
 // A small strict JSON reader/writer for config.json, safetensors headers, .pomt headers and
-// schedule files. Objects keep their key order; nesting depth is bounded so hostile input cannot
-// exhaust the stack.
+// schedule files. Objects keep their key order; nesting depth and value count are bounded so
+// hostile input cannot exhaust the stack or the memory.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -59,7 +60,13 @@ private:
     std::vector<std::pair<std::string, Value>> o_;
 };
 
-// Parses a complete JSON text; throws pomt::Error("<what>: ...") on malformed input.
+// A parsed value costs ~100 bytes while "0," costs 2 bytes of text, so the value count is capped:
+// a 64 MB .pomt header of zeros would otherwise need over 3 GB. A ViT-Huge safetensors header
+// holds ~30 000 values and an ImageNet-21k .pomt header ~25 000.
+constexpr size_t kMaxValues = 1000000;
+
+// Parses a complete JSON text; throws pomt::Error("<what>: ...") on malformed input, nesting deeper
+// than 64 or more than kMaxValues values.
 Value parse(const std::string& text, const std::string& what);
 
 // Integers (|d| < 2^53) as plain integers; other numbers in the shortest "%.{p}g" form that reads

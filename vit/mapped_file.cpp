@@ -11,6 +11,7 @@
 
 #include "vit/error.h"
 #include "vit/file_util.h"
+#include "vit/memory_limit.h"
 
 namespace pomt {
 
@@ -40,6 +41,11 @@ MappedFile::MappedFile(const std::string& path, const std::string& what, bool al
         }
     }
     // Fallback: read into a 64-byte aligned buffer so tensor alignment inside the file still holds.
+    // That copy is real memory (a mapping is page cache), so it counts against the memory limit.
+    if (uint64_t(size_) > default_memory_limit()) {
+        close(fd);
+        check_memory_limit(size_, default_memory_limit(), what + " '" + path + "' (read into memory: it cannot be mapped)");
+    }
     aligned_copy_ = std::aligned_alloc(64, (size_ + 63) / 64 * 64);
     if (!aligned_copy_) {
         close(fd);

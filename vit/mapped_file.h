@@ -8,7 +8,8 @@ namespace pomt {
 
 class MappedFile {
 public:
-    // Throws pomt::Error naming `what` and the path for a missing file, a directory or a read error.
+    // Throws pomt::Error naming `what` and the path for a missing file, a directory, a read error,
+    // or a file that cannot be mapped and is larger than default_memory_limit().
     MappedFile(const std::string& path, const std::string& what, bool allow_mmap = true);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;

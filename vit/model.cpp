@@ -52,20 +52,40 @@ std::vector<float> random_values(const TensorSpec& spec, SplitMix64& rng) {
 }  // namespace
 
 const float* Model::tensor(const std::string& name) const {
-    for (const auto& kv : by_name_)
-        if (kv.first == name) return kv.second;
+    for (const NamedTensor& t : by_name_)
+        if (t.name == name) return t.linear ? linear_weight(*t.linear) : t.data;
     return nullptr;
 }
 
-void Model::bind(const std::function<const float*(const std::string&)>& lookup) {
+const float* Model::linear_weight(const LinearParams& p) const {
+    if (p.packed.original) return p.packed.original;
+    std::lock_guard<std::mutex> lock(unpack_mutex_);
+    std::vector<float>& w = unpacked_[&p];
+    if (w.empty()) {
+        w.resize(size_t(p.packed.n) * p.packed.k);
+        unpack_panels(p.packed.panels, p.packed.n, p.packed.k, w.data());
+    }
+    return w.data();
+}
+
+void Model::bind(const std::function<StoredTensor(const std::string&)>& lookup) {
     const ModelConfig& c = meta_.model;
-    for (const TensorSpec& s : expected_tensors(c)) by_name_.emplace_back(s.name, lookup(s.name));
-    auto get = [&](const std::string& name) { return tensor(name); };
+    auto get = [&](const std::string& name) { return lookup(name).data; };
     auto linear = [&](const std::string& prefix, int out, int in, bool bias) {
         LinearParams p;
-        p.weight = get(prefix + ".weight");
         p.bias = bias ? get(prefix + ".bias") : nullptr;
-        p.packed = pack_weights(p.weight, out, in);
+        const StoredTensor w = lookup(prefix + ".weight");
+        if (!w.panels) {
+            p.packed = pack_weights(w.data, out, in);  // random weights, version 1 files
+            return p;
+        }
+        p.packed = borrow_panels(w.data, out, in);
+        if (gemm_uses_row_major_weights()) {
+            // The OpenBLAS build multiplies row-major weights: one unpacked copy, made here at load.
+            owned_.emplace_back(size_t(out) * in);
+            unpack_panels(w.data, out, in, owned_.back().data());
+            p.packed.original = owned_.back().data();
+        }
         return p;
     };
     auto ln = [&](const std::string& prefix) { return LayerNormParams{get(prefix + ".weight"), get(prefix + ".bias")}; };
@@ -95,6 +115,21 @@ void Model::bind(const std::function<const float*(const std::string&)>& lookup) 
         head = linear("head", c.num_classes, D, true);
         if (c.distilled) head_dist = linear("head_dist", c.num_classes, D, true);
     }
+
+    // The name table last: every LinearParams has its final address now.
+    std::map<std::string, const LinearParams*> linears = {
+        {"patch_embed.proj.weight", &patch_embed}, {"head.weight", &head}, {"head_dist.weight", &head_dist}};
+    for (int i = 0; i < c.depth; ++i) {
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        linears[b + "attn.qkv.weight"] = &blocks[size_t(i)].qkv;
+        linears[b + "attn.proj.weight"] = &blocks[size_t(i)].proj;
+        linears[b + "mlp.fc1.weight"] = &blocks[size_t(i)].fc1;
+        linears[b + "mlp.fc2.weight"] = &blocks[size_t(i)].fc2;
+    }
+    for (const TensorSpec& s : expected_tensors(c)) {
+        if (s.linear) by_name_.push_back({s.name, nullptr, linears.at(s.name)});
+        else by_name_.push_back({s.name, get(s.name), nullptr});
+    }
 }
 
 std::shared_ptr<const Model> Model::load(const std::string& path) {
@@ -102,7 +137,11 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
     m->file_ = std::make_unique<WeightsFile>(path);
     m->meta_ = m->file_->meta();
     const WeightsFile& f = *m->file_;
-    m->bind([&](const std::string& name) { return f.tensor(name); });
+    m->bind([&](const std::string& name) -> StoredTensor {
+        const WeightsTensor* t = f.tensor(name);
+        if (!t) return {};
+        return {t->data, t->layout == TensorLayout::Panels16};
+    });
     return m;
 }
 
@@ -117,10 +156,10 @@ std::shared_ptr<const Model> Model::random(const ModelConfig& config, uint64_t s
     std::vector<TensorSpec> specs = expected_tensors(config);
     m->owned_.reserve(specs.size());
     for (const TensorSpec& s : specs) m->owned_.push_back(random_values(s, rng));
-    m->bind([&](const std::string& name) -> const float* {
+    m->bind([&](const std::string& name) -> StoredTensor {
         for (size_t i = 0; i < specs.size(); ++i)
-            if (specs[i].name == name) return m->owned_[i].data();
-        return nullptr;
+            if (specs[i].name == name) return {m->owned_[i].data(), false};
+        return {};
     });
     return m;
 }

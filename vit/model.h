@@ -1,10 +1,13 @@
 // A loaded ViT: its configuration and its parameters, read-only and shareable between threads.
 // Parameters point into the memory-mapped .pomt file (or into owned buffers for random
-// weights); the matrix weights are also packed once here for the GEMM micro-kernels.
+// weights). The Linear weights' GEMM panels are used straight from the mapping of a version 2
+// file; random models and version 1 files are packed here, once, at load.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,8 +18,9 @@
 namespace pomt {
 
 struct LinearParams {
-    const float* weight = nullptr;  // [out × in], PyTorch layout
-    const float* bias = nullptr;    // [out] or null
+    const float* bias = nullptr;  // [out] or null
+    // The weight [out × in] in panels; packed.original is the PyTorch layout when the model has it
+    // at hand (see Model::linear_weight for the general way to get it).
     PackedWeights packed;
 };
 
@@ -44,8 +48,12 @@ public:
     const PreprocessConfig& preprocess() const { return meta_.preprocess; }
     const std::vector<std::string>& class_names() const { return meta_.class_names; }
     const WeightsMeta& meta() const { return meta_; }
-    // Any parameter by its timm name; null when the model has no such tensor.
+    // Any parameter by its timm name, in timm's layout; null when the model has no such tensor.
     const float* tensor(const std::string& name) const;
+    // A Linear layer's weight [out × in] in PyTorch layout (the reference forward pass, re-saving).
+    // A version 2 file holds only the panels: they are unpacked on the first request (thread-safe,
+    // kept for the model's lifetime) rather than at load, which the fast path never needs.
+    const float* linear_weight(const LinearParams& p) const;
 
     // Parameters, ready for the forward pass.
     const float* cls_token = nullptr;
@@ -61,13 +69,25 @@ public:
     std::vector<float> tensor_values(const TensorSpec& spec) const;
 
 private:
+    struct StoredTensor {
+        const float* data = nullptr;
+        bool panels = false;  // data is a Linear weight in the GEMM panel layout
+    };
+    struct NamedTensor {
+        std::string name;
+        const float* data = nullptr;           // row-major values, or null for...
+        const LinearParams* linear = nullptr;  // ...a Linear weight, read through linear_weight()
+    };
+
     Model() = default;
-    void bind(const std::function<const float*(const std::string&)>& lookup);
+    void bind(const std::function<StoredTensor(const std::string&)>& lookup);
 
     WeightsMeta meta_;
     std::unique_ptr<WeightsFile> file_;
     std::vector<std::vector<float>> owned_;
-    std::vector<std::pair<std::string, const float*>> by_name_;
+    std::vector<NamedTensor> by_name_;
+    mutable std::mutex unpack_mutex_;
+    mutable std::map<const LinearParams*, std::vector<float>> unpacked_;  // node-based: pointers stay valid
 };
 
 }  // namespace pomt

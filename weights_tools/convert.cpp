@@ -73,7 +73,8 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
             fail("'" + weights_path + "': unexpected tensor '" + t.name + "' (not part of " + cfg.architecture +
                  "; wrong architecture or model_args?)");
     report.tensors = int(specs.size());
-    write_weights_file(o.output, report.meta, [&](const TensorSpec& s) { return st.read_f32(*st.find(s.name)); });
+    write_weights_file(o.output, report.meta, [&](const TensorSpec& s) { return st.read_f32(*st.find(s.name)); },
+                       o.format_version);
     return report;
 }
 

@@ -7,8 +7,9 @@ Sources:
   a .safetensors file      with --config config.json or --arch NAME  (no dependencies)
   a .pth / .bin state dict with --config or --arch                   (needs torch)
 
-The output is byte-identical to `pomt convert` (tests/test_convert_python.cpp checks it): the same
-config resolution, tensor order, JSON header and 64-byte alignment (docs/FORMAT.md).
+The output is byte-identical to `pomt convert` (tests/test_convert.cpp checks it): the same
+config resolution, tensor order, JSON header, 64-byte alignment and, in format version 2, the same
+GEMM panel layout of the Linear weights (docs/FORMAT.md).
 Errors print one line and exit with code 2, leaving no partial output file.
 """
 import argparse
@@ -21,9 +22,10 @@ import struct
 import sys
 import tempfile
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAGIC = b"POMTVIT\0"
 ALIGN = 64
+PANEL = 16  # kGemmPanel: Linear weights are stored as column panels of 16 floats (docs/FORMAT.md)
 
 SIZES = {  # timm's VisionTransformer sizes: embed_dim, depth, num_heads
     "tiny": (192, 12, 3), "small": (384, 12, 6), "base": (768, 12, 12),
@@ -186,35 +188,62 @@ def config_from_hub(hub, arch_override, what):
 
 
 def expected_tensors(c):
+    """(name, shape, linear) in vit/config.cpp's order; linear = a Linear weight, stored in panels."""
     D, H, P = c["embed_dim"], c["mlp_hidden"], c["patch_size"]
     t = []
-    if c["class_token"]: t.append(("cls_token", [1, 1, D]))
-    if c["distilled"]: t.append(("dist_token", [1, 1, D]))
-    if c["reg_tokens"]: t.append(("reg_token", [1, c["reg_tokens"], D]))
+    if c["class_token"]: t.append(("cls_token", [1, 1, D], False))
+    if c["distilled"]: t.append(("dist_token", [1, 1, D], False))
+    if c["reg_tokens"]: t.append(("reg_token", [1, c["reg_tokens"], D], False))
     grid = c["img_size"] // P
     pos_len = grid * grid + (0 if c["no_embed_class"] else num_prefix(c))
-    t.append(("pos_embed", [1, pos_len, D]))
-    t.append(("patch_embed.proj.weight", [D, c["in_chans"], P, P]))
+    t.append(("pos_embed", [1, pos_len, D], False))
+    t.append(("patch_embed.proj.weight", [D, c["in_chans"], P, P], True))
     if not c["pre_norm"]:
-        t.append(("patch_embed.proj.bias", [D]))
+        t.append(("patch_embed.proj.bias", [D], False))
     else:
-        t += [("norm_pre.weight", [D]), ("norm_pre.bias", [D])]
+        t += [("norm_pre.weight", [D], False), ("norm_pre.bias", [D], False)]
     for i in range(c["depth"]):
         b = "blocks.%d." % i
-        t += [(b + "norm1.weight", [D]), (b + "norm1.bias", [D]), (b + "attn.qkv.weight", [3 * D, D])]
-        if c["qkv_bias"]: t.append((b + "attn.qkv.bias", [3 * D]))
-        t += [(b + "attn.proj.weight", [D, D]), (b + "attn.proj.bias", [D])]
-        if c["layer_scale"]: t.append((b + "ls1.gamma", [D]))
-        t += [(b + "norm2.weight", [D]), (b + "norm2.bias", [D]), (b + "mlp.fc1.weight", [H, D]),
-              (b + "mlp.fc1.bias", [H]), (b + "mlp.fc2.weight", [D, H]), (b + "mlp.fc2.bias", [D])]
-        if c["layer_scale"]: t.append((b + "ls2.gamma", [D]))
+        t += [(b + "norm1.weight", [D], False), (b + "norm1.bias", [D], False), (b + "attn.qkv.weight", [3 * D, D], True)]
+        if c["qkv_bias"]: t.append((b + "attn.qkv.bias", [3 * D], False))
+        t += [(b + "attn.proj.weight", [D, D], True), (b + "attn.proj.bias", [D], False)]
+        if c["layer_scale"]: t.append((b + "ls1.gamma", [D], False))
+        t += [(b + "norm2.weight", [D], False), (b + "norm2.bias", [D], False), (b + "mlp.fc1.weight", [H, D], True),
+              (b + "mlp.fc1.bias", [H], False), (b + "mlp.fc2.weight", [D, H], True), (b + "mlp.fc2.bias", [D], False)]
+        if c["layer_scale"]: t.append((b + "ls2.gamma", [D], False))
     final = "fc_norm" if c["fc_norm"] else "norm"
-    t += [(final + ".weight", [D]), (final + ".bias", [D])]
+    t += [(final + ".weight", [D], False), (final + ".bias", [D], False)]
     if c["num_classes"] > 0:
-        t += [("head.weight", [c["num_classes"], D]), ("head.bias", [c["num_classes"]])]
+        t += [("head.weight", [c["num_classes"], D], True), ("head.bias", [c["num_classes"]], False)]
         if c["distilled"]:
-            t += [("head_dist.weight", [c["num_classes"], D]), ("head_dist.bias", [c["num_classes"]])]
+            t += [("head_dist.weight", [c["num_classes"], D], True), ("head_dist.bias", [c["num_classes"]], False)]
     return t
+
+
+# ---------------------------------------------------------------- the panel layout (mirrors kernels/panels.cpp)
+
+def panel_floats(shape):
+    """Stored size of a Linear weight [n, ...] viewed as [n x k]: ceil(n/16) panels of k x 16 floats."""
+    n, k = shape[0], math.prod(shape[1:])
+    return -(-n // PANEL) * k * PANEL
+
+
+def pack_panels(values, shape):
+    """Row-major [n x k] -> panel p = columns [16p, 16p+16) as k rows of 16 floats, zero past n."""
+    n = shape[0]
+    k = len(values) // n if n else 0
+    padded = -(-n // PANEL) * PANEL
+    zeros = array.array("f", bytes(4 * (padded - n)))
+    columns = []  # column kk of W^T = input feature kk of every output, padded to whole panels
+    for kk in range(k):
+        col = values[kk::k]
+        col.extend(zeros)
+        columns.append(col)
+    out = array.array("f")
+    for p in range(0, padded, PANEL):
+        for col in columns:
+            out.extend(col[p:p + PANEL])
+    return out
 
 
 # ---------------------------------------------------------------- JSON exactly as vit/json.cpp writes it
@@ -271,9 +300,13 @@ def align_up(x):
 
 def header_json(c, p, class_names):
     tensors, offset = [], 0
-    for name, shape in expected_tensors(c):
-        nbytes = 4 * math.prod(shape)
-        tensors.append({"name": name, "dtype": "f32", "shape": shape, "offset": offset, "nbytes": nbytes})
+    for name, shape, linear in expected_tensors(c):
+        entry = {"name": name, "dtype": "f32", "shape": shape}
+        if linear:
+            entry["layout"] = "panels16"
+        nbytes = 4 * (panel_floats(shape) if linear else math.prod(shape))
+        entry["offset"], entry["nbytes"] = offset, nbytes
+        tensors.append(entry)
         offset = align_up(offset + nbytes)
     h = {"format": "pomt", "version": FORMAT_VERSION, "model": {k: c[k] for k in MODEL_KEYS},
          "preprocess": {k: p[k] for k in PRE_KEYS}, "class_names": class_names, "tensors": tensors}
@@ -428,7 +461,7 @@ def convert(source, hub, arch, output, config_label):
         class_names = imagenet_class_names()
     specs = expected_tensors(c)
     wanted = set()
-    for name, shape in specs:
+    for name, shape, _ in specs:
         wanted.add(name)
         if name not in source.names():
             fail("'%s': tensor '%s' is missing for %s" % (source.path, name, c["architecture"]))
@@ -455,12 +488,14 @@ def convert(source, hub, arch, output, config_label):
         with os.fdopen(fd, "wb") as f:
             f.write(head)
             written = 0
-            for name, shape in specs:
+            for name, shape, linear in specs:
                 if written % ALIGN:
                     pad = ALIGN - written % ALIGN
                     f.write(b"\0" * pad)
                     written += pad
                 values = source.read_f32(name)
+                if linear:
+                    values = pack_panels(values, shape)
                 if sys.byteorder != "little":
                     values.byteswap()
                 f.write(values.tobytes())
@@ -471,7 +506,7 @@ def convert(source, hub, arch, output, config_label):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return c, len(specs), sum(math.prod(s) for _, s in specs), len(class_names)
+    return c, len(specs), sum(math.prod(s) for _, s, _ in specs), len(class_names)
 
 
 def main(argv=None):

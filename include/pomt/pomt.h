@@ -44,6 +44,15 @@ struct Result {
     std::vector<int> tokens_after_block;  // sequence length after each block: what pruning removed
 };
 
+struct LoadOptions {
+    // Activation memory a run may use, in bytes; 0: the library default, half the physical memory.
+    // A model that needs more for one image is refused by load / random / from_model, and a run
+    // that would need more (pruning that keeps attention maps, more threads) throws pomt::Error
+    // naming both sizes. Model files that cannot be memory-mapped are read into memory only up
+    // to the process-wide default (vit/memory_limit.h, `pomt --max-memory`).
+    uint64_t max_memory = 0;
+};
+
 struct ImageOptions {
     // Images declaring more pixels are refused from their header, before any pixel memory exists.
     uint64_t max_pixels = 100000000;
@@ -76,11 +85,11 @@ struct InferenceOptions {
 class Classifier {
 public:
     // Memory-maps a .pomt file; throws pomt::Error for any problem with it.
-    static Classifier load(const std::string& path);
+    static Classifier load(const std::string& path, const LoadOptions& options = {});
     // An architecture (timm name) with seeded random weights: for latency work and tests.
-    static Classifier random(const std::string& architecture, uint64_t seed = 0);
+    static Classifier random(const std::string& architecture, uint64_t seed = 0, const LoadOptions& options = {});
     // Wraps a model already loaded through vit/model.h.
-    static Classifier from_model(std::shared_ptr<const Model> model);
+    static Classifier from_model(std::shared_ptr<const Model> model, const LoadOptions& options = {});
 
     // The same model with other class names: exactly num_classes() of them, none empty.
     Classifier with_labels(std::vector<std::string> names) const;
@@ -116,6 +125,7 @@ public:
     std::string describe(const Schedule& schedule) const;
 
     std::shared_ptr<const Model> model() const;
+    uint64_t max_memory() const;  // LoadOptions::max_memory as resolved (never 0)
 
 private:
     friend class Workspace;
