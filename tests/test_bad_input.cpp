@@ -14,20 +14,9 @@ using pomt_test::run_pomt;
 
 namespace {
 
-ModelConfig tiny_config() {
-    ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
-    c.embed_dim = 16;
-    c.depth = 1;
-    c.num_heads = 2;
-    c.mlp_hidden = 32;
-    c.num_classes = 5;
-    c.img_size = 32;
-    return c;
-}
-
 // A valid small .pomt; returns its bytes.
 std::string make_valid_pomt(const std::string& path) {
-    auto model = Model::random(tiny_config(), 1);
+    auto model = Model::random(pomt_test::tiny_config(), 1);
     write_weights_file(path, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
     return pomt_test::read_bytes(path);
 }

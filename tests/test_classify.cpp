@@ -26,20 +26,9 @@ namespace {
 
 using Bytes = std::string;
 
-ModelConfig tiny_config() {
-    ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
-    c.embed_dim = 16;
-    c.depth = 2;
-    c.num_heads = 2;
-    c.mlp_hidden = 32;
-    c.num_classes = 5;
-    c.img_size = 32;
-    return c;
-}
-
 // A small random .pomt; `names` are stored as its class entries (empty: none).
 std::string make_model(const std::string& dir, const std::vector<std::string>& names = {}) {
-    auto model = Model::random(tiny_config(), 7);
+    auto model = Model::random(pomt_test::tiny_config(2), 7);
     WeightsMeta meta = model->meta();
     meta.class_names = names;
     const std::string path = dir + "/tiny.pomt";

@@ -20,34 +20,11 @@ using namespace pomt;
 
 namespace {
 
-void expect_error(const std::function<void()>& fn, const std::string& needle) {
-    try {
-        fn();
-        FAIL("no error; expected one containing '" << needle << "'");
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        INFO("message: " << msg);
-        CHECK(msg.find(needle) != std::string::npos);
-        CHECK(msg.find('\n') == std::string::npos);
-    }
-}
-
 void expect_cli_refusal(const pomt_test::CommandResult& r, const std::string& needle) {
     INFO("stderr: " << r.err);
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(needle) != std::string::npos);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-}
-
-ModelConfig tiny_config() {
-    ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
-    c.embed_dim = 16;
-    c.depth = 1;
-    c.num_heads = 2;
-    c.mlp_hidden = 32;
-    c.num_classes = 5;
-    c.img_size = 32;
-    return c;
 }
 
 // 1024 px with 1-pixel patches: 1 048 577 tokens, each with a 65 536-wide MLP: ~256 GiB of
@@ -82,14 +59,14 @@ TEST_CASE("memory limit: sizes parse in binary units and print readably") {
     CHECK(parse_memory_size("1T", "--max-memory") == uint64_t(1) << 40);
     CHECK(parse_memory_size("1073741824", "--max-memory") == uint64_t(1) << 30);
     for (const char* bad : {"", "G", "-1G", "2X", "2 G", "1e400", "0", "0.1"})
-        expect_error([&] { parse_memory_size(bad, "--max-memory"); }, "--max-memory must be");
+        pomt_test::expect_error([&] { parse_memory_size(bad, "--max-memory"); }, "--max-memory must be");
     CHECK(format_bytes(100) == "100 bytes");
     CHECK(format_bytes(uint64_t(3) << 29) == "1.5 GiB");
     CHECK(format_bytes(uint64_t(512) << 20) == "512 MiB");
 }
 
 TEST_CASE("memory limit: the workspace estimate bounds a run and is checked before allocating") {
-    const auto model = Model::random(tiny_config(), 1);
+    const auto model = Model::random(pomt_test::tiny_config(), 1);
     const ModelConfig& c = model->config();
     const uint64_t one = Session::workspace_bytes(c, 1, 1);
     CHECK(Session::workspace_bytes(c, 4, 1) > 3 * one);
@@ -99,26 +76,26 @@ TEST_CASE("memory limit: the workspace estimate bounds a run and is checked befo
     CHECK(s.memory_limit() == default_memory_limit());
     s.set_memory_limit(one);
     CHECK(s.run(x.data(), 1).size() == size_t(c.num_classes));  // exactly enough
-    expect_error([&] { s.run(x.data(), 4); }, "the forward pass of 4 images at 5 tokens needs ");
-    expect_error([&] { s.run(x.data(), 4); }, "above the memory limit of " + format_bytes(one) + " (--max-memory)");
+    pomt_test::expect_error([&] { s.run(x.data(), 4); }, "the forward pass of 4 images at 5 tokens needs ");
+    pomt_test::expect_error([&] { s.run(x.data(), 4); }, "above the memory limit of " + format_bytes(one) + " (--max-memory)");
     Session small(model, 1);
     small.set_memory_limit(one - 1);
-    expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
+    pomt_test::expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
     // A declared model far beyond any memory: refused from its configuration alone.
     const ModelConfig huge = huge_activation_config();
     CHECK(Session::workspace_bytes(huge, 1, 1) > (uint64_t(256) << 30));
-    expect_error([&] { check_model_memory(huge, uint64_t(4) << 30); },
+    pomt_test::expect_error([&] { check_model_memory(huge, uint64_t(4) << 30); },
                  "model 'vit_tiny_patch16_224' (1048577 tokens) for one image needs 256 GiB, above the memory "
                  "limit of 4.0 GiB");
 }
 
 TEST_CASE("memory limit: the public API refuses a model that does not fit LoadOptions::max_memory") {
     const std::string dir = pomt_test::temp_dir();
-    const std::string path = write_model(dir + "/tiny.pomt", tiny_config());
+    const std::string path = write_model(dir + "/tiny.pomt", pomt_test::tiny_config());
     LoadOptions tight;
     tight.max_memory = 1000;
-    expect_error([&] { Classifier::load(path, tight); }, "above the memory limit of 1000 bytes");
-    expect_error([&] { Classifier::random("vit_tiny_patch16_224", 0, tight); }, "(197 tokens) for one image needs");
+    pomt_test::expect_error([&] { Classifier::load(path, tight); }, "above the memory limit of 1000 bytes");
+    pomt_test::expect_error([&] { Classifier::random("vit_tiny_patch16_224", 0, tight); }, "(197 tokens) for one image needs");
     // Enough for one image: loads and runs, and the Workspace's Session carries the limit.
     LoadOptions fits;
     fits.max_memory = Session::workspace_bytes(Model::load(path)->config(), 1, 1);
@@ -133,12 +110,12 @@ TEST_CASE("memory limit: the public API refuses a model that does not fit LoadOp
 
 TEST_CASE("memory limit: a model file read instead of mapped counts against the limit") {
     const std::string dir = pomt_test::temp_dir();
-    const std::string path = write_model(dir + "/tiny.pomt", tiny_config());
+    const std::string path = write_model(dir + "/tiny.pomt", pomt_test::tiny_config());
     MappedFile ok(path, "model file", false);  // the default limit: read as before
     CHECK_FALSE(ok.is_mapped());
     set_default_memory_limit(100);
     try {
-        expect_error([&] { MappedFile f(path, "model file", false); },
+        pomt_test::expect_error([&] { MappedFile f(path, "model file", false); },
                      "(read into memory: it cannot be mapped) needs ");
         MappedFile mapped(path, "model file");  // a mapping is not a copy: allowed
         CHECK(mapped.is_mapped());
@@ -152,7 +129,7 @@ TEST_CASE("memory limit: a model file read instead of mapped counts against the 
 
 TEST_CASE("memory limit: every command that runs a model takes --max-memory; exit 2, one line") {
     const std::string dir = pomt_test::temp_dir();
-    const std::string model = write_model(dir + "/tiny.pomt", tiny_config());
+    const std::string model = write_model(dir + "/tiny.pomt", pomt_test::tiny_config());
     const std::string limit = "above the memory limit of 1.0 KiB (--max-memory)";
     pomt_test::write_bytes(dir + "/list.txt", "a.png 0\n");
     const std::vector<std::vector<std::string>> commands = {
@@ -189,5 +166,5 @@ TEST_CASE("memory limit: a .pomt declaring a huge forward pass is refused at the
     expect_cli_refusal(pomt_test::run_pomt({"bench", "-m", model, "--runs", "1"}),
                        "(1048577 tokens) for one image needs 256 GiB, above the memory limit of " +
                            format_bytes(default_memory_limit()));
-    expect_error([&] { Classifier::load(model); }, "for one image needs 256 GiB");
+    pomt_test::expect_error([&] { Classifier::load(model); }, "for one image needs 256 GiB");
 }

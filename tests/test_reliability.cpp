@@ -68,18 +68,6 @@ const std::shared_ptr<const Model>& deit_tiny() {
     return m;
 }
 
-void expect_error(const std::function<void()>& fn, const std::string& needle) {
-    try {
-        fn();
-        FAIL("no error; expected one containing '" << needle << "'");
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        INFO("message: " << msg);
-        CHECK(msg.find(needle) != std::string::npos);
-        CHECK(msg.find('\n') == std::string::npos);
-    }
-}
-
 using Bytes = std::string;
 
 void put_be32(Bytes& s, uint32_t v) {
@@ -226,18 +214,18 @@ TEST_CASE("reliability: the public Classifier is shared by threads safely") {
 TEST_CASE("reliability: an image above the pixel limit is refused from its header") {
     // 60000 × 60000 would be 10.8 GB of RGB: refused before stb allocates anything.
     const Bytes huge = png_header(60000, 60000);
-    expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(huge.data()), huge.size(), "huge.png"); },
+    pomt_test::expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(huge.data()), huge.size(), "huge.png"); },
                  "60000x60000 pixels exceeds the limit of 100000000 pixels");
     // The limit is configurable, through vit/image.h and the public API.
     ImageLimits small;
     small.max_pixels = 1000;
     const Bytes mid = png_header(40, 30);
-    expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(mid.data()), mid.size(), "mid.png", small); },
+    pomt_test::expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(mid.data()), mid.size(), "mid.png", small); },
                  "40x30 pixels exceeds the limit of 1000 pixels");
     const Classifier cls = Classifier::random("vit_tiny_patch16_224", 1);
     ImageOptions opt;
     opt.max_pixels = 1000;
-    expect_error([&] { cls.preprocess_bytes(mid.data(), mid.size(), "mid.png", opt); }, "exceeds the limit of 1000");
+    pomt_test::expect_error([&] { cls.preprocess_bytes(mid.data(), mid.size(), "mid.png", opt); }, "exceeds the limit of 1000");
 }
 
 TEST_CASE("reliability: declared sizes larger than the data are refused before allocating") {
@@ -246,25 +234,25 @@ TEST_CASE("reliability: declared sizes larger than the data are refused before a
     dict.append(117 - dict.size(), ' ');
     dict += '\n';
     const std::string npy = std::string("\x93NUMPY\x01\x00", 8) + char(dict.size()) + '\0' + dict;
-    expect_error([&] { parse_npy(npy.data(), npy.size(), "'big.npy'"); }, "NPY data is 0 bytes, shape needs 60211200000");
+    pomt_test::expect_error([&] { parse_npy(npy.data(), npy.size(), "'big.npy'"); }, "NPY data is 0 bytes, shape needs 60211200000");
     // safetensors: a 2^80-element tensor, and a header length over the format's 100 MB limit.
     const std::string h = R"({"x":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,0]}})";
     std::string st;
     for (int i = 0; i < 8; ++i) st += char((uint64_t(h.size()) >> (8 * i)) & 0xff);
     st += h;
     size_t off = 0;
-    expect_error([&] { parse_safetensors_header(reinterpret_cast<const unsigned char*>(st.data()), st.size(), "'x'", &off); },
+    pomt_test::expect_error([&] { parse_safetensors_header(reinterpret_cast<const unsigned char*>(st.data()), st.size(), "'x'", &off); },
                  "absurd shape");
     std::string big_header(16, '\0');
     big_header[3] = 0x10;  // 2^28-byte header
-    expect_error([&] {
+    pomt_test::expect_error([&] {
         parse_safetensors_header(reinterpret_cast<const unsigned char*>(big_header.data()), big_header.size(), "'y'", &off);
     }, "larger than the format's 100 MB limit");
     // .pomt: a header length over 64 MB is refused from the preamble.
     std::string pomt(kPomtMagic, 8);
     pomt += std::string("\x01\x00\x00\x00\x00\x00\x00\x00", 8);
     pomt += std::string("\x00\x00\x00\x10\x00\x00\x00\x00", 8);
-    expect_error([&] {
+    pomt_test::expect_error([&] {
         WeightsMeta meta;
         std::vector<WeightsTensor> t;
         parse_weights_image(reinterpret_cast<const unsigned char*>(pomt.data()), pomt.size(), "'z'", &meta, &t);
@@ -297,19 +285,19 @@ TEST_CASE("reliability: an NPY header cut after 'fortran_order': is a clean erro
     // header threw std::out_of_range ("basic_string::compare: __pos ...") instead of pomt::Error.
     const std::string h = "{'descr':'<f4','shape':(1,),'fortran_order':   ";
     const std::string npy = std::string("\x93NUMPY\x01\x00", 8) + char(h.size()) + '\0' + h;
-    expect_error([&] { parse_npy(npy.data(), npy.size(), "'cut.npy'"); }, "'cut.npy': malformed NPY header");
+    pomt_test::expect_error([&] { parse_npy(npy.data(), npy.size(), "'cut.npy'"); }, "'cut.npy': malformed NPY header");
 }
 
 TEST_CASE("reliability: absurd architecture names are unknown architectures (fuzz_config_json)") {
     // std::stoi on the patch / image size digits threw std::out_of_range ("stoi") for 11 digits,
     // and libstdc++'s recursive std::regex overflowed the stack on a long name from config.json
     // (`pomt convert` crashed with SIGSEGV on a 300 kB "architecture").
-    expect_error([] { config_for_architecture("vit_tiny_patch99999999999_224"); }, "unknown architecture");
-    expect_error([] { config_for_architecture("vit_tiny_patch16_" + std::string(300000, '1')); }, "unknown architecture");
+    pomt_test::expect_error([] { config_for_architecture("vit_tiny_patch99999999999_224"); }, "unknown architecture");
+    pomt_test::expect_error([] { config_for_architecture("vit_tiny_patch16_" + std::string(300000, '1')); }, "unknown architecture");
     const std::string hub = R"({"architecture":"vit_tiny_patch)" + std::string(300000, '1') + R"(_224"})";
     ModelConfig m;
     PreprocessConfig p;
-    expect_error([&] { config_from_hub_json(json::parse(hub, "h"), "", "'config.json'", &m, &p); }, "unknown architecture");
+    pomt_test::expect_error([&] { config_from_hub_json(json::parse(hub, "h"), "", "'config.json'", &m, &p); }, "unknown architecture");
     // Through the CLI: exit 2 and one line, not a crash.
     auto r = pomt_test::run_pomt({"bench", "--arch", "vit_tiny_patch99999999999_224", "--runs", "1"});
     CHECK(r.exit_code == 2);
@@ -334,7 +322,7 @@ TEST_CASE("reliability: a JPEG Huffman table with more than 256 codes is refused
     counts[7] = char(0x80), counts[8] = char(0x89);  // 265 codes
     j += Bytes("\xFF\xC4\x01\x1A\x00", 5) + counts + Bytes(265, '\0');  // DHT, length 2 + 17 + 265
     j += "\xFF\xD9";
-    expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(j.data()), j.size(), "dht.jpg"); }, "dht.jpg");
+    pomt_test::expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(j.data()), j.size(), "dht.jpg"); }, "dht.jpg");
 }
 
 // The open finding of the bounded fuzz run (fuzz/regressions/image/jpeg_dht_past_eof_after_junk.bin):
@@ -350,26 +338,26 @@ TEST_CASE("reliability: every DHT stb would build is checked: past the end, afte
     Bytes counts(16, '\0');
     counts[0] = 1, counts[14] = char(0xF8), counts[15] = char(0xFF);  // 504 codes
     const Bytes bad_dht_past_end = Bytes("\xFF\xC4\x29\x14\x10", 5) + counts + Bytes("\x00\xFF\xDA\x00\x00\x3F\x00\x00\x0F\xFF\xD9", 11);
-    expect_error([&] { decode(Bytes("\xFF\xD8", 2) + dqt + Bytes("\x01", 1) + sof + bad_dht_past_end); },
+    pomt_test::expect_error([&] { decode(Bytes("\xFF\xD8", 2) + dqt + Bytes("\x01", 1) + sof + bad_dht_past_end); },
                  "Huffman table with more than 256 codes");
     // stb also takes a file that starts with a fill byte (FF FF D8) for a JPEG.
-    expect_error([&] { decode(Bytes("\xFF\xFF\xD8", 3) + dqt + sof + bad_dht_past_end); },
+    pomt_test::expect_error([&] { decode(Bytes("\xFF\xFF\xD8", 3) + dqt + sof + bad_dht_past_end); },
                  "Huffman table with more than 256 codes");
     // A progressive-style table defined after a scan, behind fill bytes.
     const Bytes sos = Bytes("\xFF\xDA\x00\x0C\x03\x01\x00\x02\x11\x03\x11\x00\x3F\x00", 14);
     const Bytes scan_data = Bytes("\x12\xFF\x00\x34\xFF\xD0\x56", 7);  // a stuffed 0xFF and a restart marker
     const Bytes bad_dht = Bytes("\xFF\xFF\xC4\x01\x1B\x00", 6) + counts + Bytes(265, '\0') + Bytes("\xFF\xD9", 2);
-    expect_error([&] { decode(Bytes("\xFF\xD8", 2) + dqt + sof + sos + scan_data + bad_dht); },
+    pomt_test::expect_error([&] { decode(Bytes("\xFF\xD8", 2) + dqt + sof + sos + scan_data + bad_dht); },
                  "Huffman table with more than 256 codes");
 }
 
 TEST_CASE("reliability: PNM header numbers stb would overflow on are refused") {
     // stbi__pnm_getinteger computes value * 10 + digit in an int: undefined behaviour past INT_MAX.
     const Bytes ppm = "P6 99999999999 1 255\n" + Bytes(3, '\0');
-    expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(ppm.data()), ppm.size(), "big.ppm"); },
+    pomt_test::expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(ppm.data()), ppm.size(), "big.ppm"); },
                  "big.ppm': corrupt PNM header (a number larger than 2147483647)");
     const Bytes pgm = "P5 1 1 2147483648\n" + Bytes(2, '\0');
-    expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(pgm.data()), pgm.size(), "max.pgm"); },
+    pomt_test::expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(pgm.data()), pgm.size(), "max.pgm"); },
                  "corrupt PNM header");
 }
 
@@ -380,7 +368,7 @@ TEST_CASE("reliability: a JSON text with more values than the reader's limit is 
     text += "]";
     CHECK(json::parse(text, "ok").as_array("").size() == json::kMaxValues - 1);
     text.insert(1, "0,");
-    expect_error([&] { json::parse(text, "'big.json'"); },
+    pomt_test::expect_error([&] { json::parse(text, "'big.json'"); },
                  "'big.json': JSON has more than " + std::to_string(json::kMaxValues) + " values");
 }
 

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "vit/error.h"
+
 namespace pomt_test {
 
 std::string bmp_image(int w, int h, int seed) {
@@ -43,6 +45,29 @@ std::string write_labelled_bmps(const std::string& dir, int images, int classes)
     }
     write_bytes(dir + "/labels.txt", list);
     return dir + "/labels.txt";
+}
+
+pomt::ModelConfig tiny_config(int depth) {
+    pomt::ModelConfig c = pomt::config_for_architecture("vit_tiny_patch16_224");
+    c.embed_dim = 16;
+    c.depth = depth;
+    c.num_heads = 2;
+    c.mlp_hidden = 32;
+    c.num_classes = 5;
+    c.img_size = 32;
+    return c;
+}
+
+void expect_error(const std::function<void()>& fn, const std::string& needle) {
+    try {
+        fn();
+        FAIL("no error; expected one containing '" << needle << "'");
+    } catch (const pomt::Error& e) {
+        const std::string msg = e.what();
+        INFO("message: " << msg);
+        CHECK(msg.find(needle) != std::string::npos);
+        CHECK(msg.find('\n') == std::string::npos);
+    }
 }
 
 bool file_exists(const std::string& path) {

@@ -1,9 +1,11 @@
 // Helpers shared by the tests: where ../shared is, visible skips, temporary folders, running the CLI.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "vit/config.h"
 
 namespace pomt_test {
 
@@ -26,6 +28,13 @@ struct CommandResult {
 CommandResult run_pomt(const std::vector<std::string>& args);
 
 bool file_exists(const std::string& path);
+
+// A tiny vit_tiny-shaped config (embed 16, 2 heads, MLP 32, 5 classes, 32 px → 5 tokens): fast
+// models for tests that only need the pipeline to run.
+pomt::ModelConfig tiny_config(int depth = 1);
+
+// fn() must throw pomt::Error with a one-line message containing `needle`.
+void expect_error(const std::function<void()>& fn, const std::string& needle);
 
 // A 24-bit BMP (bottom-up rows padded to 4 bytes) with a deterministic pattern set by `seed`: the
 // simplest image file to write by hand.
