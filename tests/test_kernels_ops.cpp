@@ -1,6 +1,7 @@
 // Attention, LayerNorm, softmax and GELU against their readable references at every ISA level.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -145,6 +146,53 @@ TEST_CASE("attention: large logits stay stable") {
     check_attention(17, 48, false, false, 8.0f);
 }
 
+// The vector kernels transpose K in register blocks (edges one value at a time) and pad the last
+// vector of logits with −inf: token counts around the block and vector edges, head_dims that are not
+// a multiple of 16, and a long sequence.
+TEST_CASE("attention: block edges of the transposed K, odd head_dims, 577 tokens") {
+    for (int tokens : {34, 47, 48, 49, 63, 64, 65, 99})
+        for (int d : {4, 8, 24, 48, 80})
+            for (int bias = 0; bias < 2; ++bias) check_attention(tokens, d, bias, bias == 1, 1.0f);
+    check_attention(577, 64, true, false, 1.0f);
+    check_attention(577, 64, false, true, 1.0f);
+}
+
+// The output does not depend on whether the probabilities are stored (a pruner asking for them must
+// not change the model's result).
+TEST_CASE("attention: the same output bits with and without probs") {
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        for (int tokens : {5, 50, 197}) {
+            const int d = 64, ld = 3 * d;
+            std::vector<float> qkv = random_floats(size_t(tokens) * ld, unsigned(tokens + 99));
+            std::vector<float> kb = random_floats(tokens, unsigned(tokens + 7), -2.0f, 0.0f);
+            std::vector<float> out1(size_t(tokens) * d), out2(size_t(tokens) * d), pr(size_t(tokens) * tokens);
+            std::vector<float> scratch(size_t(attention_scratch_floats(tokens)) + 16);
+            AttentionHead a;
+            a.tokens = tokens;
+            a.head_dim = d;
+            a.scale = 0.125f;
+            a.q = qkv.data();
+            a.k = qkv.data() + d;
+            a.v = qkv.data() + 2 * d;
+            a.ld_qkv = ld;
+            a.key_bias = kb.data();
+            a.ld_out = d;
+            a.scratch = scratch.data();
+            a.out = out1.data();
+            attention_head(a);
+            a.out = out2.data();
+            a.probs = pr.data();
+            attention_head(a);
+            CAPTURE(tokens);
+            CHECK(std::memcmp(out1.data(), out2.data(), out1.size() * sizeof(float)) == 0);
+        }
+    }
+}
+
 TEST_CASE("softmax: against the double reference at every ISA level") {
     IsaGuard guard;
     for (Isa isa : isa_levels()) {
@@ -214,6 +262,78 @@ TEST_CASE("gelu_inplace: within 1e-6 of the erf form over a wide range, every IS
             }
             CHECK(bad == 0);
             CHECK(worst < 1e-6);
+        }
+    }
+}
+
+// Float bit patterns rather than a uniform step: every exponent from 2^-20 up to 8 (where the
+// polynomial and its clamp at |x| = 5.5 live) with scattered mantissas, both signs, plus the floats
+// right around the clamp. The vector levels compute the same formula with the same exact IEEE
+// operations, so they must also agree bit for bit (the portable level is std::erf and need not).
+TEST_CASE("gelu_inplace: float bit patterns up to |x| = 8 and the clamp edge, same bits at every vector level") {
+    std::vector<float> xs;
+    auto from_bits = [](uint32_t b) {
+        float f;
+        std::memcpy(&f, &b, 4);
+        return f;
+    };
+    for (uint32_t b = 0x35800000u; b < 0x41000000u; b += 997) xs.push_back(from_bits(b));  // [2^-20, 8)
+    float up = 5.5f, down = 5.5f;
+    xs.push_back(5.5f);
+    for (int k = 0; k < 64; ++k) {  // 64 floats either side of the clamp
+        xs.push_back(up = std::nextafter(up, 10.0f));
+        xs.push_back(down = std::nextafter(down, 0.0f));
+    }
+    const size_t half = xs.size();
+    for (size_t i = 0; i < half; ++i) xs.push_back(-xs[i]);
+    IsaGuard guard;
+    std::vector<float> first;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        std::vector<float> y = xs;
+        gelu_inplace(y.data(), y.size());
+        int bad = 0;
+        double worst = 0, worst_x = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            double x = xs[i];
+            double want = x < 0 ? 0.5 * x * std::erfc(-x / std::sqrt(2.0)) : x - 0.5 * x * std::erfc(x / std::sqrt(2.0));
+            double err = std::fabs(y[i] - want);
+            if (!(err <= 1e-6)) ++bad;
+            if (err > worst) worst = err, worst_x = x;
+        }
+        CAPTURE(worst_x);
+        CHECK(bad == 0);
+        CHECK(worst < 1e-6);
+        if (isa == Isa::Scalar) continue;
+        if (first.empty())
+            first = y;
+        else
+            CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+    }
+}
+
+TEST_CASE("gelu_inplace: NaN stays NaN and the tails are exact at every ISA level") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> xs = {nan, 6.0f, -6.0f, 100.0f, -100.0f, 3e38f, -3e38f, nan, 1.0f};
+    IsaGuard guard;
+    for (Isa isa : isa_levels()) {
+        REQUIRE(set_active_isa(isa));
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        for (size_t n : {xs.size(), size_t(1), size_t(17)}) {  // the vector body and the scalar tail
+            std::vector<float> y(n);
+            for (size_t i = 0; i < n; ++i) y[i] = xs[i % xs.size()];
+            gelu_inplace(y.data(), n);
+            for (size_t i = 0; i < n; ++i) {
+                float x = xs[i % xs.size()];
+                CAPTURE(x);
+                if (std::isnan(x))
+                    CHECK(std::isnan(y[i]));
+                else if (std::fabs(x) >= 100.0f)
+                    CHECK(y[i] == (x > 0 ? x : 0.0f));
+            }
         }
     }
 }
