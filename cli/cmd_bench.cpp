@@ -1,6 +1,9 @@
 // pomt bench: how fast this machine runs ViTs with pomt's kernels.
 //   pomt bench (-m model.pomt | --arch NAME) [--threads T] [--runs N] [--batch B] [--json]
+//              [--full-last-block]
 //       whole-model latency of one model: warm-up, then the median and p10/p90 of N runs;
+//       --full-last-block computes every row of the last block (RunOptions::last_block_all_rows),
+//       as an engine that does not skip the unread rows would;
 //   pomt bench (-m model.pomt | --arch NAME) --compare 'SPEC|@schedule.json|…' [...]
 //       the unpruned model and each schedule timed interleaved (each run visits all of them, in a
 //       rotating order), with each one's latency as a ratio of the unpruned model's;
@@ -68,7 +71,7 @@ std::vector<std::pair<std::string, PruneSchedule>> parse_compare_list(const std:
 }
 
 int bench_compare(std::shared_ptr<const Model> model, const std::string& list, int threads, int batch, int runs,
-                  int warmup, bool json_out) {
+                  int warmup, bool json_out, bool full_last_block) {
     auto entries = parse_compare_list(list);
     std::vector<PruneSchedule> schedules = {PruneSchedule()};
     std::vector<std::string> names = {"none"};
@@ -76,7 +79,8 @@ int bench_compare(std::shared_ptr<const Model> model, const std::string& list, i
         schedules.push_back(e.second);
         names.push_back(e.first);
     }
-    auto stats = profiler::measure_schedules_interleaved(model, schedules, threads, batch, runs, warmup);
+    auto stats =
+        profiler::measure_schedules_interleaved(model, schedules, threads, batch, runs, warmup, full_last_block);
     const ModelConfig& c = model->config();
     const char* isa = isa_name(active_isa());
     if (json_out) {
@@ -104,29 +108,37 @@ int bench_compare(std::shared_ptr<const Model> model, const std::string& list, i
 
 int cmd_bench(int argc, char** argv) {
     Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--threads", "--runs", "--warmup", "--batch", "--compare"},
-              {"--json"});
+              {"--json", "--full-last-block"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int runs = args.get_int("--runs", 30, 1, 100000);
     const int warmup = args.get_int("--warmup", 5, 0, 100000);
     if (!args.has("-m") && !args.has("--arch")) {
-        if (args.has("--json") || args.has("--threads") || args.has("--batch") || args.has("--compare"))
-            fail("--json, --threads, --batch and --compare need a model: give -m model.pomt or --arch NAME");
+        if (args.has("--json") || args.has("--threads") || args.has("--batch") || args.has("--compare") ||
+            args.has("--full-last-block"))
+            fail("--json, --threads, --batch, --compare and --full-last-block need a model: give -m model.pomt or "
+                 "--arch NAME");
         return bench_suite(runs, warmup);
     }
     const int threads = threads_from_args(args);
     const int batch = args.get_int("--batch", 1, 1, 1024);
     std::shared_ptr<const Model> model = load_model_from_args(args);
+    const bool full_last_block = args.has("--full-last-block");
     if (args.has("--compare"))
-        return bench_compare(model, args.get("--compare"), threads, batch, runs, warmup, args.has("--json"));
+        return bench_compare(model, args.get("--compare"), threads, batch, runs, warmup, args.has("--json"),
+                             full_last_block);
     const ModelConfig& c = model->config();
-    auto l = profiler::measure_model_latency(model, PruneSchedule(), threads, batch, runs, warmup);
+    auto l = profiler::measure_model_latency(model, PruneSchedule(), threads, batch, runs, warmup, {}, full_last_block);
     const char* isa = isa_name(active_isa());
+    // What the last block computes: every row, or the pooled (class, distillation) rows only.
+    const char* last_block = !full_last_block && c.global_pool == "token" ? "pooled rows" : "all rows";
     if (args.has("--json")) {
         std::printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"isa\":\"%s\",\"runs\":%d,\"warmup\":%d,"
-                    "\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f}\n",
-                    c.architecture.c_str(), batch, threads, isa, runs, warmup, l.median_ms, l.p10_ms, l.p90_ms, l.min_ms);
+                    "\"last_block\":\"%s\",\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f}\n",
+                    c.architecture.c_str(), batch, threads, isa, runs, warmup, last_block,
+                    l.median_ms, l.p10_ms, l.p90_ms, l.min_ms);
     } else {
-        std::printf("%s  batch %d  threads %d  isa %s\n", c.architecture.c_str(), batch, threads, isa);
+        std::printf("%s  batch %d  threads %d  isa %s  last block: %s\n", c.architecture.c_str(), batch, threads, isa,
+                    last_block);
         std::printf("forward: median %.3f ms  (p10 %.3f, p90 %.3f, min %.3f) over %d runs after %d warm-up\n", l.median_ms,
                     l.p10_ms, l.p90_ms, l.min_ms, runs, warmup);
     }

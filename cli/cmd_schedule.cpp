@@ -289,21 +289,36 @@ std::vector<profiler::CurvePoint> block_curve_from_csv(const std::vector<profile
     return curve;
 }
 
-// The share of a block's time after the pruning point (norm2 and the MLP) at N tokens, from op-mode
-// runs here: a pruning block runs that part at the tokens it leaves. A share, so it carries over
-// to a --block-latency CSV measured on another device well enough for a prediction.
-double after_prune_share(Context& x) {
+// Shares of a block's time at N tokens, from op-mode runs here. A share carries over to a
+// --block-latency CSV measured on another device well enough for a prediction.
+struct BlockShares {
+    double after_prune = 0;  // norm2 and the MLP: a pruning block runs them at the tokens it leaves
+    double last_block = 1;   // what the last block computes when only the pooled rows are needed
+};
+
+BlockShares block_shares(Context& x) {
     profiler::TokenWorkload workload(x.model, x.threads, x.batch, profiler::ProfileMode::Op);
     for (int i = 0; i < 33; ++i) workload.run(x.N);
-    double after = 0, total = 0;
+    double t[int(BlockOp::Count)] = {}, total = 0;
     const auto& samples = workload.op_samples().at(x.N);
     for (size_t i = 3; i < samples.size(); ++i)  // the first three are warm-up
         for (int op = 0; op < int(BlockOp::Count); ++op) {
-            const double t = samples[i].seconds[op];
-            total += t;
-            if (op >= int(BlockOp::Norm2)) after += t;
+            t[op] += samples[i].seconds[op];
+            total += samples[i].seconds[op];
         }
-    return total > 0 ? std::min(0.95, after / total) : 0.0;
+    BlockShares s;
+    if (!(total > 0)) return s;
+    double after = 0;
+    for (int op = int(BlockOp::Norm2); op < int(BlockOp::Count); ++op) after += t[op];
+    s.after_prune = std::min(0.95, after / total);
+    const ModelConfig& c = x.model->config();
+    if (c.global_pool == "token") {
+        // Every token's norm1 and K/V (2/3 of the qkv columns); the rest for the pooled rows only.
+        const double all_rows = (t[int(BlockOp::Norm1)] + t[int(BlockOp::Qkv)] * 2.0 / 3.0) / total;
+        const int pooled = c.distilled ? 2 : 1;
+        s.last_block = std::clamp(all_rows + (1 - all_rows) * pooled / double(x.N), 0.01, 1.0);
+    }
+    return s;
 }
 
 // Block latency B(n) and the model latency at N: from --block-latency CSV or measured here.
@@ -353,8 +368,10 @@ profiler::BlockLatencyTable block_table(Context& x, std::string* source) {
         model_full = stats[0].median_ms;
         if (args.has("--block-latency")) *source += "; model latency at " + std::to_string(x.N) + " tokens measured here";
     }
-    profiler::BlockLatencyTable table = profiler::make_block_table(block, model_full, c.depth, x.N, *source);
-    table.after_prune_share = after_prune_share(x);
+    const BlockShares shares = block_shares(x);
+    profiler::BlockLatencyTable table =
+        profiler::make_block_table(block, model_full, c.depth, x.N, *source, shares.last_block);
+    table.after_prune_share = shares.after_prune;
     return table;
 }
 
@@ -390,7 +407,7 @@ int layer_search(Context& x) {
     profiler::LayerSearchOptions so;
     so.alpha = x.alpha;
     so.max_prunes = max_prunes;
-    so.layers = profiler::default_candidate_layers(c.depth);
+    so.layers = profiler::default_candidate_layers(c.depth, table.last_block_pooled());
     for (const auto& p : paper_plan)
         if (!std::count(so.layers.begin(), so.layers.end(), p.layer)) so.layers.push_back(p.layer);
     std::sort(so.layers.begin(), so.layers.end());
@@ -428,6 +445,7 @@ int layer_search(Context& x) {
     sj.set("block_latency_source", json::Value::string(block_source));
     sj.set("overhead_ms", json::Value::number(table.overhead_ms));
     sj.set("after_prune_share", json::Value::number(table.after_prune_share));
+    sj.set("last_block_share", json::Value::number(table.last_block_share));
     sj.set("latency_max_ms", json::Value::number(r.latency_max_ms));
     sj.set("accuracy_max", json::Value::number(r.accuracy_max));
     sj.set("utility", json::Value::string("alpha*(1 - L/L_max) + (1 - alpha)*A/A_max; L predicted, L_max = unpruned "
@@ -466,8 +484,9 @@ int layer_search(Context& x) {
     std::printf("%s: joint search over blocks and tokens, %d accuracy evaluations on %zu images, alpha %.2f\n",
                 c.architecture.c_str(), r.accuracy_evaluations, x.prepared.crops.size(), x.alpha);
     std::printf("  latency model: overhead %.3f ms + per-block B(n) (%s), a pruning block's MLP share %.2f at the tokens "
-                "left; %zu candidate blocks, %zu candidate token counts\n",
-                table.overhead_ms, block_source.c_str(), table.after_prune_share, so.layers.size(), so.tokens.size());
+                "left, the last block %.2f of a block; %zu candidate blocks, %zu candidate token counts\n",
+                table.overhead_ms, block_source.c_str(), table.after_prune_share, table.last_block_share,
+                so.layers.size(), so.tokens.size());
     line("baseline", r.baseline);
     line("paper", paper);
     if (!(r.best_single.plan == best.plan)) line("best single", r.best_single);

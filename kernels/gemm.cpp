@@ -79,23 +79,11 @@ void gemm_tile_portable(const GemmTile& t) {
 
 namespace {
 
-// How the tiles are shared among T threads: a grid of row-block groups × column-tile groups,
-// chosen to minimise the largest share (preferring to split columns, so each thread streams
-// only its part of W). Any grid gives the same bits: tiles never change with the split.
-void choose_grid(int row_blocks, int col_tiles, int threads, int* pm, int* pn) {
-    long best = -1;
-    *pm = *pn = 1;
-    for (int m = 1; m <= threads; ++m) {
-        int n = threads / m;
-        if (m > row_blocks || n > col_tiles) continue;
-        long cost = long((row_blocks + m - 1) / m) * ((col_tiles + n - 1) / n);
-        if (best < 0 || cost < best) {
-            best = cost;
-            *pm = m;
-            *pn = n;
-        }
-    }
-}
+// Items of work shared among the threads: whole column tiles (each thread then streams only the
+// W panels of the tiles it takes), cut into row chunks when there are too few tiles for a
+// balanced share (DeiT-Tiny's proj and fc2 have 4). Any split gives the same bits: tiles never
+// change with it.
+constexpr int kItemsPerThread = 4;
 
 void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
                  ThreadPool* pool) {
@@ -110,42 +98,42 @@ void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* 
     // Below ~1 MFLOP a parallel region costs more than it saves.
     int threads = pool ? pool->size() : 1;
     if (2.0 * m * w.n * w.k < 1e6) threads = 1;
-    int pm, pn;
-    choose_grid(row_blocks, col_tiles, threads, &pm, &pn);
+    const int row_chunks =
+        threads == 1 ? 1 : std::min(row_blocks, (kItemsPerThread * threads + col_tiles - 1) / col_tiles);
 
-    auto run = [&](int task) {
-        int rb0, rb1, ct0, ct1;
-        split_range(row_blocks, pm, task / pn, &rb0, &rb1);
-        split_range(col_tiles, pn, task % pn, &ct0, &ct1);
+    auto run = [&](int item) {
+        const int ct = item / row_chunks;
+        int rb0, rb1;
+        split_range(row_blocks, row_chunks, item % row_chunks, &rb0, &rb1);
         GemmTile tile;
         tile.k = w.k;
         tile.lda = lda;
         tile.ldc = ldc;
         tile.ep = &ep;
         tile.panel_stride = panel_stride;
-        // Column tile outer, row blocks inner: the tile's panels (k × 48 floats) stay in L1/L2
+        // One column tile, its row blocks inner: the tile's panels (k × 48 floats) stay in L1/L2
         // while the rows of A stream past them.
-        for (int ct = ct0; ct < ct1; ++ct) {
-            int p0 = ct * kern.gemm_panels;
-            tile.panels = std::min(kern.gemm_panels, panels - p0);
-            tile.col0 = p0 * kGemmPanel;
-            tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
-            tile.panel = w.panels + size_t(p0) * panel_stride;
-            for (int rb = rb0; rb < rb1; ++rb) {
-                int r0, r1;
-                split_range(m, row_blocks, rb, &r0, &r1);
-                tile.row0 = r0;
-                tile.rows = r1 - r0;
-                tile.a = a + size_t(r0) * lda;
-                tile.c = c + size_t(r0) * ldc + tile.col0;
-                kern.gemm_tile(tile);
-            }
+        const int p0 = ct * kern.gemm_panels;
+        tile.panels = std::min(kern.gemm_panels, panels - p0);
+        tile.col0 = p0 * kGemmPanel;
+        tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
+        tile.panel = w.panels + size_t(p0) * panel_stride;
+        for (int rb = rb0; rb < rb1; ++rb) {
+            int r0, r1;
+            split_range(m, row_blocks, rb, &r0, &r1);
+            tile.row0 = r0;
+            tile.rows = r1 - r0;
+            tile.a = a + size_t(r0) * lda;
+            tile.c = c + size_t(r0) * ldc + tile.col0;
+            kern.gemm_tile(tile);
         }
     };
-    if (pm * pn == 1)
-        run(0);
-    else
-        pool->run(pm * pn, run);
+    const int items = col_tiles * row_chunks;
+    if (threads == 1) {
+        for (int i = 0; i < items; ++i) run(i);
+    } else {
+        pool->run_shared(items, run);
+    }
 }
 
 }  // namespace

@@ -88,6 +88,19 @@ void ThreadPool::run(int n_tasks, const std::function<void(int)>& fn) {
     job_ = nullptr;
 }
 
+void ThreadPool::run_shared(int n_items, const std::function<void(int)>& fn) {
+    if (n_threads_ == 1 || n_items <= 1) {
+        for (int i = 0; i < n_items; ++i) fn(i);
+        return;
+    }
+    std::atomic<int> next{0};
+    run(std::min(n_threads_, n_items), [&](int) {
+        for (int i = next.fetch_add(1, std::memory_order_relaxed); i < n_items;
+             i = next.fetch_add(1, std::memory_order_relaxed))
+            fn(i);
+    });
+}
+
 void parallel_for(ThreadPool* pool, int n, int grain, const std::function<void(int, int)>& fn) {
     if (n <= 0) return;
     int parts = pool ? std::min(pool->size(), std::max(1, n / std::max(1, grain))) : 1;

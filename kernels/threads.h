@@ -29,6 +29,11 @@ public:
     // part); returns when all are done. Tasks are assigned round-robin by index, independent of timing.
     void run(int n_tasks, const std::function<void(int task)>& fn);
 
+    // Calls fn(item) for item in [0, n_items), each thread taking the next unclaimed item until
+    // none is left: a thread the host slows down takes fewer items instead of holding up the
+    // others at the join. Which thread runs an item varies, so fn(item) must not depend on it.
+    void run_shared(int n_items, const std::function<void(int item)>& fn);
+
     static int hardware_threads();
 
 private:

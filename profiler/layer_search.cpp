@@ -29,7 +29,7 @@ double BlockLatencyTable::block_ms(int tokens) const {
 }
 
 BlockLatencyTable make_block_table(std::vector<CurvePoint> block, double model_full_ms, int depth, int full_tokens,
-                                   const std::string& what) {
+                                   const std::string& what, double last_block_share) {
     if (block.size() < 2) fail(what + " has fewer than 2 block-latency points");
     for (size_t i = 1; i < block.size(); ++i)
         if (block[i].tokens <= block[i - 1].tokens) fail(what + ": block latencies must be ascending in tokens");
@@ -40,11 +40,13 @@ BlockLatencyTable make_block_table(std::vector<CurvePoint> block, double model_f
         fail(what + " has no block latency at the model's " + std::to_string(full_tokens) + " tokens (its last count is " +
              std::to_string(block.back().tokens) + ")");
     if (!(model_full_ms > 0) || !std::isfinite(model_full_ms)) fail("the model latency at full tokens must be positive");
+    if (!(last_block_share > 0 && last_block_share <= 1)) fail("the last block's share must be in (0, 1]");
     BlockLatencyTable t;
     t.depth = depth;
     t.full_tokens = full_tokens;
     t.block = std::move(block);
-    t.overhead_ms = std::max(0.0, model_full_ms - depth * t.block.back().median_ms);
+    t.last_block_share = last_block_share;
+    t.overhead_ms = std::max(0.0, model_full_ms - (depth - 1 + last_block_share) * t.block.back().median_ms);
     return t;
 }
 
@@ -69,7 +71,9 @@ double predict_plan_ms(const BlockLatencyTable& table, const PrunePlan& plan) {
     const std::vector<int> in = plan_block_tokens(plan, table.depth, table.full_tokens);
     size_t k = 0;
     for (int b = 0; b < table.depth; ++b) {
-        if (k < plan.size() && plan[k].layer == b)
+        if (b == table.depth - 1 && table.last_block_pooled())
+            ms += table.last_block_share * table.block_ms(in[size_t(b)]);  // its prune, if any, changes nothing
+        else if (k < plan.size() && plan[k].layer == b)
             ms += table.pruning_block_ms(in[size_t(b)], plan[k++].tokens);
         else
             ms += table.block_ms(in[size_t(b)]);
@@ -108,11 +112,12 @@ std::string describe_plan(const PrunePlan& plan) {
     return s;
 }
 
-std::vector<int> default_candidate_layers(int depth) {
+std::vector<int> default_candidate_layers(int depth, bool last_block_pooled) {
     std::vector<int> layers;
+    const int last = last_block_pooled && depth > 1 ? depth - 2 : depth - 1;
     const int stride = depth <= 12 ? 1 : (depth + 11) / 12;
-    for (int b = 0; b < depth; b += stride) layers.push_back(b);
-    if (layers.back() != depth - 1) layers.push_back(depth - 1);
+    for (int b = 0; b <= last; b += stride) layers.push_back(b);
+    if (layers.back() != last) layers.push_back(last);
     return layers;
 }
 

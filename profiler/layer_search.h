@@ -6,7 +6,10 @@
 // except that a pruning block runs its attention at the tokens entering it and its MLP at the
 // tokens left: with f the share of a block's time after the pruning point (norm2 + MLP, measured in
 // op mode at N), it costs B(n_in) − f·(B(n_in) − B(n_out)). So POMT at block ℓ leaving n tokens
-// costs overhead + ℓ·B(N) + B(N) − f·(B(N) − B(n)) + (depth−ℓ−1)·B(n). Accuracy is
+// costs overhead + ℓ·B(N) + B(N) − f·(B(N) − B(n)) + (depth−ℓ−1)·B(n). A class-token model's last
+// block computes the pooled rows only (Session::run): it costs s·B(n) with s its share of a full
+// block (norm1 and the K/V projection of every token), the overhead is model(N) − (depth−1+s)·B(N),
+// and a prune there changes nothing, so plans never place one. Accuracy is
 // POMT pruning at those blocks on the estimation images (the caller's callback). The utility is
 // the paper's: U = α(1 − L/L_max) + (1 − α)·A/A_max, with L_max the unpruned model's predicted
 // latency and A_max the best accuracy measured in the search (the unpruned model's included).
@@ -31,11 +34,13 @@ struct BlockLatencyTable {
     int depth = 0, full_tokens = 0;
     double overhead_ms = 0;        // model(N) − depth·B(N), clamped at 0
     double after_prune_share = 0;  // f: share of a block's time after the pruning point, in [0, 1)
+    double last_block_share = 1;   // s: the last block's cost as a share of B(n); 1 = a full block
     std::vector<CurvePoint> block; // B(n), ascending by tokens, containing full_tokens
     // B(n): the measured median, linearly interpolated between measured counts. Throws
     // pomt::Error outside the measured range.
     double block_ms(int tokens) const;
-    double unpruned_ms() const { return overhead_ms + depth * block_ms(full_tokens); }
+    double unpruned_ms() const { return overhead_ms + (depth - 1 + last_block_share) * block_ms(full_tokens); }
+    bool last_block_pooled() const { return last_block_share < 1; }
     // A block entered by `tokens_in` that prunes to `tokens_out` after its attention.
     double pruning_block_ms(int tokens_in, int tokens_out) const;
 };
@@ -43,7 +48,7 @@ struct BlockLatencyTable {
 // Checks the curve (ascending, distinct, contains N) and derives the overhead from the model's
 // latency at N tokens. Throws pomt::Error naming `what` on a curve that cannot serve.
 BlockLatencyTable make_block_table(std::vector<CurvePoint> block, double model_full_ms, int depth, int full_tokens,
-                                   const std::string& what);
+                                   const std::string& what, double last_block_share = 1);
 
 // One POMT prune: at block `layer`, leaving `tokens` tokens (prefix tokens and the merged token
 // included). A plan is 0, 1 or 2 of them, ascending layers, strictly descending tokens.
@@ -61,8 +66,9 @@ int pomt_r_for(int tokens_in, int tokens_out, int prefix);
 PruneSchedule plan_schedule(const PrunePlan& plan, const ModelConfig& config);
 std::string describe_plan(const PrunePlan& plan);  // "none", "block 3 → 141", "block 2 → 165, block 7 → 101"
 
-// Candidate blocks: every block for depth ≤ 12, else every ⌈depth/12⌉-th block (the last included).
-std::vector<int> default_candidate_layers(int depth);
+// Candidate blocks: every block for depth ≤ 12, else every ⌈depth/12⌉-th block (the last included
+// unless `last_block_pooled`: a prune there then changes nothing).
+std::vector<int> default_candidate_layers(int depth, bool last_block_pooled = false);
 // Candidate token counts after a prune, ascending, all in [lowest, full_tokens): the `to` side of
 // every step of the block curve plus a grid full_tokens − k·grid_step, plus `extra` counts in range.
 std::vector<int> candidate_token_counts(const std::vector<Step>& steps, int lowest, int full_tokens, int grid_step,

@@ -27,7 +27,8 @@ LatencyStats stats_of(std::vector<double>& ms) {
 }  // namespace
 
 LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
-                                   int batch, int runs, int warmup, std::vector<float> images) {
+                                   int batch, int runs, int warmup, std::vector<float> images,
+                                   bool last_block_all_rows) {
     const ModelConfig& c = model->config();
     if (runs < 1) fail("at least one timed run is needed");
     const size_t floats = size_t(batch) * c.in_chans * c.img_size * c.img_size;
@@ -41,6 +42,7 @@ LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const Pru
     Session session(model, threads);
     RunOptions options;
     options.pruner = pruner.get();
+    options.last_block_all_rows = last_block_all_rows;
     for (int i = 0; i < warmup; ++i) session.run(images.data(), batch, options);
     std::vector<double> ms;
     for (int i = 0; i < runs; ++i) {
@@ -53,7 +55,8 @@ LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const Pru
 
 std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Model> model,
                                                         const std::vector<PruneSchedule>& schedules, int threads,
-                                                        int batch, int runs, int warmup) {
+                                                        int batch, int runs, int warmup,
+                                                        bool last_block_all_rows) {
     const ModelConfig& c = model->config();
     if (runs < 1) fail("at least one timed run is needed");
     std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
@@ -68,6 +71,7 @@ std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Mo
             const size_t i = (v + size_t(std::max(0, it))) % k;  // rotate who goes first
             RunOptions o;
             o.pruner = pruners[i].get();
+            o.last_block_all_rows = last_block_all_rows;
             auto t0 = std::chrono::steady_clock::now();
             session.run(images.data(), batch, o);
             double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

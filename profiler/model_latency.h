@@ -17,15 +17,18 @@ struct LatencyStats {
 };
 
 // `images`: batch × 3 × H × W; empty means a fixed pseudo-random batch (latency does not depend
-// on the pixel values). Throws pomt::Error when the schedule cannot apply to the model.
+// on the pixel values). `last_block_all_rows`: see RunOptions. Throws pomt::Error when the
+// schedule cannot apply to the model.
 LatencyStats measure_model_latency(std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
-                                   int batch, int runs, int warmup, std::vector<float> images = {});
+                                   int batch, int runs, int warmup, std::vector<float> images = {},
+                                   bool last_block_all_rows = false);
 
 // Median latencies of several schedules measured side by side: each run visits every schedule
 // once (in a rotating order), so drift and background load land on all of them alike.
 std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Model> model,
                                                         const std::vector<PruneSchedule>& schedules, int threads,
-                                                        int batch, int runs, int warmup);
+                                                        int batch, int runs, int warmup,
+                                                        bool last_block_all_rows = false);
 
 }  // namespace profiler
 }  // namespace pomt

@@ -30,6 +30,7 @@ public:
     int after_embedding(float* x, int batch, int tokens, int dim) override;
     bool wants_attention(int) const override { return false; }
     int after_attention(BlockInternals& block) override { return block.tokens; }
+    int predicted_tokens_after(int, int tokens) const override { return tokens; }
 
 private:
     int tokens_;

@@ -104,6 +104,20 @@ TEST_CASE("layer search: block-table latency prediction and plans") {
     CHECK_THROWS_AS(profiler::make_block_table({{10, 0.0, 0, 0, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 20, "zero"), Error);
     CHECK_THROWS_AS(profiler::make_block_table(sawtooth(3, 197), 0.0, 12, 197, "no model"), Error);
 
+    // A last block computing the pooled rows only costs s·B(n) and its prune changes nothing.
+    auto pooled = profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "pooled", 0.25);
+    CHECK(pooled.last_block_pooled());
+    CHECK(!table.last_block_pooled());
+    CHECK(pooled.overhead_ms == doctest::Approx(40.0 - 11.25 * b_full));
+    CHECK(pooled.unpruned_ms() == doctest::Approx(40.0));
+    CHECK(profiler::predict_plan_ms(pooled, {}) == doctest::Approx(40.0));
+    CHECK(profiler::predict_plan_ms(pooled, {{3, 128}}) ==
+          doctest::Approx(pooled.overhead_ms + 4 * b_full + 7 * table.block_ms(128) + 0.25 * table.block_ms(128)));
+    CHECK(profiler::predict_plan_ms(pooled, {{11, 64}}) == doctest::Approx(40.0));
+    CHECK(profiler::predict_plan_ms(pooled, {{3, 128}, {11, 64}}) == doctest::Approx(profiler::predict_plan_ms(pooled, {{3, 128}})));
+    CHECK_THROWS_AS(profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "bad share", 0.0), Error);
+    CHECK_THROWS_AS(profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "bad share", 1.5), Error);
+
     // Plans become POMT schedules: R from the tokens entering the block.
     ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
     PruneSchedule s = profiler::plan_schedule({{3, 141}, {7, 101}}, c);
@@ -126,6 +140,8 @@ TEST_CASE("layer search: block-table latency prediction and plans") {
 TEST_CASE("layer search: candidate blocks and token counts") {
     CHECK(profiler::default_candidate_layers(12) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
     CHECK(profiler::default_candidate_layers(3) == std::vector<int>{0, 1, 2});
+    CHECK(profiler::default_candidate_layers(12, true) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+    CHECK(profiler::default_candidate_layers(24, true).back() == 22);
     CHECK(profiler::default_candidate_layers(24) ==
           std::vector<int>{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 23});
     std::vector<profiler::Step> steps(2);
@@ -276,7 +292,9 @@ TEST_CASE("schedule --search layer: a schedule run accepts, the search and the c
     CHECK(search->find("method")->as_string("").find("joint layer search") == 0);
     CHECK(search->find("device")->find("isa"));
     CHECK(search->find("overhead_ms")->as_number("") >= 0);
-    CHECK(search->find("candidate_layers")->as_array("").size() == 4);
+    // Blocks 0–2 of 4: the last block computes the class token only, so a prune there is never a candidate.
+    CHECK(search->find("candidate_layers")->as_array("").size() == 3);
+    CHECK(search->find("last_block_share")->as_number("") < 1);
     CHECK(search->find("verified_latency")->find("paper_ms"));
     CHECK(search->find("paper")->find("paper_search")->find("n_star"));
     CHECK(search->find("accuracy_evaluations")->as_int("") >= 2);

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "doctest/doctest.h"
+#include "kernels/gemm.h"
 #include "tests/test_util.h"
 #include "vit/error.h"
 #include "vit/forward.h"
@@ -44,6 +45,26 @@ std::vector<float> test_images(const ModelConfig& c, int batch, double freq = 0.
 }
 
 PruneSchedule spec(const std::string& s) { return parse_prune_spec(s); }
+
+// Small models of every prefix layout (class token, distillation token, LayerScale, average
+// pooling without a class token, register tokens; embed 40 is not a multiple of the 16-column
+// GEMM panel) and schedules mixing the methods, the last block included.
+struct Variant {
+    const char* arch;
+    const char* args;
+};
+const Variant kVariants[] = {
+    {"vit_tiny_patch16_224", R"({"embed_dim":48,"depth":4,"num_heads":3,"num_classes":7,"img_size":96})"},
+    {"deit_tiny_distilled_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
+    {"deit3_small_patch16_224", R"({"embed_dim":48,"depth":4,"num_heads":3,"num_classes":3,"img_size":96})"},
+    {"vit_base_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"class_token":false,"global_pool":"avg","num_classes":6,"img_size":96})"},
+    {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"reg_tokens":4,"num_classes":4,"img_size":96})"},
+    {"vit_tiny_patch16_224", R"({"embed_dim":40,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
+};
+const char* const kVariantSpecs[] = {"pomt:R=10,layer=1", "pomt:R=1,layer=0", "topk:r=3", "tome:r=5", "tome:r=30", "tome:r=9,4,0,2",
+                                     "random:keep=25,seed=4;tome:r=3", "tome:r=4,4,0,0;pomt:R=6,layer=2;topk:r=2,layer=3",
+                                     "random:keep=30;topk:r=2,3,4", "pomt:R=12,layer=0;tome:r=0,3,3,3", "pomt:R=20,layer=3",
+                                     "none"};
 
 std::string error_of(const std::function<void()>& f) {
     try {
@@ -294,21 +315,7 @@ TEST_CASE("pruning properties: R = 0 is the baseline; POMT at the last block kee
 }
 
 TEST_CASE("pruning properties: token counts follow the schedule; sizes; attention only where needed") {
-    struct Variant {
-        const char* arch;
-        const char* args;
-    };
-    const Variant variants[] = {
-        {"vit_tiny_patch16_224", R"({"embed_dim":48,"depth":4,"num_heads":3,"num_classes":7,"img_size":96})"},
-        {"deit_tiny_distilled_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
-        {"deit3_small_patch16_224", R"({"embed_dim":48,"depth":4,"num_heads":3,"num_classes":3,"img_size":96})"},
-        {"vit_base_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"class_token":false,"global_pool":"avg","num_classes":6,"img_size":96})"},
-        {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"reg_tokens":4,"num_classes":4,"img_size":96})"},
-    };
-    const char* specs[] = {"pomt:R=10,layer=1", "pomt:R=1,layer=0", "topk:r=3", "tome:r=5", "tome:r=30", "tome:r=9,4,0,2",
-                           "random:keep=25,seed=4;tome:r=3", "tome:r=4,4,0,0;pomt:R=6,layer=2;topk:r=2,layer=3",
-                           "random:keep=30;topk:r=2,3,4", "pomt:R=12,layer=0;tome:r=0,3,3,3"};
-    for (const Variant& v : variants) {
+    for (const Variant& v : kVariants) {
         const std::string args = v.args;
         CAPTURE(args);
         const ModelConfig cfg = small_config(v.arch, v.args);
@@ -316,7 +323,7 @@ TEST_CASE("pruning properties: token counts follow the schedule; sizes; attentio
         std::vector<float> images = test_images(cfg, 3, 0.021);
         const size_t img = images.size() / 3;
         Session session(model, 2);
-        for (const char* s : specs) {
+        for (const char* s : kVariantSpecs) {
             const std::string spec_text = s;
             CAPTURE(spec_text);
             PruneSchedule sched = spec(s);
@@ -325,6 +332,7 @@ TEST_CASE("pruning properties: token counts follow the schedule; sizes; attentio
                 continue;
             }
             ResolvedSchedule plan = resolve_schedule(sched, cfg);
+            if (plan.empty()) continue;  // no pruner to watch
             auto inner = make_pruner(plan, cfg);
             REQUIRE(inner);
             SpyPruner spy(inner.get());
@@ -350,6 +358,49 @@ TEST_CASE("pruning properties: token counts follow the schedule; sizes; attentio
                 std::vector<float> one = session.run(images.data() + i * img, 1, opt);
                 for (int k = 0; k < outs; ++k)
                     CHECK(one[k] == doctest::Approx(all[size_t(i) * outs + k]).epsilon(1e-4).scale(1e-3));
+            }
+        }
+    }
+}
+
+TEST_CASE("last block: computing the pooled rows only gives the logits of the full block") {
+    // Session::run computes the last block of a class-token model for the pooled rows alone and
+    // skips its pruning step; RunOptions::last_block_all_rows computes every row and prunes. The
+    // logits and the reported token counts must be the same, bit for bit with pomt's own kernels
+    // (each output value is the same dot products in the same order; OpenBLAS blocks by row count).
+    const bool exact = !gemm_uses_row_major_weights();
+    for (const Variant& v : kVariants) {
+        const std::string args = v.args;
+        CAPTURE(args);
+        const ModelConfig cfg = small_config(v.arch, v.args);
+        auto model = Model::random(cfg, 11);
+        std::vector<float> images = test_images(cfg, 3, 0.017);
+        for (int threads : {1, 2}) {
+            CAPTURE(threads);
+            Session session(model, threads);
+            for (const char* s : kVariantSpecs) {
+                const std::string spec_text = s;
+                CAPTURE(spec_text);
+                if (!cfg.class_token && std::string(s).find("topk") != std::string::npos) continue;
+                const ResolvedSchedule plan = resolve_schedule(spec(s), cfg);
+                auto pruner = make_pruner(plan, cfg);
+                std::vector<int> pooled_tokens, all_tokens;
+                RunOptions opt;
+                opt.pruner = pruner.get();
+                opt.tokens_after_block = &pooled_tokens;
+                std::vector<float> pooled = session.run(images.data(), 3, opt);
+                opt.last_block_all_rows = true;
+                opt.tokens_after_block = &all_tokens;
+                std::vector<float> all = session.run(images.data(), 3, opt);
+                CHECK(pooled_tokens == plan.tokens_after_block);
+                CHECK(all_tokens == plan.tokens_after_block);
+                REQUIRE(pooled.size() == all.size());
+                for (size_t i = 0; i < all.size(); ++i) {
+                    if (exact)
+                        CHECK(pooled[i] == all[i]);
+                    else
+                        CHECK(pooled[i] == doctest::Approx(all[i]).epsilon(1e-5).scale(1e-4));
+                }
             }
         }
     }

@@ -171,12 +171,94 @@ static void attention_unfused_impl(const Model& model, ThreadPool* pool, const f
     lap(BlockOp::AttnV);
 }
 
+float* Session::log_sizes_of(const float* sizes, int rows) {
+    if (!sizes) return nullptr;
+    float* log_sizes = buffer(kLogSizes, size_t(rows));
+    for (int i = 0; i < rows; ++i) log_sizes[i] = std::log(sizes[i]);
+    return log_sizes;
+}
+
+void Session::run_attention(const float* qkv, int batch, int n, int query_rows, const float* log_sizes, float* probs,
+                            float* attn_out) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
+    const float scale = 1.0f / std::sqrt(float(hd));
+    ThreadPool* pool = &pool_;
+    const int scratch_per_task = attention_scratch_floats(n);
+    float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
+    // One task per (image, head), split into contiguous ranges per thread. When the heads do not
+    // divide evenly among the threads (DeiT-Tiny: 3 heads on 2 threads), each head's query rows
+    // are split too, so no thread waits for another's extra head.
+    const int threads = pool->size(), pairs = batch * heads;
+    const int row_parts = pairs % threads == 0 || pairs >= 4 * threads ? 1 : std::min(threads, query_rows);
+    pool->run(threads, [&](int worker) {
+        int t0, t1;
+        split_range(pairs * row_parts, threads, worker, &t0, &t1);
+        for (int t = t0; t < t1; ++t) {
+            const int pair = t / row_parts, b = pair / heads, hh = pair % heads;
+            const float* base = qkv + size_t(b) * n * 3 * D;
+            AttentionHead a;
+            a.tokens = n;
+            a.head_dim = hd;
+            a.scale = scale;
+            a.q = base + hh * hd;
+            a.k = base + D + hh * hd;
+            a.v = base + 2 * D + hh * hd;
+            a.ld_qkv = 3 * D;
+            a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
+            a.out = attn_out + size_t(b) * n * D + hh * hd;
+            a.ld_out = D;
+            a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
+            a.scratch = scratch + size_t(worker) * scratch_per_task;
+            split_range(query_rows, row_parts, t % row_parts, &a.row_begin, &a.row_end);
+            attention_head(a);
+        }
+    });
+}
+
+// The attention residual: x += ls1 · (attn_out·Wprojᵀ + b), in place.
+void Session::run_projection(const BlockParams& bp, const float* attn_out, float* x, int rows) {
+    const int D = model_->config().embed_dim;
+    Epilogue proj_ep;
+    proj_ep.bias = bp.proj.bias;
+    proj_ep.residual = x;
+    proj_ep.ld_residual = D;
+    proj_ep.scale = bp.ls1;
+    gemm(rows, attn_out, D, bp.proj.packed, x, D, proj_ep, &pool_);
+}
+
+// The MLP residual: x += ls2 · fc2(gelu(fc1(LN2 x))), in place.
+template <typename Lap>
+void Session::run_mlp(const BlockParams& bp, float* x, int rows, bool time_gelu, Lap& lap) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, H = c.mlp_hidden;
+    ThreadPool* pool = &pool_;
+    float* h = buffer(kH, size_t(rows) * D);
+    layernorm_rows(pool, x, h, rows, D, bp.norm2, float(c.ln_eps));
+    lap(BlockOp::Norm2);
+    float* mlp = buffer(kMlp, size_t(rows) * H);
+    Epilogue fc1_ep;
+    fc1_ep.bias = bp.fc1.bias;
+    fc1_ep.gelu = !time_gelu;  // fused, except when the profiler times GELU on its own
+    gemm(rows, h, D, bp.fc1.packed, mlp, H, fc1_ep, pool);
+    lap(BlockOp::Fc1);
+    if (time_gelu) {
+        parallel_for(pool, rows, 16, [&](int b, int e) { gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H); });
+        lap(BlockOp::Gelu);
+    }
+    Epilogue fc2_ep;
+    fc2_ep.bias = bp.fc2.bias;
+    fc2_ep.residual = x;
+    fc2_ep.ld_residual = D;
+    fc2_ep.scale = bp.ls2;
+    gemm(rows, mlp, H, bp.fc2.packed, x, D, fc2_ep, pool);
+    lap(BlockOp::Fc2);
+}
+
 int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* pruner, float* sizes, OpTimes* times) {
     const Model& model = *model_;
     const ModelConfig& c = model.config();
-    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden, prefix = c.num_prefix_tokens();
-    const float eps = float(c.ln_eps);
-    const float scale = 1.0f / std::sqrt(float(hd));
+    const int D = c.embed_dim, heads = c.num_heads, prefix = c.num_prefix_tokens();
     ThreadPool* pool = &pool_;
     // Per-operation timing only when asked: the clock reads are the only cost otherwise skipped.
     auto clock_start = std::chrono::steady_clock::now();
@@ -192,7 +274,7 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
     float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
     float* attn_out = buffer(kAttnOut, size_t(rows) * D);
 
-    layernorm_rows(pool, x, h, rows, D, bp.norm1, eps);
+    layernorm_rows(pool, x, h, rows, D, bp.norm1, float(c.ln_eps));
     lap(BlockOp::Norm1);
     Epilogue qkv_ep;
     qkv_ep.bias = bp.qkv.bias;
@@ -201,52 +283,13 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
 
     const bool keep_probs = pruner && pruner->wants_attention(layer);
     float* probs = keep_probs ? buffer(kProbs, size_t(batch) * heads * n * n) : nullptr;
-    float* log_sizes = nullptr;
-    if (sizes) {
-        log_sizes = buffer(kLogSizes, size_t(batch) * n);
-        for (int i = 0; i < batch * n; ++i) log_sizes[i] = std::log(sizes[i]);
-    }
-    const int scratch_per_task = attention_scratch_floats(n);
-    float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
-    if (times) {
+    const float* log_sizes = log_sizes_of(sizes, batch * n);
+    if (times)
         attention_unfused_impl(model, pool, qkv, batch, n, log_sizes,
                                probs ? probs : buffer(kProbs, size_t(batch) * heads * n * n), attn_out, lap);
-    } else {
-        // One task per (image, head), split into contiguous ranges per thread. When the heads do
-        // not divide evenly among the threads (DeiT-Tiny: 3 heads on 2 threads), each head's query
-        // rows are split too, so no thread waits for another's extra head.
-        const int threads = pool->size(), pairs = batch * heads;
-        const int row_parts = pairs % threads == 0 || pairs >= 4 * threads ? 1 : threads;
-        pool->run(threads, [&](int worker) {
-            int t0, t1;
-            split_range(pairs * row_parts, threads, worker, &t0, &t1);
-            for (int t = t0; t < t1; ++t) {
-                const int pair = t / row_parts, b = pair / heads, hh = pair % heads;
-                const float* base = qkv + size_t(b) * n * 3 * D;
-                AttentionHead a;
-                a.tokens = n;
-                a.head_dim = hd;
-                a.scale = scale;
-                a.q = base + hh * hd;
-                a.k = base + D + hh * hd;
-                a.v = base + 2 * D + hh * hd;
-                a.ld_qkv = 3 * D;
-                a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
-                a.out = attn_out + size_t(b) * n * D + hh * hd;
-                a.ld_out = D;
-                a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
-                a.scratch = scratch + size_t(worker) * scratch_per_task;
-                split_range(n, row_parts, t % row_parts, &a.row_begin, &a.row_end);
-                attention_head(a);
-            }
-        });
-    }
-    Epilogue proj_ep;
-    proj_ep.bias = bp.proj.bias;
-    proj_ep.residual = x;
-    proj_ep.ld_residual = D;
-    proj_ep.scale = bp.ls1;
-    gemm(rows, attn_out, D, bp.proj.packed, x, D, proj_ep, pool);
+    else
+        run_attention(qkv, batch, n, n, log_sizes, probs, attn_out);
+    run_projection(bp, attn_out, x, rows);
     lap(BlockOp::Proj);
 
     if (pruner) {
@@ -267,28 +310,57 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
         n = after;
     }
     lap(BlockOp::Prune);
-
-    const int rows2 = batch * n;
-    layernorm_rows(pool, x, h, rows2, D, bp.norm2, eps);
-    lap(BlockOp::Norm2);
-    float* mlp = buffer(kMlp, size_t(rows2) * H);
-    Epilogue fc1_ep;
-    fc1_ep.bias = bp.fc1.bias;
-    fc1_ep.gelu = times == nullptr;  // fused, except when the profiler times GELU on its own
-    gemm(rows2, h, D, bp.fc1.packed, mlp, H, fc1_ep, pool);
-    lap(BlockOp::Fc1);
-    if (times) {
-        parallel_for(pool, rows2, 16, [&](int b, int e) { gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H); });
-        lap(BlockOp::Gelu);
-    }
-    Epilogue fc2_ep;
-    fc2_ep.bias = bp.fc2.bias;
-    fc2_ep.residual = x;
-    fc2_ep.ld_residual = D;
-    fc2_ep.scale = bp.ls2;
-    gemm(rows2, mlp, H, bp.fc2.packed, x, D, fc2_ep, pool);
-    lap(BlockOp::Fc2);
+    run_mlp(bp, x, batch * n, times != nullptr, lap);
     return n;
+}
+
+// Keys and values need every token, queries and everything after the attention only the `keep`
+// pooled rows: norm1 on all rows, the K/V columns of qkv on all rows, Q on the pooled rows, their
+// attention rows, then the pooled rows are moved to the front (x becomes batch × keep rows) and
+// the projection and MLP run on those alone.
+void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, const float* sizes) {
+    const Model& model = *model_;
+    const ModelConfig& c = model.config();
+    const int D = c.embed_dim;
+    ThreadPool* pool = &pool_;
+    const BlockParams& bp = model.blocks[layer];
+    const int rows = batch * n;
+    float* h = buffer(kH, size_t(rows) * D);
+    float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
+    float* attn_out = buffer(kAttnOut, size_t(rows) * D);
+    layernorm_rows(pool, x, h, rows, D, bp.norm1, float(c.ln_eps));
+
+    const PackedWeights& w = bp.qkv.packed;
+    if (D % kGemmPanel == 0) {
+        // Column ranges of the packed qkv weight: whole panels, so views into the same panels.
+        const size_t q_panel_floats = size_t(D) * D;  // D/16 panels of D rows × 16
+        PackedWeights kv = borrow_panels(w.panels + q_panel_floats, 2 * D, D);
+        if (w.original) kv.original = w.original + size_t(D) * D;
+        PackedWeights q = borrow_panels(w.panels, D, D);
+        q.original = w.original;
+        Epilogue kv_ep, q_ep;
+        kv_ep.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
+        q_ep.bias = bp.qkv.bias;
+        gemm(rows, h, D, kv, qkv + D, 3 * D, kv_ep, pool);
+        for (int b = 0; b < batch; ++b)
+            gemm(keep, h + size_t(b) * n * D, D, q, qkv + size_t(b) * n * 3 * D, 3 * D, q_ep, pool);
+    } else {
+        Epilogue qkv_ep;
+        qkv_ep.bias = bp.qkv.bias;
+        gemm(rows, h, D, w, qkv, 3 * D, qkv_ep, pool);
+    }
+    run_attention(qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, attn_out);
+
+    // Pooled rows to the front; row b·keep + i never lies after its source b·n + i.
+    for (int b = 0; b < batch; ++b)
+        for (int i = 0; i < keep; ++i) {
+            std::memmove(x + (size_t(b) * keep + i) * D, x + (size_t(b) * n + i) * D, size_t(D) * sizeof(float));
+            std::memmove(attn_out + (size_t(b) * keep + i) * D, attn_out + (size_t(b) * n + i) * D,
+                         size_t(D) * sizeof(float));
+        }
+    run_projection(bp, attn_out, x, batch * keep);
+    auto no_lap = [](BlockOp) {};
+    run_mlp(bp, x, batch * keep, false, no_lap);
 }
 
 std::vector<float> Session::run(const float* images, int batch, const RunOptions& options) {
@@ -345,13 +417,25 @@ std::vector<float> Session::run(const float* images, int batch, const RunOptions
         std::fill(sizes, sizes + size_t(batch) * n, 1.0f);
     }
 
+    // Pooling reads the class (and distillation) token only: the last block computes those rows.
+    const int pooled_rows = c.distilled ? 2 : 1;
+    const bool pooled_last_block = c.global_pool == "token" && !options.last_block_all_rows;
     for (int layer = 0; layer < c.depth; ++layer) {
-        n = run_block(layer, x, batch, n, pruner, sizes, nullptr);
-        if (options.tokens_after_block) options.tokens_after_block->push_back(n);
+        int reported = -1;
+        if (layer == c.depth - 1 && pooled_last_block)
+            reported = pruner ? pruner->predicted_tokens_after(layer, n) : n;
+        if (reported >= 0) {
+            if (reported < 1 || reported > n) fail("pruning produced an invalid token count");
+            run_pooled_block(layer, x, batch, n, pooled_rows, sizes);
+            n = pooled_rows;
+        } else {
+            n = run_block(layer, x, batch, n, pruner, sizes, nullptr);
+            reported = n;
+        }
+        if (options.tokens_after_block) options.tokens_after_block->push_back(reported);
     }
 
     // Pooling first: the final norm is per token, so only the pooled tokens need it.
-    const int pooled_rows = c.distilled ? 2 : 1;
     float* pooled = buffer(kPooled, size_t(batch) * pooled_rows * D);
     for (int b = 0; b < batch; ++b) {
         const float* xb = x + size_t(b) * n * D;

@@ -40,6 +40,15 @@ public:
     // Rewrites the token sequence (and sizes) inside block `layer`; returns the new token count,
     // which must not exceed the old one.
     virtual int after_attention(BlockInternals& block) = 0;
+    // The count after_attention would return at block `layer` entered by `tokens`, without running
+    // it, or -1 when the pruner cannot say. Session::run computes the last block of a class-token
+    // model for the pooled rows only (no pruning step changes them, and nothing reads the other
+    // rows); it then skips that block's step and reports this count as the sequence after it. A
+    // pruner answering -1 gets the last block in full.
+    virtual int predicted_tokens_after(int layer, int tokens) const {
+        (void)layer, (void)tokens;
+        return -1;
+    }
 };
 
 // The operations of one block, in order, for the profiler's per-operation breakdown.
@@ -58,6 +67,10 @@ struct RunOptions {
     TokenPruner* pruner = nullptr;
     // Filled with the token count after each block when non-null (--verbose).
     std::vector<int>* tokens_after_block = nullptr;
+    // The last block of a class-token model normally computes only the pooled rows (its output
+    // for every other token is never read): the logits are the same, the block costs ~1/5. True
+    // computes every row, as an engine without this optimisation would (for comparisons).
+    bool last_block_all_rows = false;
 };
 
 // Runs a shared, read-only Model. A Session owns its thread pool and its workspace, so each
@@ -98,6 +111,17 @@ private:
     void check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const;
     // One transformer block on x [batch × tokens × dim]; returns the token count after pruning.
     int run_block(int layer, float* x, int batch, int tokens, TokenPruner* pruner, float* sizes, OpTimes* times);
+    // Block `layer` computed for the first `keep` rows of each image only (the pooled tokens);
+    // leaves x as [batch × keep × dim].
+    void run_pooled_block(int layer, float* x, int batch, int tokens, int keep, const float* sizes);
+    // The parts of a block: attention of query rows [0, query_rows) of every image against all its
+    // tokens; the attention residual; the MLP residual (norm2 included).
+    void run_attention(const float* qkv, int batch, int tokens, int query_rows, const float* log_sizes, float* probs,
+                       float* attn_out);
+    void run_projection(const BlockParams& bp, const float* attn_out, float* x, int rows);
+    template <typename Lap>
+    void run_mlp(const BlockParams& bp, float* x, int rows, bool time_gelu, Lap& lap);
+    float* log_sizes_of(const float* sizes, int rows);  // ToMe's log(size) key bias, or null
 
     std::shared_ptr<const Model> model_;
     ThreadPool pool_;

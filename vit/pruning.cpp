@@ -468,6 +468,23 @@ public:
             default: return block.tokens;
         }
     }
+    int predicted_tokens_after(int layer, int tokens) const override {
+        if (layer < 0 || layer >= int(s_.layers.size())) return tokens;
+        const LayerAction& a = s_.layers[size_t(layer)];
+        switch (a.method) {
+            // -1 where the step itself would refuse: the block then runs in full and fails as usual.
+            case PruneMethod::Pomt: {
+                const int kept = pomt_kept_patches(tokens, a.r);
+                if (a.r > 0 && kept < tokens - prefix_ && kept < 1) return -1;
+                return pomt_tokens_after(tokens, prefix_, a.r);
+            }
+            case PruneMethod::TopK:
+                if (a.r > 0 && (prefix_ < 1 || a.r >= tokens - prefix_)) return -1;
+                return tokens - std::max(a.r, 0);
+            case PruneMethod::ToMe: return tokens - tome_effective_r(tokens, prefix_, a.r);
+            default: return tokens;
+        }
+    }
 
 private:
     ResolvedSchedule s_;
