@@ -395,11 +395,15 @@ TEST_CASE("last block: computing the pooled rows only gives the logits of the fu
                 CHECK(pooled_tokens == plan.tokens_after_block);
                 CHECK(all_tokens == plan.tokens_after_block);
                 REQUIRE(pooled.size() == all.size());
-                for (size_t i = 0; i < all.size(); ++i) {
-                    if (exact)
-                        CHECK(pooled[i] == all[i]);
-                    else
-                        CHECK(pooled[i] == doctest::Approx(all[i]).epsilon(1e-5).scale(1e-4));
+                if (exact) {
+                    for (size_t i = 0; i < all.size(); ++i) CHECK(pooled[i] == all[i]);
+                } else {  // as the ONNX Runtime check: max|Δ| within 1e-4 · max|logit|
+                    double diff = 0, top = 0;
+                    for (size_t i = 0; i < all.size(); ++i) {
+                        diff = std::max(diff, double(std::fabs(pooled[i] - all[i])));
+                        top = std::max(top, double(std::fabs(all[i])));
+                    }
+                    CHECK(diff <= 1e-4 * top);
                 }
             }
         }
