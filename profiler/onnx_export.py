@@ -43,8 +43,8 @@ def read_pomt(path):
     if len(pre) < 24 or pre[:8] != convert_timm.MAGIC:
         raise ValueError("'%s' is not a .pomt file" % path)
     version, _, hlen = struct.unpack("<IIQ", pre[8:24])
-    if version != convert_timm.FORMAT_VERSION:
-        raise ValueError("'%s': .pomt version %d, this script reads %d" % (path, version, convert_timm.FORMAT_VERSION))
+    if version not in (1, convert_timm.FORMAT_VERSION):
+        raise ValueError("'%s': .pomt version %d, this script reads 1 and %d" % (path, version, convert_timm.FORMAT_VERSION))
     with open(path, "rb") as f:
         f.seek(24)
         header = json.loads(f.read(hlen).decode("utf-8"))
@@ -56,9 +56,14 @@ def read_pomt(path):
         if t["dtype"] != "f32":
             raise ValueError("'%s': tensor %s has dtype %s" % (path, t["name"], t["dtype"]))
         b = data_start + t["offset"]
-        arr = np.frombuffer(mm[b:b + t["nbytes"]], dtype="<f4").reshape(t["shape"])
+        arr = np.frombuffer(mm[b:b + t["nbytes"]], dtype="<f4")
+        if t.get("layout") == "panels16":  # version 2 Linear weight: panels of k x 16 (docs/FORMAT.md)
+            n = t["shape"][0]
+            k = int(np.prod(t["shape"][1:]))
+            arr = arr.reshape(-1, k, convert_timm.PANEL).transpose(0, 2, 1).reshape(-1, k)[:n]
+        arr = arr.reshape(t["shape"])
         tensors[t["name"]] = np.ascontiguousarray(arr, dtype=np.float32)
-    want = [n for n, _ in convert_timm.expected_tensors(cfg)]
+    want = [e[0] for e in convert_timm.expected_tensors(cfg)]
     if sorted(want) != sorted(tensors):
         raise ValueError("'%s': tensors do not match the configuration" % path)
     return cfg, tensors
