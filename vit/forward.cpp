@@ -178,6 +178,14 @@ float* Session::log_sizes_of(const float* sizes, int rows) {
     return log_sizes;
 }
 
+Session::BlockBuffers Session::start_block(const BlockParams& bp, const float* x, int rows) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim;
+    BlockBuffers b{buffer(kH, size_t(rows) * D), buffer(kQkv, size_t(rows) * 3 * D), buffer(kAttnOut, size_t(rows) * D)};
+    layernorm_rows(&pool_, x, b.h, rows, D, bp.norm1, float(c.ln_eps));
+    return b;
+}
+
 void Session::run_attention(const float* qkv, int batch, int n, int query_rows, const float* log_sizes, float* probs,
                             float* attn_out) {
     const ModelConfig& c = model_->config();
@@ -270,15 +278,12 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
     };
     const BlockParams& bp = model.blocks[layer];
     const int rows = batch * n;
-    float* h = buffer(kH, size_t(rows) * D);
-    float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
-    float* attn_out = buffer(kAttnOut, size_t(rows) * D);
-
-    layernorm_rows(pool, x, h, rows, D, bp.norm1, float(c.ln_eps));
+    const BlockBuffers buf = start_block(bp, x, rows);
+    float *const qkv = buf.qkv, *const attn_out = buf.attn_out;
     lap(BlockOp::Norm1);
     Epilogue qkv_ep;
     qkv_ep.bias = bp.qkv.bias;
-    gemm(rows, h, D, bp.qkv.packed, qkv, 3 * D, qkv_ep, pool);
+    gemm(rows, buf.h, D, bp.qkv.packed, qkv, 3 * D, qkv_ep, pool);
     lap(BlockOp::Qkv);
 
     const bool keep_probs = pruner && pruner->wants_attention(layer);
@@ -325,10 +330,9 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
     ThreadPool* pool = &pool_;
     const BlockParams& bp = model.blocks[layer];
     const int rows = batch * n;
-    float* h = buffer(kH, size_t(rows) * D);
-    float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
-    float* attn_out = buffer(kAttnOut, size_t(rows) * D);
-    layernorm_rows(pool, x, h, rows, D, bp.norm1, float(c.ln_eps));
+    const BlockBuffers buf = start_block(bp, x, rows);
+    const float* h = buf.h;
+    float *const qkv = buf.qkv, *const attn_out = buf.attn_out;
 
     const PackedWeights& w = bp.qkv.packed;
     if (D % kGemmPanel == 0) {

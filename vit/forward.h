@@ -114,8 +114,13 @@ private:
     // Block `layer` computed for the first `keep` rows of each image only (the pooled tokens);
     // leaves x as [batch × keep × dim].
     void run_pooled_block(int layer, float* x, int batch, int tokens, int keep, const float* sizes);
-    // The parts of a block: attention of query rows [0, query_rows) of every image against all its
-    // tokens; the attention residual; the MLP residual (norm2 included).
+    // The parts of a block: its buffers at `rows` rows with h = norm1(x) computed; attention of
+    // query rows [0, query_rows) of every image against all its tokens; the attention residual;
+    // the MLP residual (norm2 included).
+    struct BlockBuffers {
+        float *h, *qkv, *attn_out;
+    };
+    BlockBuffers start_block(const BlockParams& bp, const float* x, int rows);
     void run_attention(const float* qkv, int batch, int tokens, int query_rows, const float* log_sizes, float* probs,
                        float* attn_out);
     void run_projection(const BlockParams& bp, const float* attn_out, float* x, int rows);

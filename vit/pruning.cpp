@@ -363,6 +363,22 @@ json::Value ResolvedSchedule::to_json() const {
     return root;
 }
 
+namespace {
+
+// Tokens after action `a` at a block entered by n tokens (p of them prefix tokens), or -1 where the
+// step would refuse (no patch token left).
+int tokens_after_action(const LayerAction& a, int n, int p) {
+    switch (a.method) {
+        case PruneMethod::Pomt: return a.r > 0 && pomt_kept_patches(n, a.r) < 1 ? -1 : pomt_tokens_after(n, p, a.r);
+        case PruneMethod::TopK: return a.r > 0 && (p < 1 || a.r >= n - p) ? -1 : n - std::max(a.r, 0);
+        case PruneMethod::ToMe: return n - tome_effective_r(n, p, a.r);
+        case PruneMethod::None: break;
+    }
+    return n;
+}
+
+}  // namespace
+
 ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConfig& c) {
     ResolvedSchedule out;
     const int depth = c.depth, p = c.num_prefix_tokens(), n0 = c.num_tokens();
@@ -413,27 +429,16 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
     int n = out.keep > 0 ? out.keep : n0;
     out.tokens_after_embedding = n;
     for (int l = 0; l < depth; ++l) {
-        LayerAction& a = out.layers[size_t(l)];
-        const std::string at = " at block " + std::to_string(l) + " leaves no patch token: " + std::to_string(n) +
-                               " tokens (" + std::to_string(p) + " prefix) enter that block";
-        switch (a.method) {
-            case PruneMethod::Pomt:
-                if (pomt_kept_patches(n, a.r) < 1)
-                    fail("pomt: R=" + std::to_string(a.r) + at + ", so R can be at most " + std::to_string(n - 3));
-                n = pomt_tokens_after(n, p, a.r);
-                break;
-            case PruneMethod::TopK:
-                if (a.r >= n - p)
-                    fail("topk: r=" + std::to_string(a.r) + at + ", so r can be at most " + std::to_string(n - p - 1) +
-                         " there");
-                n -= a.r;
-                break;
-            case PruneMethod::ToMe:
-                n -= tome_effective_r(n, p, a.r);
-                break;
-            case PruneMethod::None:
-                break;
+        const LayerAction& a = out.layers[size_t(l)];
+        const int after = tokens_after_action(a, n, p);
+        if (after < 0) {
+            const std::string at = " at block " + std::to_string(l) + " leaves no patch token: " + std::to_string(n) +
+                                   " tokens (" + std::to_string(p) + " prefix) enter that block";
+            if (a.method == PruneMethod::Pomt)
+                fail("pomt: R=" + std::to_string(a.r) + at + ", so R can be at most " + std::to_string(n - 3));
+            fail("topk: r=" + std::to_string(a.r) + at + ", so r can be at most " + std::to_string(n - p - 1) + " there");
         }
+        n = after;
         out.tokens_after_block.push_back(n);
     }
     return out;
@@ -470,20 +475,7 @@ public:
     }
     int predicted_tokens_after(int layer, int tokens) const override {
         if (layer < 0 || layer >= int(s_.layers.size())) return tokens;
-        const LayerAction& a = s_.layers[size_t(layer)];
-        switch (a.method) {
-            // -1 where the step itself would refuse: the block then runs in full and fails as usual.
-            case PruneMethod::Pomt: {
-                const int kept = pomt_kept_patches(tokens, a.r);
-                if (a.r > 0 && kept < tokens - prefix_ && kept < 1) return -1;
-                return pomt_tokens_after(tokens, prefix_, a.r);
-            }
-            case PruneMethod::TopK:
-                if (a.r > 0 && (prefix_ < 1 || a.r >= tokens - prefix_)) return -1;
-                return tokens - std::max(a.r, 0);
-            case PruneMethod::ToMe: return tokens - tome_effective_r(tokens, prefix_, a.r);
-            default: return tokens;
-        }
+        return tokens_after_action(s_.layers[size_t(layer)], tokens, prefix_);
     }
 
 private:
