@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "vit/error.h"
-#include "vit/memory_limit.h"
+#include "pomt/error.h"
+#include "core/memory_limit.h"
 
 namespace pomt {
 

@@ -21,10 +21,10 @@
 #include "profiler/device.h"
 #include "profiler/kernel_bench.h"
 #include "profiler/model_latency.h"
-#include "vit/pruning.h"
-#include "vit/error.h"
+#include "prune/pruning.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
-#include "vit/json.h"
+#include "core/json.h"
 
 namespace pomt {
 

@@ -9,8 +9,8 @@
 #include "cli/commands.h"
 #include "cli/prune_args.h"
 #include "pomt/pomt.h"
-#include "vit/error.h"
-#include "vit/json.h"
+#include "pomt/error.h"
+#include "core/json.h"
 
 namespace pomt {
 

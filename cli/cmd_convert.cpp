@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/model.h"
 #include "weights_tools/convert.h"
 

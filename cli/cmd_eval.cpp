@@ -8,9 +8,9 @@
 #include "kernels/isa.h"
 #include "kernels/threads.h"
 #include "profiler/model_latency.h"
-#include "vit/error.h"
-#include "vit/evaluate.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "eval/evaluate.h"
+#include "core/file_util.h"
 
 namespace pomt {
 

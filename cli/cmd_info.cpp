@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/weights_file.h"
 
 namespace pomt {

@@ -13,8 +13,8 @@
 #include "profiler/steps.h"
 #include "profiler/svg_plot.h"
 #include "profiler/workloads.h"
-#include "vit/error.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
 
 namespace pomt {
 

@@ -3,10 +3,10 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
-#include "vit/npy.h"
-#include "vit/pruning.h"
+#include "core/npy.h"
+#include "prune/pruning.h"
 
 namespace pomt {
 

@@ -6,7 +6,7 @@
 //
 // --search layer (beyond the paper): the prune block and the tokens left chosen jointly (and
 // optionally a second prune), latency predicted from per-block tables, accuracy from POMT at those
-// blocks (profiler/layer_search.h); compared with the paper's choice, both verified side by side.
+// blocks (search/layer_search.h); compared with the paper's choice, both verified side by side.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -16,16 +16,16 @@
 #include "cli/token_range.h"
 #include "kernels/isa.h"
 #include "profiler/device.h"
-#include "profiler/layer_search.h"
+#include "search/layer_search.h"
 #include "profiler/measure.h"
 #include "profiler/model_latency.h"
-#include "profiler/schedule_search.h"
+#include "search/schedule_search.h"
 #include "profiler/steps.h"
 #include "profiler/svg_plot.h"
 #include "profiler/workloads.h"
-#include "vit/error.h"
-#include "vit/evaluate.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "eval/evaluate.h"
+#include "core/file_util.h"
 
 namespace pomt {
 

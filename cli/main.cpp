@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace {
 
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
         if (cmd == "schedule") return pomt::cmd_schedule(argc, argv);
         std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", pomt::one_line(cmd).c_str());
         return 2;
-    } catch (const pomt::Error& e) {  // already one line (vit/error.h)
+    } catch (const pomt::Error& e) {  // already one line (pomt/error.h)
         std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), e.what());
         return 2;
     } catch (const std::bad_alloc&) {

@@ -1,8 +1,8 @@
 #include "cli/commands.h"
 #include "kernels/threads.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
-#include "vit/memory_limit.h"
+#include "core/memory_limit.h"
 
 namespace pomt {
 

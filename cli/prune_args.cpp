@@ -1,6 +1,6 @@
 #include "cli/prune_args.h"
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt {
 

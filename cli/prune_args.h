@@ -2,7 +2,7 @@
 // (run, classify), so they accept and refuse the same command lines.
 #pragma once
 #include "cli/args.h"
-#include "vit/pruning.h"
+#include "prune/pruning.h"
 
 namespace pomt {
 

@@ -1,7 +1,7 @@
 #include "cli/token_range.h"
 
 #include "cli/args.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt {
 

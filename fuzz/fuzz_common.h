@@ -19,7 +19,7 @@
 #include <new>
 #include <string>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt_fuzz {
 

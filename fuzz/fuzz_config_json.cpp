@@ -1,4 +1,4 @@
-// libFuzzer target: the JSON reader (vit/json.h) and hub config.json resolution
+// libFuzzer target: the JSON reader (core/json.h) and hub config.json resolution
 // (vit/config.h config_from_hub_json, behind `pomt convert`). Input: a config.json text.
 //
 // Beyond "no crash": a parsed document must dump and re-parse to the same dump; a resolved
@@ -11,8 +11,8 @@
 
 #include "fuzz/fuzz_common.h"
 #include "vit/config.h"
-#include "vit/json.h"
-#include "vit/preprocess.h"
+#include "core/json.h"
+#include "image/preprocess.h"
 
 using namespace pomt;
 

@@ -1,5 +1,5 @@
-// libFuzzer target: image decoding (vit/image.h, stb_image inside) and timm's eval transform
-// (vit/preprocess.h), the path `pomt classify` takes. Input: 4 control bytes, then an image file.
+// libFuzzer target: image decoding (image/image.h, stb_image inside) and timm's eval transform
+// (image/preprocess.h), the path `pomt classify` takes. Input: 4 control bytes, then an image file.
 //   byte 0 % 4 in 0..2: Classifier::preprocess_bytes (what classify calls) for one of three small
 //                       models (ViT, DeiT and 384-style preprocessing), then one forward pass
 //                       and top-k on the tensor;
@@ -15,9 +15,9 @@
 
 #include "fuzz/fuzz_common.h"
 #include "pomt/pomt.h"
-#include "vit/image.h"
+#include "image/image.h"
 #include "vit/model.h"
-#include "vit/preprocess.h"
+#include "image/preprocess.h"
 
 using namespace pomt;
 

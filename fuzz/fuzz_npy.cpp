@@ -1,4 +1,4 @@
-// libFuzzer target: the NPY reader (vit/npy.h parse_npy, behind `pomt run --input`). Input: a
+// libFuzzer target: the NPY reader (core/npy.h parse_npy, behind `pomt run --input`). Input: a
 // whole .npy file. An accepted array must hold exactly prod(shape) values and survive a
 // write_npy / read_npy round trip bit for bit.
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "fuzz/fuzz_common.h"
-#include "vit/npy.h"
+#include "core/npy.h"
 
 using namespace pomt;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: token-pruning schedules (vit/pruning.h): `--prune` specs and schedule JSON
+// libFuzzer target: token-pruning schedules (prune/pruning.h): `--prune` specs and schedule JSON
 // files, resolved against small models and run. Input: 1 control byte, then the text.
 //   byte 0 bit 0: 0 = a --prune spec (parse_prune_spec), 1 = a schedule file (parse_schedule_json)
 //   byte 0 bits 1-2: the model (class token / distilled / avg pool without class token /
@@ -15,7 +15,7 @@
 #include "fuzz/fuzz_common.h"
 #include "vit/forward.h"
 #include "vit/model.h"
-#include "vit/pruning.h"
+#include "prune/pruning.h"
 
 using namespace pomt;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the safetensors reader (vit/safetensors.h: header JSON, dtypes, shapes,
+// libFuzzer target: the safetensors reader (weights_tools/safetensors.h: header JSON, dtypes, shapes,
 // offsets) and, when a file is accepted, the whole `pomt convert` path on it. Input: a whole
 // .safetensors file.
 //
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_common.h"
-#include "vit/safetensors.h"
+#include "weights_tools/safetensors.h"
 #include "vit/weights_file.h"
 #include "weights_tools/convert.h"
 

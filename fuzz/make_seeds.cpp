@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "vit/config.h"
-#include "vit/json.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
-#include "vit/safetensors.h"
+#include "core/npy.h"
+#include "weights_tools/safetensors.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;

@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "vit/json.h"
+#include "core/json.h"
 
 namespace pomt {
 namespace profiler {

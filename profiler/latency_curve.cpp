@@ -8,8 +8,8 @@
 #include <map>
 #include <string>
 
-#include "vit/error.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
 
 namespace pomt {
 namespace profiler {

@@ -12,7 +12,7 @@
 #include <limits>
 #include <set>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt {
 namespace profiler {

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "profiler/measure.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
 
 namespace pomt {

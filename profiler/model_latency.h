@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "vit/model.h"
-#include "vit/pruning.h"
+#include "prune/pruning.h"
 
 namespace pomt {
 namespace profiler {

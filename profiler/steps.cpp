@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt {
 namespace profiler {

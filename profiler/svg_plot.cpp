@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "vit/error.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
 
 namespace pomt {
 namespace profiler {

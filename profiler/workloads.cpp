@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt {
 namespace profiler {

@@ -13,10 +13,10 @@
 #include "pomt/pomt.h"
 #include "tests/test_util.h"
 #include "vit/forward.h"
-#include "vit/image.h"
+#include "image/image.h"
 #include "vit/model.h"
-#include "vit/preprocess.h"
-#include "vit/pruning.h"
+#include "image/preprocess.h"
+#include "prune/pruning.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;

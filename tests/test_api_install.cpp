@@ -67,7 +67,7 @@ TEST_CASE("api: cmake --install, then find_package(pomt) builds and runs an out-
     REQUIRE_MESSAGE(sh("cmake --build " + quote(build) + jobs + " --target pomt pomt_cli", log), log_text());
     REQUIRE_MESSAGE(sh("cmake --install " + quote(build) + " --prefix " + quote(prefix), log), log_text());
     CHECK(pomt_test::file_exists(prefix + "/include/pomt/pomt/pomt.h"));
-    CHECK(pomt_test::file_exists(prefix + "/include/pomt/vit/error.h"));
+    CHECK(pomt_test::file_exists(prefix + "/include/pomt/pomt/error.h"));
 
     REQUIRE_MESSAGE(sh("cmake -S " + quote(src + "/examples/cmake_consumer") + " -B " + quote(consumer) +
                            " -DCMAKE_PREFIX_PATH=" + quote(prefix),

@@ -4,9 +4,9 @@
 
 #include "doctest/doctest.h"
 #include "tests/test_util.h"
-#include "vit/json.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
+#include "core/npy.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "doctest/doctest.h"
-#include "vit/jpeg_libjpeg.h"
+#include "image/jpeg_libjpeg.h"
 #include "pomt/pomt.h"
 #include "tests/test_util.h"
-#include "vit/json.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
+#include "core/npy.h"
 #include "vit/weights_file.h"
 #include "weights_tools/convert.h"
 
@@ -430,7 +430,7 @@ TEST_CASE("classify: the real ViT-Tiny gives timm's top-1 on its 8 reference Ima
         }
     }
     // The JPEG files are decoded by stb_image, whose integer IDCT and chroma upsampling round
-    // differently from libjpeg-turbo (PIL): up to 4 levels in the network input (vit/image.cpp).
+    // differently from libjpeg-turbo (PIL): up to 4 levels in the network input (image/image.cpp).
     // On the ambiguous image 580 (top-1 at 0.47) that moves probabilities by 0.0125; from PIL's own
     // pixels (saved losslessly as PNG) the whole pipeline is within 2.1e-6 of timm. So the
     // decoder-independent part is held to 1e-3 below, and the JPEG route to a bound that still

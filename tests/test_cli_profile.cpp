@@ -2,7 +2,7 @@
 #include "doctest/doctest.h"
 #include "profiler/latency_curve.h"
 #include "tests/test_util.h"
-#include "vit/json.h"
+#include "core/json.h"
 #include "vit/model.h"
 #include "vit/weights_file.h"
 

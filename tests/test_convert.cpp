@@ -9,10 +9,10 @@
 #include "tests/test_util.h"
 #include "vit/config.h"
 #include "vit/imagenet_classes.h"
-#include "vit/json.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
-#include "vit/safetensors.h"
+#include "core/npy.h"
+#include "weights_tools/safetensors.h"
 #include "weights_tools/convert.h"
 
 using namespace pomt;

@@ -9,10 +9,10 @@
 
 #include "doctest/doctest.h"
 #include "tests/test_util.h"
-#include "vit/dataset.h"
-#include "vit/evaluate.h"
-#include "vit/jpeg_libjpeg.h"
-#include "vit/pruning.h"
+#include "eval/dataset.h"
+#include "eval/evaluate.h"
+#include "image/jpeg_libjpeg.h"
+#include "prune/pruning.h"
 #include "weights_tools/convert.h"
 
 using namespace pomt;

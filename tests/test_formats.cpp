@@ -4,9 +4,9 @@
 #include "doctest/doctest.h"
 #include "tests/test_util.h"
 #include "vit/config.h"
-#include "vit/error.h"
-#include "vit/json.h"
-#include "vit/npy.h"
+#include "pomt/error.h"
+#include "core/json.h"
+#include "core/npy.h"
 
 using namespace pomt;
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "tests/test_util.h"
-#include "vit/error.h"
-#include "vit/image.h"
+#include "pomt/error.h"
+#include "image/image.h"
 
 namespace {
 

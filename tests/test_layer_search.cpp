@@ -1,18 +1,18 @@
-// The joint layer search (profiler/layer_search.h): the latency prediction from block tables, the
+// The joint layer search (search/layer_search.h): the latency prediction from block tables, the
 // candidates, the coarse-to-fine 2-D search against the exhaustive grid, and `pomt schedule
 // --search layer` end to end on a small random model with generated images. No timing assertions.
 #include <cmath>
 #include <map>
 
 #include "doctest/doctest.h"
-#include "profiler/layer_search.h"
+#include "search/layer_search.h"
 #include "profiler/latency_curve.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
-#include "vit/file_util.h"
-#include "vit/json.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
+#include "core/npy.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;

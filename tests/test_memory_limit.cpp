@@ -10,10 +10,10 @@
 #include "pomt/pomt.h"
 #include "tests/test_util.h"
 #include "vit/forward.h"
-#include "vit/mapped_file.h"
-#include "vit/memory_limit.h"
+#include "core/mapped_file.h"
+#include "core/memory_limit.h"
 #include "vit/model.h"
-#include "vit/npy.h"
+#include "core/npy.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;

@@ -6,10 +6,10 @@
 #include "doctest/doctest.h"
 #include "kernels/isa.h"
 #include "tests/test_util.h"
-#include "vit/file_util.h"
+#include "core/file_util.h"
 #include "vit/forward.h"
-#include "vit/json.h"
-#include "vit/npy.h"
+#include "core/json.h"
+#include "core/npy.h"
 #include "weights_tools/convert.h"
 
 using namespace pomt;

@@ -9,11 +9,11 @@
 
 #include "tests/test_util.h"
 #include "vit/config.h"
-#include "vit/error.h"
-#include "vit/image.h"
-#include "vit/json.h"
-#include "vit/npy.h"
-#include "vit/preprocess.h"
+#include "pomt/error.h"
+#include "image/image.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "image/preprocess.h"
 
 using pomt::Image;
 using pomt::PreprocessConfig;
@@ -224,7 +224,7 @@ TEST_CASE("preprocess: real ImageNet JPEGs vs timm + PIL (ViT-Tiny reference inp
         worst = std::max(worst, d.max);
         mean_sum += d.mean;
     }
-    // stb_image's JPEG decoder rounds differently from libjpeg-turbo (see vit/image.cpp). Measured:
+    // stb_image's JPEG decoder rounds differently from libjpeg-turbo (see image/image.cpp). Measured:
     // max 0.0314 (4 levels at std 0.5), mean 6.2e-4; the bounds leave room for other platforms'
     // float behaviour but would catch a wrong filter, offset or normalisation (those give > 0.1).
     MESSAGE("8 reference JPEGs: max |diff| " << worst << ", mean " << mean_sum / double(names.size()));

@@ -7,7 +7,7 @@
 
 #include "profiler/measure.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 
 using namespace pomt::profiler;
 

@@ -9,7 +9,7 @@
 #include "profiler/steps.h"
 #include "profiler/svg_plot.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 
 using namespace pomt::profiler;
 

@@ -9,7 +9,7 @@
 #include "profiler/latency_curve.h"
 #include "profiler/steps.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 
 using namespace pomt::profiler;
 

@@ -9,12 +9,12 @@
 #include "doctest/doctest.h"
 #include "kernels/gemm.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
-#include "vit/json.h"
-#include "vit/npy.h"
-#include "vit/prune_random.h"
-#include "vit/pruning.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "prune/prune_random.h"
+#include "prune/pruning.h"
 
 using namespace pomt;
 

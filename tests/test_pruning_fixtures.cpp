@@ -10,11 +10,12 @@
 #include "doctest/doctest.h"
 #include "kernels/isa.h"
 #include "tests/test_util.h"
-#include "vit/file_util.h"
+#include "core/file_util.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
-#include "vit/json.h"
-#include "vit/npy.h"
-#include "vit/pruning.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "prune/pruning.h"
 #include "weights_tools/convert.h"
 
 using namespace pomt;
@@ -34,6 +35,12 @@ json::Value read_cases(const std::string& folder) {
     return json::parse(std::string(bytes.begin(), bytes.end()), "cases.json");
 }
 
+// The families pomt runs today; their fixtures must all be there and pass.
+const char* const kSupportedFixtures[] = {"deit3_micro", "deit_tiny", "deit_tiny_distilled_d2", "micro"};
+
+// Every fixture folder whose architecture pomt knows. A folder of a family pomt does not run yet
+// (DINOv2, CLIP, SigLIP, average pooling: ../shared has their fixtures ahead of the code) gets a
+// visible SKIP line naming the reason; the supported ones are required.
 std::vector<std::string> fixture_folders() {
     std::vector<std::string> names;
     const std::string root = pomt_test::shared_dir() + "/fixtures";
@@ -45,7 +52,24 @@ std::vector<std::string> fixture_folders() {
         closedir(d);
     }
     std::sort(names.begin(), names.end());
-    return names;
+    std::vector<std::string> runnable;
+    for (const std::string& name : names) {
+        try {
+            load_fixture_model(root + "/" + name);
+            runnable.push_back(name);
+        } catch (const Error& e) {
+            const bool required = std::find(std::begin(kSupportedFixtures), std::end(kSupportedFixtures), name) !=
+                                  std::end(kSupportedFixtures);
+            INFO("fixture " << name << ": " << e.what());
+            CHECK_FALSE(required);
+            std::printf("SKIP: pruning fixture %s: a family pomt does not run yet (%s)\n", name.c_str(), e.what());
+        }
+    }
+    for (const char* required : kSupportedFixtures) {
+        INFO("fixture " << required);
+        CHECK(std::find(runnable.begin(), runnable.end(), required) != runnable.end());
+    }
+    return runnable;
 }
 
 // The schedule of one cases.json entry.

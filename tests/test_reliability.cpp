@@ -16,14 +16,14 @@
 #include "kernels/gemm.h"
 #include "pomt/pomt.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/forward.h"
-#include "vit/image.h"
-#include "vit/json.h"
+#include "image/image.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
-#include "vit/pruning.h"
-#include "vit/safetensors.h"
+#include "core/npy.h"
+#include "prune/pruning.h"
+#include "weights_tools/safetensors.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;
@@ -216,7 +216,7 @@ TEST_CASE("reliability: an image above the pixel limit is refused from its heade
     const Bytes huge = png_header(60000, 60000);
     pomt_test::expect_error([&] { decode_image(reinterpret_cast<const unsigned char*>(huge.data()), huge.size(), "huge.png"); },
                  "60000x60000 pixels exceeds the limit of 100000000 pixels");
-    // The limit is configurable, through vit/image.h and the public API.
+    // The limit is configurable, through image/image.h and the public API.
     ImageLimits small;
     small.max_pixels = 1000;
     const Bytes mid = png_header(40, 30);
@@ -314,7 +314,7 @@ TEST_CASE("reliability: absurd architecture names are unknown architectures (fuz
 
 // F5 (fuzz_image): a JPEG whose DHT code counts sum past 256 makes stb_image 2.27's
 // stbi__build_huffman write past stbi__huffman::size[257] and values[256] (UBSan: index 257 out of
-// bounds; memory corruption inside the decoder). Skipped until vit/image.cpp checks DHT segments
+// bounds; memory corruption inside the decoder). Skipped until image/image.cpp checks DHT segments
 // before calling stb (docs/RELIABILITY.md, "Known, not fixed"); remove the skip with the fix.
 TEST_CASE("reliability: a JPEG Huffman table with more than 256 codes is refused (fuzz_image)") {
     Bytes j = "\xFF\xD8";
@@ -328,7 +328,7 @@ TEST_CASE("reliability: a JPEG Huffman table with more than 256 codes is refused
 // The open finding of the bounded fuzz run (fuzz/regressions/image/jpeg_dht_past_eof_after_junk.bin):
 // a junk byte after the DQT made the old length walk stop, and the last DHT's length runs past the
 // end of the file, where stb reads zeros and still builds the table (504 codes). The check now
-// replays stb's own parse (vit/jpeg_stb_check.cpp).
+// replays stb's own parse (image/jpeg_stb_check.cpp).
 TEST_CASE("reliability: every DHT stb would build is checked: past the end, after junk, after a scan, behind fill bytes") {
     auto decode = [](const Bytes& b) {
         decode_image(reinterpret_cast<const unsigned char*>(b.data()), b.size(), "dht.jpg");

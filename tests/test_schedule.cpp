@@ -4,13 +4,13 @@
 
 #include "doctest/doctest.h"
 #include "profiler/latency_curve.h"
-#include "profiler/schedule_search.h"
+#include "search/schedule_search.h"
 #include "tests/test_util.h"
-#include "vit/error.h"
-#include "vit/file_util.h"
-#include "vit/json.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
+#include "core/json.h"
 #include "vit/model.h"
-#include "vit/npy.h"
+#include "core/npy.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;

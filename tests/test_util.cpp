@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt_test {
 

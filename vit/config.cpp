@@ -2,7 +2,7 @@
 
 #include <regex>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 
 namespace pomt {
 

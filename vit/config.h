@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "vit/json.h"
+#include "core/json.h"
 
 namespace pomt {
 

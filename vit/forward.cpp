@@ -12,8 +12,8 @@
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
-#include "vit/error.h"
-#include "vit/memory_limit.h"
+#include "pomt/error.h"
+#include "core/memory_limit.h"
 
 namespace pomt {
 

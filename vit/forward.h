@@ -23,7 +23,7 @@ struct BlockInternals {
     ThreadPool* pool = nullptr;      // the Session's threads, for the pruner's own parallel work
 };
 
-// A pruning method (POMT, Top-K, ToMe, random: vit/pruning*.h). One instance serves one run.
+// A pruning method (POMT, Top-K, ToMe, random: prune/prune_*.h). One instance serves one run.
 class TokenPruner {
 public:
     virtual ~TokenPruner() = default;

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "vit/error.h"
+#include "pomt/error.h"
 #include "vit/imagenet_classes.h"
 
 namespace pomt {

@@ -5,8 +5,8 @@
 #include <unordered_map>
 
 #include "kernels/panels.h"
-#include "vit/error.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
 
 namespace pomt {
 

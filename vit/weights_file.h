@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vit/config.h"
-#include "vit/mapped_file.h"
+#include "core/mapped_file.h"
 
 namespace pomt {
 

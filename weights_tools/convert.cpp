@@ -4,10 +4,10 @@
 
 #include <set>
 
-#include "vit/error.h"
-#include "vit/file_util.h"
+#include "pomt/error.h"
+#include "core/file_util.h"
 #include "vit/imagenet_classes.h"
-#include "vit/safetensors.h"
+#include "weights_tools/safetensors.h"
 
 namespace pomt {
 

@@ -246,7 +246,7 @@ def pack_panels(values, shape):
     return out
 
 
-# ---------------------------------------------------------------- JSON exactly as vit/json.cpp writes it
+# ---------------------------------------------------------------- JSON exactly as core/json.cpp writes it
 
 def format_number(d):
     if isinstance(d, bool):

@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "vit/error.h"  // pomt::Error
+#include "pomt/error.h"  // pomt::Error
 
 namespace pomt {
 
 class Model;           // vit/model.h: the runtime's model, for callers that also use vit/ directly
-struct PruneSchedule;  // vit/pruning.h
+struct PruneSchedule;  // prune/pruning.h
 
 // A preprocessed image: channels × height × width float32 (CHW), resized, cropped and normalised.
 struct Tensor {
@@ -49,7 +49,7 @@ struct LoadOptions {
     // A model that needs more for one image is refused by load / random / from_model, and a run
     // that would need more (pruning that keeps attention maps, more threads) throws pomt::Error
     // naming both sizes. Model files that cannot be memory-mapped are read into memory only up
-    // to the process-wide default (vit/memory_limit.h, `pomt --max-memory`).
+    // to the process-wide default (core/memory_limit.h, `pomt --max-memory`).
     uint64_t max_memory = 0;
 };
 
@@ -59,7 +59,7 @@ struct ImageOptions {
 };
 
 // A token-pruning schedule as the user wrote it; checked against a model when it runs (or by
-// Classifier::describe). Spec grammar and file format: docs/SCHEDULES.md, vit/pruning.h.
+// Classifier::describe). Spec grammar and file format: docs/SCHEDULES.md, prune/pruning.h.
 class Schedule {
 public:
     Schedule();  // no pruning
@@ -67,7 +67,7 @@ public:
     static Schedule load(const std::string& path);   // a schedule JSON file
     // `pomt run` / `pomt classify` semantics: --prune SPEC and/or --schedule FILE (either may be empty).
     static Schedule from_options(const std::string& spec, const std::string& path);
-    // A schedule parsed through vit/pruning.h.
+    // A schedule parsed through prune/pruning.h.
     static Schedule from_steps(const PruneSchedule& steps);
     bool empty() const;
 

@@ -1,0 +1,96 @@
+// Token pruning schedules: what the user asked for (a `--prune` spec or a schedule JSON file),
+// resolved against a model into one per-block plan, and the TokenPruner that carries it out
+// inside Session::run. The methods themselves live in prune/prune_{pomt,topk,tome,random}.cpp.
+//
+// Spec grammar (docs/SCHEDULES.md has the details and the JSON format):
+//   spec   := step (';' step)*
+//   step   := 'none' | method ':' param (',' param)*
+//   param  := key '=' int (',' int)*          (a bare int continues the previous key's list)
+//   pomt:R=56,layer=3        POMT at block 3, R tokens fewer
+//   topk:r=8                 Top-K, 8 patch tokens dropped in every block
+//   tome:r=13 | tome:r=16,8,8,4 | tome:r=16,layer=2   ToMe, constant / per block / one block
+//   random:keep=120,seed=1   keep 120 tokens (prefix included) after the embedding
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vit/config.h"
+#include "vit/forward.h"
+#include "core/json.h"
+
+namespace pomt {
+
+enum class PruneMethod { None, Pomt, TopK, ToMe };
+
+const char* prune_method_name(PruneMethod m);
+
+// One step as written by the user, before the model is known.
+struct PruneStep {
+    enum Kind { Pomt, TopK, ToMe, Random } kind = Pomt;
+    std::vector<int> r;  // POMT: one R; Top-K / ToMe: one value for every block, or per_block values
+    bool per_block = false;  // r[i] is for block i (missing blocks: 0); a spec list or a JSON array
+    int layer = -1;      // a single block (required for POMT; optional for Top-K / ToMe)
+    int keep = 0;        // random: tokens kept after the embedding, prefix tokens included
+    uint64_t seed = 0;   // random
+};
+
+struct PruneSchedule {
+    std::vector<PruneStep> steps;
+    bool empty() const { return steps.empty(); }
+};
+
+// Parses a --prune spec; throws pomt::Error with a one-line message on any problem.
+PruneSchedule parse_prune_spec(const std::string& spec);
+// Parses a schedule file's text (format in docs/SCHEDULES.md); `what` names it in errors.
+PruneSchedule parse_schedule_json(const std::string& text, const std::string& what);
+PruneSchedule load_schedule_file(const std::string& path);
+// --prune SPEC and/or --schedule FILE (either may be empty); both together are combined.
+PruneSchedule schedule_from_options(const std::string& prune_spec, const std::string& schedule_file);
+
+// What a block does.
+struct LayerAction {
+    PruneMethod method = PruneMethod::None;
+    int r = 0;  // POMT: R; Top-K: patch tokens dropped; ToMe: merges asked (clamped to half, as ToMe does)
+};
+
+// A schedule resolved against a model: one action per block, validated, with its token counts.
+struct ResolvedSchedule {
+    int keep = 0;  // random pruning after the embedding (0: none)
+    uint64_t seed = 0;
+    std::vector<LayerAction> layers;     // one per block
+    int tokens_after_embedding = 0;      // prefix included
+    std::vector<int> tokens_after_block; // what RunOptions::tokens_after_block will report
+    bool empty() const;                  // nothing changes the token sequence
+    std::string describe() const;        // e.g. "pomt R=56 at block 3"
+    json::Value to_json() const;         // the per-layer schedule file form
+};
+
+// Validates the schedule for this model (layers in range, R / r / keep leaving at least one patch
+// token, two steps on one block, ...) and expands it to one action per block. Throws pomt::Error.
+ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConfig& config);
+
+// The pruner for a resolved schedule, or null when the schedule changes nothing. The pruner keeps
+// only scratch space between runs, so one instance can serve many runs of one Session.
+std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config);
+std::unique_ptr<TokenPruner> make_pruner(const PruneSchedule& schedule, const ModelConfig& config);
+
+// ---- shared by the method files -------------------------------------------------------------
+
+// Reusable scratch buffers of one pruner.
+struct PruneScratch {
+    std::vector<double> score, acc, acc2;
+    std::vector<int> order, keep, pick, slot;
+    std::vector<float> rows, sizes;
+};
+
+// Image b's rows keep[0..k) (ascending source indices, stride `tokens`) move to rows [0..k) of
+// image b at stride `new_tokens`, in place. Images must be compacted in order b = 0, 1, ...; the
+// rows after k (merged tokens) are written by the caller after this call.
+void compact_rows(float* x, int b, int tokens, int new_tokens, int dim, const int* keep, int k);
+
+// Indices [begin, end) sorted by score descending, ties by lower index (deterministic).
+void rank_descending(const double* score, int begin, int end, std::vector<int>* order);
+
+}  // namespace pomt
