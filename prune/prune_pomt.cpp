@@ -66,36 +66,33 @@ void pomt_scores(const BlockInternals& block, int image, double* score, std::vec
     for (int j = 0; j < P; ++j) score[j] += s[p + j] / z;
 }
 
-int pomt_prune(BlockInternals& block, int R, PruneScratch& st) {
+int pomt_prune(BlockInternals& block, int R, PomtScratch& st) {
     const int n = block.tokens, p = block.prefix_tokens, D = block.dim, P = n - p;
     const int kept = pomt_kept_patches(n, R);
     if (R <= 0 || kept >= P) return n;
     if (kept < 1) fail("pomt: R=" + std::to_string(R) + " leaves no patch token at block " + std::to_string(block.layer));
     if (!block.attn) fail("pomt: the attention matrix of block " + std::to_string(block.layer) + " is missing");
     const int merged = P - kept, out = p + kept + 1;
-    st.score.resize(size_t(P));
-    st.acc.resize(size_t(D));
-    st.keep.resize(size_t(p + kept));
+    st.importance.resize(size_t(P));
+    st.merged_sum.resize(size_t(D));
     for (int b = 0; b < block.batch; ++b) {
-        pomt_scores(block, b, st.score.data(), &st.rows);
-        rank_descending(st.score.data(), 0, P, &st.order);
+        pomt_scores(block, b, st.importance.data(), &st.group_sums);
+        rank_descending(st.importance.data(), 0, P, &st.ranked);
         // Kept: the best `kept`, in position order (the official code keeps score order; the order
         // of tokens does not change a ViT's output). Merged: the rest, as one plain mean.
-        for (int i = 0; i < p; ++i) st.keep[i] = i;
-        for (int i = 0; i < kept; ++i) st.keep[p + i] = p + st.order[i];
-        std::sort(st.keep.begin() + p, st.keep.end());
+        keep_prefix_and_best(st.ranked.data(), p, kept, &st.keep);
         const float* xb = block.x + size_t(b) * n * D;
-        std::fill(st.acc.begin(), st.acc.end(), 0.0);
+        std::fill(st.merged_sum.begin(), st.merged_sum.end(), 0.0);
         double size_sum = 0;
         for (int i = kept; i < P; ++i) {
-            const int t = p + st.order[i];
+            const int t = p + st.ranked[i];
             const float* row = xb + size_t(t) * D;
-            for (int d = 0; d < D; ++d) st.acc[d] += row[d];
+            for (int d = 0; d < D; ++d) st.merged_sum[d] += row[d];
             if (block.token_sizes) size_sum += block.token_sizes[size_t(b) * n + t];
         }
         compact_rows(block.x, b, n, out, D, st.keep.data(), p + kept);
         float* dst = block.x + (size_t(b) * out + out - 1) * D;
-        for (int d = 0; d < D; ++d) dst[d] = float(st.acc[d] / merged);
+        for (int d = 0; d < D; ++d) dst[d] = float(st.merged_sum[d] / merged);
         if (block.token_sizes) {
             compact_rows(block.token_sizes, b, n, out, 1, st.keep.data(), p + kept);
             block.token_sizes[size_t(b) * out + out - 1] = float(size_sum);

@@ -21,7 +21,16 @@ int pomt_tokens_after(int tokens, int prefix, int R);
 // Needs block.attn (post-softmax) and block.qkv; `group_sums` is scratch. Runs on block.pool.
 void pomt_scores(const BlockInternals& block, int image, double* score, std::vector<float>* group_sums);
 
+// POMT's buffers, kept by the pruner between runs (no allocation once grown).
+struct PomtScratch {
+    std::vector<double> importance;   // a_j / max(a) + softmax(s)_j of patch token j
+    std::vector<float> group_sums;    // pomt_scores' per-row-group column sums of a_j
+    std::vector<int> ranked;          // patch indices, most important first
+    std::vector<int> keep;            // source rows kept: the prefix, then the best N − R − 2 by position
+    std::vector<double> merged_sum;   // Σ of the merged (least important) rows, before the mean
+};
+
 // Prunes every image of the block; returns the new token count.
-int pomt_prune(BlockInternals& block, int R, PruneScratch& scratch);
+int pomt_prune(BlockInternals& block, int R, PomtScratch& scratch);
 
 }  // namespace pomt

@@ -9,25 +9,27 @@
 
 namespace pomt {
 
-int tome_merge(BlockInternals& block, int r_asked, PruneScratch& st) {
+int tome_merge(BlockInternals& block, int r_asked, TomeScratch& st) {
     const int n = block.tokens, p = block.prefix_tokens, H = block.heads, D = block.dim, hd = D / H;
     const int r = tome_effective_r(n, p, r_asked);
     if (r <= 0) return n;
     if (!block.token_sizes) fail("tome: token sizes are not tracked");
     const int na = (n + 1) / 2, nb = n / 2, out = n - r;
     const int first_b = p / 2;  // B tokens 2k+1 < p are prefix tokens
-    st.rows.resize(std::max(size_t(n) * hd, size_t(out) * D));
-    st.sizes.resize(size_t(out) + size_t(na) * nb);
-    st.score.resize(size_t(na));  // node_max
-    st.pick.resize(size_t(na));   // node_idx
-    st.keep.resize(size_t(out));  // source position of each output row
-    st.slot.resize(size_t(nb));   // B token → its accumulator, or -1 when nothing merges into it
-    st.acc2.resize(size_t(r) * (D + 1));
+    st.metric.resize(size_t(n) * hd);
+    st.scores.resize(size_t(na) * nb);
+    st.node_max.resize(size_t(na));
+    st.node_idx.resize(size_t(na));
+    st.source.resize(size_t(out));
+    st.dst_slot.resize(size_t(nb));
+    st.merged_sum.resize(size_t(r) * (D + 1));
+    st.out_rows.resize(size_t(out) * D);
+    st.out_sizes.resize(size_t(out));
     const float inv_heads = 1.0f / float(H);
     for (int b = 0; b < block.batch; ++b) {
         // Metric: keys averaged over heads, L2-normalised (cosine similarity); A rows, then B rows.
         const float* qkv = block.qkv + size_t(b) * n * 3 * D;
-        float* metric_a = st.rows.data();              // [na × hd]
+        float* metric_a = st.metric.data();            // [na × hd]
         float* metric_b = metric_a + size_t(na) * hd;  // [nb × hd]
         for (int j = 0; j < n; ++j) {
             const float* k = qkv + size_t(j) * 3 * D + D;
@@ -44,39 +46,39 @@ int tome_merge(BlockInternals& block, int r_asked, PruneScratch& st) {
             for (int c = 0; c < hd; ++c) m[c] *= inv;
         }
         // All A×B cosine similarities with the GEMM kernel (B as the "weight" matrix [nb × hd]).
-        float* sim = st.sizes.data() + out;  // [na × nb]
+        float* sim = st.scores.data();  // [na × nb]
         PackedWeights packed = pack_weights(metric_b, nb, hd);
         gemm(na, metric_a, hd, packed, sim, nb, Epilogue(), nullptr);
         // Edges: each A token's (position 2i) most similar B token (position 2k+1). Prefix tokens in
         // A never merge away and prefix tokens in B receive nothing (ToMe's -inf scores).
         for (int i = 0; i < na; ++i) {
-            st.score[i] = -HUGE_VAL;
-            st.pick[i] = 0;
+            st.node_max[i] = -HUGE_VAL;
+            st.node_idx[i] = 0;
             if (2 * i < p || first_b >= nb) continue;
             const float* row = sim + size_t(i) * nb;
             int best = first_b;
             for (int k = first_b + 1; k < nb; ++k)
                 if (row[k] > row[best]) best = k;
-            st.score[i] = row[best];
-            st.pick[i] = best;
+            st.node_max[i] = row[best];
+            st.node_idx[i] = best;
         }
-        rank_descending(st.score.data(), 0, na, &st.order);  // order[0..r): merged away, the rest stay
+        rank_descending(st.node_max.data(), 0, na, &st.edge_idx);  // [0, r): merged away, the rest stay
         // Size-weighted sums into the B tokens that receive merges.
         const float* xb = block.x + size_t(b) * n * D;
         const float* sb = block.token_sizes + size_t(b) * n;
-        std::fill(st.slot.begin(), st.slot.end(), -1);
+        std::fill(st.dst_slot.begin(), st.dst_slot.end(), -1);
         int slots = 0;
         for (int e = 0; e < r; ++e) {
-            const int i = st.order[e], k = st.pick[i];
-            if (st.slot[k] < 0) {
-                st.slot[k] = slots;
-                double* acc = &st.acc2[size_t(slots++) * (D + 1)];
+            const int i = st.edge_idx[e], k = st.node_idx[i];
+            if (st.dst_slot[k] < 0) {
+                st.dst_slot[k] = slots;
+                double* acc = &st.merged_sum[size_t(slots++) * (D + 1)];
                 const float* row = xb + size_t(2 * k + 1) * D;
                 const double s = sb[2 * k + 1];
                 for (int d = 0; d < D; ++d) acc[d] = row[d] * s;
                 acc[D] = s;
             }
-            double* acc = &st.acc2[size_t(st.slot[k]) * (D + 1)];
+            double* acc = &st.merged_sum[size_t(st.dst_slot[k]) * (D + 1)];
             const float* row = xb + size_t(2 * i) * D;
             const double s = sb[2 * i];
             for (int d = 0; d < D; ++d) acc[d] += row[d] * s;
@@ -84,23 +86,23 @@ int tome_merge(BlockInternals& block, int r_asked, PruneScratch& st) {
         }
         // Output order as ToMe's: prefix tokens, the unmerged non-prefix A tokens (position order when
         // there is a prefix, as ToMe sorts them; edge order otherwise), then the non-prefix B tokens.
-        std::vector<int>& unm = st.order;
+        std::vector<int>& unm = st.edge_idx;  // unm_idx
         unm.erase(unm.begin(), unm.begin() + r);
         if (p > 0) std::sort(unm.begin(), unm.end());
         int o = 0;
-        for (int t = 0; t < p; ++t) st.keep[o++] = t;
+        for (int t = 0; t < p; ++t) st.source[o++] = t;
         for (int i : unm)
-            if (2 * i >= p) st.keep[o++] = 2 * i;
-        for (int k = first_b; k < nb; ++k) st.keep[o++] = 2 * k + 1;
+            if (2 * i >= p) st.source[o++] = 2 * i;
+        for (int k = first_b; k < nb; ++k) st.source[o++] = 2 * k + 1;
         if (o != out) fail("tome: internal error in the merge count");
-        float* out_rows = st.rows.data();  // the metric is no longer needed
-        float* out_sizes = st.sizes.data();
+        float* out_rows = st.out_rows.data();
+        float* out_sizes = st.out_sizes.data();
         for (int t = 0; t < out; ++t) {
-            const int src = st.keep[t];
+            const int src = st.source[t];
             float* dst = out_rows + size_t(t) * D;
-            const int slot = src % 2 == 1 ? st.slot[src / 2] : -1;
+            const int slot = src % 2 == 1 ? st.dst_slot[src / 2] : -1;
             if (slot >= 0) {
-                const double* acc = &st.acc2[size_t(slot) * (D + 1)];
+                const double* acc = &st.merged_sum[size_t(slot) * (D + 1)];
                 const double inv = 1.0 / acc[D];
                 for (int d = 0; d < D; ++d) dst[d] = float(acc[d] * inv);
                 out_sizes[t] = float(acc[D]);

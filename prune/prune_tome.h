@@ -5,6 +5,8 @@
 // average, sizes are summed and carried forward (Session adds log(size) to the attention logits).
 // Prefix tokens are protected. Output order as ToMe's: prefix, unmerged A tokens, B tokens.
 #pragma once
+#include <vector>
+
 #include "prune/pruning.h"
 
 namespace pomt {
@@ -16,7 +18,22 @@ inline int tome_effective_r(int tokens, int prefix, int r) {
     return r < 0 ? 0 : (r < half ? r : half);
 }
 
+// ToMe's buffers, kept by the pruner between runs (no allocation once grown). scores, node_max,
+// node_idx and edge_idx are named as in ToMe's bipartite_soft_matching.
+struct TomeScratch {
+    std::vector<float> metric;      // head-mean keys, L2-normalised: the A rows [na × hd], then the B rows
+    std::vector<float> scores;      // A×B cosine similarities [na × nb]
+    std::vector<double> node_max;   // each A token's best similarity to a B token (its edge)
+    std::vector<int> node_idx;      // that B token
+    std::vector<int> edge_idx;      // A tokens by node_max, strongest first: [0, r) merge, the rest stay
+    std::vector<int> dst_slot;      // B token → its row of merged_sum, or -1 when nothing merges into it
+    std::vector<double> merged_sum; // per receiving B token: size-weighted row sum [D], then the size sum
+    std::vector<int> source;        // source position of each output row
+    std::vector<float> out_rows;    // the merged image [out × D] and its sizes [out], before the copy back
+    std::vector<float> out_sizes;
+};
+
 // Merges r token pairs in every image; block.token_sizes must be set. Returns the new token count.
-int tome_merge(BlockInternals& block, int r, PruneScratch& scratch);
+int tome_merge(BlockInternals& block, int r, TomeScratch& scratch);
 
 }  // namespace pomt

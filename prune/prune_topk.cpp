@@ -38,21 +38,18 @@ void topk_scores(const BlockInternals& block, int image, double* score) {
     }
 }
 
-int topk_prune(BlockInternals& block, int r, PruneScratch& st) {
+int topk_prune(BlockInternals& block, int r, TopkScratch& st) {
     const int n = block.tokens, p = block.prefix_tokens, D = block.dim, P = n - p;
     if (r <= 0) return n;
     if (p < 1) fail("topk needs a class token");
     if (r >= P)
         fail("topk: r=" + std::to_string(r) + " leaves no patch token at block " + std::to_string(block.layer));
     const int kept = P - r, out = n - r;
-    st.score.resize(size_t(P));
-    st.keep.resize(size_t(p + kept));
+    st.cls_attention.resize(size_t(P));
     for (int b = 0; b < block.batch; ++b) {
-        topk_scores(block, b, st.score.data());
-        rank_descending(st.score.data(), 0, P, &st.order);
-        for (int i = 0; i < p; ++i) st.keep[i] = i;
-        for (int i = 0; i < kept; ++i) st.keep[p + i] = p + st.order[i];
-        std::sort(st.keep.begin() + p, st.keep.end());
+        topk_scores(block, b, st.cls_attention.data());
+        rank_descending(st.cls_attention.data(), 0, P, &st.ranked);
+        keep_prefix_and_best(st.ranked.data(), p, kept, &st.keep);
         compact_rows(block.x, b, n, out, D, st.keep.data(), out);
         if (block.token_sizes) compact_rows(block.token_sizes, b, n, out, 1, st.keep.data(), out);
     }

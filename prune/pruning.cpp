@@ -17,15 +17,6 @@
 
 namespace pomt {
 
-const char* prune_method_name(PruneMethod m) {
-    switch (m) {
-        case PruneMethod::Pomt: return "pomt";
-        case PruneMethod::TopK: return "topk";
-        case PruneMethod::ToMe: return "tome";
-        default: return "none";
-    }
-}
-
 // ---- helpers shared by the methods ------------------------------------------------------------
 
 void compact_rows(float* x, int b, int tokens, int new_tokens, int dim, const int* keep, int k) {
@@ -48,9 +39,42 @@ void rank_descending(const double* score, int begin, int end, std::vector<int>* 
     });
 }
 
-// ---- spec parsing -----------------------------------------------------------------------------
+void keep_prefix_and_best(const int* ranked, int prefix, int kept, std::vector<int>* keep) {
+    keep->resize(size_t(prefix + kept));
+    int* k = keep->data();
+    for (int i = 0; i < prefix; ++i) k[i] = i;
+    for (int i = 0; i < kept; ++i) k[prefix + i] = prefix + ranked[i];
+    std::sort(k + prefix, k + prefix + kept);
+}
+
+// ---- reading specs and schedule files ---------------------------------------------------------
+//
+// Both forms come down to the key/value pairs of one step, and both go through set_parameter: the
+// keys each method takes, what they mean and every check on them are in one place. Only the way one
+// value is read (spec text or a JSON value) and the wording of an unknown key depend on the form.
 
 namespace {
+
+// The one table of method names, with what the messages show for each.
+struct MethodInfo {
+    PruneMethod method;
+    const char* name;
+    const char* example;  // a complete step, shown when one is incomplete
+    const char* keys;     // the parameters it takes, for "unknown parameter" in a spec
+};
+constexpr MethodInfo kMethods[] = {
+    {PruneMethod::None, "none", "none", ""},
+    {PruneMethod::Pomt, "pomt", "pomt:R=56,layer=3", "R, layer"},
+    {PruneMethod::TopK, "topk", "topk:r=8", "r, layer"},
+    {PruneMethod::ToMe, "tome", "tome:r=13", "r, layer"},
+    {PruneMethod::Random, "random", "random:keep=120,seed=1", "keep, seed"},
+};
+
+const MethodInfo& method_info(PruneMethod m) {
+    for (const MethodInfo& i : kMethods)
+        if (i.method == m) return i;
+    return kMethods[0];
+}
 
 std::string trim(const std::string& s) {
     size_t a = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
@@ -68,74 +92,154 @@ std::vector<std::string> split(const std::string& s, char sep) {
     }
 }
 
-// A non-negative integer no larger than 1e9 (or a full uint64 for seeds).
-uint64_t parse_count(const std::string& text, const std::string& what, bool big = false) {
-    if (!text.empty() && text[0] == '-' && text.size() > 1 && std::isdigit((unsigned char)text[1]))
-        fail(what + " must not be negative, got " + text);
-    bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits) fail(what + " must be a non-negative integer, got '" + text + "'");
-    errno = 0;
-    unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-    if (errno == ERANGE || (!big && v > 1000000000ull)) fail(what + " is too large: " + text);
-    return v;
-}
-
-PruneStep::Kind kind_from_name(const std::string& name, const std::string& ctx) {
-    if (name == "pomt") return PruneStep::Pomt;
-    if (name == "topk") return PruneStep::TopK;
-    if (name == "tome") return PruneStep::ToMe;
-    if (name == "random") return PruneStep::Random;
+// A step's method from its name; "none" is a whole spec, not a step's method.
+PruneMethod method_from_name(const std::string& name, const std::string& ctx) {
+    for (const MethodInfo& i : kMethods)
+        if (i.method != PruneMethod::None && name == i.name) return i.method;
     fail(ctx + "unknown pruning method '" + name + "' (known: pomt, topk, tome, random, none)");
 }
 
-const char* kind_name(PruneStep::Kind k) {
-    switch (k) {
-        case PruneStep::Pomt: return "pomt";
-        case PruneStep::TopK: return "topk";
-        case PruneStep::ToMe: return "tome";
-        default: return "random";
-    }
-}
+// One parameter's value as written: the values of `key=v,v,...` in a spec, or a JSON value in a
+// schedule file. `what` in the readers is the message prefix naming the parameter.
+class ParamValue {
+public:
+    explicit ParamValue(const std::vector<std::string>& text) : text_(&text) {}
+    explicit ParamValue(const json::Value& json) : json_(&json) {}
 
-const char* kind_example(PruneStep::Kind k) {
-    switch (k) {
-        case PruneStep::Pomt: return "pomt:R=56,layer=3";
-        case PruneStep::TopK: return "topk:r=8";
-        case PruneStep::ToMe: return "tome:r=13";
-        default: return "random:keep=120,seed=1";
+    // One non-negative integer no larger than 1e9.
+    int count(const std::string& what) const {
+        return text_ ? int(text_count(one(what), what, false)) : json_count(*json_, what);
     }
-}
-
-// Checks a step's fields once they are filled in (shared by the spec and the JSON readers).
-void finish_step(PruneStep& s, bool has_r, bool has_layer, bool has_keep, const std::string& ctx) {
-    const std::string m = std::string(kind_name(s.kind)) + ": ";
-    const std::string eg = std::string(" (e.g. ") + kind_example(s.kind) + ")";
-    switch (s.kind) {
-        case PruneStep::Pomt:
-            if (!has_r) fail(ctx + m + "missing R" + eg);
-            if (!has_layer) fail(ctx + m + "missing layer" + eg);
-            if (s.r.size() != 1 || s.per_block) fail(ctx + m + "R takes one value (one pruning layer)");
-            break;
-        case PruneStep::TopK:
-        case PruneStep::ToMe:
-            if (!has_r) fail(ctx + m + "missing r" + eg);
-            if (s.r.empty()) fail(ctx + m + "r needs at least one value");
-            if (has_layer && (s.r.size() != 1 || s.per_block)) fail(ctx + m + "with layer=L, r takes one value");
-            break;
-        case PruneStep::Random:
-            if (!has_keep) fail(ctx + m + "missing keep" + eg);
-            break;
+    // One value or a list of them (a spec's `r=16,8,8` or a JSON array) appended to `out`;
+    // `per_block` tells which the user wrote.
+    void counts(const std::string& what, std::vector<int>* out, bool* per_block) const {
+        if (text_) {
+            for (const std::string& v : *text_) out->push_back(int(text_count(v, what, false)));
+            *per_block = out->size() > 1;
+        } else if (json_->is_array()) {
+            *per_block = true;
+            for (const json::Value& v : json_->as_array(what)) out->push_back(json_count(v, what));
+        } else {
+            out->push_back(json_count(*json_, what));
+        }
     }
-}
+    // A random seed: a full uint64 in a spec, an exact JSON number (below 2^53) in a file.
+    uint64_t seed(const std::string& what) const {
+        if (text_) return text_count(one(what), what, true);
+        double d = json_->as_number(what);
+        if (d < 0 || d != std::floor(d) || d > 9007199254740992.0)
+            fail(what + " must be a non-negative integer below 2^53");
+        return uint64_t(d);
+    }
+    // `m` names the step ("...pomt: "), `keys` what the method takes.
+    [[noreturn]] void unknown(const std::string& m, const std::string& key, const char* keys) const {
+        if (text_) fail(m + "unknown parameter '" + key + "' (expected " + keys + ")");
+        fail(m + "unknown field \"" + key + "\"");
+    }
 
+private:
+    const std::string& one(const std::string& what) const {
+        if (text_->size() != 1) fail(what + " takes one value");
+        return (*text_)[0];
+    }
+    // A non-negative integer no larger than 1e9 (or a full uint64 for seeds).
+    static uint64_t text_count(const std::string& text, const std::string& what, bool big) {
+        if (!text.empty() && text[0] == '-' && text.size() > 1 && std::isdigit((unsigned char)text[1]))
+            fail(what + " must not be negative, got " + text);
+        bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits) fail(what + " must be a non-negative integer, got '" + text + "'");
+        errno = 0;
+        unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+        if (errno == ERANGE || (!big && v > 1000000000ull)) fail(what + " is too large: " + text);
+        return v;
+    }
+    static int json_count(const json::Value& v, const std::string& what) {
+        double d = v.as_number(what);
+        if (d < 0) fail(what + " must not be negative, got " + json::format_number(d));
+        if (d != std::floor(d) || d > 1e9) fail(what + " must be a non-negative integer, got " + json::format_number(d));
+        return int(d);
+    }
+
+    const std::vector<std::string>* text_ = nullptr;
+    const json::Value* json_ = nullptr;
+};
+
+// One step being read: its parameters go in through set_parameter, then finish checks the whole.
+class StepReader {
+public:
+    // `ctx` starts every message; `layer` ≥ 0: a per-layer entry of a schedule file, whose block is
+    // its position (a "layer" key is then unknown).
+    StepReader(PruneMethod method, const std::string& ctx, int layer = -1)
+        : m_(ctx + method_info(method).name + ": "), layer_key_(layer < 0), has_layer_(layer >= 0) {
+        step_.kind = method;
+        if (layer >= 0) step_.layer = layer;
+    }
+
+    void set_parameter(const std::string& key, const ParamValue& v) {
+        if (step_.kind != PruneMethod::Random) {
+            if (key == "r" || key == "R") {
+                if (has_r_) fail(m_ + "r given twice");
+                has_r_ = true;
+                v.counts(m_ + key, &step_.r, &step_.per_block);
+                return;
+            }
+            if (key == "layer" && layer_key_) {
+                step_.layer = v.count(m_ + "layer");
+                has_layer_ = true;
+                return;
+            }
+        } else {
+            if (key == "keep") {
+                step_.keep = v.count(m_ + "keep");
+                has_keep_ = true;
+                return;
+            }
+            if (key == "seed") {
+                step_.seed = v.seed(m_ + "seed");
+                return;
+            }
+        }
+        v.unknown(m_, key, method_info(step_.kind).keys);
+    }
+
+    const PruneStep& finish() const {
+        const PruneStep& s = step_;
+        const std::string eg = std::string(" (e.g. ") + method_info(s.kind).example + ")";
+        switch (s.kind) {
+            case PruneMethod::Pomt:
+                if (!has_r_) fail(m_ + "missing R" + eg);
+                if (!has_layer_) fail(m_ + "missing layer" + eg);
+                if (s.r.size() != 1 || s.per_block) fail(m_ + "R takes one value (one pruning layer)");
+                break;
+            case PruneMethod::TopK:
+            case PruneMethod::ToMe:
+                if (!has_r_) fail(m_ + "missing r" + eg);
+                if (s.r.empty()) fail(m_ + "r needs at least one value");
+                if (has_layer_ && (s.r.size() != 1 || s.per_block)) fail(m_ + "with layer=L, r takes one value");
+                break;
+            case PruneMethod::Random:
+                if (!has_keep_) fail(m_ + "missing keep" + eg);
+                break;
+            case PruneMethod::None:
+                break;
+        }
+        return s;
+    }
+
+private:
+    PruneStep step_;
+    std::string m_;  // the context and the method's name: what every message starts with
+    bool layer_key_;
+    bool has_r_ = false, has_layer_, has_keep_ = false;
+};
+
+// A spec step: method ':' key=value,value,key=value (a bare value continues the previous key's list).
 PruneStep parse_step(const std::string& text, const std::string& ctx) {
     size_t colon = text.find(':');
     const std::string name = trim(text.substr(0, colon));
-    PruneStep s;
-    s.kind = kind_from_name(name, ctx);
+    const PruneMethod method = method_from_name(name, ctx);
     if (colon == std::string::npos || trim(text.substr(colon + 1)).empty())
-        fail(ctx + name + " needs parameters, e.g. " + kind_example(s.kind));
-    // key=value,value,key=value: a bare value continues the previous key's list.
+        fail(ctx + name + " needs parameters, e.g. " + method_info(method).example);
     std::vector<std::pair<std::string, std::vector<std::string>>> params;
     for (const std::string& item : split(text.substr(colon + 1), ',')) {
         size_t eq = item.find('=');
@@ -153,88 +257,25 @@ PruneStep parse_step(const std::string& text, const std::string& ctx) {
                 fail(ctx + key + " given twice");
         params.push_back({key, {value}});
     }
-    bool has_r = false, has_layer = false, has_keep = false;
-    const std::string m = std::string(kind_name(s.kind)) + ": ";
-    for (auto& kv : params) {
-        const std::string& key = kv.first;
-        const bool block_method = s.kind != PruneStep::Random;
-        auto one = [&]() -> const std::string& {
-            if (kv.second.size() != 1) fail(ctx + m + key + " takes one value");
-            return kv.second[0];
-        };
-        if (block_method && (key == "r" || key == "R")) {
-            for (const std::string& v : kv.second) s.r.push_back(int(parse_count(v, ctx + m + key)));
-            s.per_block = s.r.size() > 1;
-            has_r = true;
-        } else if (block_method && key == "layer") {
-            s.layer = int(parse_count(one(), ctx + m + "layer"));
-            has_layer = true;
-        } else if (!block_method && key == "keep") {
-            s.keep = int(parse_count(one(), ctx + m + "keep"));
-            has_keep = true;
-        } else if (!block_method && key == "seed") {
-            s.seed = parse_count(one(), ctx + m + "seed", true);
-        } else {
-            fail(ctx + m + "unknown parameter '" + key + "' (" +
-                 (block_method ? (s.kind == PruneStep::Pomt ? "expected R, layer" : "expected r, layer")
-                               : "expected keep, seed") +
-                 ")");
-        }
-    }
-    finish_step(s, has_r, has_layer, has_keep, ctx);
-    return s;
+    StepReader step(method, ctx);
+    for (const auto& kv : params) step.set_parameter(kv.first, ParamValue(kv.second));
+    return step.finish();
 }
 
-// JSON number → non-negative int with the same messages as the spec reader.
-int json_count(const json::Value& v, const std::string& what) {
-    double d = v.as_number(what);
-    if (d < 0) fail(what + " must not be negative, got " + json::format_number(d));
-    if (d != std::floor(d) || d > 1e9) fail(what + " must be a non-negative integer, got " + json::format_number(d));
-    return int(d);
-}
-
-PruneStep step_from_json(const json::Value& o, const std::string& where, int layer_index) {
+// A schedule file's step object {"method": ..., key: value, ...}; `layer` ≥ 0 for a per-layer entry.
+PruneStep step_from_json(const json::Value& o, const std::string& where, int layer) {
     if (!o.is_object()) fail(where + ": expected an object");
     const json::Value* method = o.find("method");
     if (!method) fail(where + ": missing \"method\"");
-    PruneStep s;
-    s.kind = kind_from_name(method->as_string(where + ".method"), where + ": ");
-    const std::string m = where + ": " + kind_name(s.kind) + ": ";
-    bool has_r = false, has_layer = layer_index >= 0, has_keep = false;
-    if (layer_index >= 0) s.layer = layer_index;
-    for (const auto& kv : o.as_object(where)) {
-        const std::string& key = kv.first;
-        const bool block_method = s.kind != PruneStep::Random;
-        if (key == "method") continue;
-        if (block_method && (key == "r" || key == "R")) {
-            if (has_r) fail(m + "r given twice");
-            has_r = true;
-            if (kv.second.is_array()) {
-                s.per_block = true;
-                for (const json::Value& v : kv.second.as_array(m + key)) s.r.push_back(json_count(v, m + key));
-            } else {
-                s.r.push_back(json_count(kv.second, m + key));
-            }
-        } else if (block_method && key == "layer" && layer_index < 0) {
-            s.layer = json_count(kv.second, m + "layer");
-            has_layer = true;
-        } else if (!block_method && key == "keep") {
-            s.keep = json_count(kv.second, m + "keep");
-            has_keep = true;
-        } else if (!block_method && key == "seed") {
-            double d = kv.second.as_number(m + "seed");
-            if (d < 0 || d != std::floor(d) || d > 9007199254740992.0)
-                fail(m + "seed must be a non-negative integer below 2^53");
-            s.seed = uint64_t(d);
-        } else {
-            fail(m + "unknown field \"" + key + "\"");
-        }
-    }
-    finish_step(s, has_r, has_layer, has_keep, where + ": ");
-    return s;
+    StepReader step(method_from_name(method->as_string(where + ".method"), where + ": "), where + ": ", layer);
+    for (const auto& kv : o.as_object(where))
+        if (kv.first != "method") step.set_parameter(kv.first, ParamValue(kv.second));
+    return step.finish();
 }
 
 }  // namespace
+
+const char* prune_method_name(PruneMethod m) { return method_info(m).name; }
 
 PruneSchedule parse_prune_spec(const std::string& spec) {
     const std::string ctx = "bad --prune spec '" + spec + "': ";
@@ -287,7 +328,7 @@ PruneSchedule parse_schedule_json(const std::string& text, const std::string& wh
                     continue;
                 }
                 PruneStep s = step_from_json(v, where, int(i));
-                if (s.kind == PruneStep::Random) fail(where + ": random pruning happens before the blocks; use \"random\"");
+                if (s.kind == PruneMethod::Random) fail(where + ": random pruning happens before the blocks; use \"random\"");
                 if (s.r.size() != 1 || s.per_block) fail(where + ": r takes one value in a per-layer entry");
                 out.steps.push_back(s);
             }
@@ -372,7 +413,8 @@ int tokens_after_action(const LayerAction& a, int n, int p) {
         case PruneMethod::Pomt: return a.r > 0 && pomt_kept_patches(n, a.r) < 1 ? -1 : pomt_tokens_after(n, p, a.r);
         case PruneMethod::TopK: return a.r > 0 && (p < 1 || a.r >= n - p) ? -1 : n - std::max(a.r, 0);
         case PruneMethod::ToMe: return n - tome_effective_r(n, p, a.r);
-        case PruneMethod::None: break;
+        case PruneMethod::None:
+        case PruneMethod::Random: break;
     }
     return n;
 }
@@ -398,8 +440,8 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
         a.r = r;
     };
     for (const PruneStep& s : schedule.steps) {
-        const std::string name = kind_name(s.kind);
-        if (s.kind == PruneStep::Random) {
+        const std::string name = prune_method_name(s.kind);
+        if (s.kind == PruneMethod::Random) {
             if (random_seen) fail("random: given twice");
             random_seen = true;
             if (s.keep <= p || s.keep > n0)
@@ -409,10 +451,9 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
             if (s.keep < n0) out.keep = s.keep, out.seed = s.seed;
             continue;
         }
-        const PruneMethod m = s.kind == PruneStep::Pomt ? PruneMethod::Pomt
-                              : s.kind == PruneStep::TopK ? PruneMethod::TopK
-                                                          : PruneMethod::ToMe;
-        if (s.kind == PruneStep::TopK && !c.class_token) fail("topk: needs a model with a class token");
+        if (s.kind == PruneMethod::None) continue;  // a step built in code that does nothing
+        const PruneMethod m = s.kind;
+        if (s.kind == PruneMethod::TopK && !c.class_token) fail("topk: needs a model with a class token");
         if (s.layer >= 0) {
             if (s.layer >= depth) fail(name + ": " + block_name(s.layer));
             set_action(s.layer, m, s.r.at(0));
@@ -467,9 +508,9 @@ public:
         if (block.layer < 0 || block.layer >= int(s_.layers.size())) return block.tokens;
         const LayerAction& a = s_.layers[size_t(block.layer)];
         switch (a.method) {
-            case PruneMethod::Pomt: return pomt_prune(block, a.r, scratch_);
-            case PruneMethod::TopK: return topk_prune(block, a.r, scratch_);
-            case PruneMethod::ToMe: return tome_merge(block, a.r, scratch_);
+            case PruneMethod::Pomt: return pomt_prune(block, a.r, pomt_);
+            case PruneMethod::TopK: return topk_prune(block, a.r, topk_);
+            case PruneMethod::ToMe: return tome_merge(block, a.r, tome_);
             default: return block.tokens;
         }
     }
@@ -482,7 +523,9 @@ private:
     ResolvedSchedule s_;
     int prefix_ = 0;
     bool sizes_ = false;
-    PruneScratch scratch_;
+    PomtScratch pomt_;
+    TopkScratch topk_;
+    TomeScratch tome_;
 };
 
 }  // namespace

@@ -22,13 +22,19 @@
 
 namespace pomt {
 
-enum class PruneMethod { None, Pomt, TopK, ToMe };
+// The pruning methods, one enum for the spec, the schedule file and the per-block plan (random runs
+// after the embedding, so a block's LayerAction is never Random).
+enum class PruneMethod { None, Pomt, TopK, ToMe, Random };
 
+// Its name in specs, schedule files and messages: none, pomt, topk, tome, random.
 const char* prune_method_name(PruneMethod m);
 
 // One step as written by the user, before the model is known.
 struct PruneStep {
-    enum Kind { Pomt, TopK, ToMe, Random } kind = Pomt;
+    // Short names for the methods a step can have, as in `step.kind = PruneStep::Pomt`.
+    static constexpr PruneMethod Pomt = PruneMethod::Pomt, TopK = PruneMethod::TopK, ToMe = PruneMethod::ToMe,
+                                 Random = PruneMethod::Random;
+    PruneMethod kind = PruneMethod::Pomt;
     std::vector<int> r;  // POMT: one R; Top-K / ToMe: one value for every block, or per_block values
     bool per_block = false;  // r[i] is for block i (missing blocks: 0); a spec list or a JSON array
     int layer = -1;      // a single block (required for POMT; optional for Top-K / ToMe)
@@ -76,14 +82,7 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
 std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config);
 std::unique_ptr<TokenPruner> make_pruner(const PruneSchedule& schedule, const ModelConfig& config);
 
-// ---- shared by the method files -------------------------------------------------------------
-
-// Reusable scratch buffers of one pruner.
-struct PruneScratch {
-    std::vector<double> score, acc, acc2;
-    std::vector<int> order, keep, pick, slot;
-    std::vector<float> rows, sizes;
-};
+// ---- shared by the method files (each keeps its own scratch struct, e.g. PomtScratch) ---------
 
 // Image b's rows keep[0..k) (ascending source indices, stride `tokens`) move to rows [0..k) of
 // image b at stride `new_tokens`, in place. Images must be compacted in order b = 0, 1, ...; the
@@ -92,5 +91,9 @@ void compact_rows(float* x, int b, int tokens, int new_tokens, int dim, const in
 
 // Indices [begin, end) sorted by score descending, ties by lower index (deterministic).
 void rank_descending(const double* score, int begin, int end, std::vector<int>* order);
+
+// The rows an image keeps when patch tokens are dropped: its `prefix` tokens, then the patch tokens
+// ranked[0..kept) (patch indices, best first) in position order; `keep` gets prefix + kept entries.
+void keep_prefix_and_best(const int* ranked, int prefix, int kept, std::vector<int>* keep);
 
 }  // namespace pomt
