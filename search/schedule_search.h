@@ -7,18 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "pomt/search.h"
 #include "profiler/latency_curve.h"
 
 namespace pomt {
 namespace profiler {
 
-struct UtilityPoint {
-    int tokens = 0;
-    double latency_ms = 0;
-    double accuracy = 0;        // top-1 %, measured or (when !accuracy_measured) interpolated
-    bool accuracy_measured = false;
-    double utility = 0;
-};
+// One token count: L(n), A(n) (measured or interpolated), U(n); the public API's struct as it is.
+using UtilityPoint = TokenUtility;
 
 struct UtilitySearchOptions {
     double alpha = 0.5;

@@ -1,0 +1,193 @@
+// pomt's schedule search as a library call: the paper's offline computation ("Pruning One More
+// Token is Enough", WACV 2025) on this device, and the joint layer search beyond it.
+//
+//   pomt::Classifier model = pomt::Classifier::load("vit_tiny.pomt");
+//   pomt::ScheduleSearchOptions o;
+//   o.data = "val/labels.txt";                  // estimation images: a labelled list or class folders
+//   pomt::ScheduleSearchResult r = pomt::search_schedule(model, o);
+//   std::string file = pomt::schedule_file_json(model, r);   // what `pomt schedule -o` writes
+//   model.run(input, {5, r.schedule});                       // or use the schedule directly
+//
+// search_schedule: L(n), the latency with every block at n tokens (measured here, or read from a
+// `pomt profile --csv` file of the target), A(n), top-1 of random pruning to n tokens on the
+// estimation images, U(n) = α(1 − L/max L) + (1 − α)·A/max A, n* = argmax U, and POMT at one
+// block pruning to n*; then the deployed schedule's real latency, measured interleaved with the
+// unpruned model (the deployed schedule runs the blocks up to the prune at the full count).
+//
+// search_joint_schedule: the prune block and the tokens left chosen jointly (optionally a second
+// prune), latency predicted from per-block tables, accuracy measured with POMT at those blocks;
+// compared with the paper's choice (computed here, or read from a schedule file), both verified
+// side by side. docs/RESULTS.md describes what it buys.
+//
+// Nothing here prints or writes files except the functions that say so. Every failure is a
+// pomt::Error with a one-line message; a cancelled search is one too (see SearchProgress).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pomt/pomt.h"
+
+namespace pomt {
+
+// Where a search is. Phases, in order: "images" (decoding the estimation images), "L(n)" (model
+// latency), "A(n)" (accuracy of random pruning), then for the joint search "B(n)" (block latency)
+// and "search" (accuracy of candidate plans), and "verify" (the interleaved latency runs).
+// `total` may grow while a phase runs (the searches refine where it pays); done == total ends it.
+struct SearchProgress {
+    std::string phase;
+    int done = 0, total = 0;
+};
+// Return false to cancel: the search stops at its next step and throws pomt::Error("schedule search
+// cancelled"). Calls are serialised; while images are decoded they come from worker threads.
+using SearchProgressFn = std::function<bool(const SearchProgress&)>;
+
+struct ScheduleSearchOptions {
+    // The estimation images: a "relative/path label" list or a folder of class folders; `root` is
+    // the folder a list's paths are relative to (default: the list's folder).
+    std::string data, root;
+    int max_images = 1024;    // the first max_images of them (0: all)
+    bool skip_bad = false;    // skip unreadable images instead of failing
+    uint64_t random_seed = 0; // of the random pruning behind A(n)
+
+    double alpha = 0.5;  // the utility's latency weight, in [0, 1]
+    int layer = -1;      // the block POMT prunes at; -1: block 3 (the paper's), or the last one
+    // The token counts n of L(n) and A(n): min_tokens..max_tokens every token_step; 0 = the bound
+    // of search_token_bounds.
+    int min_tokens = 0, max_tokens = 0, token_step = 1;
+    int coarse_step = 8;  // A(n) every coarse_step counts, then refined around the best; 1: every count
+
+    int threads = 0;  // 0: every core (and a latency CSV's rows for any thread count match)
+    int batch = 1;
+    std::string latency_csv;  // L(n) from this profile CSV (its model-mode rows) instead of measuring
+    bool fast = false;        // coarse latency measurement (±3%, `pomt profile --fast`)
+    bool verify = true;       // measure the deployed schedule against the unpruned model
+    int verify_runs = 30;
+
+    SearchProgressFn progress;  // optional
+};
+
+// One latency measurement: median and spread over `runs` timed runs (0: unknown, from a CSV).
+struct LatencyPoint {
+    int tokens = 0;
+    double median_ms = 0, p10_ms = 0, p90_ms = 0;
+    int runs = 0;
+};
+
+// One token count of the paper's search.
+struct TokenUtility {
+    int tokens = 0;
+    double latency_ms = 0;
+    double accuracy = 0;             // top-1 %, measured or (when !accuracy_measured) interpolated
+    bool accuracy_measured = false;
+    double utility = 0;
+};
+
+struct ScheduleSearchResult {
+    std::string architecture;
+    int threads = 0, batch = 1, images = 0;  // images: estimation images that were read
+    double alpha = 0.5;
+    uint64_t random_seed = 0;
+    int layer = 0, tokens_full = 0;
+
+    std::string latency_source;         // the CSV, or "measured here (model mode)"
+    std::vector<LatencyPoint> latency;  // L(n), ascending tokens
+    std::vector<TokenUtility> points;   // one per count of `latency`
+    int accuracy_evaluations = 0;
+
+    int n_star = 0;    // argmax U(n)
+    TokenUtility best; // the point at n*
+    int r = 0;         // POMT's R leaving exactly n* tokens after `layer` (0: no pruning pays)
+    // The reference code measures L(n) with every block at n but deploys R − 2 (n* + 2 tokens left).
+    int reference_r = 0, reference_tokens = 0;
+    Schedule schedule;        // POMT with R at `layer`
+    std::string description;  // "pomt R=56 at block 3"
+
+    bool verified = false;  // the three latencies below were measured (options.verify)
+    int verify_runs = 0;
+    double baseline_ms = 0, schedule_ms = 0, reference_ms = 0;  // medians, interleaved runs
+};
+
+// The paper's schedule for `model` on this device. Throws pomt::Error for bad options (before any
+// measurement), unreadable images or CSVs, and on cancellation.
+ScheduleSearchResult search_schedule(const Classifier& model, const ScheduleSearchOptions& options);
+
+// The counts a search may visit: one POMT prune keeps at least one patch token plus the merged one
+// (lowest); highest is the model's full token count.
+struct TokenBounds {
+    int lowest = 0, highest = 0;
+};
+TokenBounds search_token_bounds(const Classifier& model);
+
+// ---- the joint layer search ----------------------------------------------------------------
+
+struct JointSearchOptions : ScheduleSearchOptions {
+    // B(n) from this `pomt profile --mode block --csv` file instead of measuring; the model's
+    // latency at the full count from its model rows, latency_csv's, or measured here.
+    std::string block_latency_csv;
+    int grid_step = 8;   // candidate token counts: every grid_step below the full count, plus the steps of B(n)
+    int max_prunes = 2;  // 1 or 2
+    // The paper's choice to compare with: a POMT-only schedule file; empty: computed here (with
+    // `layer`, not verified on its own, recorded in paper_search).
+    std::string compare_schedule;
+};
+
+// POMT at `layer` leaving `tokens` (prefix and merged token included), R tokens fewer than entered.
+struct PlanPrune {
+    int layer = 0, tokens = 0, r = 0;
+    bool operator==(const PlanPrune& o) const { return layer == o.layer && tokens == o.tokens && r == o.r; }
+};
+
+struct PlanOutcome {
+    std::vector<PlanPrune> prunes;  // 0, 1 or 2; ascending blocks
+    std::string description;        // "pomt R=56 at block 3", "none"
+    double predicted_ms = 0;        // from the block tables
+    double top1 = 0;                // %, measured on the estimation images
+    double utility = 0;
+};
+
+struct JointSearchResult {
+    std::string architecture;
+    int threads = 0, batch = 1, images = 0, tokens_full = 0, max_prunes = 2;
+    double alpha = 0.5;
+
+    // The latency model: overhead + per-block B(n); a pruning block runs its MLP (after_prune_share
+    // of a block) at the tokens it leaves; the last block costs last_block_share of a block.
+    std::string block_latency_source;
+    std::vector<LatencyPoint> block_latency;  // B(n), ascending tokens
+    std::vector<int> block_steps_to;          // counts B(n) steps down to
+    double overhead_ms = 0, after_prune_share = 0, last_block_share = 1;
+    double latency_max_ms = 0, accuracy_max = 0;  // the utility's L_max (unpruned, predicted), A_max
+    std::vector<int> candidate_layers, candidate_tokens;
+
+    int accuracy_evaluations = 0;
+    std::vector<PlanOutcome> evaluations;  // every plan measured, in order (the baseline excluded)
+    PlanOutcome baseline, paper, best_single, chosen;
+    std::string paper_source;            // the compare file, or "computed here (...)"
+    bool paper_computed = false;         // paper_search holds the paper's computation
+    ScheduleSearchResult paper_search;
+    Schedule schedule;                   // the chosen plan
+    std::string description;
+
+    bool verified = false;
+    int verify_runs = 0;
+    double baseline_ms = 0, paper_ms = 0, schedule_ms = 0;  // medians, interleaved runs
+};
+
+JointSearchResult search_joint_schedule(const Classifier& model, const JointSearchOptions& options);
+
+// ---- output --------------------------------------------------------------------------------
+
+// The schedule file (docs/SCHEDULES.md) with the search recorded under "search", newline-ended:
+// what `pomt schedule -o` writes. `model` is the one searched.
+std::string schedule_file_json(const Classifier& model, const ScheduleSearchResult& result);
+std::string schedule_file_json(const Classifier& model, const JointSearchResult& result);
+
+// Writes PREFIX-latency.svg, PREFIX-accuracy.svg and PREFIX-utility.svg (L, A, U over n); the
+// joint search adds PREFIX-block-latency.svg (and the first three when it computed the paper's
+// choice). Throws pomt::Error when a file cannot be written.
+void write_search_svgs(const ScheduleSearchResult& result, const std::string& prefix);
+void write_search_svgs(const JointSearchResult& result, const std::string& prefix);
+
+}  // namespace pomt

@@ -1,0 +1,160 @@
+// The schedule files the searches produce (docs/SCHEDULES.md): the schedule in its per-layer form
+// with everything the search saw recorded under "search", so a file says how it was made.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/json.h"
+#include "profiler/device.h"
+#include "search/layer_search.h"
+#include "search/paper_search.h"
+
+namespace pomt {
+
+namespace {
+
+template <class T>
+json::Value numbers(const std::vector<T>& v) {
+    json::Value a = json::Value::array();
+    for (T x : v) a.push_back(json::Value::number(double(x)));
+    return a;
+}
+
+// {"name": [numbers], ...}: a curve as named columns.
+json::Value columns(const std::vector<std::pair<const char*, std::vector<double>>>& named) {
+    json::Value v = json::Value::object();
+    for (const auto& c : named) v.set(c.first, numbers(c.second));
+    return v;
+}
+
+// The record's first keys, alike for both searches.
+template <class Result>
+json::Value search_record(const std::string& method, const Result& r) {
+    json::Value sj = json::Value::object();
+    sj.set("method", json::Value::string(method));
+    sj.set("model", json::Value::string(r.architecture));
+    sj.set("device", profiler::device_json(r.threads));
+    sj.set("batch", json::Value::number(r.batch));
+    sj.set("alpha", json::Value::number(r.alpha));
+    return sj;
+}
+
+// The interleaved medians as {"baseline_ms": …, <name>: …, "runs": N, "interleaved": true}.
+json::Value verified_json(const std::vector<std::pair<const char*, double>>& medians, int runs) {
+    json::Value v = json::Value::object();
+    for (const auto& m : medians) v.set(m.first, json::Value::number(m.second));
+    v.set("runs", json::Value::number(runs));
+    v.set("interleaved", json::Value::boolean(true));
+    return v;
+}
+
+json::Value paper_search_json(const ScheduleSearchResult& r) {
+    json::Value sj = search_record("paper: argmax U(n), POMT at one block", r);
+    sj.set("layer", json::Value::number(r.layer));
+    sj.set("tokens_full", json::Value::number(r.tokens_full));
+    sj.set("n_star", json::Value::number(r.n_star));
+    sj.set("R", json::Value::number(r.r));
+    sj.set("reference_R", json::Value::number(r.reference_r));
+    sj.set("images", json::Value::number(r.images));
+    sj.set("random_seed", json::Value::number(double(r.random_seed)));
+    sj.set("latency_source", json::Value::string(r.latency_source));
+    sj.set("accuracy_evaluations", json::Value::number(r.accuracy_evaluations));
+    std::vector<double> tok, lat, acc, meas, util;
+    for (const auto& p : r.points) {
+        tok.push_back(p.tokens);
+        lat.push_back(p.latency_ms);
+        acc.push_back(p.accuracy);
+        meas.push_back(p.accuracy_measured ? 1 : 0);
+        util.push_back(p.utility);
+    }
+    sj.set("curves", columns({{"tokens", tok}, {"latency_ms", lat}, {"accuracy_top1", acc}, {"accuracy_measured", meas},
+                              {"utility", util}}));
+    if (r.verified)
+        sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}, {"schedule_ms", r.schedule_ms},
+                                                  {"reference_R_ms", r.reference_ms}},
+                                                 r.verify_runs));
+    return sj;
+}
+
+json::Value plan_json(const PlanOutcome& p) {
+    json::Value v = json::Value::object();
+    json::Value prunes = json::Value::array();
+    for (const PlanPrune& q : p.prunes) {
+        json::Value e = json::Value::object();
+        e.set("layer", json::Value::number(q.layer));
+        e.set("tokens", json::Value::number(q.tokens));
+        e.set("R", json::Value::number(q.r));
+        prunes.push_back(e);
+    }
+    v.set("prunes", prunes);
+    v.set("predicted_ms", json::Value::number(p.predicted_ms));
+    v.set("top1", json::Value::number(p.top1));
+    v.set("utility", json::Value::number(p.utility));
+    return v;
+}
+
+json::Value joint_search_json(const JointSearchResult& r) {
+    json::Value sj = search_record("joint layer search: POMT at up to " + std::to_string(r.max_prunes) +
+                                       " blocks, latency predicted from per-block tables",
+                                   r);
+    sj.set("tokens_full", json::Value::number(r.tokens_full));
+    sj.set("images", json::Value::number(r.images));
+    sj.set("block_latency_source", json::Value::string(r.block_latency_source));
+    sj.set("overhead_ms", json::Value::number(r.overhead_ms));
+    sj.set("after_prune_share", json::Value::number(r.after_prune_share));
+    sj.set("last_block_share", json::Value::number(r.last_block_share));
+    sj.set("latency_max_ms", json::Value::number(r.latency_max_ms));
+    sj.set("accuracy_max", json::Value::number(r.accuracy_max));
+    sj.set("utility", json::Value::string("alpha*(1 - L/L_max) + (1 - alpha)*A/A_max; L predicted, L_max = unpruned "
+                                          "prediction, A_max = best top-1 measured in the search"));
+    sj.set("candidate_layers", numbers(r.candidate_layers));
+    sj.set("candidate_tokens", numbers(r.candidate_tokens));
+    sj.set("block_steps_to", numbers(r.block_steps_to));
+    sj.set("accuracy_evaluations", json::Value::number(r.accuracy_evaluations));
+    json::Value evals = json::Value::array();
+    for (const auto& m : r.evaluations) evals.push_back(plan_json(m));
+    sj.set("evaluations", evals);
+    sj.set("baseline", plan_json(r.baseline));
+    sj.set("chosen", plan_json(r.chosen));
+    sj.set("best_single", plan_json(r.best_single));
+    json::Value pj = plan_json(r.paper);
+    pj.set("source", json::Value::string(r.paper_source));
+    if (r.paper_computed) pj.set("paper_search", paper_search_json(r.paper_search));
+    sj.set("paper", pj);
+    std::vector<double> bt, bl;
+    for (const auto& p : r.block_latency) {
+        bt.push_back(p.tokens);
+        bl.push_back(p.median_ms);
+    }
+    sj.set("block_curve", columns({{"tokens", bt}, {"block_ms", bl}}));
+    if (r.verified)
+        sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}, {"paper_ms", r.paper_ms},
+                                                  {"schedule_ms", r.schedule_ms}},
+                                                 r.verify_runs));
+    return sj;
+}
+
+std::string schedule_file(const ResolvedSchedule& plan, const std::string& made_by, json::Value search) {
+    json::Value out = plan.to_json();
+    out.set("comment", json::Value::string("computed by " + made_by + ": " + plan.describe()));
+    out.set("search", std::move(search));
+    return out.dump() + "\n";
+}
+
+}  // namespace
+
+std::string schedule_file_json(const Classifier& model, const ScheduleSearchResult& r) {
+    const ModelConfig& c = model.model()->config();
+    return schedule_file(resolve_schedule(search_detail::pomt_at_layer(r.r, r.layer), c), "pomt schedule",
+                         paper_search_json(r));
+}
+
+std::string schedule_file_json(const Classifier& model, const JointSearchResult& r) {
+    const ModelConfig& c = model.model()->config();
+    profiler::PrunePlan plan;
+    for (const PlanPrune& p : r.chosen.prunes) plan.push_back({p.layer, p.tokens});
+    return schedule_file(resolve_schedule(profiler::plan_schedule(plan, c), c), "pomt schedule --search layer",
+                         joint_search_json(r));
+}
+
+}  // namespace pomt
