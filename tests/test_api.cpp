@@ -70,7 +70,7 @@ TEST_CASE("api: load, preprocess and run give exactly what vit/ gives") {
     auto model = Model::random(small_config(), 11);
     const std::string dir = pomt_test::temp_dir();
     const std::string path = dir + "/m.pomt";
-    write_weights_file(path, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
+    pomt_test::write_model(path, *model);
     const std::string img_path = dir + "/x.ppm";
     pomt_test::write_bytes(img_path, ppm(300, 200, 1));
 
@@ -254,7 +254,7 @@ TEST_CASE("api: the examples built by `make examples` run") {
     }
     const std::string tmp = pomt_test::temp_dir();
     auto model = Model::random(small_config(), 2);
-    write_weights_file(tmp + "/m.pomt", model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
+    pomt_test::write_model(tmp + "/m.pomt", *model);
     pomt_test::write_bytes(tmp + "/a.ppm", ppm(64, 48, 3));
     auto run = [&](const std::string& cmd) {
         std::string full = cmd + " > " + tmp + "/out.txt 2> " + tmp + "/err.txt";

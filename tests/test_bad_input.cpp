@@ -17,7 +17,7 @@ namespace {
 // A valid small .pomt; returns its bytes.
 std::string make_valid_pomt(const std::string& path) {
     auto model = Model::random(pomt_test::tiny_config(), 1);
-    write_weights_file(path, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
+    pomt_test::write_model(path, *model);
     return pomt_test::read_bytes(path);
 }
 

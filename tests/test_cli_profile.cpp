@@ -12,17 +12,8 @@ using pomt_test::run_pomt;
 namespace {
 
 std::string small_model(const std::string& dir) {
-    ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
-    c.embed_dim = 32;
-    c.depth = 2;
-    c.num_heads = 2;
-    c.mlp_hidden = 64;
-    c.num_classes = 10;
-    c.img_size = 64;  // 16 patches + class token = 17 tokens
-    auto model = Model::random(c, 2);
-    std::string path = dir + "/small.pomt";
-    write_weights_file(path, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
-    return path;
+    auto model = Model::random(pomt_test::small_config(2, 10), 2);  // 17 tokens
+    return pomt_test::write_model(dir + "/small.pomt", *model);
 }
 
 }  // namespace

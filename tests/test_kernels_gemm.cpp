@@ -13,36 +13,18 @@
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "kernels/threads.h"
+#include "tests/test_util.h"
 
 using namespace pomt;
+using pomt_test::for_each_isa;
+using pomt_test::random_floats;
 
 namespace {
-
-// Restores the ISA level that was active when the test started.
-struct IsaGuard {
-    Isa saved = active_isa();
-    ~IsaGuard() { set_active_isa(saved); }
-};
-
-std::vector<Isa> isa_levels() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
-        if (isa_supported(isa)) out.push_back(isa);
-    return out;
-}
 
 ThreadPool* pool_of(int threads) {
     static std::unique_ptr<ThreadPool> pools[4];
     if (!pools[threads]) pools[threads].reset(new ThreadPool(threads));
     return pools[threads].get();
-}
-
-std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(lo, hi);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
-    return v;
 }
 
 enum class Ep { None, Bias, BiasGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
@@ -147,9 +129,7 @@ struct Problem {
 // that 1, 2 and 3 threads and a repeated run give bit-identical results.
 void check_shape(int m, int n, int k, const std::vector<Ep>& eps, bool threads) {
     Problem pr(m, n, k, unsigned(m * 7919 + n * 104729 + k * 13));
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         for (Ep e : eps) {
             std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
@@ -167,7 +147,7 @@ void check_shape(int m, int n, int k, const std::vector<Ep>& eps, bool threads) 
             std::vector<float> again = pr.run(e, pool_of(2));
             CHECK(std::memcmp(again.data(), c1.data(), c1.size() * 4) == 0);
         }
-    }
+    });
 }
 
 }  // namespace

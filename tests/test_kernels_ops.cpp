@@ -16,30 +16,13 @@
 #include "kernels/isa.h"
 #include "kernels/norms.h"
 #include "kernels/reductions.h"
+#include "tests/test_util.h"
 
 using namespace pomt;
+using pomt_test::for_each_isa;
+using pomt_test::random_floats;
 
 namespace {
-
-struct IsaGuard {
-    Isa saved = active_isa();
-    ~IsaGuard() { set_active_isa(saved); }
-};
-
-std::vector<Isa> isa_levels() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
-        if (isa_supported(isa)) out.push_back(isa);
-    return out;
-}
-
-std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(lo, hi);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
-    return v;
-}
 
 // q, k, v of one head inside a [tokens × 3·heads·d] qkv buffer, as the model lays them out.
 void check_attention(int tokens, int d, bool bias, bool probs, float logit_gain) {
@@ -63,9 +46,7 @@ void check_attention(int tokens, int d, bool bias, bool probs, float logit_gain)
     r.probs = ref_probs.data();
     attention_head_reference(r);
 
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         CAPTURE(tokens);
@@ -124,7 +105,7 @@ void check_attention(int tokens, int d, bool bias, bool probs, float logit_gain)
         none.row_begin = none.row_end = tokens / 2;
         attention_head(none);
         CHECK(std::count(untouched.begin(), untouched.end(), guard_value) == long(untouched.size()));
-    }
+    });
 }
 
 }  // namespace
@@ -160,9 +141,7 @@ TEST_CASE("attention: block edges of the transposed K, odd head_dims, 577 tokens
 // The output does not depend on whether the probabilities are stored (a pruner asking for them must
 // not change the model's result).
 TEST_CASE("attention: the same output bits with and without probs") {
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         for (int tokens : {5, 50, 197}) {
@@ -190,13 +169,11 @@ TEST_CASE("attention: the same output bits with and without probs") {
             CAPTURE(tokens);
             CHECK(std::memcmp(out1.data(), out2.data(), out1.size() * sizeof(float)) == 0);
         }
-    }
+    });
 }
 
 TEST_CASE("softmax: against the double reference at every ISA level") {
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         std::vector<int> sizes;
@@ -227,7 +204,7 @@ TEST_CASE("softmax: against the double reference at every ISA level") {
         softmax_inplace(y.data(), 29);
         CHECK(y[3] == 0.0f);
         CHECK(y[28] == 0.0f);
-    }
+    });
 }
 
 TEST_CASE("gelu_inplace: within 1e-6 of the erf form over a wide range, every ISA level") {
@@ -235,9 +212,7 @@ TEST_CASE("gelu_inplace: within 1e-6 of the erf form over a wide range, every IS
     for (double x = -40; x <= 40; x += 1.0 / 4096) xs.push_back(float(x));
     for (float x : {1e3f, -1e3f, 1e6f, -1e6f, 3e38f, -3e38f, 0.0f, -0.0f, 1e-30f, -1e-30f, 5.65f, -5.65f, 5.7f})
         xs.push_back(x);
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         // Odd lengths and offsets exercise the vector tails.
@@ -263,7 +238,7 @@ TEST_CASE("gelu_inplace: within 1e-6 of the erf form over a wide range, every IS
             CHECK(bad == 0);
             CHECK(worst < 1e-6);
         }
-    }
+    });
 }
 
 // Float bit patterns rather than a uniform step: every exponent from 2^-20 up to 8 (where the
@@ -286,10 +261,8 @@ TEST_CASE("gelu_inplace: float bit patterns up to |x| = 8 and the clamp edge, sa
     }
     const size_t half = xs.size();
     for (size_t i = 0; i < half; ++i) xs.push_back(-xs[i]);
-    IsaGuard guard;
     std::vector<float> first;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         std::vector<float> y = xs;
@@ -306,20 +279,18 @@ TEST_CASE("gelu_inplace: float bit patterns up to |x| = 8 and the clamp edge, sa
         CAPTURE(worst_x);
         CHECK(bad == 0);
         CHECK(worst < 1e-6);
-        if (isa == Isa::Scalar) continue;
+        if (isa == Isa::Scalar) return;
         if (first.empty())
             first = y;
         else
             CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
-    }
+    });
 }
 
 TEST_CASE("gelu_inplace: NaN stays NaN and the tails are exact at every ISA level") {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::vector<float> xs = {nan, 6.0f, -6.0f, 100.0f, -100.0f, 3e38f, -3e38f, nan, 1.0f};
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         for (size_t n : {xs.size(), size_t(1), size_t(17)}) {  // the vector body and the scalar tail
@@ -335,13 +306,11 @@ TEST_CASE("gelu_inplace: NaN stays NaN and the tails are exact at every ISA leve
                     CHECK(y[i] == (x > 0 ? x : 0.0f));
             }
         }
-    }
+    });
 }
 
 TEST_CASE("layernorm: against the double reference at every ISA level, in place too") {
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        REQUIRE(set_active_isa(isa));
+    for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);
         CAPTURE(isa_str);
         std::vector<int> dims;
@@ -374,13 +343,11 @@ TEST_CASE("layernorm: against the double reference at every ISA level, in place 
                 CAPTURE(offset);
                 CHECK(bad == 0);
             }
-    }
+    });
 }
 
 TEST_CASE("head_max_column_sums: bit-identical to the readable loop at every ISA level and shape") {
-    IsaGuard guard;
-    for (Isa isa : isa_levels()) {
-        set_active_isa(isa);
+    for_each_isa([&](Isa isa) {
         for (int heads : {1, 2, 3, 12})
             for (int cols : {1, 7, 15, 16, 17, 33, 47, 196}) {
                 const int rows = 16, ld = cols + 5;  // rows are ld apart, heads rows·ld + 3 apart
@@ -402,5 +369,5 @@ TEST_CASE("head_max_column_sums: bit-identical to the readable loop at every ISA
                     CHECK(std::memcmp(fast.data(), ref.data(), ref.size() * sizeof(float)) == 0);
                 }
             }
-    }
+    });
 }

@@ -20,27 +20,10 @@ using pomt_test::run_pomt;
 
 namespace {
 
-struct Fixture {
-    std::string dir, model, list;
-};
+using Fixture = pomt_test::ModelAndImages;
 
 // depth 4, 17 tokens, 4 classes; `images` BMPs with labels i % 4.
-Fixture make_fixture(int images) {
-    Fixture f;
-    f.dir = pomt_test::temp_dir();
-    ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
-    c.embed_dim = 32;
-    c.depth = 4;
-    c.num_heads = 2;
-    c.mlp_hidden = 64;
-    c.num_classes = 4;
-    c.img_size = 64;
-    auto m = Model::random(c, 11);
-    f.model = f.dir + "/m.pomt";
-    write_weights_file(f.model, m->meta(), [&](const TensorSpec& s) { return m->tensor_values(s); });
-    f.list = pomt_test::write_labelled_bmps(f.dir, images, 4);
-    return f;
-}
+Fixture make_fixture(int images) { return pomt_test::model_and_images(4, 11, images); }
 
 json::Value read_json(const std::string& path) {
     return json::parse(pomt_test::read_bytes(path), path);

@@ -43,8 +43,7 @@ ModelConfig huge_activation_config() {
 
 std::string write_model(const std::string& path, const ModelConfig& c) {
     auto model = Model::random(c, 1);
-    write_weights_file(path, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
-    return path;
+    return pomt_test::write_model(path, *model);
 }
 
 }  // namespace

@@ -93,16 +93,13 @@ TEST_CASE("fixture deit3_micro matches timm") {
 
 TEST_CASE("every fixture matches timm at every ISA level the CPU has") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
-    const Isa saved = active_isa();
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
-        if (!set_active_isa(isa)) continue;
+    pomt_test::for_each_isa([&](Isa isa) {
         CAPTURE(isa_name(isa));
         for (const char* name : {"micro", "deit_tiny", "deit_tiny_distilled_d2", "deit3_micro"}) {
             CAPTURE(name);
             check_fixture(name);
         }
-    }
-    set_active_isa(saved);
+    });
 }
 
 TEST_CASE("reference forward pass matches timm and the fast path on micro") {

@@ -161,13 +161,10 @@ TEST_CASE("pruning fixtures: every pruned case matches its reference logits") {
 
 TEST_CASE("pruning fixtures: every case at every ISA level the CPU has") {
     POMT_REQUIRE_SHARED("fixtures", p);
-    const Isa saved = active_isa();
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
-        if (!set_active_isa(isa)) continue;
+    pomt_test::for_each_isa([&](Isa isa) {
         CAPTURE(isa_name(isa));
         check_all_cases(false);
-    }
-    set_active_isa(saved);
+    });
 }
 
 TEST_CASE("pruning fixtures: a batch is pruned image by image") {

@@ -9,9 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "pomt/error.h"
+#include "vit/model.h"
+#include "vit/weights_file.h"
 
 namespace pomt_test {
 
@@ -56,6 +59,78 @@ pomt::ModelConfig tiny_config(int depth) {
     c.num_classes = 5;
     c.img_size = 32;
     return c;
+}
+
+pomt::ModelConfig small_config(int depth, int num_classes) {
+    pomt::ModelConfig c = pomt::config_for_architecture("vit_tiny_patch16_224");
+    c.embed_dim = 32;
+    c.depth = depth;
+    c.num_heads = 2;
+    c.mlp_hidden = 64;
+    c.num_classes = num_classes;
+    c.img_size = 64;  // 16 patches + class token = 17 tokens
+    return c;
+}
+
+std::string write_model(const std::string& path, const pomt::Model& model) {
+    return write_model(path, model, pomt::kPomtFormatVersion);
+}
+
+std::string write_model(const std::string& path, const pomt::Model& model, uint32_t version) {
+    pomt::write_weights_file(
+        path, model.meta(), [&](const pomt::TensorSpec& s) { return model.tensor_values(s); }, version);
+    return path;
+}
+
+ModelAndImages model_and_images(int depth, uint64_t seed, int images) {
+    ModelAndImages f;
+    f.dir = temp_dir();
+    auto m = pomt::Model::random(small_config(depth, 4), seed);
+    f.model = write_model(f.dir + "/m.pomt", *m);
+    f.list = write_labelled_bmps(f.dir, images, 4);
+    return f;
+}
+
+std::vector<float> random_floats(size_t n, unsigned seed, float lo, float hi) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+void for_each_isa(const std::function<void(pomt::Isa)>& fn) {
+    using pomt::Isa;
+#if defined(__aarch64__)
+    const Isa levels[] = {Isa::Scalar, Isa::Neon};
+#elif defined(__x86_64__)
+    const Isa levels[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512};
+#else
+    const Isa levels[] = {Isa::Scalar};
+#endif
+    struct Restore {
+        Isa saved = pomt::active_isa();
+        ~Restore() { pomt::set_active_isa(saved); }
+    } restore;
+    // One SKIP line per test case and level, however often the test case sweeps the levels.
+    static std::string reported_test;
+    static unsigned reported_levels = 0;
+    const std::string test = doctest::getContextOptions()->currentTest
+                                 ? doctest::getContextOptions()->currentTest->m_name
+                                 : "";
+    if (test != reported_test) reported_test = test, reported_levels = 0;
+    for (Isa isa : levels) {
+        if (!pomt::isa_supported(isa)) {
+            const unsigned bit = 1u << unsigned(isa);
+            if (!(reported_levels & bit)) {
+                reported_levels |= bit;
+                std::printf("SKIP: %s: %s not on this CPU\n", test.c_str(), pomt::isa_name(isa));
+            }
+            continue;
+        }
+        REQUIRE(pomt::set_active_isa(isa));
+        fn(isa);
+    }
 }
 
 void expect_error(const std::function<void()>& fn, const std::string& needle) {

@@ -1,11 +1,18 @@
 // Helpers shared by the tests: where ../shared is, visible skips, temporary folders, running the CLI.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "kernels/isa.h"
 #include "vit/config.h"
+
+namespace pomt {
+class Model;
+}
 
 namespace pomt_test {
 
@@ -32,6 +39,33 @@ bool file_exists(const std::string& path);
 // A tiny vit_tiny-shaped config (embed 16, 2 heads, MLP 32, 5 classes, 32 px → 5 tokens): fast
 // models for tests that only need the pipeline to run.
 pomt::ModelConfig tiny_config(int depth = 1);
+
+// A vit_tiny-shaped config of 17 tokens (embed 32, 2 heads, MLP 64, 64 px with 16 px patches):
+// small enough for end-to-end CLI tests (profile, schedule, layer search) to run in moments.
+pomt::ModelConfig small_config(int depth, int num_classes);
+
+// A fresh temp_dir() holding a random small_config(depth, 4) model (`seed`) at dir/m.pomt and
+// `images` labelled BMPs (write_labelled_bmps, labels i % 4): the inputs of the end-to-end
+// schedule, eval and layer-search tests.
+struct ModelAndImages {
+    std::string dir, model, list;
+};
+ModelAndImages model_and_images(int depth, uint64_t seed, int images);
+
+// Writes `model` as a .pomt file (the current format version unless `version` is given); returns
+// `path`.
+std::string write_model(const std::string& path, const pomt::Model& model);
+std::string write_model(const std::string& path, const pomt::Model& model, uint32_t version);
+
+// `n` floats drawn uniformly from [lo, hi) by std::mt19937(seed): the same values on every run.
+std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f);
+
+// Runs fn(isa) once per ISA level this CPU and build support (scalar first), with that level
+// active, and restores the level that was active before (also when fn throws, e.g. a REQUIRE).
+// A level of this architecture that the CPU lacks (AVX-512 on an AVX2-only x86, say) gets a
+// visible "SKIP: <test case>: <isa> not on this CPU" line, once per test case; it is not counted
+// as a skipped test case, since the other levels ran.
+void for_each_isa(const std::function<void(pomt::Isa)>& fn);
 
 // fn() must throw pomt::Error with a one-line message containing `needle`.
 void expect_error(const std::function<void()>& fn, const std::string& needle);

@@ -37,7 +37,7 @@ ModelConfig odd_config() {
 }
 
 std::string write_model(const Model& model, const std::string& path, uint32_t version) {
-    write_weights_file(path, model.meta(), [&](const TensorSpec& s) { return model.tensor_values(s); }, version);
+    pomt_test::write_model(path, model, version);
     return pomt_test::read_bytes(path);
 }
 
