@@ -8,6 +8,7 @@
 #include "cli/prune_args.h"
 #include "cli/token_range.h"
 #include "kernels/isa.h"
+#include "profiler/block_ops.h"
 #include "profiler/latency_curve.h"
 #include "profiler/measure.h"
 #include "profiler/steps.h"
@@ -83,6 +84,7 @@ int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, 
     std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
     if (args.has("--pin")) profiler::pin_to_cpus(profiler::parse_cpu_list(args.get("--pin")));
     Session session(model, threads);
+    OpTimedBlock block(session);
     const int n = c.num_tokens(), D = c.embed_dim;
     std::vector<float> input(size_t(batch) * n * D), work(input.size());
     profiler::fill_pseudo_random(input, 777);
@@ -92,7 +94,7 @@ int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, 
         std::copy(input.begin(), input.end(), work.begin());
         OpTimes t;
         auto t0 = std::chrono::steady_clock::now();
-        session.run_blocks(work.data(), batch, n, layer, 1, &t, pruned ? pruner.get() : nullptr);
+        block.run(layer, work.data(), batch, n, pruned ? pruner.get() : nullptr, t);
         double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         samples[size_t(pruned)].push_back(t);
         return sec;

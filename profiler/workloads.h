@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "profiler/block_ops.h"
 #include "vit/forward.h"
 
 namespace pomt {
@@ -47,6 +48,7 @@ public:
 
 private:
     Session session_;
+    OpTimedBlock op_block_{session_};  // op mode
     int batch_;
     ProfileMode mode_;
     std::vector<float> images_, tokens_in_, tokens_work_;

@@ -4,16 +4,15 @@
 #include "vit/forward.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
-#include "kernels/activations.h"
+#include "core/memory_limit.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "pomt/error.h"
-#include "core/memory_limit.h"
+#include "vit/block_steps.h"
 
 namespace pomt {
 
@@ -21,18 +20,14 @@ namespace {
 
 enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kScratch, kPatches, kSizes, kLogSizes, kPooled, kSlots };
 
-void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int dim, const LayerNormParams& p,
-                    float eps) {
-    parallel_for(pool, rows, 16, [&](int b, int e) {
-        layernorm(x + size_t(b) * dim, dim, y + size_t(b) * dim, dim, e - b, dim, p.weight, p.bias, eps);
-    });
-}
-
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
     for (int layer = first; layer < first + count; ++layer)
         if (pruner.wants_attention(layer)) return true;
     return false;
 }
+
+// The rows pooling reads: the class token, and the distillation token of a distilled model.
+int pooled_rows(const ModelConfig& c) { return c.distilled ? 2 : 1; }
 
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
@@ -53,7 +48,7 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, i
                           : 0;
     f[kSizes] = sizes ? rows : 0;
     f[kLogSizes] = sizes ? rows : 0;
-    f[kPooled] = b * (c.distilled ? 2 : 1) * D;
+    f[kPooled] = b * uint64_t(pooled_rows(c)) * D;
     return f;
 }
 
@@ -101,74 +96,104 @@ float* Session::buffer(int slot, size_t floats) {
     return buffers_[slot].get();
 }
 
-const char* block_op_name(BlockOp op) {
-    static const char* const names[] = {"norm1", "qkv",   "scores", "softmax", "attn_v", "proj",
-                                        "prune", "norm2", "fc1",    "gelu",    "fc2"};
-    return names[int(op)];
+// timm's VisionTransformer.forward: forward_features (embedding, blocks, the final norm — applied
+// by the pooling here, to the pooled tokens only) then forward_head.
+std::vector<float> Session::run(const float* images, int batch, const RunOptions& options) {
+    const ModelConfig& c = model_->config();
+    if (batch <= 0) fail("batch must be at least 1");
+    TokenPruner* pruner = options.pruner;
+    if (options.tokens_after_block) options.tokens_after_block->clear();
+    check_workspace(batch, c.num_tokens(), true, pruner && wants_any_attention(*pruner, 0, c.depth),
+                    pruner && pruner->tracks_sizes());
+
+    float* x = buffer(kX, size_t(batch) * c.num_tokens() * c.embed_dim);
+    int n = embed(images, batch, x);
+    if (pruner) n = checked_token_count(pruner->after_embedding(x, batch, n, c.embed_dim), n);
+    n = forward_blocks(x, batch, n, options);
+    const float* pooled = pool_tokens(x, batch, n);
+    return head(pooled, batch);
 }
 
-int Session::run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times, TokenPruner* pruner) {
+// Patch embedding (unfold each image, one GEMM per image straight into its token rows), prefix
+// tokens (class, distillation, registers), position embedding, norm_pre.
+int Session::embed(const float* images, int batch, float* x) {
+    const Model& model = *model_;
+    const ModelConfig& c = model.config();
+    const int D = c.embed_dim, prefix = c.num_prefix_tokens(), np = c.num_patches(), n = c.num_tokens();
+    const int K = c.in_chans * c.patch_size * c.patch_size;
+    const size_t image_floats = size_t(c.in_chans) * c.img_size * c.img_size;
+    float* patches = buffer(kPatches, size_t(batch) * np * K);
+    parallel_for(&pool_, batch, 1, [&](int b0, int b1) {
+        for (int b = b0; b < b1; ++b)
+            unfold_patches(images + b * image_floats, c.in_chans, c.img_size, c.patch_size, patches + size_t(b) * np * K);
+    });
+    for (int b = 0; b < batch; ++b)
+        linear(&pool_, model.patch_embed, patches + size_t(b) * np * K, K, np, x + (size_t(b) * n + prefix) * D, D);
+
+    const int pos_first = c.no_embed_class ? prefix : 0;
+    for (int b = 0; b < batch; ++b) {
+        float* xb = x + size_t(b) * n * D;
+        int t = 0;
+        if (c.class_token) std::memcpy(xb + size_t(t++) * D, model.cls_token, D * sizeof(float));
+        if (c.distilled) std::memcpy(xb + size_t(t++) * D, model.dist_token, D * sizeof(float));
+        if (c.reg_tokens) std::memcpy(xb + size_t(t) * D, model.reg_token, size_t(c.reg_tokens) * D * sizeof(float));
+        for (int i = pos_first; i < n; ++i) {
+            const float* pe = model.pos_embed + size_t(i - pos_first) * D;
+            float* row = xb + size_t(i) * D;
+            for (int d = 0; d < D; ++d) row[d] += pe[d];
+        }
+    }
+    if (c.pre_norm) layernorm_rows(&pool_, x, x, batch * n, D, model.norm_pre, float(c.ln_eps));
+    return n;
+}
+
+// Every block in order. Pooling reads the class (and distillation) token only, so the last block of
+// a class-token model computes those rows alone (run_pooled_block) when the pruner can say how many
+// tokens its step would have left there.
+int Session::forward_blocks(float* x, int batch, int n, const RunOptions& options) {
+    const ModelConfig& c = model_->config();
+    TokenPruner* pruner = options.pruner;
+    float* sizes = initial_sizes(pruner, batch * n);
+    const bool pooled_last_block = c.global_pool == "token" && !options.last_block_all_rows;
+    for (int layer = 0; layer < c.depth; ++layer) {
+        int reported = -1;
+        if (layer == c.depth - 1 && pooled_last_block)
+            reported = pruner ? pruner->predicted_tokens_after(layer, n) : n;
+        if (reported >= 0) {
+            checked_token_count(reported, n);
+            run_pooled_block(layer, x, batch, n, pooled_rows(c), sizes);
+            n = pooled_rows(c);
+        } else {
+            n = run_block(layer, x, batch, n, pruner, sizes);
+            reported = n;
+        }
+        if (options.tokens_after_block) options.tokens_after_block->push_back(reported);
+    }
+    return n;
+}
+
+int Session::run_blocks(float* x, int batch, int tokens, int first, int count, TokenPruner* pruner) {
     const ModelConfig& c = model_->config();
     if (first < 0 || count < 0 || first + count > c.depth) fail("block range outside the model");
     if (tokens < 1 || batch < 1) fail("run_blocks needs at least one token and one image");
-    check_workspace(batch, tokens, false, times || (pruner && wants_any_attention(*pruner, first, count)),
+    check_workspace(batch, tokens, false, pruner && wants_any_attention(*pruner, first, count),
                     pruner && pruner->tracks_sizes());
     const size_t floats = size_t(batch) * tokens * c.embed_dim;
     float* own = buffer(kX, floats);
     if (own != x) std::memcpy(own, x, floats * sizeof(float));
-    float* sizes = nullptr;
-    if (pruner && pruner->tracks_sizes()) {
-        sizes = buffer(kSizes, size_t(batch) * tokens);
-        std::fill(sizes, sizes + size_t(batch) * tokens, 1.0f);
-    }
+    float* sizes = initial_sizes(pruner, batch * tokens);
     int n = tokens;
-    for (int layer = first; layer < first + count; ++layer) n = run_block(layer, own, batch, n, pruner, sizes, times);
+    for (int layer = first; layer < first + count; ++layer) n = run_block(layer, own, batch, n, pruner, sizes);
     if (own != x) std::memcpy(x, own, size_t(batch) * n * c.embed_dim * sizeof(float));
     return n;
 }
 
-// Attention in three timed passes for the profiler's op mode (see OpTimes): per (image, head)
-// scores = scale·Q·Kᵀ + key_bias, then softmax of every row, then P·V — each with the fast kernels.
-template <typename Lap>
-static void attention_unfused_impl(const Model& model, ThreadPool* pool, const float* qkv, int batch, int n,
-                                   const float* log_sizes, float* probs, float* out, Lap& lap) {
-    const ModelConfig& c = model.config();
-    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
-    const float scale = 1.0f / std::sqrt(float(hd));
-    const int tasks = batch * heads;
-    std::vector<PackedWeights> keys(static_cast<size_t>(tasks)), values(static_cast<size_t>(tasks));
-    // Operand packing belongs to the GEMM it feeds: K with the scores, Vᵀ with P·V.
-    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
-        std::vector<float> k(static_cast<size_t>(n) * hd);
-        for (int t = t0; t < t1; ++t) {
-            const float* base = qkv + size_t(t / heads) * n * 3 * D + D + (t % heads) * hd;
-            for (int j = 0; j < n; ++j) std::memcpy(&k[size_t(j) * hd], base + size_t(j) * 3 * D, size_t(hd) * sizeof(float));
-            keys[size_t(t)] = pack_weights(k.data(), n, hd);
-            keys[size_t(t)].original = nullptr;  // k is a temporary
-            float* p = probs + size_t(t) * n * n;
-            gemm(n, qkv + size_t(t / heads) * n * 3 * D + (t % heads) * hd, 3 * D, keys[size_t(t)], p, n, Epilogue(), nullptr);
-            const float* bias = log_sizes ? log_sizes + size_t(t / heads) * n : nullptr;
-            for (size_t i = 0; i < size_t(n) * n; ++i) p[i] = p[i] * scale + (bias ? bias[i % size_t(n)] : 0.0f);
-        }
-    });
-    lap(BlockOp::Scores);
-    parallel_for(pool, tasks * n, 64, [&](int r0, int r1) {
-        for (int r = r0; r < r1; ++r) softmax_inplace(probs + size_t(r) * n, n);
-    });
-    lap(BlockOp::Softmax);
-    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
-        std::vector<float> vt(static_cast<size_t>(hd) * n);
-        for (int t = t0; t < t1; ++t) {
-            const float* base = qkv + size_t(t / heads) * n * 3 * D + 2 * D + (t % heads) * hd;
-            for (int j = 0; j < n; ++j)
-                for (int e = 0; e < hd; ++e) vt[size_t(e) * n + j] = base[size_t(j) * 3 * D + e];
-            values[size_t(t)] = pack_weights(vt.data(), hd, n);
-            values[size_t(t)].original = nullptr;
-            gemm(n, probs + size_t(t) * n * n, n, values[size_t(t)], out + size_t(t / heads) * n * D + (t % heads) * hd, D,
-                 Epilogue(), nullptr);
-        }
-    });
-    lap(BlockOp::AttnV);
+// One size per token for a pruner that tracks them (ToMe), all 1 at the start; null otherwise.
+float* Session::initial_sizes(const TokenPruner* pruner, int rows) {
+    if (!pruner || !pruner->tracks_sizes()) return nullptr;
+    float* sizes = buffer(kSizes, size_t(rows));
+    std::fill(sizes, sizes + rows, 1.0f);
+    return sizes;
 }
 
 float* Session::log_sizes_of(const float* sizes, int rows) {
@@ -176,6 +201,61 @@ float* Session::log_sizes_of(const float* sizes, int rows) {
     float* log_sizes = buffer(kLogSizes, size_t(rows));
     for (int i = 0; i < rows; ++i) log_sizes[i] = std::log(sizes[i]);
     return log_sizes;
+}
+
+// timm's Block.forward: x = x + ls1·attn(norm1(x)), the pruning step, x = x + ls2·mlp(norm2(x)).
+int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* pruner, float* sizes) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, rows = batch * n;
+    const BlockParams& bp = model_->blocks[layer];
+    const BlockBuffers buf = start_block(bp, x, rows);
+    linear(&pool_, bp.qkv, buf.h, D, rows, buf.qkv, 3 * D);
+    const bool keep_probs = pruner && pruner->wants_attention(layer);
+    float* probs = keep_probs ? buffer(kProbs, size_t(batch) * c.num_heads * n * n) : nullptr;
+    run_attention(buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
+    add_linear(&pool_, bp.proj, buf.attn_out, D, rows, bp.ls1, x, D);
+    if (pruner) n = prune_step(*pruner, c, layer, x, batch, n, buf.qkv, probs, sizes, &pool_);
+    run_mlp(bp, x, batch * n);
+    return n;
+}
+
+// Keys and values need every token, queries and everything after the attention only the `keep`
+// pooled rows: norm1 on all rows, the K/V columns of qkv on all rows, Q on the pooled rows, their
+// attention rows, then the pooled rows are moved to the front (x becomes batch × keep rows) and
+// the projection and MLP run on those alone.
+void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, const float* sizes) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, rows = batch * n;
+    const BlockParams& bp = model_->blocks[layer];
+    const BlockBuffers buf = start_block(bp, x, rows);
+    if (D % kGemmPanel == 0) {
+        // Column ranges of the packed qkv weight: whole panels, so views into the same panels.
+        const PackedWeights& w = bp.qkv.packed;
+        const size_t q_panel_floats = size_t(D) * D;  // D/16 panels of D rows × 16
+        LinearParams kv, q;
+        kv.packed = borrow_panels(w.panels + q_panel_floats, 2 * D, D);
+        if (w.original) kv.packed.original = w.original + size_t(D) * D;
+        kv.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
+        q.packed = borrow_panels(w.panels, D, D);
+        q.packed.original = w.original;
+        q.bias = bp.qkv.bias;
+        linear(&pool_, kv, buf.h, D, rows, buf.qkv + D, 3 * D);
+        for (int b = 0; b < batch; ++b)
+            linear(&pool_, q, buf.h + size_t(b) * n * D, D, keep, buf.qkv + size_t(b) * n * 3 * D, 3 * D);
+    } else {
+        linear(&pool_, bp.qkv, buf.h, D, rows, buf.qkv, 3 * D);
+    }
+    run_attention(buf.qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
+
+    // Pooled rows to the front; row b·keep + i never lies after its source b·n + i.
+    for (int b = 0; b < batch; ++b)
+        for (int i = 0; i < keep; ++i) {
+            std::memmove(x + (size_t(b) * keep + i) * D, x + (size_t(b) * n + i) * D, size_t(D) * sizeof(float));
+            std::memmove(buf.attn_out + (size_t(b) * keep + i) * D, buf.attn_out + (size_t(b) * n + i) * D,
+                         size_t(D) * sizeof(float));
+        }
+    add_linear(&pool_, bp.proj, buf.attn_out, D, batch * keep, bp.ls1, x, D);
+    run_mlp(bp, x, batch * keep);
 }
 
 Session::BlockBuffers Session::start_block(const BlockParams& bp, const float* x, int rows) {
@@ -224,226 +304,28 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
     });
 }
 
-// The attention residual: x += ls1 · (attn_out·Wprojᵀ + b), in place.
-void Session::run_projection(const BlockParams& bp, const float* attn_out, float* x, int rows) {
-    const int D = model_->config().embed_dim;
-    Epilogue proj_ep;
-    proj_ep.bias = bp.proj.bias;
-    proj_ep.residual = x;
-    proj_ep.ld_residual = D;
-    proj_ep.scale = bp.ls1;
-    gemm(rows, attn_out, D, bp.proj.packed, x, D, proj_ep, &pool_);
-}
-
-// The MLP residual: x += ls2 · fc2(gelu(fc1(LN2 x))), in place.
-template <typename Lap>
-void Session::run_mlp(const BlockParams& bp, float* x, int rows, bool time_gelu, Lap& lap) {
+// The MLP residual: x += ls2 · fc2(gelu(fc1(LN2 x))), in place, GELU fused into fc1.
+void Session::run_mlp(const BlockParams& bp, float* x, int rows) {
     const ModelConfig& c = model_->config();
     const int D = c.embed_dim, H = c.mlp_hidden;
-    ThreadPool* pool = &pool_;
     float* h = buffer(kH, size_t(rows) * D);
-    layernorm_rows(pool, x, h, rows, D, bp.norm2, float(c.ln_eps));
-    lap(BlockOp::Norm2);
+    layernorm_rows(&pool_, x, h, rows, D, bp.norm2, float(c.ln_eps));
     float* mlp = buffer(kMlp, size_t(rows) * H);
-    Epilogue fc1_ep;
-    fc1_ep.bias = bp.fc1.bias;
-    fc1_ep.gelu = !time_gelu;  // fused, except when the profiler times GELU on its own
-    gemm(rows, h, D, bp.fc1.packed, mlp, H, fc1_ep, pool);
-    lap(BlockOp::Fc1);
-    if (time_gelu) {
-        parallel_for(pool, rows, 16, [&](int b, int e) { gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H); });
-        lap(BlockOp::Gelu);
-    }
-    Epilogue fc2_ep;
-    fc2_ep.bias = bp.fc2.bias;
-    fc2_ep.residual = x;
-    fc2_ep.ld_residual = D;
-    fc2_ep.scale = bp.ls2;
-    gemm(rows, mlp, H, bp.fc2.packed, x, D, fc2_ep, pool);
-    lap(BlockOp::Fc2);
+    linear(&pool_, bp.fc1, h, D, rows, mlp, H, true);
+    add_linear(&pool_, bp.fc2, mlp, H, rows, bp.ls2, x, D);
 }
 
-int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* pruner, float* sizes, OpTimes* times) {
+// Pooling first: the final norm is per token, so only the pooled tokens need it. Returns the
+// pooled features [batch × pooled rows × dim].
+const float* Session::pool_tokens(const float* x, int batch, int n) {
     const Model& model = *model_;
     const ModelConfig& c = model.config();
-    const int D = c.embed_dim, heads = c.num_heads, prefix = c.num_prefix_tokens();
-    ThreadPool* pool = &pool_;
-    // Per-operation timing only when asked: the clock reads are the only cost otherwise skipped.
-    auto clock_start = std::chrono::steady_clock::now();
-    auto lap = [&](BlockOp op) {
-        if (!times) return;
-        auto now = std::chrono::steady_clock::now();
-        times->seconds[int(op)] += std::chrono::duration<double>(now - clock_start).count();
-        clock_start = now;
-    };
-    const BlockParams& bp = model.blocks[layer];
-    const int rows = batch * n;
-    const BlockBuffers buf = start_block(bp, x, rows);
-    float *const qkv = buf.qkv, *const attn_out = buf.attn_out;
-    lap(BlockOp::Norm1);
-    Epilogue qkv_ep;
-    qkv_ep.bias = bp.qkv.bias;
-    gemm(rows, buf.h, D, bp.qkv.packed, qkv, 3 * D, qkv_ep, pool);
-    lap(BlockOp::Qkv);
-
-    const bool keep_probs = pruner && pruner->wants_attention(layer);
-    float* probs = keep_probs ? buffer(kProbs, size_t(batch) * heads * n * n) : nullptr;
-    const float* log_sizes = log_sizes_of(sizes, batch * n);
-    if (times)
-        attention_unfused_impl(model, pool, qkv, batch, n, log_sizes,
-                               probs ? probs : buffer(kProbs, size_t(batch) * heads * n * n), attn_out, lap);
-    else
-        run_attention(qkv, batch, n, n, log_sizes, probs, attn_out);
-    run_projection(bp, attn_out, x, rows);
-    lap(BlockOp::Proj);
-
-    if (pruner) {
-        BlockInternals s;
-        s.layer = layer;
-        s.batch = batch;
-        s.tokens = n;
-        s.dim = D;
-        s.heads = heads;
-        s.prefix_tokens = prefix;
-        s.x = x;
-        s.qkv = qkv;
-        s.attn = probs;
-        s.token_sizes = sizes;
-        s.pool = pool;
-        int after = pruner->after_attention(s);
-        if (after < 1 || after > n) fail("pruning produced an invalid token count");
-        n = after;
-    }
-    lap(BlockOp::Prune);
-    run_mlp(bp, x, batch * n, times != nullptr, lap);
-    return n;
-}
-
-// Keys and values need every token, queries and everything after the attention only the `keep`
-// pooled rows: norm1 on all rows, the K/V columns of qkv on all rows, Q on the pooled rows, their
-// attention rows, then the pooled rows are moved to the front (x becomes batch × keep rows) and
-// the projection and MLP run on those alone.
-void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, const float* sizes) {
-    const Model& model = *model_;
-    const ModelConfig& c = model.config();
-    const int D = c.embed_dim;
-    ThreadPool* pool = &pool_;
-    const BlockParams& bp = model.blocks[layer];
-    const int rows = batch * n;
-    const BlockBuffers buf = start_block(bp, x, rows);
-    const float* h = buf.h;
-    float *const qkv = buf.qkv, *const attn_out = buf.attn_out;
-
-    const PackedWeights& w = bp.qkv.packed;
-    if (D % kGemmPanel == 0) {
-        // Column ranges of the packed qkv weight: whole panels, so views into the same panels.
-        const size_t q_panel_floats = size_t(D) * D;  // D/16 panels of D rows × 16
-        PackedWeights kv = borrow_panels(w.panels + q_panel_floats, 2 * D, D);
-        if (w.original) kv.original = w.original + size_t(D) * D;
-        PackedWeights q = borrow_panels(w.panels, D, D);
-        q.original = w.original;
-        Epilogue kv_ep, q_ep;
-        kv_ep.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
-        q_ep.bias = bp.qkv.bias;
-        gemm(rows, h, D, kv, qkv + D, 3 * D, kv_ep, pool);
-        for (int b = 0; b < batch; ++b)
-            gemm(keep, h + size_t(b) * n * D, D, q, qkv + size_t(b) * n * 3 * D, 3 * D, q_ep, pool);
-    } else {
-        Epilogue qkv_ep;
-        qkv_ep.bias = bp.qkv.bias;
-        gemm(rows, h, D, w, qkv, 3 * D, qkv_ep, pool);
-    }
-    run_attention(qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, attn_out);
-
-    // Pooled rows to the front; row b·keep + i never lies after its source b·n + i.
-    for (int b = 0; b < batch; ++b)
-        for (int i = 0; i < keep; ++i) {
-            std::memmove(x + (size_t(b) * keep + i) * D, x + (size_t(b) * n + i) * D, size_t(D) * sizeof(float));
-            std::memmove(attn_out + (size_t(b) * keep + i) * D, attn_out + (size_t(b) * n + i) * D,
-                         size_t(D) * sizeof(float));
-        }
-    run_projection(bp, attn_out, x, batch * keep);
-    auto no_lap = [](BlockOp) {};
-    run_mlp(bp, x, batch * keep, false, no_lap);
-}
-
-std::vector<float> Session::run(const float* images, int batch, const RunOptions& options) {
-    const Model& model = *model_;
-    const ModelConfig& c = model.config();
-    if (batch <= 0) fail("batch must be at least 1");
-    const int D = c.embed_dim, prefix = c.num_prefix_tokens(), np = c.num_patches();
-    const int K = c.in_chans * c.patch_size * c.patch_size;
+    const int D = c.embed_dim, prefix = c.num_prefix_tokens(), rows = pooled_rows(c);
     const float eps = float(c.ln_eps);
-    const size_t image_floats = size_t(c.in_chans) * c.img_size * c.img_size;
-    ThreadPool* pool = &pool_;
-    TokenPruner* pruner = options.pruner;
-    if (options.tokens_after_block) options.tokens_after_block->clear();
-
-    int n = c.num_tokens();
-    check_workspace(batch, n, true, pruner && wants_any_attention(*pruner, 0, c.depth), pruner && pruner->tracks_sizes());
-    float* x = buffer(kX, size_t(batch) * n * D);
-
-    // Patch embedding: unfold each image, one GEMM per image straight into its token rows.
-    float* patches = buffer(kPatches, size_t(batch) * np * K);
-    parallel_for(pool, batch, 1, [&](int b0, int b1) {
-        for (int b = b0; b < b1; ++b)
-            unfold_patches(images + b * image_floats, c.in_chans, c.img_size, c.patch_size, patches + size_t(b) * np * K);
-    });
-    for (int b = 0; b < batch; ++b) {
-        Epilogue ep;
-        ep.bias = model.patch_embed.bias;
-        gemm(np, patches + size_t(b) * np * K, K, model.patch_embed.packed, x + (size_t(b) * n + prefix) * D, D, ep, pool);
-    }
-    // Prefix tokens (class, distillation, registers) and the position embedding.
-    const int pos_first = c.no_embed_class ? prefix : 0;
-    for (int b = 0; b < batch; ++b) {
-        float* xb = x + size_t(b) * n * D;
-        int t = 0;
-        if (c.class_token) std::memcpy(xb + size_t(t++) * D, model.cls_token, D * sizeof(float));
-        if (c.distilled) std::memcpy(xb + size_t(t++) * D, model.dist_token, D * sizeof(float));
-        if (c.reg_tokens) std::memcpy(xb + size_t(t) * D, model.reg_token, size_t(c.reg_tokens) * D * sizeof(float));
-        for (int i = pos_first; i < n; ++i) {
-            const float* pe = model.pos_embed + size_t(i - pos_first) * D;
-            float* row = xb + size_t(i) * D;
-            for (int d = 0; d < D; ++d) row[d] += pe[d];
-        }
-    }
-    if (c.pre_norm) layernorm_rows(pool, x, x, batch * n, D, model.norm_pre, eps);
-    if (pruner) {
-        int after = pruner->after_embedding(x, batch, n, D);
-        if (after < 1 || after > n) fail("pruning produced an invalid token count");
-        n = after;
-    }
-
-    float* sizes = nullptr;
-    if (pruner && pruner->tracks_sizes()) {
-        sizes = buffer(kSizes, size_t(batch) * n);
-        std::fill(sizes, sizes + size_t(batch) * n, 1.0f);
-    }
-
-    // Pooling reads the class (and distillation) token only: the last block computes those rows.
-    const int pooled_rows = c.distilled ? 2 : 1;
-    const bool pooled_last_block = c.global_pool == "token" && !options.last_block_all_rows;
-    for (int layer = 0; layer < c.depth; ++layer) {
-        int reported = -1;
-        if (layer == c.depth - 1 && pooled_last_block)
-            reported = pruner ? pruner->predicted_tokens_after(layer, n) : n;
-        if (reported >= 0) {
-            if (reported < 1 || reported > n) fail("pruning produced an invalid token count");
-            run_pooled_block(layer, x, batch, n, pooled_rows, sizes);
-            n = pooled_rows;
-        } else {
-            n = run_block(layer, x, batch, n, pruner, sizes, nullptr);
-            reported = n;
-        }
-        if (options.tokens_after_block) options.tokens_after_block->push_back(reported);
-    }
-
-    // Pooling first: the final norm is per token, so only the pooled tokens need it.
-    float* pooled = buffer(kPooled, size_t(batch) * pooled_rows * D);
+    float* pooled = buffer(kPooled, size_t(batch) * rows * D);
     for (int b = 0; b < batch; ++b) {
         const float* xb = x + size_t(b) * n * D;
-        float* pb = pooled + size_t(b) * pooled_rows * D;
+        float* pb = pooled + size_t(b) * rows * D;
         if (c.global_pool == "avg") {
             // Normalise every token first (unless fc_norm replaces the final norm), then average.
             float* hb = buffer(kH, size_t(n) * D);
@@ -457,23 +339,27 @@ std::vector<float> Session::run(const float* images, int batch, const RunOptions
             if (c.fc_norm) layernorm(pb, D, pb, D, 1, D, model.fc_norm.weight, model.fc_norm.bias, eps);
         } else {
             const LayerNormParams& fin = c.fc_norm ? model.fc_norm : model.norm;
-            layernorm(xb, D, pb, D, pooled_rows, D, fin.weight, fin.bias, eps);
+            layernorm(xb, D, pb, D, rows, D, fin.weight, fin.bias, eps);
         }
     }
-    const int outs = outputs();
+    return pooled;
+}
+
+// The classifier head on the pooled features (a distilled model averages its two heads), or the
+// features themselves when the model has no classes.
+std::vector<float> Session::head(const float* pooled, int batch) {
+    const Model& model = *model_;
+    const ModelConfig& c = model.config();
+    const int D = c.embed_dim, rows = pooled_rows(c), outs = outputs();
     std::vector<float> result(size_t(batch) * outs);
     if (c.num_classes == 0) {
-        for (int b = 0; b < batch; ++b) std::memcpy(&result[size_t(b) * outs], pooled + size_t(b) * pooled_rows * D, D * 4);
+        for (int b = 0; b < batch; ++b) std::memcpy(&result[size_t(b) * outs], pooled + size_t(b) * rows * D, D * 4);
         return result;
     }
-    Epilogue head_ep;
-    head_ep.bias = model.head.bias;
-    gemm(batch, pooled, pooled_rows * D, model.head.packed, result.data(), outs, head_ep, pool);
+    linear(&pool_, model.head, pooled, rows * D, batch, result.data(), outs);
     if (c.distilled) {
         std::vector<float> second(size_t(batch) * outs);
-        Epilogue dist_ep;
-        dist_ep.bias = model.head_dist.bias;
-        gemm(batch, pooled + D, pooled_rows * D, model.head_dist.packed, second.data(), outs, dist_ep, pool);
+        linear(&pool_, model.head_dist, pooled + D, rows * D, batch, second.data(), outs);
         for (size_t i = 0; i < result.size(); ++i) result[i] = (result[i] + second[i]) / 2;
     }
     return result;

@@ -51,18 +51,6 @@ public:
     }
 };
 
-// The operations of one block, in order, for the profiler's per-operation breakdown.
-enum class BlockOp { Norm1, Qkv, Scores, Softmax, AttnV, Proj, Prune, Norm2, Fc1, Gelu, Fc2, Count };
-const char* block_op_name(BlockOp op);
-
-// Seconds spent per operation, accumulated over the blocks run. When a Session fills it, the
-// fused kernels run unfused so each part can be timed: attention as Q·Kᵀ (GEMM), row softmax and
-// P·V (GEMM) instead of the blocked kernel, fc1 and GELU as two passes. The sum is therefore a
-// little above the fused block's time; the per-operation shares are what it is for.
-struct OpTimes {
-    double seconds[int(BlockOp::Count)] = {};
-};
-
 struct RunOptions {
     TokenPruner* pruner = nullptr;
     // Filled with the token count after each block when non-null (--verbose).
@@ -84,11 +72,9 @@ public:
     std::vector<float> run(const float* images, int batch, const RunOptions& options = {});
 
     // For the profiler: runs blocks [first, first + count) on a token sequence x [batch × tokens ×
-    // dim], in place. `times` (optional) receives the per-operation breakdown; `pruner` (optional)
-    // prunes as it would inside run() (x must then hold room for `tokens` rows; the sequence may
-    // shrink). Returns the token count after the last block.
-    int run_blocks(float* x, int batch, int tokens, int first, int count, OpTimes* times = nullptr,
-                   TokenPruner* pruner = nullptr);
+    // dim], in place. `pruner` (optional) prunes as it would inside run() (x must then hold room for
+    // `tokens` rows; the sequence may shrink). Returns the token count after the last block.
+    int run_blocks(float* x, int batch, int tokens, int first, int count, TokenPruner* pruner = nullptr);
 
     // Activation memory is checked before any buffer grows: a run whose workspace would exceed
     // the limit throws pomt::Error naming both sizes. Default: default_memory_limit().
@@ -106,27 +92,35 @@ public:
     int outputs() const;
 
 private:
-    float* buffer(int slot, size_t floats);
-    // Throws when the buffers a run needs, with what the Session already holds, exceed the limit.
-    void check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const;
+    // The steps of run(), in order (timm's forward_features, then forward_head): x = the embedded
+    // tokens (returns their count); every block (returns the tokens left); the pooled features
+    // [batch × pooled rows × dim], final norm or fc_norm applied; the head(s) on them.
+    int embed(const float* images, int batch, float* x);
+    int forward_blocks(float* x, int batch, int tokens, const RunOptions& options);
+    const float* pool_tokens(const float* x, int batch, int tokens);
+    std::vector<float> head(const float* pooled, int batch);
+
     // One transformer block on x [batch × tokens × dim]; returns the token count after pruning.
-    int run_block(int layer, float* x, int batch, int tokens, TokenPruner* pruner, float* sizes, OpTimes* times);
+    int run_block(int layer, float* x, int batch, int tokens, TokenPruner* pruner, float* sizes);
     // Block `layer` computed for the first `keep` rows of each image only (the pooled tokens);
     // leaves x as [batch × keep × dim].
     void run_pooled_block(int layer, float* x, int batch, int tokens, int keep, const float* sizes);
     // The parts of a block: its buffers at `rows` rows with h = norm1(x) computed; attention of
-    // query rows [0, query_rows) of every image against all its tokens; the attention residual;
-    // the MLP residual (norm2 included).
+    // query rows [0, query_rows) of every image against all its tokens; the MLP residual (norm2
+    // included).
     struct BlockBuffers {
         float *h, *qkv, *attn_out;
     };
     BlockBuffers start_block(const BlockParams& bp, const float* x, int rows);
     void run_attention(const float* qkv, int batch, int tokens, int query_rows, const float* log_sizes, float* probs,
                        float* attn_out);
-    void run_projection(const BlockParams& bp, const float* attn_out, float* x, int rows);
-    template <typename Lap>
-    void run_mlp(const BlockParams& bp, float* x, int rows, bool time_gelu, Lap& lap);
-    float* log_sizes_of(const float* sizes, int rows);  // ToMe's log(size) key bias, or null
+    void run_mlp(const BlockParams& bp, float* x, int rows);
+    float* initial_sizes(const TokenPruner* pruner, int rows);  // ToMe's token sizes (all 1), or null
+    float* log_sizes_of(const float* sizes, int rows);          // ToMe's log(size) key bias, or null
+
+    float* buffer(int slot, size_t floats);
+    // Throws when the buffers a run needs, with what the Session already holds, exceed the limit.
+    void check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const;
 
     std::shared_ptr<const Model> model_;
     ThreadPool pool_;

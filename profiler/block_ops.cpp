@@ -1,0 +1,150 @@
+#include "profiler/block_ops.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "core/memory_limit.h"
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "pomt/error.h"
+#include "vit/block_steps.h"
+
+namespace pomt {
+
+namespace {
+
+enum Slot { kH, kQkv, kAttnOut, kProbs, kMlp, kSizes, kLogSizes, kSlots };
+
+// Adds the seconds since the previous lap (or the start) to an operation.
+class Laps {
+public:
+    explicit Laps(OpTimes& times) : times_(times), last_(std::chrono::steady_clock::now()) {}
+    void operator()(BlockOp op) {
+        const auto now = std::chrono::steady_clock::now();
+        times_.seconds[int(op)] += std::chrono::duration<double>(now - last_).count();
+        last_ = now;
+    }
+
+private:
+    OpTimes& times_;
+    std::chrono::steady_clock::time_point last_;
+};
+
+// Attention in three timed passes: per (image, head) scores = scale·Q·Kᵀ + key_bias, then softmax
+// of every row, then P·V — each with the fast kernels.
+void attention_unfused(const ModelConfig& c, ThreadPool* pool, const float* qkv, int batch, int n,
+                       const float* log_sizes, float* probs, float* out, Laps& lap) {
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
+    const float scale = 1.0f / std::sqrt(float(hd));
+    const int tasks = batch * heads;
+    std::vector<PackedWeights> keys(static_cast<size_t>(tasks)), values(static_cast<size_t>(tasks));
+    // Operand packing belongs to the GEMM it feeds: K with the scores, Vᵀ with P·V.
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        std::vector<float> k(static_cast<size_t>(n) * hd);
+        for (int t = t0; t < t1; ++t) {
+            const float* base = qkv + size_t(t / heads) * n * 3 * D + D + (t % heads) * hd;
+            for (int j = 0; j < n; ++j) std::memcpy(&k[size_t(j) * hd], base + size_t(j) * 3 * D, size_t(hd) * sizeof(float));
+            keys[size_t(t)] = pack_weights(k.data(), n, hd);
+            keys[size_t(t)].original = nullptr;  // k is a temporary
+            float* p = probs + size_t(t) * n * n;
+            gemm(n, qkv + size_t(t / heads) * n * 3 * D + (t % heads) * hd, 3 * D, keys[size_t(t)], p, n, Epilogue(), nullptr);
+            const float* bias = log_sizes ? log_sizes + size_t(t / heads) * n : nullptr;
+            for (size_t i = 0; i < size_t(n) * n; ++i) p[i] = p[i] * scale + (bias ? bias[i % size_t(n)] : 0.0f);
+        }
+    });
+    lap(BlockOp::Scores);
+    parallel_for(pool, tasks * n, 64, [&](int r0, int r1) {
+        for (int r = r0; r < r1; ++r) softmax_inplace(probs + size_t(r) * n, n);
+    });
+    lap(BlockOp::Softmax);
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        std::vector<float> vt(static_cast<size_t>(hd) * n);
+        for (int t = t0; t < t1; ++t) {
+            const float* base = qkv + size_t(t / heads) * n * 3 * D + 2 * D + (t % heads) * hd;
+            for (int j = 0; j < n; ++j)
+                for (int e = 0; e < hd; ++e) vt[size_t(e) * n + j] = base[size_t(j) * 3 * D + e];
+            values[size_t(t)] = pack_weights(vt.data(), hd, n);
+            values[size_t(t)].original = nullptr;
+            gemm(n, probs + size_t(t) * n * n, n, values[size_t(t)], out + size_t(t / heads) * n * D + (t % heads) * hd, D,
+                 Epilogue(), nullptr);
+        }
+    });
+    lap(BlockOp::AttnV);
+}
+
+}  // namespace
+
+const char* block_op_name(BlockOp op) {
+    static const char* const names[] = {"norm1", "qkv",   "scores", "softmax", "attn_v", "proj",
+                                        "prune", "norm2", "fc1",    "gelu",    "fc2"};
+    return names[int(op)];
+}
+
+float* OpTimedBlock::buffer(int slot, size_t floats) {
+    if (buffers_.empty()) {
+        buffers_.resize(kSlots);
+        capacity_.assign(kSlots, 0);
+    }
+    if (capacity_[size_t(slot)] < floats) {
+        buffers_[size_t(slot)] = alloc_floats(floats);
+        capacity_[size_t(slot)] = floats;
+    }
+    return buffers_[size_t(slot)].get();
+}
+
+int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner, OpTimes& times) {
+    const Model& model = session_.model();
+    const ModelConfig& c = model.config();
+    if (layer < 0 || layer >= c.depth) fail("block range outside the model");
+    if (n < 1 || batch < 1) fail("run_blocks needs at least one token and one image");
+    const int D = c.embed_dim, H = c.mlp_hidden;
+    const float eps = float(c.ln_eps);
+    const bool tracks_sizes = pruner && pruner->tracks_sizes();
+    const uint64_t rows_all = uint64_t(batch) * uint64_t(n);
+    const uint64_t floats = rows_all * uint64_t(6 * D + H + (tracks_sizes ? 2 : 0)) +
+                            uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t(n);
+    check_memory_limit(floats * sizeof(float), session_.memory_limit(),
+                       "the per-operation block of " + std::to_string(batch) + (batch == 1 ? " image" : " images") +
+                           " at " + std::to_string(n) + " tokens");
+    int rows = batch * n;
+    float* h = buffer(kH, size_t(rows) * D);
+    float* qkv = buffer(kQkv, size_t(rows) * 3 * D);
+    float* attn_out = buffer(kAttnOut, size_t(rows) * D);
+    float* probs = buffer(kProbs, size_t(batch) * c.num_heads * n * n);
+    float* mlp = buffer(kMlp, size_t(rows) * H);
+    float *sizes = nullptr, *log_sizes = nullptr;
+    if (tracks_sizes) {
+        sizes = buffer(kSizes, size_t(rows));
+        std::fill(sizes, sizes + rows, 1.0f);
+        log_sizes = buffer(kLogSizes, size_t(rows));
+        for (int i = 0; i < rows; ++i) log_sizes[i] = std::log(sizes[i]);
+    }
+    ThreadPool* pool = &session_.pool();
+    const BlockParams& bp = model.blocks[size_t(layer)];
+
+    Laps lap(times);
+    layernorm_rows(pool, x, h, rows, D, bp.norm1, eps);
+    lap(BlockOp::Norm1);
+    linear(pool, bp.qkv, h, D, rows, qkv, 3 * D);
+    lap(BlockOp::Qkv);
+    attention_unfused(c, pool, qkv, batch, n, log_sizes, probs, attn_out, lap);
+    add_linear(pool, bp.proj, attn_out, D, rows, bp.ls1, x, D);
+    lap(BlockOp::Proj);
+    if (pruner)
+        n = prune_step(*pruner, c, layer, x, batch, n, qkv, pruner->wants_attention(layer) ? probs : nullptr, sizes, pool);
+    lap(BlockOp::Prune);
+    rows = batch * n;
+    layernorm_rows(pool, x, h, rows, D, bp.norm2, eps);
+    lap(BlockOp::Norm2);
+    linear(pool, bp.fc1, h, D, rows, mlp, H);
+    lap(BlockOp::Fc1);
+    parallel_for(pool, rows, 16, [&](int b, int e) { gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H); });
+    lap(BlockOp::Gelu);
+    add_linear(pool, bp.fc2, mlp, H, rows, bp.ls2, x, D);
+    lap(BlockOp::Fc2);
+    return n;
+}
+
+}  // namespace pomt
