@@ -56,6 +56,7 @@ all: $(BUILD)/pomt $(BUILD)/libpomt.a
 
 $(BUILD)/libpomt.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/pomt: $(CLI_OBJS) $(BUILD)/libpomt.a

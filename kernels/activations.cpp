@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
 
 namespace pomt {
 
@@ -11,22 +10,6 @@ void gelu_inplace(float* x, size_t n) { active_kernels().gelu(x, n); }
 
 void softmax_inplace(float* x, int n) {
     if (n > 0) active_kernels().softmax(x, n);
-}
-
-void gelu_portable(float* x, size_t n) {
-    for (size_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
-}
-
-void softmax_portable(float* x, int n) {
-    float mx = x[0];
-    for (int i = 1; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
-    float sum = 0;
-    for (int i = 0; i < n; ++i) {
-        x[i] = std::exp(x[i] - mx);
-        sum += x[i];
-    }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 
 void softmax_reference(const float* x, float* y, int n) {

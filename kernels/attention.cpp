@@ -12,29 +12,6 @@ int attention_scratch_floats(int tokens) { return tokens; }
 
 void attention_head(const AttentionHead& a) { active_kernels().attention(a); }
 
-// Portable: row by row, plain loops; the scratch row holds the logits when probs is not wanted.
-void attention_head_portable(const AttentionHead& a) {
-    const int n = a.tokens, d = a.head_dim;
-    for (int i = a.row_begin; i < a.rows_end(); ++i) {
-        float* s = a.probs ? a.probs + size_t(i) * n : a.scratch;
-        const float* qi = a.q + size_t(i) * a.ld_qkv;
-        for (int j = 0; j < n; ++j) {
-            const float* kj = a.k + size_t(j) * a.ld_qkv;
-            float dot = 0;
-            for (int c = 0; c < d; ++c) dot += qi[c] * kj[c];
-            s[j] = dot * a.scale + (a.key_bias ? a.key_bias[j] : 0.0f);
-        }
-        softmax_portable(s, n);
-        float* oi = a.out + size_t(i) * a.ld_out;
-        for (int c = 0; c < d; ++c) oi[c] = 0;
-        for (int j = 0; j < n; ++j) {
-            const float* vj = a.v + size_t(j) * a.ld_qkv;
-            float p = s[j];
-            for (int c = 0; c < d; ++c) oi[c] += p * vj[c];
-        }
-    }
-}
-
 void attention_head_reference(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
     std::vector<float> logits(n), p(n);

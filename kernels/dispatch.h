@@ -1,6 +1,7 @@
-// Per-ISA kernel tables: each ISA's translation unit fills one; the public entry points (gemm,
-// attention_head, layernorm, gelu_inplace, softmax_inplace, head_max_column_sums) call through the
-// table of active_isa(). The Scalar table holds the portable plain-C++ kernels.
+// Per-level kernel tables: each level's translation unit fills one from the same templates
+// (kernels/kernels_scalar.cpp, kernels/x86/kernels_avx2.cpp, kernels_avx512.cpp,
+// kernels/arm/kernels_neon.cpp); the public entry points (gemm, attention_head, layernorm,
+// gelu_inplace, softmax_inplace, head_max_column_sums) call through the table of active_isa().
 #pragma once
 #include <cstddef>
 
@@ -33,18 +34,10 @@ struct IsaKernels {
 const IsaKernels* isa_kernels_avx512();
 const IsaKernels* isa_kernels_avx2();
 const IsaKernels* isa_kernels_neon();
-const IsaKernels& isa_kernels_portable();
+const IsaKernels& isa_kernels_scalar();
 
-// The table for `isa` (the portable one when the build lacks it).
+// The table for `isa` (the scalar one when the build lacks it).
 const IsaKernels& kernels_for(Isa isa);
 inline const IsaKernels& active_kernels() { return kernels_for(active_isa()); }
-
-// The portable kernels (also the tails and fallbacks of the vector ones).
-void gelu_portable(float* x, size_t n);
-void softmax_portable(float* x, int n);
-void layernorm_portable(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
-                        const float* beta, float eps);
-void attention_head_portable(const AttentionHead& a);
-float fma_loop_portable(long iters);
 
 }  // namespace pomt

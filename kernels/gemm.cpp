@@ -1,5 +1,5 @@
-// GEMM dispatch, weight packing and the portable micro-kernel. ISA-specific micro-kernels live in
-// kernels/x86/ and kernels/arm/ and register through kernels/gemm_kernels.h.
+// GEMM driver and weight packing: splits C into tiles and threads, and calls the active level's tile
+// kernel (kernels/gemm_block.h, through kernels/dispatch.h).
 #include "kernels/gemm.h"
 
 #include <algorithm>
@@ -42,39 +42,6 @@ bool gemm_uses_row_major_weights() {
 #else
     return false;
 #endif
-}
-
-void apply_epilogue_row(const Epilogue& ep, int row, int col0, int cols, const float* acc, float* c) {
-    for (int j = 0; j < cols; ++j) {
-        int col = col0 + j;
-        float v = acc[j] + (ep.bias ? ep.bias[col] : 0.0f);
-        if (ep.gelu) v = gelu_erf(v);
-        if (ep.residual) v = ep.residual[size_t(row) * ep.ld_residual + col] + (ep.scale ? ep.scale[col] : 1.0f) * v;
-        c[j] = v;
-    }
-}
-
-// Portable micro-kernel: up to 4 rows × 16 columns at a time, plain loops the compiler vectorises.
-void gemm_tile_portable(const GemmTile& t) {
-    for (int q = 0; q < t.panels; ++q) {
-        const int cols = std::min(kGemmPanel, t.cols - q * kGemmPanel);
-        if (cols <= 0) break;
-        const float* panel = t.panel + size_t(q) * t.panel_stride;
-        for (int r0 = 0; r0 < t.rows; r0 += 4) {
-            const int rows = std::min(4, t.rows - r0);
-            float acc[4][kGemmPanel] = {};
-            for (int p = 0; p < t.k; ++p) {
-                const float* b = panel + size_t(p) * kGemmPanel;
-                for (int r = 0; r < rows; ++r) {
-                    float av = t.a[size_t(r0 + r) * t.lda + p];
-                    for (int j = 0; j < kGemmPanel; ++j) acc[r][j] += av * b[j];
-                }
-            }
-            for (int r = 0; r < rows; ++r)
-                apply_epilogue_row(*t.ep, t.row0 + r0 + r, t.col0 + q * kGemmPanel, cols, acc[r],
-                                   t.c + size_t(r0 + r) * t.ldc + q * kGemmPanel);
-        }
-    }
 }
 
 namespace {
@@ -142,6 +109,17 @@ void gemm(int m, const float* a, int lda, const PackedWeights& w, float* c, int 
           ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
 #ifdef POMT_USE_OPENBLAS
+    // The epilogue's GELU here is the readable gelu_erf (std::erf), not the kernels' polynomial.
+    auto apply_epilogue_row = [](const Epilogue& ep, int row, int col0, int cols, const float* acc, float* c) {
+        for (int j = 0; j < cols; ++j) {
+            int col = col0 + j;
+            float v = acc[j] + (ep.bias ? ep.bias[col] : 0.0f);
+            if (ep.gelu) v = gelu_erf(v);
+            if (ep.residual)
+                v = ep.residual[size_t(row) * ep.ld_residual + col] + (ep.scale ? ep.scale[col] : 1.0f) * v;
+            c[j] = v;
+        }
+    };
     if (w.original) {
         // OpenBLAS writes C directly, so an in-place residual must be saved first.
         bool in_place = ep.residual && ep.residual == c;

@@ -52,7 +52,9 @@ void gemm(int m, const float* a, int lda, const PackedWeights& w, float* c, int 
 void gemm_reference(int m, int n, int k, const float* a, int lda, const float* w, int ldw, float* c, int ldc,
                     const Epilogue& ep);
 
-// Applies the epilogue to one value (shared by every kernel so they agree bit for bit on it).
+// Readable reference GELU: 0.5·x·(1 + erf(x/√2)) with std::erf in float (gemm_reference, the
+// reference forward pass and the tests use it; the kernels' epilogue and gelu_inplace use the
+// polynomial simd::gelu of kernels/simd.h, which agrees with it to 1e-6).
 float gelu_erf(float x);
 
 }  // namespace pomt

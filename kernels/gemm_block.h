@@ -1,6 +1,6 @@
 // The register-blocked micro-kernel, written once over the vector types of kernels/simd.h and
-// instantiated by each ISA's translation unit (kernels/x86/gemm_avx512.cpp, gemm_avx2.cpp,
-// kernels/arm/gemm_neon.cpp). Included only by those.
+// instantiated by each level's translation unit (kernels/x86/kernels_avx512.cpp, kernels_avx2.cpp,
+// kernels/arm/kernels_neon.cpp, kernels/kernels_scalar.cpp). Included only by those.
 //
 // A tile is R rows × NP panels of 16 columns: R·NP·(16/lanes) accumulators stay in registers for
 // the whole depth k; each step loads NP·(16/lanes) vectors of B and broadcasts R values of A.
@@ -9,18 +9,27 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
+#include <type_traits>
 
 #include "kernels/gemm_kernels.h"
 #include "kernels/simd.h"
 
-#if defined(__GNUC__)
-#define POMT_INLINE inline __attribute__((always_inline))
-#else
-#define POMT_INLINE inline
-#endif
-
 namespace pomt {
 namespace simd {
+
+// The one dispatcher from a run-time tile size to its instantiation (GEMM rows and panels,
+// attention rows and panels): calls f(std::integral_constant<int, n>()) for n in [1, MAX]. The
+// cases are generated from MAX, so a tile that grows gets every size; n outside [1, MAX] is a
+// caller's bug and aborts rather than skipping rows.
+template <int MAX, class F>
+POMT_INLINE void with_count(int n, F&& f) {
+    static_assert(MAX >= 1, "a tile has at least one row and one panel");
+    if constexpr (MAX > 1)
+        if (n < MAX) return with_count<MAX - 1>(n, f);
+    if (n != MAX) std::abort();
+    f(std::integral_constant<int, MAX>());
+}
 
 // acc[r][j] = Σ_p a[r·lda + p] · B(p, 16·(j/PV) + lanes·(j%PV) + lane): B(p, col) is at
 // b + p·b_k + (col/16)·b_p + col%16 (packed panels: b_k = 16, b_p = 16·k; row-major: b_k = ldb, b_p = 16).
@@ -66,8 +75,9 @@ POMT_INLINE void store_epilogue(const Epilogue& ep, int row, int col, int n, typ
         V::store_partial(c, v, n);
 }
 
+// Not inlined into the dispatcher: one function per tile shape, as the register allocation wants.
 template <class V, int R, int NP>
-void gemm_tile(const GemmTile& t) {
+POMT_NOINLINE void gemm_tile(const GemmTile& t) {
     constexpr int PV = 16 / V::lanes;
     typename V::T acc[R][NP * PV];
     block_accumulate<V, R, NP>(t.k, t.a, size_t(t.lda), t.panel, kGemmPanel, t.panel_stride, acc);
@@ -82,25 +92,12 @@ void gemm_tile(const GemmTile& t) {
         }
 }
 
-// Picks the instantiation for t.rows (1..RMAX) × t.panels (1..NPMAX).
-template <class V, int RMAX, int NPMAX>
-struct GemmTileTable {
-    GemmTileFn fns[RMAX][NPMAX];
-    template <int R, int NP>
-    void fill() {
-        fns[R - 1][NP - 1] = gemm_tile<V, R, NP>;
-        if constexpr (NP < NPMAX)
-            fill<R, NP + 1>();
-        else if constexpr (R < RMAX)
-            fill<R + 1, 1>();
-    }
-    GemmTileTable() { fill<1, 1>(); }
-};
-
+// The tile kernel for t.rows (1..RMAX) × t.panels (1..NPMAX).
 template <class V, int RMAX, int NPMAX>
 void gemm_tile_dispatch(const GemmTile& t) {
-    static const GemmTileTable<V, RMAX, NPMAX> table;
-    table.fns[t.rows - 1][t.panels - 1](t);
+    with_count<RMAX>(t.rows, [&](auto r) {
+        with_count<NPMAX>(t.panels, [&](auto np) { gemm_tile<V, decltype(r)::value, decltype(np)::value>(t); });
+    });
 }
 
 }  // namespace simd

@@ -11,27 +11,6 @@ void layernorm(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, 
     if (rows > 0 && dim > 0) active_kernels().layernorm(x, ld_x, y, ld_y, rows, dim, gamma, beta, eps);
 }
 
-void layernorm_portable(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
-                        const float* beta, float eps) {
-    for (int r = 0; r < rows; ++r) {
-        const float* xr = x + size_t(r) * ld_x;
-        float* yr = y + size_t(r) * ld_y;
-        // Two passes (mean, then centred variance) avoid the cancellation of E[x²] − E[x]²; the
-        // mean sums x − x[0] so a large common offset does not swamp the float sum.
-        const float shift = xr[0];
-        float sum = 0;
-        for (int i = 0; i < dim; ++i) sum += xr[i] - shift;
-        float mean = shift + sum / dim;
-        float sq = 0;
-        for (int i = 0; i < dim; ++i) {
-            float d = xr[i] - mean;
-            sq += d * d;
-        }
-        float inv = 1.0f / std::sqrt(sq / dim + eps);
-        for (int i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
-    }
-}
-
 void layernorm_reference(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
                          const float* beta, float eps) {
     for (int r = 0; r < rows; ++r) {

@@ -1,6 +1,8 @@
-// Vectorised softmax, LayerNorm, GELU and attention, written once over kernels/simd.h and
-// instantiated by each ISA's translation unit. The portable versions (kernels/*.cpp) are the
-// references these are tested against (tests/test_kernels_ops.cpp).
+// Softmax, LayerNorm, GELU, attention and the pruning's column reduction, written once over the
+// vector types of kernels/simd.h (no intrinsics here) and instantiated by each level's translation
+// unit, the scalar one included (kernels/kernels_scalar.cpp, with VecF1). They are tested against
+// the readable references beside their entry points (softmax_reference, layernorm_reference,
+// attention_head_reference, gelu_erf, head_max_column_sums_reference) in tests/test_kernels_ops.cpp.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -51,7 +53,7 @@ void head_max_column_sums(const float* a, size_t head_stride, int ld, int heads,
         }
     }
     if (vec_cols < cols)
-        head_max_column_sums_portable(a + vec_cols, head_stride, ld, heads, rows, cols - vec_cols, out + vec_cols);
+        head_max_column_sums_reference(a + vec_cols, head_stride, ld, heads, rows, cols - vec_cols, out + vec_cols);
 }
 
 template <class V>
@@ -61,31 +63,37 @@ void gelu_array(float* x, size_t n) {
     for (; i < n; ++i) x[i] = gelu<VecF1>(x[i]);  // same formula, so tails agree with the body
 }
 
+// Max, then e = exp(x − max) in place and its sum, then e·(1/sum). The sum is kept in 16 partial
+// sums whatever the vector width (16/lanes vectors over each block of 16 columns, the columns past
+// the last whole block added one by one) and reduced by reduce_add16, so every level, scalar
+// included, gives the same bits.
 template <class V>
 void softmax_row(float* x, int n) {
     using T = typename V::T;
-    const int L = V::lanes;
-    int i = 0;
+    constexpr int L = V::lanes, PV = 16 / L;
+    const int n16 = n / 16 * 16;
     T mv = V::set1(-std::numeric_limits<float>::infinity());
-    for (; i + L <= n; i += L) mv = V::max(mv, V::load(x + i));
-    float mx = V::hmax(mv);
-    for (; i < n; ++i) mx = std::max(mx, x[i]);
-    // exp(x − max) ≤ 1, stored in place; the sum uses one vector of partial sums.
-    mv = V::set1(mx);
-    T sv = V::zero();
-    for (i = 0; i + L <= n; i += L) {
-        T e = exp<V>(V::sub(V::load(x + i), mv));
-        V::store(x + i, e);
-        sv = V::add(sv, e);
-    }
-    float sum = V::hsum(sv);
-    for (; i < n; ++i) {
+    for (int i = 0; i < n16; i += L) mv = V::max(mv, V::load(x + i));
+    float mx = V::hmax(mv);  // a max is exact in any order
+    for (int i = n16; i < n; ++i) mx = std::max(mx, x[i]);
+    const T m = V::set1(mx);
+    T sv[PV];
+    for (int v = 0; v < PV; ++v) sv[v] = V::zero();
+    for (int i = 0; i < n16; i += 16)
+        for (int v = 0; v < PV; ++v) {
+            T e = exp<V>(V::sub(V::load(x + i + v * L), m));
+            V::store(x + i + v * L, e);
+            sv[v] = V::add(sv[v], e);
+        }
+    float sum = reduce_add16<V>(sv);
+    for (int i = n16; i < n; ++i) {
         x[i] = exp<VecF1>(x[i] - mx);
         sum += x[i];
     }
-    T inv = V::set1(1.0f / sum);
-    for (i = 0; i + L <= n; i += L) V::store(x + i, V::mul(V::load(x + i), inv));
-    for (; i < n; ++i) x[i] *= 1.0f / sum;
+    const float inv = 1.0f / sum;
+    const T iv = V::set1(inv);
+    for (int i = 0; i < n16; i += L) V::store(x + i, V::mul(V::load(x + i), iv));
+    for (int i = n16; i < n; ++i) x[i] *= inv;
 }
 
 template <class V>
@@ -194,100 +202,6 @@ POMT_INLINE void attn_pv_chunk(const AttnCtx& cx, int i0, int col, const float* 
     }
 }
 
-// A size×size block of K (rows at src + i·lds) stored transposed (rows at dst + c·ldd), in registers;
-// size 0: no such kernel for V (the caller's scalar loop does all of Kᵀ).
-template <class V>
-struct KTranspose {
-    static constexpr int size = 0;
-    static void block(const float*, size_t, float*, size_t) {}
-};
-
-#if defined(__AVX512F__)
-template <>
-struct KTranspose<VecAvx512> {
-    static constexpr int size = 16;
-    static POMT_INLINE void block(const float* src, size_t lds, float* dst, size_t ldd) {
-        __m512 r[16], t[16];
-        for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
-        for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within each 128-bit lane
-            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int g = 0; g < 16; g += 4) {  // r[g + k]: rows g…g+3 of columns k, k+4, k+8, k+12
-            auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
-            r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[g]), pd(t[g + 2])));
-            r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[g]), pd(t[g + 2])));
-            r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[g + 1]), pd(t[g + 3])));
-            r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[g + 1]), pd(t[g + 3])));
-        }
-        for (int k = 0; k < 4; ++k) {  // gather the 128-bit lanes of the four row groups
-            __m512 v0 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(2, 0, 2, 0));
-            __m512 v1 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 1, 3, 1));
-            __m512 w0 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(2, 0, 2, 0));
-            __m512 w1 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 1, 3, 1));
-            _mm512_storeu_ps(dst + (k + 0) * ldd, _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(2, 0, 2, 0)));
-            _mm512_storeu_ps(dst + (k + 4) * ldd, _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(2, 0, 2, 0)));
-            _mm512_storeu_ps(dst + (k + 8) * ldd, _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(3, 1, 3, 1)));
-            _mm512_storeu_ps(dst + (k + 12) * ldd, _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(3, 1, 3, 1)));
-        }
-    }
-};
-#endif
-
-#if defined(__AVX2__) && defined(__FMA__)
-template <>
-struct KTranspose<VecAvx2> {
-    static constexpr int size = 8;
-    static POMT_INLINE void block(const float* src, size_t lds, float* dst, size_t ldd) {
-        __m256 r[8], t[8];
-        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-        for (int i = 0; i < 8; i += 2) {
-            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int g = 0; g < 8; g += 4) {  // r[g + k]: rows g…g+3 of columns k and k+4
-            r[g] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(1, 0, 1, 0));
-            r[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(3, 2, 3, 2));
-            r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(1, 0, 1, 0));
-            r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(3, 2, 3, 2));
-        }
-        for (int k = 0; k < 4; ++k) {
-            _mm256_storeu_ps(dst + k * ldd, _mm256_permute2f128_ps(r[k], r[4 + k], 0x20));
-            _mm256_storeu_ps(dst + (k + 4) * ldd, _mm256_permute2f128_ps(r[k], r[4 + k], 0x31));
-        }
-    }
-};
-#endif
-
-#if defined(__aarch64__)
-template <>
-struct KTranspose<VecNeon> {
-    static constexpr int size = 4;
-    static POMT_INLINE void block(const float* src, size_t lds, float* dst, size_t ldd) {
-        float32x4_t a = vld1q_f32(src), b = vld1q_f32(src + lds), c = vld1q_f32(src + 2 * lds),
-                    d = vld1q_f32(src + 3 * lds);
-        float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(a, b)), t1 = vreinterpretq_f64_f32(vtrn2q_f32(a, b));
-        float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(c, d)), t3 = vreinterpretq_f64_f32(vtrn2q_f32(c, d));
-        vst1q_f32(dst, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
-        vst1q_f32(dst + ldd, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
-        vst1q_f32(dst + 2 * ldd, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
-        vst1q_f32(dst + 3 * ldd, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
-    }
-};
-#endif
-
-// Calls F<NP>() for NP = min(NPMAX, panels) — the chunk width left at this column.
-template <int NPMAX, class F>
-POMT_INLINE void with_panels(int panels, F&& f) {
-    if constexpr (NPMAX >= 4)
-        if (panels >= 4) return f(std::integral_constant<int, 4>());
-    if constexpr (NPMAX >= 3)
-        if (panels >= 3) return f(std::integral_constant<int, 3>());
-    if constexpr (NPMAX >= 2)
-        if (panels >= 2) return f(std::integral_constant<int, 2>());
-    f(std::integral_constant<int, 1>());
-}
-
 // Rows i0 … i0+R−1; s is [R × npad] scratch for the logits, then e.
 template <class V, int R, int NPMAX>
 void attn_rows(const AttnCtx& cx, int i0, float* s) {
@@ -298,7 +212,7 @@ void attn_rows(const AttnCtx& cx, int i0, float* s) {
     T mx[R];
     for (int r = 0; r < R; ++r) mx[r] = V::set1(-std::numeric_limits<float>::infinity());
     for (int col = 0; col < n; col += 16 * NPMAX)
-        with_panels<NPMAX>((cx.npad - col) / 16, [&](auto np) {
+        with_count<NPMAX>(std::min(NPMAX, (cx.npad - col) / 16), [&](auto np) {
             attn_logits_chunk<V, R, decltype(np)::value>(cx, i0, col, s, lds, mx);
         });
     float inv[R];
@@ -321,13 +235,15 @@ void attn_rows(const AttnCtx& cx, int i0, float* s) {
         }
     }
     for (int col = 0; col < a.head_dim; col += 16 * NPMAX)
-        with_panels<NPMAX>((cx.dpad - col) / 16, [&](auto np) {
+        with_count<NPMAX>(std::min(NPMAX, (cx.dpad - col) / 16), [&](auto np) {
             attn_pv_chunk<V, R, decltype(np)::value>(cx, i0, col, s, lds, inv);
         });
 }
 
+// One head in blocks of at most RMAX query rows × chunks of at most NPMAX 16-column panels: each
+// ISA's file picks the tile (kernels/x86/kernels_*.cpp, kernels/arm/kernels_neon.cpp).
 template <class V, int RMAX, int NPMAX>
-void attention_tiles(const AttentionHead& a) {
+void attention(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
     if (n <= 0 || d <= 0 || a.rows_end() <= a.row_begin) return;
     const int npad = (n + 15) / 16 * 16, dpad = (d + 15) / 16 * 16;
@@ -337,13 +253,13 @@ void attention_tiles(const AttentionHead& a) {
     float* vp = tail_bias + 16;
     // Kᵀ: whole blocks of B×B transposed in registers, the edges one value at a time (16 keys per
     // pass, so the rows of K being read stay in L1 across the channels).
-    constexpr int B = KTranspose<V>::size;
+    constexpr int B = TransposeBlock<V>::size;
     const int jb = B ? n / B * B : 0, cb = B ? d / B * B : 0;
     if constexpr (B > 0)
         for (int j0 = 0; j0 < jb; j0 += B)
             for (int c0 = 0; c0 < cb; c0 += B)
-                KTranspose<V>::block(a.k + size_t(j0) * a.ld_qkv + c0, size_t(a.ld_qkv), kt + size_t(c0) * npad + j0,
-                                     size_t(npad));
+                TransposeBlock<V>::block(a.k + size_t(j0) * a.ld_qkv + c0, size_t(a.ld_qkv),
+                                         kt + size_t(c0) * npad + j0, size_t(npad));
     for (int j0 = 0; j0 < n; j0 += 16) {
         const int j1 = std::min(n, j0 + 16);
         for (int c = j1 <= jb ? cb : 0; c < d; ++c) {
@@ -370,34 +286,25 @@ void attention_tiles(const AttentionHead& a) {
         split_range(rows, blocks, b, &i0, &i1);
         i0 += first;
         i1 += first;
-        switch (i1 - i0) {
-#define POMT_ATTN_ROWS(R) \
-    case R:               \
-        if constexpr (R <= RMAX) attn_rows<V, R, NPMAX>(cx, i0, srow); \
-        break;
-            POMT_ATTN_ROWS(1)
-            POMT_ATTN_ROWS(2)
-            POMT_ATTN_ROWS(3)
-            POMT_ATTN_ROWS(4)
-            POMT_ATTN_ROWS(5)
-            POMT_ATTN_ROWS(6)
-            POMT_ATTN_ROWS(7)
-            POMT_ATTN_ROWS(8)
-#undef POMT_ATTN_ROWS
-            default: break;
-        }
+        with_count<RMAX>(i1 - i0, [&](auto r) { attn_rows<V, decltype(r)::value, NPMAX>(cx, i0, srow); });
     }
 }
 
-// RMAX × NPMAX is the ISA's GEMM tile. AVX-512 (32 registers) takes 7 × 4 here instead of 8 × 3:
-// 28 accumulators, and head_dim 64 is one P·V chunk instead of a 3- and a 1-panel one (measured
-// ~5% faster per head than 8 × 3 at 50–577 tokens).
-template <class V, int RMAX, int NPMAX>
-void attention(const AttentionHead& a) {
-    if constexpr (V::lanes == 16)
-        attention_tiles<V, 7, 4>(a);
-    else
-        attention_tiles<V, RMAX, NPMAX>(a);
+// A level's kernel table: every entry instantiated for V, with the tiles of `Tiles` (gemm_rows,
+// gemm_panels, attn_rows, attn_panels: rows × 16-column panels) and fma_chains chains in the FMA probe.
+template <class V, class Tiles>
+constexpr IsaKernels kernel_table(Isa isa) {
+    return {isa,
+            gemm_tile_dispatch<V, Tiles::gemm_rows, Tiles::gemm_panels>,
+            Tiles::gemm_rows,
+            Tiles::gemm_panels,
+            gelu_array<V>,
+            softmax_row<V>,
+            layernorm_rows<V>,
+            attention<V, Tiles::attn_rows, Tiles::attn_panels>,
+            head_max_column_sums<V>,
+            fma_loop<V, Tiles::fma_chains>,
+            Tiles::fma_chains * V::lanes};
 }
 
 }  // namespace simd

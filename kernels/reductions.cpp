@@ -10,7 +10,7 @@ void head_max_column_sums(const float* a, size_t head_stride, int ld, int heads,
     active_kernels().head_max_column_sums(a, head_stride, ld, heads, rows, cols, out);
 }
 
-void head_max_column_sums_portable(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
+void head_max_column_sums_reference(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
                                    float* out) {
     for (int j = 0; j < cols; ++j) {
         float sum = 0.0f;

@@ -9,8 +9,8 @@ namespace pomt {
 // in one order); callers keep `rows` short (POMT uses groups of 16) and sum the groups in double.
 void head_max_column_sums(const float* a, size_t head_stride, int ld, int heads, int rows, int cols, float* out);
 
-// Readable reference (also the portable kernel).
-void head_max_column_sums_portable(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
+// Readable reference (also the kernels' columns past the last whole vector).
+void head_max_column_sums_reference(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
                                    float* out);
 
 }  // namespace pomt

@@ -4,7 +4,13 @@
 // (kernels/x86/*_avx2.cpp, *_avx512.cpp, kernels/arm/*.cpp) see the vector types, so the rest of
 // the x86-64 binary stays portable.
 //
-// The math here (exp, GELU) is shared by every vector ISA so they agree with each other to rounding.
+// VecF1 is the scalar level's "vector" too: the Scalar table instantiates the same kernel templates
+// with it (kernels/kernels_scalar.cpp). Every per-ISA intrinsic lives here (the vector types and
+// their register transposes), so the kernel templates (kernels/gemm_block.h, kernels/ops_impl.h)
+// name none.
+//
+// The math here (exp, GELU) is shared by every level: each step is one correctly rounded IEEE
+// operation (FMA included), so scalar and vector levels give the same bits.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -28,10 +34,27 @@
 #include <arm_neon.h>
 #endif
 
+#if defined(__GNUC__)
+#define POMT_INLINE inline __attribute__((always_inline))
+#define POMT_NOINLINE __attribute__((noinline))
+#else
+#define POMT_INLINE inline
+#define POMT_NOINLINE
+#endif
+
 namespace pomt {
 namespace simd {
 
-// ---- plain float: the template reference for the vector types, and the tails ----
+// A size × size block of floats (rows at src + i·lds) stored transposed (rows at dst + c·ldd), in
+// registers; size 0: no such kernel for V (callers then transpose one value at a time).
+template <class V>
+struct TransposeBlock {
+    static constexpr int size = 0;
+    static void block(const float*, size_t, float*, size_t) {}
+};
+
+// ---- plain float: the scalar level, the template reference for the vector types, and the tails ----
+// (std::fma and std::nearbyint are exact IEEE operations, as the vector instructions are.)
 struct VecF1 {
     using T = float;
     static constexpr int lanes = 1;
@@ -90,6 +113,36 @@ struct VecAvx512 {
     static float hsum(T a) { return _mm512_reduce_add_ps(a); }
     static float hmax(T a) { return _mm512_reduce_max_ps(a); }
 };
+
+template <>
+struct TransposeBlock<VecAvx512> {
+    static constexpr int size = 16;
+    static POMT_INLINE void block(const float* src, size_t lds, float* dst, size_t ldd) {
+        __m512 r[16], t[16];
+        for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+        for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved within each 128-bit lane
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int g = 0; g < 16; g += 4) {  // r[g + k]: rows g…g+3 of columns k, k+4, k+8, k+12
+            auto pd = [](__m512 x) { return _mm512_castps_pd(x); };
+            r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[g]), pd(t[g + 2])));
+            r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[g]), pd(t[g + 2])));
+            r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[g + 1]), pd(t[g + 3])));
+            r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[g + 1]), pd(t[g + 3])));
+        }
+        for (int k = 0; k < 4; ++k) {  // gather the 128-bit lanes of the four row groups
+            __m512 v0 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(2, 0, 2, 0));
+            __m512 v1 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 1, 3, 1));
+            __m512 w0 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(2, 0, 2, 0));
+            __m512 w1 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 1, 3, 1));
+            _mm512_storeu_ps(dst + (k + 0) * ldd, _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_storeu_ps(dst + (k + 4) * ldd, _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm512_storeu_ps(dst + (k + 8) * ldd, _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(3, 1, 3, 1)));
+            _mm512_storeu_ps(dst + (k + 12) * ldd, _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(3, 1, 3, 1)));
+        }
+    }
+};
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -132,6 +185,29 @@ struct VecAvx2 {
         return _mm_cvtss_f32(s);
     }
 };
+
+template <>
+struct TransposeBlock<VecAvx2> {
+    static constexpr int size = 8;
+    static POMT_INLINE void block(const float* src, size_t lds, float* dst, size_t ldd) {
+        __m256 r[8], t[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int g = 0; g < 8; g += 4) {  // r[g + k]: rows g…g+3 of columns k and k+4
+            r[g] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            r[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+            r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+            r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        for (int k = 0; k < 4; ++k) {
+            _mm256_storeu_ps(dst + k * ldd, _mm256_permute2f128_ps(r[k], r[4 + k], 0x20));
+            _mm256_storeu_ps(dst + (k + 4) * ldd, _mm256_permute2f128_ps(r[k], r[4 + k], 0x31));
+        }
+    }
+};
 #endif
 
 #if defined(__aarch64__)
@@ -169,7 +245,34 @@ struct VecNeon {
     static float hsum(T a) { return vaddvq_f32(a); }
     static float hmax(T a) { return vmaxvq_f32(a); }
 };
+
+template <>
+struct TransposeBlock<VecNeon> {
+    static constexpr int size = 4;
+    static POMT_INLINE void block(const float* src, size_t lds, float* dst, size_t ldd) {
+        float32x4_t a = vld1q_f32(src), b = vld1q_f32(src + lds), c = vld1q_f32(src + 2 * lds),
+                    d = vld1q_f32(src + 3 * lds);
+        float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(a, b)), t1 = vreinterpretq_f64_f32(vtrn2q_f32(a, b));
+        float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(c, d)), t3 = vreinterpretq_f64_f32(vtrn2q_f32(c, d));
+        vst1q_f32(dst, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+        vst1q_f32(dst + ldd, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+        vst1q_f32(dst + 2 * ldd, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+        vst1q_f32(dst + 3 * ldd, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+    }
+};
 #endif
+
+// The sum of 16 partial sums held as 16/lanes vectors of V (vector v has lanes v·lanes …), in one
+// fixed tree (i + 8, then + 4, + 2, + 1: the order of _mm512_reduce_add_ps), so every vector
+// width, 1 included, gives the same bits.
+template <class V>
+inline float reduce_add16(const typename V::T (&parts)[16 / V::lanes]) {
+    float t[16];
+    for (int v = 0; v < 16 / V::lanes; ++v) V::store(t + v * V::lanes, parts[v]);
+    for (int w = 8; w >= 1; w /= 2)
+        for (int i = 0; i < w; ++i) t[i] += t[i + w];
+    return t[0];
+}
 
 // e^x, Cephes' single-precision method: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial for e^r,
 // then scale by 2^n. About 1 ulp for x in [−87, 88]; below −88 (and −inf) it returns exactly 0,

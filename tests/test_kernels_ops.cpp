@@ -243,9 +243,9 @@ TEST_CASE("gelu_inplace: within 1e-6 of the erf form over a wide range, every IS
 
 // Float bit patterns rather than a uniform step: every exponent from 2^-20 up to 8 (where the
 // polynomial and its clamp at |x| = 5.5 live) with scattered mantissas, both signs, plus the floats
-// right around the clamp. The vector levels compute the same formula with the same exact IEEE
-// operations, so they must also agree bit for bit (the portable level is std::erf and need not).
-TEST_CASE("gelu_inplace: float bit patterns up to |x| = 8 and the clamp edge, same bits at every vector level") {
+// right around the clamp. Every level (scalar included) computes the same formula with the same
+// exact IEEE operations, so they must also agree bit for bit.
+TEST_CASE("gelu_inplace: float bit patterns up to |x| = 8 and the clamp edge, same bits at every level") {
     std::vector<float> xs;
     auto from_bits = [](uint32_t b) {
         float f;
@@ -279,11 +279,65 @@ TEST_CASE("gelu_inplace: float bit patterns up to |x| = 8 and the clamp edge, sa
         CAPTURE(worst_x);
         CHECK(bad == 0);
         CHECK(worst < 1e-6);
-        if (isa == Isa::Scalar) return;
         if (first.empty())
             first = y;
         else
             CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+    });
+}
+
+// The scalar level is the vector levels' templates over a one-float "vector" (kernels/simd.h
+// VecF1), and softmax keeps 16 partial sums reduced in one fixed tree whatever the width, so
+// softmax and GELU give the same bits at every level: checked against the scalar level for each
+// vector level of this architecture; a level the CPU lacks is skipped, visibly.
+TEST_CASE("softmax and gelu: bit-identical at the scalar and every vector level") {
+    std::vector<std::vector<float>> rows;
+    std::vector<int> sizes;
+    for (int n = 1; n <= 48; ++n) sizes.push_back(n);
+    for (int n : {49, 50, 64, 65, 96, 145, 196, 197, 577, 1000}) sizes.push_back(n);
+    for (int n : sizes)
+        for (float gain : {1.0f, 30.0f, 200.0f}) {
+            rows.push_back(random_floats(n, unsigned(n * 7 + int(gain)), -gain, gain));
+            if (n >= 3) rows.back()[size_t(n) / 3] = -std::numeric_limits<float>::infinity();  // a masked token
+        }
+    std::vector<float> xs;
+    for (double x = -12; x <= 12; x += 1.0 / 1024) xs.push_back(float(x));
+    std::vector<float> wide = random_floats(100003, 17, -1e4f, 1e4f);  // odd length: the vector tails
+    xs.insert(xs.end(), wide.begin(), wide.end());
+    for (float x : {0.0f, -0.0f, 1e-30f, -1e-30f, 5.5f, -5.5f, 3e38f, -3e38f}) xs.push_back(x);
+
+    auto run = [&](std::vector<std::vector<float>>* soft, std::vector<float>* gel) {
+        *soft = rows;
+        for (std::vector<float>& r : *soft) softmax_inplace(r.data(), int(r.size()));
+        *gel = xs;
+        gelu_inplace(gel->data(), gel->size());
+    };
+    // for_each_isa runs the scalar level first and prints a SKIP line for levels the CPU lacks.
+    std::vector<std::vector<float>> soft_scalar, soft;
+    std::vector<float> gelu_scalar, gel;
+    pomt_test::for_each_isa([&](Isa isa) {
+        if (isa == Isa::Scalar) {
+            run(&soft_scalar, &gelu_scalar);
+            return;
+        }
+        REQUIRE(!soft_scalar.empty());
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        run(&soft, &gel);
+        int bad_rows = 0;
+        for (size_t i = 0; i < rows.size(); ++i)
+            if (std::memcmp(soft[i].data(), soft_scalar[i].data(), rows[i].size() * sizeof(float)) != 0) {
+                if (!bad_rows) std::printf("  softmax row of %zu differs at %s\n", rows[i].size(), isa_str.c_str());
+                ++bad_rows;
+            }
+        CHECK(bad_rows == 0);
+        size_t bad = 0;
+        for (size_t i = 0; i < xs.size(); ++i)
+            if (std::memcmp(&gel[i], &gelu_scalar[i], sizeof(float)) != 0 && !(std::isnan(gel[i]) && std::isnan(gelu_scalar[i]))) {
+                if (!bad) std::printf("  gelu(%.9g): %.9g at %s, %.9g at scalar\n", xs[i], gel[i], isa_str.c_str(), gelu_scalar[i]);
+                ++bad;
+            }
+        CHECK(bad == 0);
     });
 }
 
