@@ -8,8 +8,6 @@
 
 namespace pomt {
 
-int attention_scratch_floats(int tokens) { return tokens; }
-
 void attention_head(const AttentionHead& a) { active_kernels().attention(a); }
 
 void attention_head_reference(const AttentionHead& a) {

@@ -12,15 +12,11 @@ struct AttentionHead {
     float* out = nullptr;             // row i at out + i·ld_out, head_dim values
     int ld_out = 0;
     float* probs = nullptr;  // if set, receives the post-softmax matrix [tokens×tokens] (pruning reads it)
-    float* scratch = nullptr;  // attention_scratch_floats(tokens) floats; no kernel reads it now (every
-                               // level uses a per-thread buffer of its own)
     // Query rows [row_begin, row_end) only (row_end < 0: all), against every key: lets threads
     // split one head. Every row's result is the same bits however the rows are split.
     int row_begin = 0, row_end = -1;
     int rows_end() const { return row_end < 0 ? tokens : row_end; }
 };
-
-int attention_scratch_floats(int tokens);
 
 void attention_head(const AttentionHead& a);
 void attention_head_reference(const AttentionHead& a);

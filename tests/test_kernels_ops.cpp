@@ -55,11 +55,9 @@ void check_attention(int tokens, int d, bool bias, bool probs, float logit_gain)
         CAPTURE(probs);
         const float guard_value = -777.0f;
         std::vector<float> out(size_t(tokens) * a.ld_out, guard_value), pr(size_t(tokens) * tokens, -1.0f);
-        std::vector<float> scratch(size_t(attention_scratch_floats(tokens)) + 16, 0.0f);
         AttentionHead f = a;
         f.out = out.data();
         f.probs = probs ? pr.data() : nullptr;
-        f.scratch = scratch.data();
         attention_head(f);
         int bad = 0;
         for (int i = 0; i < tokens; ++i) {
@@ -149,7 +147,6 @@ TEST_CASE("attention: the same output bits with and without probs") {
             std::vector<float> qkv = random_floats(size_t(tokens) * ld, unsigned(tokens + 99));
             std::vector<float> kb = random_floats(tokens, unsigned(tokens + 7), -2.0f, 0.0f);
             std::vector<float> out1(size_t(tokens) * d), out2(size_t(tokens) * d), pr(size_t(tokens) * tokens);
-            std::vector<float> scratch(size_t(attention_scratch_floats(tokens)) + 16);
             AttentionHead a;
             a.tokens = tokens;
             a.head_dim = d;
@@ -160,7 +157,6 @@ TEST_CASE("attention: the same output bits with and without probs") {
             a.ld_qkv = ld;
             a.key_bias = kb.data();
             a.ld_out = d;
-            a.scratch = scratch.data();
             a.out = out1.data();
             attention_head(a);
             a.out = out2.data();

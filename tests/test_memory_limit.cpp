@@ -67,9 +67,9 @@ TEST_CASE("memory limit: sizes parse in binary units and print readably") {
 TEST_CASE("memory limit: the workspace estimate bounds a run and is checked before allocating") {
     const auto model = Model::random(pomt_test::tiny_config(), 1);
     const ModelConfig& c = model->config();
-    const uint64_t one = Session::workspace_bytes(c, 1, 1);
-    CHECK(Session::workspace_bytes(c, 4, 1) > 3 * one);
-    CHECK(Session::workspace_bytes(c, 1, 1, true) > one);  // attention maps kept for a pruner
+    const uint64_t one = Session::workspace_bytes(c, 1);
+    CHECK(Session::workspace_bytes(c, 4) > 3 * one);
+    CHECK(Session::workspace_bytes(c, 1, true) > one);  // attention maps kept for a pruner
     std::vector<float> x(size_t(4) * 3 * c.img_size * c.img_size, 0.5f);
     Session s(model, 1);
     CHECK(s.memory_limit() == default_memory_limit());
@@ -82,7 +82,7 @@ TEST_CASE("memory limit: the workspace estimate bounds a run and is checked befo
     pomt_test::expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
     // A declared model far beyond any memory: refused from its configuration alone.
     const ModelConfig huge = huge_activation_config();
-    CHECK(Session::workspace_bytes(huge, 1, 1) > (uint64_t(256) << 30));
+    CHECK(Session::workspace_bytes(huge, 1) > (uint64_t(256) << 30));
     pomt_test::expect_error([&] { check_model_memory(huge, uint64_t(4) << 30); },
                  "model 'vit_tiny_patch16_224' (1048577 tokens) for one image needs 256 GiB, above the memory "
                  "limit of 4.0 GiB");
@@ -97,7 +97,7 @@ TEST_CASE("memory limit: the public API refuses a model that does not fit LoadOp
     pomt_test::expect_error([&] { Classifier::random("vit_tiny_patch16_224", 0, tight); }, "(197 tokens) for one image needs");
     // Enough for one image: loads and runs, and the Workspace's Session carries the limit.
     LoadOptions fits;
-    fits.max_memory = Session::workspace_bytes(Model::load(path)->config(), 1, 1);
+    fits.max_memory = Session::workspace_bytes(Model::load(path)->config(), 1);
     Classifier c = Classifier::load(path, fits);
     CHECK(c.max_memory() == fits.max_memory);
     Tensor t;

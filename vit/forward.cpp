@@ -18,7 +18,7 @@ namespace pomt {
 
 namespace {
 
-enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kScratch, kPatches, kSizes, kLogSizes, kPooled, kSlots };
+enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kSlots };
 
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
     for (int layer = first; layer < first + count; ++layer)
@@ -31,8 +31,8 @@ int pooled_rows(const ModelConfig& c) { return c.distilled ? 2 : 1; }
 
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
-std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, int threads, bool patches,
-                                  bool attention, bool sizes) {
+std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
+                                  bool sizes) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
     const uint64_t rows = b * n;
     std::vector<uint64_t> f(kSlots, 0);
@@ -42,7 +42,6 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, i
     f[kAttnOut] = rows * D;
     f[kMlp] = rows * uint64_t(c.mlp_hidden);
     f[kProbs] = attention ? b * uint64_t(c.num_heads) * n * n : 0;
-    f[kScratch] = uint64_t(std::max(threads, 1)) * uint64_t(attention_scratch_floats(tokens));
     f[kPatches] = patches ? b * uint64_t(c.num_patches()) * uint64_t(c.in_chans) * uint64_t(c.patch_size) *
                                 uint64_t(c.patch_size)
                           : 0;
@@ -61,21 +60,21 @@ Session::Session(std::shared_ptr<const Model> model, int threads)
       capacity_(kSlots, 0),
       memory_limit_(default_memory_limit()) {}
 
-uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, int threads, bool attention, bool sizes) {
+uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes) {
     uint64_t floats = 0;
-    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), threads, true, attention, sizes)) floats += f;
+    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes)) floats += f;
     return floats * sizeof(float);
 }
 
 void check_model_memory(const ModelConfig& config, uint64_t limit) {
-    check_memory_limit(Session::workspace_bytes(config, 1, 1), limit,
+    check_memory_limit(Session::workspace_bytes(config, 1), limit,
                        "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
                            " tokens) for one image");
 }
 
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
-        slot_floats(model_->config(), batch, tokens, pool_.size(), patches, attention, sizes);
+        slot_floats(model_->config(), batch, tokens, patches, attention, sizes);
     uint64_t floats = 0;
     for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
     check_memory_limit(floats * sizeof(float), memory_limit_,
@@ -272,8 +271,6 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
     const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
     const float scale = 1.0f / std::sqrt(float(hd));
     ThreadPool* pool = &pool_;
-    const int scratch_per_task = attention_scratch_floats(n);
-    float* scratch = buffer(kScratch, size_t(pool->size()) * scratch_per_task);
     // One task per (image, head), split into contiguous ranges per thread. When the heads do not
     // divide evenly among the threads (DeiT-Tiny: 3 heads on 2 threads), each head's query rows
     // are split too, so no thread waits for another's extra head.
@@ -297,7 +294,6 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
             a.out = attn_out + size_t(b) * n * D + hh * hd;
             a.ld_out = D;
             a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
-            a.scratch = scratch + size_t(worker) * scratch_per_task;
             split_range(query_rows, row_parts, t % row_parts, &a.row_begin, &a.row_end);
             attention_head(a);
         }

@@ -80,11 +80,11 @@ public:
     // the limit throws pomt::Error naming both sizes. Default: default_memory_limit().
     void set_memory_limit(uint64_t bytes) { memory_limit_ = bytes; }
     uint64_t memory_limit() const { return memory_limit_; }
-    // Workspace bytes of run() on `batch` images with `threads` threads, at most: every block at the
-    // full token count; `attention` when a pruner keeps attention maps, `sizes` when it tracks
-    // token sizes (ToMe).
-    static uint64_t workspace_bytes(const ModelConfig& config, int batch, int threads, bool attention = false,
-                                    bool sizes = false);
+    // Workspace bytes of run() on `batch` images, at most: every block at the full token count;
+    // `attention` when a pruner keeps attention maps, `sizes` when it tracks token sizes (ToMe).
+    // The thread count does not enter: the kernels keep their per-thread scratch themselves
+    // (thread_scratch in kernels/ops_impl.h: K transposed and a few rows per thread).
+    static uint64_t workspace_bytes(const ModelConfig& config, int batch, bool attention = false, bool sizes = false);
 
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }

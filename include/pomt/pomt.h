@@ -47,7 +47,7 @@ struct Result {
 struct LoadOptions {
     // Activation memory a run may use, in bytes; 0: the library default, half the physical memory.
     // A model that needs more for one image is refused by load / random / from_model, and a run
-    // that would need more (pruning that keeps attention maps, more threads) throws pomt::Error
+    // that would need more (pruning that keeps attention maps, a larger batch) throws pomt::Error
     // naming both sizes. Model files that cannot be memory-mapped are read into memory only up
     // to the process-wide default (core/memory_limit.h, `pomt --max-memory`).
     uint64_t max_memory = 0;
