@@ -324,6 +324,14 @@ def _write_safetensors(path: str, tensors: Dict[str, np.ndarray]) -> None:
             f.write(a.tobytes())
 
 
+def _write_hub(folder: str, hub: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
+    """A timm hub folder (config.json + model.safetensors), as pomt.convert reads it."""
+    import json
+    _write_safetensors(os.path.join(folder, "model.safetensors"), tensors)
+    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(hub, f)
+
+
 def _timm_hub_config(model: Any) -> Dict[str, Any]:
     """config.json of a live timm VisionTransformer: its architecture name plus the overrides
     (model_args) pomt needs to rebuild its shape."""
@@ -357,13 +365,10 @@ def _timm_hub_config(model: Any) -> Dict[str, Any]:
 def from_timm(model: Any, threads: Optional[int] = None, max_memory: Optional[int] = None) -> Model:
     """A live timm ViT/DeiT/DeiT III (needs torch + timm) as a pomt Model: its state_dict and config
     go through a temporary hub folder (hand-written safetensors) and pomt.convert, in memory otherwise."""
-    import json
     hub = _timm_hub_config(model)
     tensors = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
     with tempfile.TemporaryDirectory(prefix="pomt-timm-") as d:
-        _write_safetensors(os.path.join(d, "model.safetensors"), tensors)
-        with open(os.path.join(d, "config.json"), "w", encoding="utf-8") as f:
-            json.dump(hub, f)
+        _write_hub(d, hub, tensors)
         out = os.path.join(d, "model.pomt")
         convert(d, out)
         # The model is memory-mapped: the mapping outlives the temporary folder's removal (POSIX).

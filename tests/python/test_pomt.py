@@ -294,10 +294,28 @@ def test_output_is_the_only_copy(micro):
 
 # ---- timm (optional)
 
-def test_hand_written_safetensors_round_trip(tmp_path):
-    """from_timm's hand-written safetensors: the micro fixture's tensors rewritten by it convert to
-    the same model (read back with weights_tools/convert_timm.py's stdlib reader)."""
-    folder = shared("fixtures/micro")
+class Identity:  # stands for torch.nn.Identity in the fake timm models below
+    pass
+
+
+def fake_timm_model(hub, layer_scale):
+    """The attributes of a timm VisionTransformer that pomt.from_timm reads, for a fixture's config."""
+    from types import SimpleNamespace as NS
+    a, e = hub["model_args"], hub["model_args"]["embed_dim"]
+    block = NS(attn=NS(num_heads=a["num_heads"], qkv=NS(bias=0)), mlp=NS(fc1=NS(out_features=4 * e)),
+               ls1=NS(gamma=0) if layer_scale else Identity())
+    cfg = dict(hub["pretrained_cfg"], architecture=hub["architecture"])
+    return NS(pretrained_cfg=cfg, blocks=[block] * a["depth"], embed_dim=e, num_classes=hub["num_classes"],
+              patch_embed=NS(patch_size=(16, 16), img_size=(224, 224), proj=NS(in_channels=3)), cls_token=0,
+              no_embed_class=layer_scale, num_reg_tokens=0, fc_norm=Identity(), norm_pre=Identity(),
+              global_pool="token")
+
+
+@pytest.mark.parametrize("family,layer_scale", [("micro", False), ("deit3_micro", True)])
+def test_from_timm_path_without_torch(tmp_path, family, layer_scale):
+    """from_timm's config (read off the live model) and hand-written safetensors give the same .pomt
+    as converting the fixture's hub folder; tensors read with weights_tools/convert_timm.py's reader."""
+    folder = shared("fixtures/" + family)
     sys.path.insert(0, os.path.join(REPO, "weights_tools"))
     try:
         import convert_timm
@@ -305,11 +323,9 @@ def test_hand_written_safetensors_round_trip(tmp_path):
         sys.path.pop(0)
     src = convert_timm.SafetensorsSource(os.path.join(folder, "model.safetensors"))
     tensors = {n: np.frombuffer(src.read_f32(n).tobytes(), np.float32).reshape(src.shape(n)) for n in src.names()}
-    hub = tmp_path / "hub"
-    hub.mkdir()
-    pomt._write_safetensors(str(hub / "model.safetensors"), tensors)
-    (hub / "config.json").write_bytes(open(os.path.join(folder, "config.json"), "rb").read())
-    pomt.convert(str(hub), str(tmp_path / "a.pomt"))
+    hub = pomt._timm_hub_config(fake_timm_model(json.load(open(os.path.join(folder, "config.json"))), layer_scale))
+    pomt._write_hub(str(tmp_path), hub, tensors)
+    pomt.convert(str(tmp_path), str(tmp_path / "a.pomt"))
     pomt.convert(folder, str(tmp_path / "b.pomt"))
     assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "b.pomt", "rb").read()
 
