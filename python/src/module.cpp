@@ -70,6 +70,10 @@ Array3 to_numpy(pomt::Tensor&& t) {
     return Array3(v->data(), {size_t(t.channels), size_t(t.height), size_t(t.width)}, owner);
 }
 
+// Milliseconds the last run_into of this thread spent in Workspace::run_batch, for the per-call
+// overhead measurement (profiler/python_overhead.py): Python wall time minus this, call by call.
+thread_local double last_run_ms = 0;
+
 class PyModel {
 public:
     PyModel(pomt::Classifier classifier, int threads)
@@ -101,7 +105,9 @@ public:
         float* out = outputs.data();
         nb::gil_scoped_release release;
         Lease lease(*this);
+        const auto t0 = std::chrono::steady_clock::now();
         lease->run_batch(in, int(batch), out, schedule ? schedule->api : pomt::Schedule());
+        last_run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
 
     // Per-call C++ times (ms) of Workspace::run_batch on one image: the baseline for the Python
@@ -173,6 +179,7 @@ NB_MODULE(_pomt, m) {
     nb::exception<pomt::Error>(m, "Error", PyExc_ValueError);
 
     m.def("hardware_threads", &pomt::ThreadPool::hardware_threads);
+    m.def("last_run_ms", [] { return last_run_ms; });
     m.def("isa", [] { return std::string(pomt::isa_name(pomt::active_isa())); });
 
     nb::class_<PySchedule>(m, "Schedule",
