@@ -157,6 +157,10 @@ int Classifier::input_channels() const { return state_->model->preprocess().inpu
 int Classifier::input_height() const { return state_->model->preprocess().input_size[1]; }
 int Classifier::input_width() const { return state_->model->preprocess().input_size[2]; }
 const std::vector<std::string>& Classifier::class_names() const { return state_->names; }
+int Classifier::num_outputs() const {
+    const ModelConfig& c = state_->model->config();
+    return c.num_classes > 0 ? c.num_classes : c.embed_dim;
+}
 
 const std::string& Classifier::class_name(int index) const {
     if (index < 0 || index >= int(state_->names.size()))
@@ -261,6 +265,23 @@ Result Workspace::run(const Tensor& input, const InferenceOptions& options) {
     r.logits = impl_->session.run(input.data.data(), 1, ro);
     if (c.num_classes > 0) r.top = impl_->classifier.top_k(r.logits, options.top);
     return r;
+}
+
+void Workspace::run_batch(const float* images, int batch, float* outputs, const Schedule& schedule,
+                          std::vector<int>* tokens_after_block) {
+    const ModelConfig& c = impl_->session.model().config();
+    if (batch < 1) fail("batch must be at least 1, got " + std::to_string(batch));
+    if (!images || !outputs) fail("run_batch needs input and output buffers");
+    std::unique_ptr<TokenPruner> pruner;
+    if (!schedule.empty()) pruner = make_pruner(resolve(schedule.steps_, c), c);
+    RunOptions ro;
+    ro.pruner = pruner.get();
+    ro.tokens_after_block = tokens_after_block;
+    const std::vector<float> out = impl_->session.run(images, batch, ro);
+    const size_t expected = size_t(batch) * size_t(impl_->classifier.num_outputs());
+    if (out.size() != expected)
+        fail("run gave " + std::to_string(out.size()) + " values, expected " + std::to_string(expected));
+    std::copy(out.begin(), out.end(), outputs);
 }
 
 }  // namespace pomt

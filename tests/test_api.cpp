@@ -242,6 +242,46 @@ TEST_CASE("api: one model, 4 threads x 25 inferences, every result equal to the 
     CHECK(serial[0][3].tokens_after_block.back() < 197);
 }
 
+TEST_CASE("api: Workspace::run_batch writes a batch's logits into the caller's buffer") {
+    ModelConfig nohead = small_config();
+    nohead.num_classes = 0;
+    CHECK(Classifier::from_model(Model::random(nohead, 2)).num_outputs() == 64);  // pooled features
+    Classifier c = Classifier::from_model(Model::random(small_config(), 9));
+    REQUIRE(c.num_outputs() == 10);
+    const int kBatch = 3;
+    std::vector<Tensor> images;
+    std::vector<float> batch;
+    for (int i = 0; i < kBatch; ++i) {
+        const std::string bytes = ppm(160 + 30 * i, 200, i);
+        images.push_back(c.preprocess_bytes(bytes.data(), bytes.size(), "img"));
+        batch.insert(batch.end(), images.back().data.begin(), images.back().data.end());
+    }
+    Workspace ws(c, 2);
+    for (const char* spec : {"", "pomt:R=56,layer=1", "topk:r=8", "tome:r=13"}) {
+        INFO("schedule '" << spec << "'");
+        InferenceOptions o;
+        if (*spec) o.schedule = Schedule::parse(spec);
+        // Sentinels past the end: nothing is written beyond batch × num_outputs floats.
+        std::vector<float> out(size_t(kBatch * c.num_outputs()) + 4, -7.0f);
+        std::vector<int> tokens;
+        ws.run_batch(batch.data(), kBatch, out.data(), o.schedule, &tokens);
+        for (int k = 0; k < 4; ++k) CHECK(out[size_t(kBatch * c.num_outputs() + k)] == -7.0f);
+        for (int i = 0; i < kBatch; ++i) {
+            Result single = c.run(images[size_t(i)], o);
+            CHECK(tokens == single.tokens_after_block);
+            float diff = 0;
+            for (int j = 0; j < c.num_outputs(); ++j)
+                diff = std::max(diff, std::fabs(out[size_t(i * c.num_outputs() + j)] - single.logits[size_t(j)]));
+            CHECK(diff <= 1e-4f);
+        }
+    }
+    std::vector<float> out(size_t(c.num_outputs()));
+    CHECK(error_of([&] { ws.run_batch(batch.data(), 0, out.data()); }) == "batch must be at least 1, got 0");
+    CHECK_THROWS_AS(ws.run_batch(nullptr, 1, out.data()), Error);
+    CHECK_THROWS_AS(ws.run_batch(batch.data(), 1, nullptr), Error);
+    CHECK_THROWS_AS(ws.run_batch(batch.data(), 1, out.data(), Schedule::parse("pomt:R=56,layer=9")), Error);
+}
+
 TEST_CASE("api: the examples built by `make examples` run") {
     const std::string bin = pomt_test::pomt_binary();
     const std::string dir = bin.substr(0, bin.rfind('/')) + "/examples";

@@ -101,6 +101,9 @@ public:
     int input_channels() const;
     int input_height() const;
     int input_width() const;
+    // Values per image in a run's output: num_classes(), or the pooled feature width when the model
+    // has no head (num_classes 0).
+    int num_outputs() const;
     // Display names, one per class: the first name of each .pomt class entry ("tench" for
     // "tench, Tinca tinca"), longer where that alone would name two classes, "class N" when the
     // file has none, or the names given to with_labels.
@@ -144,6 +147,14 @@ public:
     Workspace& operator=(Workspace&&) noexcept;
 
     Result run(const Tensor& input, const InferenceOptions& options = {});
+    // `batch` preprocessed images, image after image ([batch × C × H × W] float32, each laid out as
+    // Tensor::data), run as one batch; the logits (or pooled features) go straight into the
+    // caller's `outputs`, [batch × num_outputs()] floats, so a binding can hand back its own buffer
+    // with no further copy (Python's Model.run writes into the numpy array it returns). Each image
+    // gets the logits run() gives it alone, up to float rounding of the batched matrix products.
+    // `tokens_after_block` (optional) receives the sequence length after each block.
+    void run_batch(const float* images, int batch, float* outputs, const Schedule& schedule = {},
+                   std::vector<int>* tokens_after_block = nullptr);
     int threads() const;
     const Classifier& classifier() const;
 

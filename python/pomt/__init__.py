@@ -1,0 +1,375 @@
+"""pomt: Vision Transformer inference with token pruning on CPUs, numpy in and out.
+
+    import pomt
+    m = pomt.load("vit_tiny.pomt")                      # or pomt.from_arch("deit_tiny_patch16_224")
+    x = m.preprocess("cat.jpg")                         # (3, 224, 224) float32, timm's eval transform
+    logits = m.run(x[None], prune="pomt:R=56,layer=3")  # (1, 1000) float32
+    print(m.classify("cat.jpg", top=3))                 # [(index, probability, name), ...]
+
+A Model is an immutable handle on a memory-mapped model: any number of Python threads may call one
+Model at once, and every computing call (run, preprocess, profile, evaluate, convert) releases the
+GIL while it works. Each concurrent call uses its own workspace (buffers and a pool of
+`Model.threads` threads), kept for the next call.
+
+Errors are `pomt.Error` (a subclass of ValueError) with the one-line message the `pomt` command
+line prints; nothing a caller passes can crash the interpreter.
+
+Pruning (`prune=`): None, a spec string ("pomt:R=56,layer=3", "topk:r=8", "tome:r=13",
+docs/SCHEDULES.md) or a `pomt.Schedule` (Schedule.parse(spec), Schedule.load(path)).
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _pomt
+from ._pomt import Error
+
+__all__ = [
+    "Error", "Schedule", "Model", "Latency", "EvalResult", "ImageOutcome", "ConvertReport",
+    "load", "from_arch", "evaluate", "convert", "from_timm", "isa",
+]
+# TODO(schedule search): pomt.schedule(model, data, ...) over the C++ search API once it lands
+# (search/ + cli/cmd_schedule.cpp are being reworked); until then use `pomt schedule` on the CLI.
+
+Error.__doc__ = ("A pomt failure: bad input, spec, schedule, image or model file. Subclass of ValueError; "
+                 "str(e) is the one-line message the pomt command line prints.")
+
+Schedule = _pomt.Schedule
+
+Prune = Union[None, str, "_pomt.Schedule"]
+Image = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Any]
+
+_schedule_cache: Dict[str, "_pomt.Schedule"] = {}  # parsed specs, so run(prune="...") parses once
+atexit.register(_schedule_cache.clear)  # before the extension is torn down
+
+
+def _schedule(prune: Prune) -> Optional["_pomt.Schedule"]:
+    if prune is None:
+        return None
+    if isinstance(prune, _pomt.Schedule):
+        return prune
+    if isinstance(prune, str):
+        s = _schedule_cache.get(prune)
+        if s is None:
+            s = _pomt.Schedule.parse(prune)
+            if len(_schedule_cache) < 256:
+                _schedule_cache[prune] = s
+        return s
+    raise Error("prune must be None, a spec string (e.g. 'pomt:R=56,layer=3') or a pomt.Schedule, got %s"
+                % type(prune).__name__)
+
+
+def _threads(threads: Optional[int], what: str = "threads") -> int:
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
+        raise Error("%s must be an integer in [1, 1024], got %r" % (what, threads))
+    return threads
+
+
+def _max_memory(max_memory: Optional[int]) -> int:
+    if max_memory is None:
+        return 0
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory <= 0:
+        raise Error("max_memory must be a positive number of bytes, got %r" % (max_memory,))
+    return max_memory
+
+
+@dataclasses.dataclass(frozen=True)
+class Latency:
+    """Whole-model latency (profiler/model_latency.h): milliseconds per run of `batch` images."""
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    min_ms: float
+    runs: int
+    threads: int
+    batch: int
+    schedule: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageOutcome:
+    """One image of pomt.evaluate, in list order."""
+    path: str
+    label: int
+    top1: int          # predicted class; -1 when the image was skipped
+    correct1: bool
+    correct5: bool
+    error: str         # why it was skipped ("" otherwise)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalResult:
+    """Accuracy on a labelled image set (eval/evaluate.h); top1/top5 in percent of the evaluated images."""
+    images: int
+    evaluated: int
+    skipped: int
+    top1: float
+    top5: float
+    per_image: List[ImageOutcome]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertReport:
+    """What pomt.convert wrote: the .pomt path, its architecture, tensor and parameter counts, class names."""
+    output: str
+    architecture: str
+    tensors: int
+    parameters: int
+    class_names: int
+
+
+class Model:
+    """A loaded model (pomt.load / pomt.from_arch / pomt.from_timm). Thread-safe; see the package doc."""
+
+    def __init__(self, engine: "_pomt.Model"):
+        self._m = engine
+
+    # ---- description
+    @property
+    def architecture(self) -> str:
+        return self._m.architecture
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of the head (0: no head; run() then gives the pooled features)."""
+        return self._m.num_classes
+
+    @property
+    def num_outputs(self) -> int:
+        """Values per image that run() returns: num_classes, or the feature width without a head."""
+        return self._m.num_outputs
+
+    @property
+    def input_shape(self) -> Tuple[int, int, int]:
+        """(channels, height, width) that run() takes per image."""
+        return self._m.input_shape
+
+    @property
+    def class_names(self) -> List[str]:
+        return self._m.class_names
+
+    @property
+    def threads(self) -> int:
+        """Threads of each run (the `threads` given at load; default every core)."""
+        return self._m.threads
+
+    def __repr__(self) -> str:
+        return "pomt.Model(%r, classes=%d, input=%s, threads=%d)" % (
+            self.architecture, self.num_classes, self.input_shape, self.threads)
+
+    # ---- inference
+    def run(self, x: np.ndarray, prune: Prune = None, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Logits of a batch: x float32 (N, C, H, W) -> (N, num_outputs) float32.
+
+        A single (C, H, W) image gives (num_outputs,). x must be float32 (other dtypes are refused,
+        not silently converted); a non-contiguous x is copied once. The logits are written by C++
+        directly into the returned array (or into `out`, a C-contiguous float32 array of the right
+        size, which is then returned): no other copy of the output is made. The GIL is released
+        while the model runs.
+        """
+        if not isinstance(x, np.ndarray):
+            raise Error("input must be a numpy array, got %s" % type(x).__name__)
+        if x.dtype != np.float32:
+            raise Error("input must be float32, got %s (convert with x.astype(np.float32))" % x.dtype)
+        if x.ndim not in (3, 4):
+            raise Error("input must be (N, C, H, W) or (C, H, W), got %d dimensions %s" % (x.ndim, x.shape))
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        shape = (x.shape[0], self._m.num_outputs) if x.ndim == 4 else (self._m.num_outputs,)
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.c_contiguous
+                  and out.flags.writeable and out.shape == shape):
+            raise Error("out must be a writeable C-contiguous float32 array of shape %s" % (shape,))
+        self._m.run_into(x, out, _schedule(prune))
+        return out
+
+    __call__ = run
+
+    def preprocess(self, image: Image, *, max_pixels: int = 100_000_000) -> np.ndarray:
+        """timm's eval transform of an image -> (C, H, W) float32, bit-identical to the C++ path.
+
+        image: a file path (str / PathLike), encoded bytes (JPEG, PNG, BMP, GIF, TGA, PNM), a PIL
+        image (converted with .convert('RGB')) or an (H, W, 3) uint8 array (RGB).
+        """
+        if isinstance(image, (str, os.PathLike)):
+            return self._m.preprocess_file(os.fsdecode(image), max_pixels)
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            return self._m.preprocess_bytes(bytes(image), "<bytes>", max_pixels)
+        if isinstance(image, np.ndarray):
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise Error("an image array must be (H, W, 3) uint8 RGB, got %s %s" % (image.dtype, image.shape))
+            if image.shape[0] * image.shape[1] > max_pixels:
+                raise Error("image of %dx%d pixels exceeds max_pixels %d" % (image.shape[1], image.shape[0], max_pixels))
+            return self._m.preprocess_rgb(np.ascontiguousarray(image))
+        if _is_pil_image(image):
+            return self.preprocess(np.asarray(image.convert("RGB")), max_pixels=max_pixels)
+        raise Error("cannot read an image from %s (give a path, bytes, a PIL image or an (H, W, 3) uint8 array)"
+                    % type(image).__name__)
+
+    def classify(self, image: Image, top: int = 5, prune: Prune = None) -> List[Tuple[int, float, str]]:
+        """The `top` most probable classes of one image: [(index, probability, name), ...], best first."""
+        if self.num_classes <= 0:
+            raise Error("the model has no classifier head (num_classes 0)")
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise Error("top must be a positive integer, got %r" % (top,))
+        logits = self.run(self.preprocess(image), prune)
+        return [tuple(p) for p in self._m.top_k(logits, top)]  # type: ignore[misc]
+
+    def describe(self, prune: Prune) -> str:
+        """Checks a schedule against this model: "pomt R=56 at block 3", "none"; raises pomt.Error if it cannot apply."""
+        return self._m.describe(_schedule(prune))
+
+    def profile(self, prune: Prune = None, *, threads: Optional[int] = None, batch: int = 1, runs: int = 30,
+                warmup: int = 3) -> Latency:
+        """Latency of this model (with a schedule) as `pomt bench` measures it: median/p10/p90 ms per run."""
+        s = _schedule(prune)
+        t = _threads(threads) or self.threads
+        median, p10, p90, mn, n = self._m.profile(s, t, batch, runs, warmup)
+        return Latency(median, p10, p90, mn, n, t, batch, self._m.describe(s))
+
+    def _time_cpp_runs(self, x: np.ndarray, runs: int) -> List[float]:
+        """Per-call milliseconds of the C++ Workspace::run_batch on one image (overhead measurements)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self._m.time_cpp_runs(x, runs)
+
+
+def _is_pil_image(obj: Any) -> bool:
+    try:
+        from PIL import Image as PILImage
+    except ImportError:
+        return False
+    return isinstance(obj, PILImage.Image)
+
+
+def load(path: Union[str, "os.PathLike[str]"], threads: Optional[int] = None,
+         max_memory: Optional[int] = None) -> Model:
+    """Memory-maps a .pomt model (convert timm weights with pomt.convert).
+
+    threads: threads per run (default every core). max_memory: activation bytes a run may use
+    (default half the physical memory).
+    """
+    return Model(_pomt.load(os.fsdecode(path), _max_memory(max_memory), _threads(threads)))
+
+
+def from_arch(name: str, seed: int = 0, threads: Optional[int] = None, max_memory: Optional[int] = None) -> Model:
+    """A timm architecture ("deit_tiny_patch16_224", ...) with seeded random weights: latency work, tests."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise Error("seed must be a non-negative integer, got %r" % (seed,))
+    return Model(_pomt.random(name, seed, _max_memory(max_memory), _threads(threads)))
+
+
+def evaluate(model: Model, data: Union[str, "os.PathLike[str]"], prune: Prune = None, limit: int = 0,
+             threads: Optional[int] = None, *, root: Optional[str] = None, skip_bad: bool = False) -> EvalResult:
+    """Top-1/top-5 accuracy on a labelled set, as `pomt eval`: data is a "path label" list file
+    (e.g. imagenet-val-1300/labels.txt; paths relative to `root`, default the list's folder) or a
+    folder with one sub-folder per class. limit: the first `limit` images (0: all)."""
+    if not isinstance(model, Model):
+        raise Error("evaluate needs a pomt.Model, got %s" % type(model).__name__)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise Error("limit must be a non-negative integer, got %r" % (limit,))
+    n, done, skipped, top1, top5, rows = model._m.evaluate(
+        os.fsdecode(data), os.fsdecode(root) if root else "", _schedule(prune), limit, _threads(threads), skip_bad)
+    return EvalResult(n, done, skipped, top1, top5, [ImageOutcome(*r) for r in rows])
+
+
+def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], arch: Optional[str] = None,
+            config: Optional[str] = None, format_version: Optional[int] = None) -> ConvertReport:
+    """timm weights -> a .pomt file, as `pomt convert`: src is a hub folder (config.json +
+    model.safetensors) or a .safetensors file (with config= a config.json, or arch= a timm name)."""
+    a, n, p, names = _pomt.convert(os.fsdecode(src), os.fsdecode(out), os.fsdecode(config) if config else "",
+                                   arch or "", int(format_version or 0))
+    return ConvertReport(os.fsdecode(out), a, n, p, names)
+
+
+def isa() -> str:
+    """The instruction set the kernels dispatched to on this CPU (e.g. "avx512", "avx2", "neon")."""
+    return _pomt.isa()
+
+
+# ---- timm (optional: torch and timm are not dependencies)
+
+_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}
+
+
+def _write_safetensors(path: str, tensors: Dict[str, np.ndarray]) -> None:
+    """A .safetensors file of numpy arrays (F32/F16), written by hand: no safetensors dependency."""
+    import json
+    header: Dict[str, Any] = {}
+    offset = 0
+    arrays = []
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        if a.dtype not in (np.float32, np.float16):
+            a = a.astype(np.float32)
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        header[name] = {"dtype": _DTYPES[a.dtype.name], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        arrays.append(a)
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as f:
+        f.write(len(blob).to_bytes(8, "little"))
+        f.write(blob)
+        for a in arrays:
+            f.write(a.tobytes())
+
+
+def _write_hub(folder: str, hub: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
+    """A timm hub folder (config.json + model.safetensors), as pomt.convert reads it."""
+    import json
+    _write_safetensors(os.path.join(folder, "model.safetensors"), tensors)
+    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(hub, f)
+
+
+def _timm_hub_config(model: Any) -> Dict[str, Any]:
+    """config.json of a live timm VisionTransformer: its architecture name plus the overrides
+    (model_args) pomt needs to rebuild its shape."""
+    cfg = dict(getattr(model, "pretrained_cfg", None) or {})
+    arch = cfg.get("architecture")
+    if not arch:
+        raise Error("from_timm: the model has no pretrained_cfg['architecture'] (create it with timm.create_model)")
+    blocks = list(model.blocks)
+    embed = int(model.embed_dim)
+    fc1 = blocks[0].mlp.fc1
+    ls = getattr(blocks[0], "ls1", None)
+    args: Dict[str, Any] = {
+        "embed_dim": embed, "depth": len(blocks), "num_heads": int(blocks[0].attn.num_heads),
+        "mlp_ratio": fc1.out_features / embed,
+        "patch_size": int(model.patch_embed.patch_size[0]), "img_size": int(model.patch_embed.img_size[0]),
+        "in_chans": int(model.patch_embed.proj.in_channels),
+        "qkv_bias": blocks[0].attn.qkv.bias is not None,
+        "class_token": getattr(model, "cls_token", None) is not None,
+        "no_embed_class": bool(getattr(model, "no_embed_class", False)),
+        "reg_tokens": int(getattr(model, "num_reg_tokens", 0)),
+        "init_values": 1.0 if ls is not None and hasattr(ls, "gamma") else None,
+        "fc_norm": type(getattr(model, "fc_norm", None)).__name__ not in ("Identity", "NoneType"),
+        "pre_norm": type(getattr(model, "norm_pre", None)).__name__ not in ("Identity", "NoneType"),
+    }
+    keep = ("input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std")
+    return {"architecture": arch, "num_classes": int(model.num_classes),
+            "global_pool": getattr(model, "global_pool", "token") or "token", "model_args": args,
+            "pretrained_cfg": {k: cfg[k] for k in keep if k in cfg}}
+
+
+def from_timm(model: Any, threads: Optional[int] = None, max_memory: Optional[int] = None) -> Model:
+    """A live timm ViT/DeiT/DeiT III (needs torch + timm) as a pomt Model: its state_dict and config
+    go through a temporary hub folder (hand-written safetensors) and pomt.convert, in memory otherwise."""
+    hub = _timm_hub_config(model)
+    tensors = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+    with tempfile.TemporaryDirectory(prefix="pomt-timm-") as d:
+        _write_hub(d, hub, tensors)
+        out = os.path.join(d, "model.pomt")
+        convert(d, out)
+        # The model is memory-mapped: the mapping outlives the temporary folder's removal (POSIX).
+        return load(out, threads, max_memory)

@@ -1,0 +1,321 @@
+// _pomt: the Python extension over libpomt (nanobind). python/pomt/__init__.py is the documented
+// API; this module is its engine and checks everything again itself, so no argument can crash the
+// interpreter even when called directly.
+//
+// GIL: every call that computes (run, preprocessing, profile, evaluate, convert) releases it.
+// Threads: a Model keeps a free list of pomt::Workspace (buffers + thread pool); each call takes
+// one (or makes one) and gives it back, so any number of Python threads may call one Model at once,
+// like the C++ Classifier.
+// Copies: run() writes the logits straight into the caller's float32 array (Workspace::run_batch);
+// preprocess() hands back the C++ tensor's own buffer (a capsule owns it).
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "eval/dataset.h"
+#include "eval/evaluate.h"
+#include "kernels/isa.h"
+#include "kernels/threads.h"
+#include "pomt/error.h"
+#include "pomt/pomt.h"
+#include "profiler/model_latency.h"
+#include "prune/pruning.h"
+#include "vit/model.h"
+#include "weights_tools/convert.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+using FloatIn = nb::ndarray<const float, nb::c_contig, nb::device::cpu>;
+using FloatOut = nb::ndarray<float, nb::c_contig, nb::device::cpu>;
+using RgbIn = nb::ndarray<const uint8_t, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
+using Array3 = nb::ndarray<nb::numpy, float, nb::ndim<3>>;
+
+// A pruning schedule as parsed (prune/pruning.h) and as the public API takes it.
+struct PySchedule {
+    pomt::PruneSchedule steps;
+    pomt::Schedule api;
+    std::string text;  // the spec or "file PATH", for repr
+
+    static PySchedule make(pomt::PruneSchedule steps, std::string text) {
+        PySchedule s;
+        s.api = pomt::Schedule::from_steps(steps);
+        s.steps = std::move(steps);
+        s.text = std::move(text);
+        return s;
+    }
+};
+
+const pomt::PruneSchedule& steps_of(const PySchedule* s) {
+    static const pomt::PruneSchedule none;
+    return s ? s->steps : none;
+}
+
+// The tensor's own vector becomes the numpy array's buffer.
+Array3 to_numpy(pomt::Tensor&& t) {
+    auto* v = new std::vector<float>(std::move(t.data));
+    nb::capsule owner(v, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
+    return Array3(v->data(), {size_t(t.channels), size_t(t.height), size_t(t.width)}, owner);
+}
+
+// Milliseconds the last run_into of this thread spent in Workspace::run_batch, for the per-call
+// overhead measurement (profiler/python_overhead.py): Python wall time minus this, call by call.
+thread_local double last_run_ms = 0;
+
+class PyModel {
+public:
+    PyModel(pomt::Classifier classifier, int threads)
+        : classifier_(std::move(classifier)), threads_(threads > 0 ? threads : pomt::ThreadPool::hardware_threads()) {}
+
+    const pomt::Classifier& classifier() const { return classifier_; }
+    int threads() const { return threads_; }
+
+    // images [N × C × H × W] (or one C × H × W image), outputs [N × num_outputs] (or num_outputs).
+    void run_into(FloatIn images, FloatOut outputs, const PySchedule* schedule) {
+        const int c = classifier_.input_channels(), h = classifier_.input_height(), w = classifier_.input_width();
+        size_t batch = 0;
+        if (images.ndim() == 4 && images.shape(1) == size_t(c) && images.shape(2) == size_t(h) &&
+            images.shape(3) == size_t(w))
+            batch = images.shape(0);
+        else if (images.ndim() == 3 && images.shape(0) == size_t(c) && images.shape(1) == size_t(h) &&
+                 images.shape(2) == size_t(w))
+            batch = 1;
+        else
+            pomt::fail("input has shape " + shape_text(images) + ", the model takes (N, " + std::to_string(c) + ", " +
+                       std::to_string(h) + ", " + std::to_string(w) + ")");
+        if (batch == 0) pomt::fail("input batch is empty (N = 0)");
+        if (batch > 1u << 20) pomt::fail("input batch of " + std::to_string(batch) + " images is too large");
+        const size_t need = batch * size_t(classifier_.num_outputs());
+        if (outputs.size() != need)
+            pomt::fail("output buffer holds " + std::to_string(outputs.size()) + " floats, the run writes " +
+                       std::to_string(need));
+        const float* in = images.data();
+        float* out = outputs.data();
+        nb::gil_scoped_release release;
+        Lease lease(*this);
+        const auto t0 = std::chrono::steady_clock::now();
+        lease->run_batch(in, int(batch), out, schedule ? schedule->api : pomt::Schedule());
+        last_run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    // Per-call C++ times (ms) of Workspace::run_batch on one image: the baseline for the Python
+    // per-call overhead measurement (docs: Python package).
+    std::vector<double> time_cpp_runs(FloatIn image, int runs) {
+        const size_t floats = size_t(classifier_.input_channels()) * size_t(classifier_.input_height()) *
+                              size_t(classifier_.input_width());
+        if (image.size() != floats) pomt::fail("time_cpp_runs needs one image of " + std::to_string(floats) + " floats");
+        std::vector<float> out(size_t(classifier_.num_outputs()));
+        std::vector<double> ms;
+        const float* in = image.data();
+        nb::gil_scoped_release release;
+        Lease lease(*this);
+        for (int i = 0; i < runs; ++i) {
+            auto t0 = std::chrono::steady_clock::now();
+            lease->run_batch(in, 1, out.data());
+            ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        return ms;
+    }
+
+private:
+    static std::string shape_text(const FloatIn& a) {
+        std::string s = "(";
+        for (size_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+        return s + (a.ndim() == 1 ? ",)" : ")");
+    }
+
+    // A workspace taken from the free list for one call, given back at its end.
+    class Lease {
+    public:
+        explicit Lease(PyModel& m) : m_(m) {
+            {
+                std::lock_guard<std::mutex> lock(m_.mutex_);
+                if (!m_.free_.empty()) {
+                    ws_ = std::move(m_.free_.back());
+                    m_.free_.pop_back();
+                }
+            }
+            if (!ws_) ws_ = std::make_unique<pomt::Workspace>(m_.classifier_, m_.threads_);
+        }
+        ~Lease() {
+            std::lock_guard<std::mutex> lock(m_.mutex_);
+            m_.free_.push_back(std::move(ws_));
+        }
+        pomt::Workspace* operator->() { return ws_.get(); }
+
+    private:
+        PyModel& m_;
+        std::unique_ptr<pomt::Workspace> ws_;
+    };
+
+    pomt::Classifier classifier_;
+    int threads_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<pomt::Workspace>> free_;
+};
+
+pomt::LoadOptions load_options(uint64_t max_memory) {
+    pomt::LoadOptions o;
+    o.max_memory = max_memory;
+    return o;
+}
+
+}  // namespace
+
+NB_MODULE(_pomt, m) {
+    m.doc() = "pomt's C++ engine; use the `pomt` package (python/pomt/__init__.py), not this module.";
+    nb::exception<pomt::Error>(m, "Error", PyExc_ValueError);
+
+    m.def("hardware_threads", &pomt::ThreadPool::hardware_threads);
+    m.def("last_run_ms", [] { return last_run_ms; });
+    m.def("isa", [] { return std::string(pomt::isa_name(pomt::active_isa())); });
+
+    nb::class_<PySchedule>(m, "Schedule",
+                           "A token-pruning schedule, checked against a model when it runs (or by Model.describe).\n\n"
+                           "    Schedule.parse(\"pomt:R=56,layer=3\")   # a spec, as `pomt run --prune`\n"
+                           "    Schedule.load(\"schedule.json\")        # a schedule file, as `pomt run --schedule`\n")
+        .def_static("parse", [](const std::string& spec) {
+            if (spec.empty()) pomt::fail("empty pruning spec (e.g. pomt:R=56,layer=3)");
+            return PySchedule::make(pomt::parse_prune_spec(spec), spec);
+        }, "spec"_a, "A schedule from a spec: \"pomt:R=56,layer=3\", \"topk:r=8\", \"tome:r=13\" (docs/SCHEDULES.md).")
+        .def_static("load", [](const std::string& path) {
+            return PySchedule::make(pomt::load_schedule_file(path), "file " + path);
+        }, "path"_a, "A schedule from a JSON schedule file (as written by `pomt schedule`).")
+        .def_prop_ro("empty", [](const PySchedule& s) { return s.steps.empty(); })
+        .def_prop_ro("text", [](const PySchedule& s) { return s.text; })
+        .def("__repr__", [](const PySchedule& s) { return "pomt.Schedule('" + s.text + "')"; });
+
+    nb::class_<PyModel>(m, "Model")
+        .def_prop_ro("architecture", [](const PyModel& p) { return p.classifier().architecture(); })
+        .def_prop_ro("num_classes", [](const PyModel& p) { return p.classifier().num_classes(); })
+        .def_prop_ro("num_outputs", [](const PyModel& p) { return p.classifier().num_outputs(); })
+        .def_prop_ro("input_shape", [](const PyModel& p) {
+            const pomt::Classifier& c = p.classifier();
+            return std::make_tuple(c.input_channels(), c.input_height(), c.input_width());
+        })
+        .def_prop_ro("class_names", [](const PyModel& p) { return p.classifier().class_names(); })
+        .def_prop_ro("threads", &PyModel::threads)
+        .def_prop_ro("max_memory", [](const PyModel& p) { return p.classifier().max_memory(); })
+        .def("run_into", &PyModel::run_into, "images"_a, "outputs"_a, "schedule"_a.none())
+        .def("time_cpp_runs", &PyModel::time_cpp_runs, "image"_a, "runs"_a)
+        .def("preprocess_file", [](const PyModel& p, const std::string& path, uint64_t max_pixels) {
+            pomt::ImageOptions o;
+            o.max_pixels = max_pixels;
+            pomt::Tensor t;
+            {
+                nb::gil_scoped_release release;
+                t = p.classifier().preprocess_file(path, o);
+            }
+            return to_numpy(std::move(t));
+        }, "path"_a, "max_pixels"_a)
+        .def("preprocess_bytes", [](const PyModel& p, nb::bytes data, const std::string& name, uint64_t max_pixels) {
+            pomt::ImageOptions o;
+            o.max_pixels = max_pixels;
+            const char* bytes = data.c_str();
+            const size_t size = data.size();
+            pomt::Tensor t;
+            {
+                nb::gil_scoped_release release;
+                t = p.classifier().preprocess_bytes(bytes, size, name, o);
+            }
+            return to_numpy(std::move(t));
+        }, "data"_a, "name"_a, "max_pixels"_a)
+        .def("preprocess_rgb", [](const PyModel& p, RgbIn rgb) {
+            if (rgb.shape(2) != 3) pomt::fail("an RGB image array must be (H, W, 3), got " + std::to_string(rgb.shape(2)) + " channels");
+            if (rgb.shape(0) == 0 || rgb.shape(1) == 0 || rgb.shape(0) > (1u << 20) || rgb.shape(1) > (1u << 20))
+                pomt::fail("RGB image of " + std::to_string(rgb.shape(1)) + "x" + std::to_string(rgb.shape(0)) +
+                           " pixels is empty or too large");
+            const uint8_t* px = rgb.data();
+            const int w = int(rgb.shape(1)), h = int(rgb.shape(0));
+            pomt::Tensor t;
+            {
+                nb::gil_scoped_release release;
+                t = p.classifier().preprocess_rgb(px, w, h);
+            }
+            return to_numpy(std::move(t));
+        }, "rgb"_a)
+        .def("top_k", [](const PyModel& p, FloatIn logits, int k) {
+            std::vector<float> v(logits.data(), logits.data() + logits.size());
+            std::vector<std::tuple<int, double, std::string>> out;
+            for (const pomt::Prediction& pr : p.classifier().top_k(v, k)) out.emplace_back(pr.index, pr.prob, pr.name);
+            return out;
+        }, "logits"_a, "k"_a)
+        .def("describe", [](const PyModel& p, const PySchedule* s) {
+            return p.classifier().describe(s ? s->api : pomt::Schedule());
+        }, "schedule"_a.none())
+        .def("profile", [](const PyModel& p, const PySchedule* s, int threads, int batch, int runs, int warmup) {
+            if (batch < 1 || batch > 4096) pomt::fail("batch must be in [1, 4096], got " + std::to_string(batch));
+            if (runs < 1 || runs > 1000000) pomt::fail("runs must be at least 1, got " + std::to_string(runs));
+            if (warmup < 0) pomt::fail("warmup must not be negative, got " + std::to_string(warmup));
+            const pomt::PruneSchedule& steps = steps_of(s);
+            pomt::resolve_schedule(steps, p.classifier().model()->config());  // fails with the schedule's message
+            pomt::profiler::LatencyStats l;
+            {
+                nb::gil_scoped_release release;
+                l = pomt::profiler::measure_model_latency(p.classifier().model(), steps, threads > 0 ? threads : p.threads(),
+                                                          batch, runs, warmup);
+            }
+            return std::make_tuple(l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.runs);
+        }, "schedule"_a.none(), "threads"_a, "batch"_a, "runs"_a, "warmup"_a)
+        .def("evaluate", [](const PyModel& p, const std::string& data, const std::string& root, const PySchedule* s,
+                            int limit, int threads, bool skip_bad) {
+            if (limit < 0) pomt::fail("limit must not be negative, got " + std::to_string(limit));
+            const std::shared_ptr<const pomt::Model> model = p.classifier().model();
+            const pomt::PruneSchedule& steps = steps_of(s);
+            pomt::resolve_schedule(steps, model->config());  // fail before decoding anything
+            pomt::EvalOptions o;
+            o.threads = threads > 0 ? threads : p.threads();
+            o.limit = limit;
+            o.skip_bad = skip_bad;
+            std::vector<pomt::LabelledImage> images;
+            pomt::EvalResult r;
+            {
+                nb::gil_scoped_release release;
+                images = pomt::load_dataset(data, root, model->config().num_classes);
+                r = pomt::evaluate_images(model, images, steps, o);
+            }
+            std::vector<std::tuple<std::string, int, int, bool, bool, std::string>> per_image;
+            for (int i = 0; i < r.images && size_t(i) < r.per_image.size() && size_t(i) < images.size(); ++i) {
+                const pomt::ImageOutcome& io = r.per_image[size_t(i)];
+                per_image.emplace_back(images[size_t(i)].path, images[size_t(i)].label, io.top1, io.correct1,
+                                       io.correct5, io.error);
+            }
+            return std::make_tuple(r.images, r.evaluated, r.skipped, r.top1(), r.top5(), per_image);
+        }, "data"_a, "root"_a, "schedule"_a.none(), "limit"_a, "threads"_a, "skip_bad"_a);
+
+    m.def("load", [](const std::string& path, uint64_t max_memory, int threads) {
+        nb::gil_scoped_release release;
+        return new PyModel(pomt::Classifier::load(path, load_options(max_memory)), threads);
+    }, "path"_a, "max_memory"_a, "threads"_a);
+    m.def("random", [](const std::string& arch, uint64_t seed, uint64_t max_memory, int threads) {
+        nb::gil_scoped_release release;
+        return new PyModel(pomt::Classifier::random(arch, seed, load_options(max_memory)), threads);
+    }, "arch"_a, "seed"_a, "max_memory"_a, "threads"_a);
+    m.def("convert", [](const std::string& input, const std::string& output, const std::string& config,
+                        const std::string& arch, uint32_t format_version) {
+        pomt::ConvertOptions o;
+        o.input = input;
+        o.output = output;
+        o.config_path = config;
+        o.arch = arch;
+        if (format_version) o.format_version = format_version;
+        pomt::ConvertReport r;
+        {
+            nb::gil_scoped_release release;
+            r = pomt::convert_timm_weights(o);
+        }
+        return std::make_tuple(r.meta.model.architecture, r.tensors, r.parameters, int(r.meta.class_names.size()));
+    }, "input"_a, "output"_a, "config"_a, "arch"_a, "format_version"_a);
+}

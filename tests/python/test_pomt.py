@@ -1,0 +1,341 @@
+"""The Python package: timm fixtures through Model.run (plain and pruned), the real ViT-Tiny on a
+real JPEG, preprocessing paths, bad inputs, threads, the GIL, and the no-extra-copy output."""
+import io
+import json
+import os
+import sys
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import pomt
+from conftest import FAMILIES, REPO, VIT_TINY, shared
+
+
+def spec_of(case):
+    if case["method"] == "pomt":
+        return "pomt:R=%d,layer=%d" % (case["R"], case["layer"])
+    return "%s:r=%d" % (case["method"], case["r"])
+
+
+# ---- fidelity against timm (../shared fixtures)
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fixture_baseline_and_pruned(converted, family):
+    folder = shared("fixtures/" + family)
+    cases = json.load(open(os.path.join(folder, "cases.json")))
+    m = pomt.load(converted("fixtures/" + family), threads=2)
+    x = np.load(os.path.join(folder, "input.npy"))
+    ref = np.load(os.path.join(folder, "logits.npy"))
+    got = m.run(x)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    assert np.abs(got - ref).max() <= cases["baseline_tol"], family
+    assert got.argmax() == ref.argmax()
+    for case in cases["pruned"]:
+        ref = np.load(os.path.join(folder, case["file"]))
+        got = m.run(x, prune=spec_of(case))
+        err = np.abs(got - ref).max()
+        assert err <= case["tol"], "%s %s: max |diff| %g > %g" % (family, spec_of(case), err, case["tol"])
+        assert got.argmax() == ref.argmax()
+    # image.png through Model.preprocess: the timm eval transform, bit for bit.
+    pre = m.preprocess(os.path.join(folder, "image.png"))
+    assert np.array_equal(pre, np.load(os.path.join(folder, "image_pre.npy"))[0])
+    assert np.abs(m.run(pre[None]) - np.load(os.path.join(folder, "image_logits.npy"))).max() <= cases["baseline_tol"]
+
+
+def test_unsupported_fixture_families_skip_visibly():
+    fixtures = shared("fixtures")
+    others = sorted(d for d in os.listdir(fixtures) if os.path.isdir(os.path.join(fixtures, d)) and d not in FAMILIES)
+    if others:
+        pytest.skip("fixture families pomt does not run yet: " + ", ".join(others))
+
+
+def test_batch_equals_single_images(micro):
+    x = np.random.default_rng(0).standard_normal((3,) + micro.input_shape).astype(np.float32)
+    for prune in (None, "pomt:R=56,layer=1", "topk:r=8", "tome:r=8"):
+        batch = micro.run(x, prune)
+        singles = np.stack([micro.run(x[i], prune) for i in range(3)])
+        np.testing.assert_allclose(batch, singles, rtol=0, atol=1e-4, err_msg=str(prune))
+
+
+# ---- real model, real JPEG
+
+def test_classify_real_jpeg_with_converted_vit_tiny(converted):
+    ref_dir = shared(VIT_TINY + "/reference")
+    data = shared("data/imagenet-val-1300")
+    m = pomt.load(converted(VIT_TINY))
+    assert m.num_classes == 1000 and m.input_shape == (3, 224, 224)
+    path, label, timm_top1 = open(os.path.join(ref_dir, "images.txt")).readline().split()
+    top = m.classify(os.path.join(data, path), top=5)
+    assert len(top) == 5 and all(isinstance(t, tuple) and len(t) == 3 for t in top)
+    assert top[0][0] == int(timm_top1)
+    assert abs(sum(p for _, p, _ in m.classify(os.path.join(data, path), top=1000)) - 1) < 1e-6
+    assert top[0][1] >= top[1][1] and isinstance(top[0][2], str) and top[0][2]
+    # The same image as bytes, as a PIL image (when PIL is importable) and as an HWC uint8 array.
+    raw = open(os.path.join(data, path), "rb").read()
+    pre = m.preprocess(os.path.join(data, path))
+    assert np.array_equal(m.preprocess(raw), pre)
+    # The reference logits (timm float64 on timm's own preprocessing) within the real-image bound.
+    ref = np.load(os.path.join(ref_dir, "logits.npy"))[0]
+    assert m.run(np.load(os.path.join(ref_dir, "input.npy"))[:1])[0].argmax() == ref.argmax()
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    img = Image.open(io.BytesIO(raw))
+    rgb = np.asarray(img.convert("RGB"))
+    assert np.array_equal(m.preprocess(rgb), m.preprocess(img))
+    # PIL's and pomt's (stb_image) JPEG decoders differ by a few levels here and there: same class.
+    assert m.run(m.preprocess(img)).argmax() == top[0][0]
+
+
+def test_evaluate_a_few_real_images(converted):
+    data = shared("data/imagenet-val-1300/labels.txt")
+    m = pomt.load(converted(VIT_TINY), threads=2)
+    r = pomt.evaluate(m, data, limit=8)
+    assert r.images == 8 and r.evaluated == 8 and r.skipped == 0 and len(r.per_image) == 8
+    assert 0 <= r.top1 <= r.top5 <= 100 and r.top1 >= 50
+    pruned = pomt.evaluate(m, data, prune="pomt:R=56,layer=3", limit=8)
+    assert pruned.evaluated == 8
+
+
+# ---- API surface
+
+def test_schedule_describe_profile(micro, tmp_path):
+    s = pomt.Schedule.parse("pomt:R=56,layer=1")
+    assert "56" in micro.describe(s) and micro.describe(None) == "none"
+    assert micro.describe("topk:r=4") == micro.describe(pomt.Schedule.parse("topk:r=4"))
+    assert "pomt:R=56,layer=1" in repr(s)
+    lat = micro.profile("tome:r=8", runs=5, warmup=1, threads=1)
+    assert lat.runs == 5 and 0 < lat.p10_ms <= lat.median_ms <= lat.p90_ms and lat.threads == 1
+    with pytest.raises(pomt.Error):
+        pomt.Schedule.load(str(tmp_path / "missing.json"))
+    with pytest.raises(pomt.Error, match="block 40 is out of range"):
+        micro.describe("pomt:R=56,layer=40")  # the micro model has 4 blocks
+    assert "Model.run" in pomt.__doc__ or "run(" in pomt.__doc__
+    assert pomt.Model.run.__doc__ and pomt.load.__doc__ and pomt.Schedule.__doc__
+
+
+def test_from_arch_and_features():
+    m = pomt.from_arch("deit_tiny_patch16_224", seed=3, threads=1)
+    assert m.num_classes == 1000 and m.architecture == "deit_tiny_patch16_224"
+    x = np.zeros((1, 3, 224, 224), np.float32)
+    a, b = m.run(x), pomt.from_arch("deit_tiny_patch16_224", seed=3, threads=1).run(x)
+    assert np.array_equal(a, b)
+
+
+# ---- bad inputs: pomt.Error (a ValueError), never a crash
+
+def test_bad_inputs_are_errors(micro, tmp_path):
+    assert issubclass(pomt.Error, ValueError)
+    shape = micro.input_shape
+    bad_runs = [
+        (np.zeros((1,) + shape, np.float64), "float32"),
+        (np.zeros((1,) + shape, np.int32), "float32"),
+        (np.zeros(shape[1:], np.float32), "dimensions"),
+        (np.zeros((1, 1, 1, 1, 1), np.float32), "dimensions"),
+        (np.zeros((1, 3, 32, 32), np.float32), "shape"),
+        (np.zeros((0,) + shape, np.float32), "empty"),
+        ([[0.0]], "numpy array"),
+    ]
+    for x, words in bad_runs:
+        with pytest.raises(pomt.Error, match=words):
+            micro.run(x)
+    x = np.zeros((1,) + shape, np.float32)
+    for spec in ("", "pomt:R=56", "nonsense", "pomt:R=-1,layer=0", "topk:r=abc", "pomt:R=56,layer=99"):
+        with pytest.raises(pomt.Error):
+            micro.run(x, prune=spec)
+    with pytest.raises(pomt.Error):
+        micro.run(x, prune=42)
+    with pytest.raises(pomt.Error, match="out"):
+        micro.run(x, out=np.empty((2, 10), np.float32))
+    # Non-contiguous input is accepted (copied once) and gives the same logits.
+    big = np.zeros((1, 3) + (shape[1] * 2, shape[2]), np.float32)[:, :, ::2]
+    assert not big.flags.c_contiguous and np.array_equal(micro.run(big), micro.run(x))
+    # Files, images, models.
+    missing = str(tmp_path / "nope.jpg")
+    with pytest.raises(pomt.Error, match="nope.jpg"):
+        micro.preprocess(missing)
+    with pytest.raises(pomt.Error):
+        micro.preprocess(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    with pytest.raises(pomt.Error):
+        micro.preprocess(corrupt)
+    with pytest.raises(pomt.Error):
+        micro.preprocess(b"")
+    for arr in (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 3), np.float32),
+                np.zeros((0, 4, 3), np.uint8)):
+        with pytest.raises(pomt.Error):
+            micro.preprocess(arr)
+    with pytest.raises(pomt.Error):
+        micro.preprocess(12345)
+    with pytest.raises(pomt.Error, match="max_pixels|pixels"):
+        micro.preprocess(np.zeros((100, 100, 3), np.uint8), max_pixels=10)
+    with pytest.raises(pomt.Error, match="nope.pomt"):
+        pomt.load(str(tmp_path / "nope.pomt"))
+    (tmp_path / "junk.pomt").write_bytes(b"POMTVIT\0garbage")
+    with pytest.raises(pomt.Error):
+        pomt.load(str(tmp_path / "junk.pomt"))
+    with pytest.raises(pomt.Error):
+        pomt.from_arch("resnet50")
+    with pytest.raises(pomt.Error):
+        pomt.load(str(tmp_path / "junk.pomt"), threads=0)
+    with pytest.raises(pomt.Error):
+        pomt.convert(str(tmp_path / "no_such_folder"), str(tmp_path / "out.pomt"))
+    with pytest.raises(pomt.Error):
+        pomt.evaluate(micro, str(tmp_path / "no_list.txt"))
+    with pytest.raises(pomt.Error):
+        micro.classify(np.zeros((8, 8, 3), np.uint8), top=0)
+    # The message is one line, as the CLI prints it.
+    try:
+        micro.run(x, prune="pomt:R=56,layer=99")
+    except pomt.Error as e:
+        assert "\n" not in str(e) and str(e)
+
+
+def test_non_contiguous_and_hwc_paths_agree(micro):
+    rgb = (np.arange(60 * 80 * 3) % 251).astype(np.uint8).reshape(60, 80, 3)
+    a = micro.preprocess(rgb)
+    b = micro.preprocess(np.asfortranarray(rgb))  # same pixels, another memory layout
+    assert a.shape == micro.input_shape and a.dtype == np.float32 and np.array_equal(a, b)
+
+
+# ---- threads, GIL, copies
+
+def test_threads_share_one_model(micro):
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal((2,) + micro.input_shape).astype(np.float32) for _ in range(6)]
+    specs = [None, "pomt:R=56,layer=1", "topk:r=4", "tome:r=8", None, "pomt:R=100,layer=2"]
+    serial = [micro.run(x, p) for x, p in zip(inputs, specs)]
+    results, errors = {}, []
+
+    def worker(t):
+        try:
+            for rep in range(5):
+                i = (t + rep) % len(inputs)
+                results[(t, rep)] = (i, micro.run(inputs[i], specs[i]))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 20
+    for i, out in results.values():
+        assert np.array_equal(out, serial[i])
+
+
+def test_gil_released_during_run():
+    m = pomt.from_arch("vit_base_patch16_224", seed=0, threads=1)
+    x = np.zeros((2, 3, 224, 224), np.float32)
+    progress = {"count": 0, "during": 0}
+    running = threading.Event()
+    done = threading.Event()
+
+    def counter():
+        while not done.is_set():
+            progress["count"] += 1
+            if running.is_set():
+                progress["during"] += 1
+            time.sleep(0)
+
+    t = threading.Thread(target=counter)
+    t.start()
+    try:
+        m.run(x[:1])  # warm-up: buffers
+        running.set()
+        t0 = time.perf_counter()
+        m.run(x)
+        elapsed = time.perf_counter() - t0
+        running.clear()
+    finally:
+        done.set()
+        t.join()
+    # With the GIL held the counter could not run at all while run() works (hundreds of ms here).
+    assert elapsed > 0.05
+    assert progress["during"] > 100, progress
+
+
+def test_output_is_the_only_copy(micro):
+    """run() hands back the array C++ wrote into: it owns its buffer (no base, no wrapper), `out=`
+    is returned as is, and the only numpy allocation of the call is that one output array
+    (tracemalloc sees numpy's data allocations; the C++ session's own buffers are not numpy's)."""
+    x = np.zeros((16,) + micro.input_shape, np.float32)
+    y = micro.run(x)
+    assert y.base is None and y.flags.owndata and y.flags.c_contiguous
+    buf = np.full((16, micro.num_outputs), np.nan, np.float32)
+    assert micro.run(x, out=buf) is buf and np.array_equal(buf, y)
+    micro.run(x)  # warm
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        y = micro.run(x)
+        peak = tracemalloc.get_traced_memory()[1] - before
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        micro.run(x, out=buf)
+        peak_out = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert y.nbytes <= peak < y.nbytes + 4096, (peak, y.nbytes)  # one output array, plus small objects
+    assert peak_out < 4096, peak_out                              # into `out=`: no array at all
+    # preprocess() returns the C++ tensor's own buffer (owned by a capsule), not a copy of it.
+    pre = micro.preprocess(np.zeros((32, 32, 3), np.uint8))
+    assert pre.base is not None and not pre.flags.owndata
+
+
+# ---- timm (optional)
+
+class Identity:  # stands for torch.nn.Identity in the fake timm models below
+    pass
+
+
+def fake_timm_model(hub, layer_scale):
+    """The attributes of a timm VisionTransformer that pomt.from_timm reads, for a fixture's config."""
+    from types import SimpleNamespace as NS
+    a, e = hub["model_args"], hub["model_args"]["embed_dim"]
+    block = NS(attn=NS(num_heads=a["num_heads"], qkv=NS(bias=0)), mlp=NS(fc1=NS(out_features=4 * e)),
+               ls1=NS(gamma=0) if layer_scale else Identity())
+    cfg = dict(hub["pretrained_cfg"], architecture=hub["architecture"])
+    return NS(pretrained_cfg=cfg, blocks=[block] * a["depth"], embed_dim=e, num_classes=hub["num_classes"],
+              patch_embed=NS(patch_size=(16, 16), img_size=(224, 224), proj=NS(in_channels=3)), cls_token=0,
+              no_embed_class=layer_scale, num_reg_tokens=0, fc_norm=Identity(), norm_pre=Identity(),
+              global_pool="token")
+
+
+@pytest.mark.parametrize("family,layer_scale", [("micro", False), ("deit3_micro", True)])
+def test_from_timm_path_without_torch(tmp_path, family, layer_scale):
+    """from_timm's config (read off the live model) and hand-written safetensors give the same .pomt
+    as converting the fixture's hub folder; tensors read with weights_tools/convert_timm.py's reader."""
+    folder = shared("fixtures/" + family)
+    sys.path.insert(0, os.path.join(REPO, "weights_tools"))
+    try:
+        import convert_timm
+    finally:
+        sys.path.pop(0)
+    src = convert_timm.SafetensorsSource(os.path.join(folder, "model.safetensors"))
+    tensors = {n: np.frombuffer(src.read_f32(n).tobytes(), np.float32).reshape(src.shape(n)) for n in src.names()}
+    hub = pomt._timm_hub_config(fake_timm_model(json.load(open(os.path.join(folder, "config.json"))), layer_scale))
+    pomt._write_hub(str(tmp_path), hub, tensors)
+    pomt.convert(str(tmp_path), str(tmp_path / "a.pomt"))
+    pomt.convert(folder, str(tmp_path / "b.pomt"))
+    assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "b.pomt", "rb").read()
+
+
+def test_from_timm_matches_timm():
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch timm to test from_timm)")
+    timm = pytest.importorskip("timm", reason="timm is not installed (pip install timm to test from_timm)")
+    model = timm.create_model("deit_tiny_patch16_224", pretrained=False, depth=2).eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = pomt.from_timm(model, threads=1).run(x)
+    assert np.abs(got - ref).max() < 1e-3
