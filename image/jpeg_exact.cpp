@@ -172,34 +172,60 @@ bool sampling_supported(int h, int v, int max_h, int max_v) {
     return h >= 1 && v >= 1 && h <= max_h && v <= max_v && max_h % h == 0 && max_v % v == 0;
 }
 
-const uint8_t* upsampled_row(const Plane& p, int max_h, int max_v, int y, int width, uint8_t* buf) {
-    const int hx = max_h / p.h, vx = max_v / p.v, w = p.width, last = p.width - 1;
+namespace {
+
+// The horizontal 3:1 triangle filter of h2v1_fancy_upsample / h2v2_fancy_upsample on s[0..w-1]
+// (s[-1] and s[w] hold the edge copies): out[2c] = (3 s[c] + s[c-1] + b0) >> shift,
+// out[2c+1] = (3 s[c] + s[c+1] + b1) >> shift.
+template <int B0, int B1, int Shift>
+void triangle_h2(const int16_t* s, int w, uint8_t* out) {
+    int c = 0;
+#if defined(__SSE2__)
+    const __m128i b0 = _mm_set1_epi16(B0), b1 = _mm_set1_epi16(B1);
+    for (; c + 8 <= w; c += 8) {
+        const __m128i cur = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + c));
+        const __m128i prev = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + c - 1));
+        const __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + c + 1));
+        const __m128i three = _mm_add_epi16(_mm_add_epi16(cur, cur), cur);
+        const __m128i even = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(three, prev), b0), Shift);
+        const __m128i odd = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(three, next), b1), Shift);
+        const __m128i lo = _mm_unpacklo_epi16(even, odd), hi = _mm_unpackhi_epi16(even, odd);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * c), _mm_packus_epi16(lo, hi));
+    }
+#endif
+    for (; c < w; ++c) {
+        const int t = 3 * s[c];
+        out[2 * c] = uint8_t((t + s[c - 1] + B0) >> Shift);
+        out[2 * c + 1] = uint8_t((t + s[c + 1] + B1) >> Shift);
+    }
+}
+
+}  // namespace
+
+const uint8_t* upsampled_row(const Plane& p, int max_h, int max_v, int y, int width, uint8_t* buf, int16_t* sums) {
+    const int hx = max_h / p.h, vx = max_v / p.v, w = p.width;
     const int r = std::min(y / vx, p.height - 1);
     const uint8_t* near = p.data + size_t(r) * size_t(p.stride);
     if (hx == 1 && vx == 1) return near;
     const bool fancy_h = hx == 2 && w > 2;
-    if (fancy_h && (vx == 1 || vx == 2)) {
-        if (vx == 1) {
-            // h2v1_fancy_upsample: 3/4 nearer sample + 1/4 further one, biased 1 then 2.
-            for (int c = 0; c < w; ++c) {
-                const int t = 3 * near[c];
-                buf[2 * c] = uint8_t((t + near[c > 0 ? c - 1 : 0] + 1) >> 2);
-                buf[2 * c + 1] = uint8_t((t + near[c < last ? c + 1 : last] + 2) >> 2);
-            }
-            return buf;
-        }
-        // h2v2_fancy_upsample: column sums 3·nearer row + further row (the row above for even
-        // output rows, below for odd ones), then the same 3:1 across columns, biased 8 then 7.
+    int16_t* s = sums + 1;
+    if (fancy_h && vx == 1) {
+        // h2v1_fancy_upsample: 3/4 nearer sample + 1/4 further one, biased 1 then 2.
+        for (int c = 0; c < w; ++c) s[c] = near[c];
+        s[-1] = s[0];
+        s[w] = s[w - 1];
+        triangle_h2<1, 2, 2>(s, w, buf);
+        return buf;
+    }
+    if (fancy_h && vx == 2) {
+        // h2v2_fancy_upsample: column sums 3 * nearer row + further row (the row above for even
+        // output rows, below for odd ones), then 3:1 across columns, biased 8 then 7.
         const int rf = (y & 1) ? std::min(r + 1, p.height - 1) : std::max(r - 1, 0);
         const uint8_t* far = p.data + size_t(rf) * size_t(p.stride);
-        int prev = 3 * near[0] + far[0], cur = prev;
-        for (int c = 0; c < w; ++c) {
-            const int next = c < last ? 3 * near[c + 1] + far[c + 1] : cur;
-            buf[2 * c] = uint8_t((3 * cur + prev + 8) >> 4);
-            buf[2 * c + 1] = uint8_t((3 * cur + next + 7) >> 4);
-            prev = cur;
-            cur = next;
-        }
+        for (int c = 0; c < w; ++c) s[c] = int16_t(3 * near[c] + far[c]);
+        s[-1] = s[0];
+        s[w] = s[w - 1];
+        triangle_h2<8, 7, 4>(s, w, buf);
         return buf;
     }
     if (hx == 1 && vx == 2) {
@@ -246,7 +272,50 @@ inline uint8_t clamp255(int v) { return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v); 
 
 void ycc_to_rgb(const uint8_t* y, const uint8_t* cb, const uint8_t* cr, int count, uint8_t* rgb) {
     static const YccTables t;
-    for (int i = 0; i < count; ++i) {
+    int i = 0;
+#if defined(__SSE2__)
+    // The same sums in 16/32-bit lanes: with x = Cr-128 or Cb-128, FIX(1.402) x = 65536 x +
+    // 26345 x, FIX(1.772) x = 131072 x - 14942 x and -FIX(0.71414) x = -65536 x + 18734 x, so
+    // the whole multiples of 65536 leave the >> 16 exactly and the rest is one pmaddwd with the
+    // ONE_HALF rounding term as its second product.
+    const __m128i zero = _mm_setzero_si128(), c128 = _mm_set1_epi16(128);
+    const __m128i k_r = _mm_set_epi16(-32768, 26345, -32768, 26345, -32768, 26345, -32768, 26345);
+    const __m128i k_b = _mm_set_epi16(-32768, -14942, -32768, -14942, -32768, -14942, -32768, -14942);
+    const __m128i k_g = _mm_set_epi16(18734, -22554, 18734, -22554, 18734, -22554, 18734, -22554);
+    const __m128i minus_one = _mm_set1_epi16(-1), half = _mm_set1_epi32(32768);
+    alignas(16) uint8_t r8[16], g8[16], b8[16];
+    for (; i + 16 <= count; i += 16) {
+        const __m128i yv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i));
+        const __m128i cbv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cb + i));
+        const __m128i crv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cr + i));
+        __m128i out_r[2], out_g[2], out_b[2];
+        for (int h = 0; h < 2; ++h) {
+            const __m128i yy = h ? _mm_unpackhi_epi8(yv, zero) : _mm_unpacklo_epi8(yv, zero);
+            const __m128i xb = _mm_sub_epi16(h ? _mm_unpackhi_epi8(cbv, zero) : _mm_unpacklo_epi8(cbv, zero), c128);
+            const __m128i xr = _mm_sub_epi16(h ? _mm_unpackhi_epi8(crv, zero) : _mm_unpacklo_epi8(crv, zero), c128);
+            // (x, -1) pairs times (k, -32768): k x + 32768 (ONE_HALF)
+            const __m128i r_lo = _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(xr, minus_one), k_r), 16);
+            const __m128i r_hi = _mm_srai_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(xr, minus_one), k_r), 16);
+            const __m128i b_lo = _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(xb, minus_one), k_b), 16);
+            const __m128i b_hi = _mm_srai_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(xb, minus_one), k_b), 16);
+            const __m128i g_lo = _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(xb, xr), k_g), half), 16);
+            const __m128i g_hi = _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(xb, xr), k_g), half), 16);
+            out_r[h] = _mm_add_epi16(_mm_add_epi16(yy, xr), _mm_packs_epi32(r_lo, r_hi));
+            out_b[h] = _mm_add_epi16(_mm_add_epi16(yy, _mm_add_epi16(xb, xb)), _mm_packs_epi32(b_lo, b_hi));
+            out_g[h] = _mm_add_epi16(_mm_sub_epi16(yy, xr), _mm_packs_epi32(g_lo, g_hi));
+        }
+        _mm_store_si128(reinterpret_cast<__m128i*>(r8), _mm_packus_epi16(out_r[0], out_r[1]));
+        _mm_store_si128(reinterpret_cast<__m128i*>(g8), _mm_packus_epi16(out_g[0], out_g[1]));
+        _mm_store_si128(reinterpret_cast<__m128i*>(b8), _mm_packus_epi16(out_b[0], out_b[1]));
+        uint8_t* o = rgb + 3 * i;
+        for (int k = 0; k < 16; ++k) {
+            o[3 * k] = r8[k];
+            o[3 * k + 1] = g8[k];
+            o[3 * k + 2] = b8[k];
+        }
+    }
+#endif
+    for (; i < count; ++i) {
         const int yy = y[i], b = cb[i], r = cr[i];
         rgb[3 * i] = clamp255(yy + t.cr_r[r]);
         rgb[3 * i + 1] = clamp255(yy + ((t.cb_g[b] + t.cr_g[r]) >> 16));

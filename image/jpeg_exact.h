@@ -46,8 +46,9 @@ struct Plane {
 // Sample row `y` of the component upsampled to the full image width `width` (max_h / h and
 // max_v / v must be integers; check with sampling_supported). Returns a pointer to the row: into
 // the plane itself when no upsampling is needed, else into `buf` (at least
-// (max_h / plane.h) * plane.width bytes).
-const uint8_t* upsampled_row(const Plane& plane, int max_h, int max_v, int y, int width, uint8_t* buf);
+// (max_h / plane.h) * plane.width + 16 bytes); `sums` is scratch of plane.width + 2 values.
+const uint8_t* upsampled_row(const Plane& plane, int max_h, int max_v, int y, int width, uint8_t* buf,
+                             int16_t* sums);
 
 // libjpeg refuses sampling factors whose ratio to the largest is not an integer ("Fractional
 // sampling not implemented yet"); Pillow then fails, and so does pomt.

@@ -117,19 +117,21 @@ JpegExactStatus decode_jpeg_exact(const unsigned char* bytes, size_t size, Image
     img.width = width;
     img.height = height;
     img.rgb.resize(size_t(width) * size_t(height) * 3);
-    std::vector<uint8_t> buf(3 * scratch + 3);
-    uint8_t* bufs[3] = {buf.data(), buf.data() + scratch + 1, buf.data() + 2 * scratch + 2};
+    scratch += 16;
+    std::vector<uint8_t> buf(3 * scratch);
+    std::vector<int16_t> sums(scratch + 2);
+    uint8_t* bufs[3] = {buf.data(), buf.data() + scratch, buf.data() + 2 * scratch};
     const bool rgb = n == 3 && libjpeg_is_rgb(j);
     for (int y = 0; y < height; ++y) {
         uint8_t* o = img.row(y);
         if (n == 1) {
-            const uint8_t* g = jpeg_exact::upsampled_row(planes[0], j.img_h_max, j.img_v_max, y, width, bufs[0]);
+            const uint8_t* g = jpeg_exact::upsampled_row(planes[0], j.img_h_max, j.img_v_max, y, width, bufs[0], sums.data());
             for (int x = 0; x < width; ++x) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = g[x];
             continue;
         }
         const uint8_t* row[3];
         for (int k = 0; k < 3; ++k)
-            row[k] = jpeg_exact::upsampled_row(planes[k], j.img_h_max, j.img_v_max, y, width, bufs[k]);
+            row[k] = jpeg_exact::upsampled_row(planes[k], j.img_h_max, j.img_v_max, y, width, bufs[k], sums.data());
         if (rgb) {
             for (int x = 0; x < width; ++x) {
                 o[3 * x] = row[0][x];

@@ -78,13 +78,102 @@ TEST_CASE("image: JPEG IDCT, SSE2 and scalar code agree on random and extreme bl
     }
 }
 
-TEST_CASE("image: JPEG colour conversion follows libjpeg's tables") {
-    // Spot values of jdcolor.c's fixed-point conversion (SCALEBITS 16, ONE_HALF rounding).
-    const uint8_t y[4] = {0, 128, 255, 76}, cb[4] = {128, 0, 255, 85}, cr[4] = {128, 255, 0, 255};
-    uint8_t rgb[12];
-    jpeg_exact::ycc_to_rgb(y, cb, cr, 4, rgb);
-    const uint8_t want[12] = {0, 0, 0, 255, 81, 0, 76, 255, 255, 254, 0, 0};
-    for (int i = 0; i < 12; ++i) CHECK_MESSAGE(int(rgb[i]) == int(want[i]), "value " << i);
+TEST_CASE("image: JPEG colour conversion equals libjpeg's fixed-point formula for every Y, Cb, Cr") {
+    // jdcolor.c: SCALEBITS 16, ONE_HALF rounding, FIX(1.40200) = 91881, FIX(1.77200) = 116130,
+    // FIX(0.71414) = 46802, FIX(0.34414) = 22554; every (Y, Cb, Cr), through the vector code
+    // (rows of 256) and the scalar tail (a row of 7).
+    std::vector<uint8_t> y(256), cb(256), cr(256), rgb(256 * 3);
+    auto clamp = [](int v) { return v < 0 ? 0 : v > 255 ? 255 : v; };
+    int bad = 0;
+    for (int b = 0; b < 256; ++b)
+        for (int r = 0; r < 256; ++r) {
+            for (int i = 0; i < 256; ++i) y[i] = uint8_t(i), cb[i] = uint8_t(b), cr[i] = uint8_t(r);
+            const int count = (b + r) % 2 ? 256 : 7;
+            jpeg_exact::ycc_to_rgb(y.data(), cb.data(), cr.data(), count, rgb.data());
+            for (int i = 0; i < count; ++i) {
+                const int xb = b - 128, xr = r - 128;
+                const int want[3] = {clamp(i + ((91881 * xr + 32768) >> 16)),
+                                     clamp(i + ((-22554 * xb - 46802 * xr + 32768) >> 16)),
+                                     clamp(i + ((116130 * xb + 32768) >> 16))};
+                for (int c = 0; c < 3; ++c) bad += rgb[3 * i + c] != want[c];
+            }
+        }
+    CHECK(bad == 0);
+}
+
+// ---- stb 2.27's known JPEG CVEs on this path (docs/RELIABILITY.md) ----------------------------
+// The inputs are fuzz/regressions/image/*.bin (4 fuzz control bytes, then the JPEG); fuzz_image
+// replays them with every UBSan check fatal.
+
+namespace {
+
+std::string regression_jpeg(const std::string& name) {
+    const std::string bytes = pomt_test::read_bytes("fuzz/regressions/image/" + name);
+    REQUIRE(bytes.size() > 4);
+    return bytes.substr(4);
+}
+
+Image decode_any(const std::string& bytes, const std::string& name) {
+    return decode_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), name);
+}
+
+}  // namespace
+
+TEST_CASE("image: CVE-2022-28041, a progressive DC scan whose prediction times 2^Al overflows, decodes cleanly") {
+    // 32×32 grey, progressive; the DC-first scan has Al = 13 and sixteen DC differences of +32767:
+    // stb 2.27 computed dc * (1 << 13) in an int (signed overflow from the 9th block on).
+    const std::string j = regression_jpeg("jpeg_cve_2022_28041_prog_dc_overflow.bin");
+    const Image exact = decode_exact(j);
+    CHECK(exact.width == 32);
+    CHECK(exact.height == 32);
+    const Image img = decode_any(j, "cve-2022-28041.jpg");
+    CHECK(img.rgb.size() == size_t(32 * 32 * 3));
+}
+
+TEST_CASE("image: a baseline DC times a 16-bit quantiser past INT_MAX decodes cleanly (stb issue 1533)") {
+    // 32×8 grey, 16-bit DQT of 65535, DC differences of +32767: stb 2.27's dc * dequant[0] overflowed.
+    const std::string j = regression_jpeg("jpeg_dc_times_dequant_overflow.bin");
+    const Image exact = decode_exact(j);
+    CHECK(exact.width == 32);
+    CHECK(exact.height == 8);
+    // (libjpeg-turbo 2.1.5 gives mid-grey for this file; it is corrupt, so only a clean decode is
+    // required.)
+}
+
+TEST_CASE("image: a JPEG whose DC prediction passes INT_MAX is refused with one line") {
+    // 2048×2056 grey baseline (65792 blocks), every DC difference +32767 (category 15): the running
+    // prediction passes INT_MAX at block 65538. stb 2.27 overflowed; pomt's stb says "bad delta"
+    // (libjpeg-turbo 2.1.5 decodes it; builds with JPEG=libjpeg use that).
+    std::string j("\xFF\xD8", 2);
+    j += std::string("\xFF\xDB\x00\x43\x00", 5) + std::string(64, '\x01');
+    j += std::string("\xFF\xC0\x00\x0B\x08\x08\x08\x08\x00\x01\x01\x11\x00", 13);   // 2056 high, 2048 wide
+    j += std::string("\xFF\xC4\x00\x14\x00\x01", 6) + std::string(15, '\0') + std::string("\x0F", 1);  // DC: "0" = 15
+    j += std::string("\xFF\xC4\x00\x14\x10\x01", 6) + std::string(15, '\0') + std::string("\x00", 1);  // AC: "0" = EOB
+    j += std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10);
+    std::string bits;
+    for (int b = 0; b < 2048 / 8 * 2056 / 8; ++b) bits += "0111111111111111" "0";
+    bits.append((8 - bits.size() % 8) % 8, '1');
+    for (size_t i = 0; i < bits.size(); i += 8) {
+        const char byte = char(std::stoi(bits.substr(i, 8), nullptr, 2));
+        j += byte;
+        if (byte == '\xFF') j += '\0';
+    }
+    j += "\xFF\xD9";
+    Image img;
+    std::string reason;
+    CHECK(decode_jpeg_exact(reinterpret_cast<const unsigned char*>(j.data()), j.size(), &img, &reason) ==
+          JpegExactStatus::failed);
+    CHECK(reason == "bad delta");
+    if (!libjpeg_available())
+        pomt_test::expect_error([&] { decode_any(j, "dc-overflow.jpg"); }, "image 'dc-overflow.jpg': cannot decode JPEG: bad delta");
+}
+
+TEST_CASE("image: CVE-2022-28042, a progressive JPEG with a Huffman table of 265 codes between scans, is refused") {
+    // The use-after-free in stbi__jpeg_huff_decode follows stbi__build_huffman writing past its
+    // arrays for a table of more than 256 codes (the F5 finding); image/jpeg_stb_check.cpp refuses
+    // every such table stb would build before stb runs, here an AC table defined after the DC scan.
+    const std::string j = regression_jpeg("jpeg_cve_2022_28042_prog_dht_over_256.bin");
+    pomt_test::expect_error([&] { decode_any(j, "cve-2022-28042.jpg"); }, "Huffman table with more than 256 codes");
 }
 
 #ifdef POMT_USE_LIBJPEG
