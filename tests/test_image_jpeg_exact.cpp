@@ -29,21 +29,6 @@ uint32_t next_random(uint32_t& s) {
     return s >> 8;
 }
 
-// "" when equal, else where and how the first difference shows.
-std::string first_difference(const Image& a, const Image& b) {
-    if (a.width != b.width || a.height != b.height)
-        return "size " + std::to_string(a.width) + "x" + std::to_string(a.height) + " vs " +
-               std::to_string(b.width) + "x" + std::to_string(b.height);
-    for (size_t i = 0; i < a.rgb.size(); ++i)
-        if (a.rgb[i] != b.rgb[i]) {
-            const size_t px = i / 3;
-            return "pixel (" + std::to_string(px % size_t(a.width)) + "," + std::to_string(px / size_t(a.width)) +
-                   ") channel " + std::to_string(i % 3) + ": " + std::to_string(a.rgb[i]) + " vs " +
-                   std::to_string(b.rgb[i]);
-        }
-    return "";
-}
-
 Image decode_exact(const std::string& bytes) {
     Image img;
     std::string reason;
@@ -179,6 +164,22 @@ TEST_CASE("image: CVE-2022-28042, a progressive JPEG with a Huffman table of 265
 #ifdef POMT_USE_LIBJPEG
 
 namespace {
+
+// "" when equal, else where and how the first difference shows.
+std::string first_difference(const Image& a, const Image& b) {
+    if (a.width != b.width || a.height != b.height)
+        return "size " + std::to_string(a.width) + "x" + std::to_string(a.height) + " vs " +
+               std::to_string(b.width) + "x" + std::to_string(b.height);
+    for (size_t i = 0; i < a.rgb.size(); ++i)
+        if (a.rgb[i] != b.rgb[i]) {
+            const size_t px = i / 3;
+            return "pixel (" + std::to_string(px % size_t(a.width)) + "," + std::to_string(px / size_t(a.width)) +
+                   ") channel " + std::to_string(i % 3) + ": " + std::to_string(a.rgb[i]) + " vs " +
+                   std::to_string(b.rgb[i]);
+        }
+    return "";
+}
+
 
 struct Synthetic {
     int width, height;
