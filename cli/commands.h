@@ -17,6 +17,7 @@ int cmd_profile(int argc, char** argv);
 int cmd_classify(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_schedule(int argc, char** argv);
+int cmd_preprocess(int argc, char** argv);
 
 // `-m model.pomt` or `--arch NAME [--seed S]` (random weights); exactly one of them. Applies
 // --max-memory first and refuses a model that cannot run one image within the limit.

@@ -22,6 +22,9 @@ const char* kUsage =
     "           [--threads N] [--labels FILE] [--max-pixels N] [--json]\n"
     "                      top-K classes of each image (JPEG, PNG, BMP, GIF, TGA, PNM)\n"
     "  info model.pomt     print the model and preprocessing configuration\n"
+    "  preprocess (-m model.pomt | --arch NAME) IMAGE... -o x.npy [--max-pixels N]\n"
+    "                      write the (N,3,H,W) float32 tensor of timm's eval transform for the images\n"
+    "                      (the model's preprocessing; the input `run` takes)\n"
     "  run (-m model.pomt | --arch NAME) --input x.npy --output logits.npy [--threads N]\n"
     "                      run preprocessed images (N,3,H,W) and write the logits (N,classes)\n"
     "  profile (-m model.pomt | --arch NAME) [--mode model|block|op] [--tokens START:END:STEP]\n"
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
         if (cmd == "classify") return pomt::cmd_classify(argc, argv);
         if (cmd == "eval") return pomt::cmd_eval(argc, argv);
         if (cmd == "schedule") return pomt::cmd_schedule(argc, argv);
+        if (cmd == "preprocess") return pomt::cmd_preprocess(argc, argv);
         std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", pomt::one_line(cmd).c_str());
         return 2;
     } catch (const pomt::Error& e) {  // already one line (pomt/error.h)

@@ -1,4 +1,5 @@
 #include "image/image.h"
+#include "image/jpeg_exact.h"
 #include "image/jpeg_libjpeg.h"
 #include "image/jpeg_stb_check.h"
 #include "image/pnm_header.h"
@@ -15,11 +16,13 @@
 #include "core/file_util.h"
 
 // Decoder fidelity vs PIL (what timm uses): PNG, BMP, TGA, PNM and GIF are lossless, so the RGB
-// bytes are PIL's. JPEG is lossy and stb_image has its own integer IDCT, chroma upsampling and
-// YCbCr conversion, which round differently from libjpeg-turbo (PIL). Measured against Pillow 13 on
-// the 1300 ImageNet JPEGs of ../shared (227x227, 4:2:0): max 3 levels, mean 0.06, 4.7% of values
-// differ. After timm's eval transform (ViT-Tiny reference input, mean = std = 0.5) the tensor
-// differs by at most 0.031 (4 levels), mean 6.2e-4; from PIL-decoded pixels it is bit-identical.
+// bytes are PIL's. JPEG is lossy: stb_image's own integer IDCT, chroma upsampling and YCbCr
+// conversion round differently from libjpeg-turbo (PIL), by up to 3 levels. So JPEG (greyscale and
+// 3-component) goes through image/jpeg_exact.h: stb's entropy decoding with libjpeg-turbo's pixel
+// stages, byte-identical to Pillow (tests/test_image_jpeg_exact.cpp checks it against libjpeg on
+// the 1300 ImageNet JPEGs of ../shared and on synthetic files). `make JPEG=libjpeg` decodes JPEG
+// with libjpeg-turbo itself. CMYK / YCCK JPEG still uses stb's conversion (Pillow keeps such files
+// as mode CMYK and converts them its own way).
 
 namespace pomt {
 namespace {
@@ -303,6 +306,14 @@ Image decode_image(const unsigned char* bytes, size_t size, const std::string& n
 
     Image img;
     if (info.format == "jpeg" && decode_jpeg_libjpeg(bytes, size, name, &img)) return img;  // JPEG=libjpeg builds
+    if (info.format == "jpeg" && !libjpeg_available()) {
+        std::string reason;
+        switch (decode_jpeg_exact(bytes, size, &img, &reason)) {
+            case JpegExactStatus::decoded: return img;
+            case JpegExactStatus::failed: image_fail(name, "cannot decode JPEG: " + reason);
+            case JpegExactStatus::not_handled: break;  // CMYK / YCCK: stb's conversion below
+        }
+    }
     if (info.format == "pnm") return decode_pnm(bytes, size, name);
     std::vector<unsigned char> png_copy;
     if (info.format == "png" && png_without_empty_idat(bytes, size, &png_copy)) {

@@ -1,7 +1,7 @@
 // Fidelity on real images: pomt's per-image top-1 against the reference PyTorch implementations
 // (timm, the official POMT code, its Top-K, facebookresearch ToMe) on ImageNet validation images,
 // for the baseline and one setting of each pruning method. The issue's bar is ≥ 99 % agreement
-// (JPEG decoding differs slightly between stb_image and libjpeg; nothing else may).
+// for every method, ToMe included: JPEG decodes to PIL's pixels in every build.
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -11,7 +11,6 @@
 #include "tests/test_util.h"
 #include "eval/dataset.h"
 #include "eval/evaluate.h"
-#include "image/jpeg_libjpeg.h"
 #include "prune/pruning.h"
 #include "weights_tools/convert.h"
 
@@ -49,14 +48,6 @@ TEST_CASE("fidelity: top-1 agrees with the reference implementations on real Ima
         {"baseline", "none"}, {"pomt R=56 L=3", "pomt:R=56,layer=3"}, {"topk r=4", "topk:r=4"}, {"tome r=13", "tome:r=13"}};
     for (const auto& s : settings) {
         CAPTURE(s.first);
-        // ToMe's discrete matching turns stb_image's ≤ 3-level JPEG differences into other merges
-        // on ~2 % of images (97.8 % agreement over the 1300; 100 % with PIL's pixels). Builds with
-        // JPEG=libjpeg decode as PIL does and are held to the bar for every method.
-        if (std::string(s.first).rfind("tome", 0) == 0 && !libjpeg_available()) {
-            MESSAGE("ToMe fidelity needs PIL-exact JPEG decoding: checked in JPEG=libjpeg builds (CI runs one)");
-            std::printf("NOTE: %s fidelity not checked: this build decodes JPEG with stb_image (make JPEG=libjpeg)\n", s.first);
-            continue;
-        }
         size_t col = std::find(columns.begin(), columns.end(), s.first) - columns.begin();
         REQUIRE(col < columns.size());
         EvalOptions eo;

@@ -1,6 +1,9 @@
 /* stb_image - v2.27 - public domain image loader - http://nothings.org/stb
                                   no warranty implied; use at your own risk
 
+   pomt: v2.27 as released, plus one patch marked "pomt patch" (stbi__pomt_dc_add_ok and its two
+   uses, CVE-2022-28041); see docs/RELIABILITY.md.
+
    Do this:
       #define STB_IMAGE_IMPLEMENTATION
    before you include this file in *one* C or C++ file to create the implementation.
@@ -2178,6 +2181,17 @@ static const stbi_uc stbi__jpeg_dezigzag[64+15] =
    63, 63, 63, 63, 63, 63, 63
 };
 
+// pomt patch (not in stb 2.27; the same checks as stb 2.28's fix for CVE-2022-28041, written for
+// pomt): the DC prediction is an int that a crafted file can push past INT_MAX (signed overflow,
+// undefined behaviour), and dc * dequant / dc << succ_low overflowed the same way. The sum is
+// refused ("bad delta", as stb 2.28); the products are computed modulo 2^32 (stb keeps their low
+// 16 bits in a short, as before, now without undefined behaviour). Only corrupt files reach these.
+static int stbi__pomt_dc_add_ok(int a, int b)
+{
+   if ((a >= 0) != (b >= 0)) return 1;
+   return a >= 0 ? a <= INT_MAX - b : a >= INT_MIN - b;
+}
+
 // decode one 64-entry block--
 static int stbi__jpeg_decode_block(stbi__jpeg *j, short data[64], stbi__huffman *hdc, stbi__huffman *hac, stbi__int16 *fac, int b, stbi__uint16 *dequant)
 {
@@ -2192,9 +2206,10 @@ static int stbi__jpeg_decode_block(stbi__jpeg *j, short data[64], stbi__huffman 
    memset(data,0,64*sizeof(data[0]));
 
    diff = t ? stbi__extend_receive(j, t) : 0;
+   if (!stbi__pomt_dc_add_ok(j->img_comp[b].dc_pred, diff)) return stbi__err("bad delta","Corrupt JPEG"); // pomt patch
    dc = j->img_comp[b].dc_pred + diff;
    j->img_comp[b].dc_pred = dc;
-   data[0] = (short) (dc * dequant[0]);
+   data[0] = (short) (stbi__uint32) ((stbi__uint32) dc * dequant[0]); // pomt patch: was dc * dequant[0]
 
    // decode AC components, see JPEG spec
    k = 1;
@@ -2246,9 +2261,10 @@ static int stbi__jpeg_decode_block_prog_dc(stbi__jpeg *j, short data[64], stbi__
       if (t < 0 || t > 15) return stbi__err("can't merge dc and ac", "Corrupt JPEG");
       diff = t ? stbi__extend_receive(j, t) : 0;
 
+      if (!stbi__pomt_dc_add_ok(j->img_comp[b].dc_pred, diff)) return stbi__err("bad delta","Corrupt JPEG"); // pomt patch
       dc = j->img_comp[b].dc_pred + diff;
       j->img_comp[b].dc_pred = dc;
-      data[0] = (short) (dc * (1 << j->succ_low));
+      data[0] = (short) (stbi__uint32) ((stbi__uint32) dc << j->succ_low); // pomt patch: was dc * (1 << j->succ_low)
    } else {
       // refinement scan for DC coefficient
       if (stbi__jpeg_get_bit(j))
