@@ -23,7 +23,7 @@ import atexit
 import dataclasses
 import os
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -32,10 +32,8 @@ from ._pomt import Error
 
 __all__ = [
     "Error", "Schedule", "Model", "Latency", "EvalResult", "ImageOutcome", "ConvertReport",
-    "load", "from_arch", "evaluate", "convert", "from_timm", "isa",
+    "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "from_timm", "isa",
 ]
-# TODO(schedule search): pomt.schedule(model, data, ...) over the C++ search API once it lands
-# (search/ + cli/cmd_schedule.cpp are being reworked); until then use `pomt schedule` on the CLI.
 
 Error.__doc__ = ("A pomt failure: bad input, spec, schedule, image or model file. Subclass of ValueError; "
                  "str(e) is the one-line message the pomt command line prints.")
@@ -279,6 +277,65 @@ def evaluate(model: Model, data: Union[str, "os.PathLike[str]"], prune: Prune = 
     n, done, skipped, top1, top5, rows = model._m.evaluate(
         os.fsdecode(data), os.fsdecode(root) if root else "", _schedule(prune), limit, _threads(threads), skip_bad)
     return EvalResult(n, done, skipped, top1, top5, [ImageOutcome(*r) for r in rows])
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenPoint:
+    """One token count n of the paper's search: L(n), A(n) (measured or interpolated) and U(n)."""
+    tokens: int
+    latency_ms: float
+    accuracy: float
+    accuracy_measured: bool
+    utility: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleResult:
+    """What pomt.schedule found: n* = argmax U(n), the POMT schedule leaving n* tokens after `layer`,
+    the curves behind it, and (when verified) the deployed schedule's latency measured interleaved
+    with the unpruned model. `json` is the schedule file `pomt schedule -o` writes."""
+    n_star: int
+    tokens_full: int
+    layer: int
+    r: int
+    reference_r: int
+    description: str
+    images: int
+    latency: List[Tuple[int, float, float, float, int]]  # (tokens, median_ms, p10_ms, p90_ms, runs): L(n)
+    points: List[TokenPoint]
+    verified: bool
+    baseline_ms: float
+    schedule_ms: float
+    reference_ms: float
+    json: str
+
+    @property
+    def schedule(self) -> Optional["Schedule"]:
+        """The schedule itself, for Model.run(prune=...); None when no pruning pays."""
+        return Schedule.parse("pomt:R=%d,layer=%d" % (self.r, self.layer)) if self.r > 0 else None
+
+
+def schedule(model: Model, data: Union[str, "os.PathLike[str]"], *, root: Optional[str] = None, images: int = 1024,
+             alpha: float = 0.5, layer: Optional[int] = None, tokens: Optional[Tuple[int, int, int]] = None,
+             coarse_step: int = 8, threads: Optional[int] = None, latency_csv: Optional[str] = None,
+             fast: bool = False, verify: bool = True, verify_runs: int = 30, seed: int = 0, skip_bad: bool = False,
+             progress: Optional[Callable[[str, int, int], Optional[bool]]] = None) -> ScheduleResult:
+    """The paper's offline computation on this device, as `pomt schedule`: L(n) measured here (or
+    read from a `pomt profile` CSV), A(n) of random pruning on the first `images` images of `data`
+    (a "path label" list or class folders), U(n) = alpha(1 - L/max L) + (1 - alpha) A/max A,
+    n* = argmax U, and POMT at `layer` (default block 3) pruning to n*. tokens = (lowest, highest,
+    step) limits n (0 = the model's bound). progress(phase, done, total) is called as it goes;
+    returning False cancels (pomt.Error)."""
+    if not isinstance(model, Model):
+        raise Error("schedule needs a pomt.Model, got %s" % type(model).__name__)
+    lo, hi, step = tokens if tokens is not None else (0, 0, 1)
+    r = _pomt.search_schedule(model._m, os.fsdecode(data), os.fsdecode(root) if root else "", images, skip_bad,
+                              seed, float(alpha), -1 if layer is None else layer, lo, hi, step, coarse_step,
+                              _threads(threads), os.fsdecode(latency_csv) if latency_csv else "", fast, verify,
+                              verify_runs, progress)
+    n_star, full, lay, rr, ref_r, desc, n_img, latency, points, verified, base, sched, ref, text = r
+    return ScheduleResult(n_star, full, lay, rr, ref_r, desc, n_img, list(latency), [TokenPoint(*p) for p in points],
+                          verified, base, sched, ref, text)
 
 
 def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], arch: Optional[str] = None,

@@ -28,6 +28,7 @@
 #include "kernels/threads.h"
 #include "pomt/error.h"
 #include "pomt/pomt.h"
+#include "pomt/search.h"
 #include "profiler/model_latency.h"
 #include "prune/pruning.h"
 #include "vit/model.h"
@@ -295,6 +296,49 @@ NB_MODULE(_pomt, m) {
             return std::make_tuple(r.images, r.evaluated, r.skipped, r.top1(), r.top5(), per_image);
         }, "data"_a, "root"_a, "schedule"_a.none(), "limit"_a, "threads"_a, "skip_bad"_a);
 
+    // The paper's schedule search (include/pomt/search.h). `progress(phase, done, total)` may be None;
+    // it is called with the GIL held, from worker threads while images decode; returning False
+    // cancels, and an exception it raises cancels too and is reported in the error.
+    m.def("search_schedule", [](const PyModel& p, const std::string& data, const std::string& root, int max_images,
+                                bool skip_bad, uint64_t seed, double alpha, int layer, int min_tokens, int max_tokens,
+                                int token_step, int coarse_step, int threads, const std::string& latency_csv,
+                                bool fast, bool verify, int verify_runs, nb::object progress) {
+        pomt::ScheduleSearchOptions o;
+        o.data = data, o.root = root, o.max_images = max_images, o.skip_bad = skip_bad, o.random_seed = seed;
+        o.alpha = alpha, o.layer = layer, o.min_tokens = min_tokens, o.max_tokens = max_tokens;
+        o.token_step = token_step, o.coarse_step = coarse_step, o.threads = threads > 0 ? threads : p.threads();
+        o.latency_csv = latency_csv, o.fast = fast, o.verify = verify, o.verify_runs = verify_runs;
+        std::string callback_error;
+        if (!progress.is_none())
+            o.progress = [&](const pomt::SearchProgress& s) {
+                nb::gil_scoped_acquire gil;
+                try {
+                    nb::object go = progress(s.phase, s.done, s.total);
+                    return go.is_none() || nb::cast<bool>(go);
+                } catch (nb::python_error& e) {
+                    callback_error = pomt::one_line(e.what());
+                    return false;
+                }
+            };
+        pomt::ScheduleSearchResult r;
+        try {
+            nb::gil_scoped_release release;
+            r = pomt::search_schedule(p.classifier(), o);
+        } catch (const pomt::Error&) {
+            if (!callback_error.empty()) pomt::fail("the progress callback raised: " + callback_error);
+            throw;
+        }
+        std::vector<std::tuple<int, double, double, double, int>> latency;
+        for (const pomt::LatencyPoint& l : r.latency) latency.emplace_back(l.tokens, l.median_ms, l.p10_ms, l.p90_ms, l.runs);
+        std::vector<std::tuple<int, double, double, bool, double>> points;
+        for (const pomt::TokenUtility& u : r.points)
+            points.emplace_back(u.tokens, u.latency_ms, u.accuracy, u.accuracy_measured, u.utility);
+        return nb::make_tuple(r.n_star, r.tokens_full, r.layer, r.r, r.reference_r, r.description, r.images, latency,
+                              points, r.verified, r.baseline_ms, r.schedule_ms, r.reference_ms,
+                              pomt::schedule_file_json(p.classifier(), r));
+    }, "model"_a, "data"_a, "root"_a, "max_images"_a, "skip_bad"_a, "seed"_a, "alpha"_a, "layer"_a, "min_tokens"_a,
+       "max_tokens"_a, "token_step"_a, "coarse_step"_a, "threads"_a, "latency_csv"_a, "fast"_a, "verify"_a,
+       "verify_runs"_a, "progress"_a.none());
     m.def("load", [](const std::string& path, uint64_t max_memory, int threads) {
         nb::gil_scoped_release release;
         return new PyModel(pomt::Classifier::load(path, load_options(max_memory)), threads);

@@ -339,3 +339,35 @@ def test_from_timm_matches_timm():
         ref = model(torch.from_numpy(x)).numpy()
     got = pomt.from_timm(model, threads=1).run(x)
     assert np.abs(got - ref).max() < 1e-3
+
+
+# ---- the schedule search (include/pomt/search.h)
+
+def test_schedule_search_over_the_library(converted):
+    data = shared("data/imagenet-val-1300/labels.txt")
+    m = pomt.load(converted(VIT_TINY), threads=1)
+    phases = []
+    r = pomt.schedule(m, data, images=8, tokens=(149, 197, 8), fast=True, verify_runs=3,
+                      progress=lambda phase, done, total: phases.append(phase))
+    assert r.tokens_full == 197 and r.layer == 3 and r.images == 8
+    assert 149 <= r.n_star <= 197
+    assert [p.tokens for p in r.points] == [row[0] for row in r.latency]
+    assert max(p.utility for p in r.points) == pytest.approx(next(p.utility for p in r.points if p.tokens == r.n_star))
+    assert {"images", "L(n)", "A(n)"} <= set(phases)
+    assert r.verified and r.baseline_ms > 0 and r.schedule_ms > 0
+    assert json.loads(r.json)  # the schedule file pomt schedule -o writes
+    if r.r > 0:
+        assert m.describe(r.schedule) == r.description
+        assert m.run(np.zeros((1,) + m.input_shape, np.float32), prune=r.schedule).shape == (1, 1000)
+    else:
+        assert r.schedule is None
+
+    with pytest.raises(pomt.Error, match="cancelled"):
+        pomt.schedule(m, data, images=8, tokens=(149, 197, 8), fast=True, progress=lambda *a: False)
+
+    def boom(*a):
+        raise RuntimeError("stop here")
+    with pytest.raises(pomt.Error, match="progress callback raised.*stop here"):
+        pomt.schedule(m, data, images=8, tokens=(149, 197, 8), fast=True, progress=boom)
+    with pytest.raises(pomt.Error, match="alpha"):
+        pomt.schedule(m, data, alpha=2.0)
