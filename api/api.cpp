@@ -14,6 +14,9 @@
 #include "vit/model.h"
 #include "image/preprocess.h"
 #include "prune/pruning.h"
+#include "prune/token_provenance.h"
+#include "image/png_writer.h"
+#include "image/token_picture.h"
 
 namespace pomt {
 
@@ -57,7 +60,33 @@ ResolvedSchedule resolve(const std::shared_ptr<const PruneSchedule>& steps, cons
     return resolve_schedule(steps ? *steps : PruneSchedule(), config);
 }
 
+TokenPicture to_picture(TokenPictureParts parts) {
+    TokenPicture t;
+    t.width = parts.picture.width;
+    t.height = parts.picture.height;
+    t.input_height = parts.input_height;
+    t.rgb = std::move(parts.picture.rgb);
+    t.legend = std::move(parts.legend);
+    const TokenCounts& n = parts.counts;
+    t.tokens_before = n.tokens_before, t.tokens_after = n.tokens_after;
+    t.patches = n.patches, t.kept = n.kept, t.dropped = n.dropped, t.pomt_merged = n.pomt_merged;
+    t.tome_groups = n.tome_groups, t.tome_grouped = n.tome_grouped;
+    return t;
+}
+
 }  // namespace
+
+// ---- TokenPicture ------------------------------------------------------------------------------
+
+std::vector<uint8_t> TokenPicture::png() const {
+    if (rgb.size() != size_t(width) * size_t(height) * 3) fail("token picture: no picture (or a damaged one)");
+    return encode_png(rgb.data(), width, height);
+}
+
+void TokenPicture::save_png(const std::string& path) const {
+    const std::vector<uint8_t> bytes = png();
+    write_file_atomic(path, bytes.data(), bytes.size());
+}
 
 // ---- Schedule ----------------------------------------------------------------------------------
 
@@ -222,6 +251,14 @@ std::vector<Prediction> Classifier::top_k(const std::vector<float>& logits, int 
     return top;
 }
 
+TokenPicture Classifier::show_tokens(const Tensor& input, const Schedule& schedule) const {
+    InferenceOptions options;
+    options.top = 0;
+    options.schedule = schedule;
+    options.show_tokens = true;
+    return run(input, options).token_picture;
+}
+
 std::string Classifier::describe(const Schedule& schedule) const {
     ResolvedSchedule plan = resolve(schedule.steps_, state_->model->config());
     return plan.empty() ? "none" : plan.describe();
@@ -256,13 +293,22 @@ Result Workspace::run(const Tensor& input, const InferenceOptions& options) {
              std::to_string(c.in_chans) + "x" + std::to_string(c.img_size) + "x" + std::to_string(c.img_size));
     // The pruner holds scratch space written during the run, so each call gets its own: nothing
     // is shared between concurrent runs but the read-only model.
+    // With show_tokens, the pruner records where every token goes (prune/token_provenance.h).
+    TokenProvenance record;
+    TokenProvenance* recording = nullptr;
+    if (options.show_tokens) {
+        record.start(1, c.num_tokens(), c.num_prefix_tokens());  // what an empty schedule leaves
+        recording = &record;
+    }
     std::unique_ptr<TokenPruner> pruner;
-    if (!options.schedule.empty()) pruner = make_pruner(resolve(options.schedule.steps_, c), c);
+    if (!options.schedule.empty()) pruner = make_pruner(resolve(options.schedule.steps_, c), c, recording);
     Result r;
     RunOptions ro;
     ro.pruner = pruner.get();
     ro.tokens_after_block = &r.tokens_after_block;
     r.logits = impl_->session.run(input.data.data(), 1, ro);
+    if (recording)
+        r.token_picture = to_picture(draw_token_picture(input.data.data(), impl_->session.model().preprocess(), c, record, 0));
     if (c.num_classes > 0) r.top = impl_->classifier.top_k(r.logits, options.top);
     return r;
 }

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/prune_args.h"
 #include "pomt/pomt.h"
 #include "pomt/error.h"
+#include "core/file_util.h"
 #include "core/json.h"
 
 namespace pomt {
@@ -32,16 +34,44 @@ json::Value rounded(double v, int digits) {
 
 struct ImageOutcome {
     std::string image, error;
+    std::string picture;  // --show-tokens: the file written
     Result result;
     double decode_ms = 0, forward_ms = 0;
 };
+
+// --show-tokens PATH: the picture file of each image. One image: PATH itself, unless PATH is an
+// existing folder; several: PATH must be a folder, receiving <image-stem>.tokens.png. Checked before
+// any work, so a bad PATH fails with nothing written.
+std::vector<std::string> picture_paths(const std::string& path, const std::vector<std::string>& images) {
+    if (path.empty()) fail("--show-tokens needs a path");
+    const bool folder = is_directory(path);
+    if (!folder && images.size() == 1) {
+        require_writable_path(path);
+        return {path};
+    }
+    if (!folder)
+        fail("--show-tokens '" + path + "' must be an existing folder when " + std::to_string(images.size()) +
+             " images are given");
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    for (const std::string& image : images) {
+        std::string stem = image.substr(image.find_last_of('/') + 1);
+        if (stem.find('.') != std::string::npos && stem.find_last_of('.') > 0) stem.resize(stem.find_last_of('.'));
+        const std::string file = path + (path.back() == '/' ? "" : "/") + stem + ".tokens.png";
+        if (!seen.insert(file).second) fail("--show-tokens: two images would both write '" + file + "'");
+        require_writable_path(file);
+        out.push_back(file);
+    }
+    return out;
+}
 
 }  // namespace
 
 int cmd_classify(int argc, char** argv) {
     const Clock::time_point start = Clock::now();
     Args args(argc, argv, 2,
-              {"-m", "--arch", "--seed", "--top", "--prune", "--schedule", "--threads", "--labels", "--max-pixels"},
+              {"-m", "--arch", "--seed", "--top", "--prune", "--schedule", "--threads", "--labels", "--max-pixels",
+               "--show-tokens"},
               {"--json"});
     const std::vector<std::string>& images = args.positional();
     if (images.empty()) fail("give at least one image file");
@@ -52,6 +82,9 @@ int cmd_classify(int argc, char** argv) {
     const bool as_json = args.has("--json");
     // Before the model load, so a bad spec or schedule file fails fast.
     const Schedule schedule = Schedule::from_steps(schedule_from_args(args));
+    const bool show_tokens = args.has("--show-tokens");
+    const std::vector<std::string> pictures = show_tokens ? picture_paths(args.get("--show-tokens"), images)
+                                                          : std::vector<std::string>();
 
     // Load: map the weights, wrap them, make the workspace (buffers, thread pool).
     Classifier classifier = Classifier::from_model(load_model_from_args(args));
@@ -64,11 +97,13 @@ int cmd_classify(int argc, char** argv) {
     InferenceOptions options;
     options.top = top;
     options.schedule = schedule;
+    options.show_tokens = show_tokens;
     if (!as_json && !schedule.empty()) std::printf("pruning: %s\n", plan.c_str());
     std::vector<ImageOutcome> outcomes;
     bool any_failed = false;
     int printed = 0;
-    for (const std::string& path : images) {
+    for (size_t i = 0; i < images.size(); ++i) {
+        const std::string& path = images[i];
         ImageOutcome o;
         o.image = path;
         // A bad image is reported and skipped; the others are still classified.
@@ -79,6 +114,7 @@ int cmd_classify(int argc, char** argv) {
             t0 = Clock::now();
             o.result = workspace.run(input, options);
             o.forward_ms = ms_since(t0);
+            if (show_tokens) o.result.token_picture.save_png(o.picture = pictures[i]);
         } catch (const Error& e) {
             o.error = e.what();
         } catch (const std::bad_alloc&) {
@@ -97,6 +133,8 @@ int cmd_classify(int argc, char** argv) {
             }
             std::printf("load %.1f ms  decode+preprocess %.1f ms  forward %.1f ms\n", load_ms, o.decode_ms,
                         o.forward_ms);
+            if (show_tokens)
+                std::printf("tokens picture %s: %s\n", o.picture.c_str(), o.result.token_picture.legend.c_str());
             std::fflush(stdout);  // results appear as they are ready (and before a later error line)
         }
         outcomes.push_back(std::move(o));
@@ -126,6 +164,10 @@ int cmd_classify(int argc, char** argv) {
                 top_list.push_back(e);
             }
             item.set("top", top_list);
+            if (show_tokens) {
+                item.set("tokens_picture", json::Value::string(o.picture));
+                item.set("tokens_legend", json::Value::string(o.result.token_picture.legend));
+            }
             if (!o.result.tokens_after_block.empty())
                 item.set("tokens_after_last_block", json::Value::number(o.result.tokens_after_block.back()));
             json::Value timings = json::Value::object();

@@ -33,6 +33,11 @@ std::vector<unsigned char> read_file_bytes(const std::string& path, const std::s
     return bytes;
 }
 
+bool is_directory(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 void require_writable_path(const std::string& path) {
     struct stat st;
     if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("output '" + path + "' is a directory");

@@ -16,6 +16,9 @@ void require_regular_file(const std::string& path, const std::string& what);
 // not a directory. Lets long commands refuse a bad output path before doing the work.
 void require_writable_path(const std::string& path);
 
+// Whether `path` names an existing directory.
+bool is_directory(const std::string& path);
+
 // Writes `size` bytes to `path` via `path.tmp.<pid>` + rename; removes the temporary on failure.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 

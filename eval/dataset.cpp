@@ -1,7 +1,6 @@
 #include "eval/dataset.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,11 +15,6 @@ namespace pomt {
 
 namespace {
 
-bool is_dir(const std::string& p) {
-    struct stat st;
-    return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 std::vector<std::string> sorted_entries(const std::string& dir, bool want_dirs) {
     std::vector<std::string> names;
     DIR* d = opendir(dir.c_str());
@@ -28,7 +22,7 @@ std::vector<std::string> sorted_entries(const std::string& dir, bool want_dirs) 
     while (dirent* e = readdir(d)) {
         std::string n = e->d_name;
         if (n.empty() || n[0] == '.') continue;
-        if (is_dir(dir + "/" + n) == want_dirs) names.push_back(n);
+        if (is_directory(dir + "/" + n) == want_dirs) names.push_back(n);
     }
     closedir(d);
     std::sort(names.begin(), names.end());
@@ -93,7 +87,7 @@ std::vector<LabelledImage> read_folder(const std::string& dir, int num_classes) 
 
 std::vector<LabelledImage> load_dataset(const std::string& data, const std::string& root, int num_classes) {
     if (num_classes <= 0) fail("the model has no classifier head: accuracy needs class logits");
-    if (is_dir(data)) {
+    if (is_directory(data)) {
         if (!root.empty()) fail("--root applies to a list file, not to a folder of class folders");
         return read_folder(data, num_classes);
     }

@@ -66,7 +66,7 @@ void pomt_scores(const BlockInternals& block, int image, double* score, std::vec
     for (int j = 0; j < P; ++j) score[j] += s[p + j] / z;
 }
 
-int pomt_prune(BlockInternals& block, int R, PomtScratch& st) {
+int pomt_prune(BlockInternals& block, int R, PomtScratch& st, int* moved_to) {
     const int n = block.tokens, p = block.prefix_tokens, D = block.dim, P = n - p;
     const int kept = pomt_kept_patches(n, R);
     if (R <= 0 || kept >= P) return n;
@@ -90,6 +90,7 @@ int pomt_prune(BlockInternals& block, int R, PomtScratch& st) {
             for (int d = 0; d < D; ++d) st.merged_sum[d] += row[d];
             if (block.token_sizes) size_sum += block.token_sizes[size_t(b) * n + t];
         }
+        if (moved_to) record_moves(st.keep.data(), p + kept, moved_to + size_t(b) * n, n, st.ranked.data() + kept, merged, p, out - 1);
         compact_rows(block.x, b, n, out, D, st.keep.data(), p + kept);
         float* dst = block.x + (size_t(b) * out + out - 1) * D;
         for (int d = 0; d < D; ++d) dst[d] = float(st.merged_sum[d] / merged);

@@ -30,7 +30,8 @@ struct PomtScratch {
     std::vector<double> merged_sum;   // Σ of the merged (least important) rows, before the mean
 };
 
-// Prunes every image of the block; returns the new token count.
-int pomt_prune(BlockInternals& block, int R, PomtScratch& scratch);
+// Prunes every image of the block; returns the new token count. `moved_to` (optional, [batch ×
+// tokens]) receives each old row's new row: the merged rows all go to the last (extra) row.
+int pomt_prune(BlockInternals& block, int R, PomtScratch& scratch, int* moved_to = nullptr);
 
 }  // namespace pomt

@@ -45,10 +45,13 @@ std::vector<int> random_keep_positions(int tokens, int prefix, int keep, uint64_
     return kept;
 }
 
-int random_prune(float* x, int batch, int tokens, int dim, int prefix, int keep, uint64_t seed) {
+int random_prune(float* x, int batch, int tokens, int dim, int prefix, int keep, uint64_t seed, int* moved_to) {
     if (keep <= 0 || keep >= tokens) return tokens;
     std::vector<int> kept = random_keep_positions(tokens, prefix, keep, seed);
-    for (int b = 0; b < batch; ++b) compact_rows(x, b, tokens, keep, dim, kept.data(), keep);
+    for (int b = 0; b < batch; ++b) {
+        if (moved_to) record_moves(kept.data(), keep, moved_to + size_t(b) * tokens, tokens);
+        compact_rows(x, b, tokens, keep, dim, kept.data(), keep);
+    }
     return keep;
 }
 

@@ -12,7 +12,9 @@ namespace pomt {
 // Positions kept (ascending): the prefix tokens, then keep − prefix patch positions.
 std::vector<int> random_keep_positions(int tokens, int prefix, int keep, uint64_t seed);
 
-// Applies it to x [batch × tokens × dim] in place; returns the new token count.
-int random_prune(float* x, int batch, int tokens, int dim, int prefix, int keep, uint64_t seed);
+// Applies it to x [batch × tokens × dim] in place; returns the new token count. `moved_to`
+// (optional, [batch × tokens]) receives each old row's new row, -1 for the dropped ones.
+int random_prune(float* x, int batch, int tokens, int dim, int prefix, int keep, uint64_t seed,
+                 int* moved_to = nullptr);
 
 }  // namespace pomt

@@ -9,7 +9,7 @@
 
 namespace pomt {
 
-int tome_merge(BlockInternals& block, int r_asked, TomeScratch& st) {
+int tome_merge(BlockInternals& block, int r_asked, TomeScratch& st, int* moved_to) {
     const int n = block.tokens, p = block.prefix_tokens, H = block.heads, D = block.dim, hd = D / H;
     const int r = tome_effective_r(n, p, r_asked);
     if (r <= 0) return n;
@@ -86,15 +86,20 @@ int tome_merge(BlockInternals& block, int r_asked, TomeScratch& st) {
         }
         // Output order as ToMe's: prefix tokens, the unmerged non-prefix A tokens (position order when
         // there is a prefix, as ToMe sorts them; edge order otherwise), then the non-prefix B tokens.
-        std::vector<int>& unm = st.edge_idx;  // unm_idx
-        unm.erase(unm.begin(), unm.begin() + r);
-        if (p > 0) std::sort(unm.begin(), unm.end());
+        // unm_idx is edge_idx[r, na); edge_idx[0, r) (the merged A tokens) stays for moved_to.
+        const auto unm = st.edge_idx.begin() + r;
+        if (p > 0) std::sort(unm, st.edge_idx.end());
         int o = 0;
         for (int t = 0; t < p; ++t) st.source[o++] = t;
-        for (int i : unm)
-            if (2 * i >= p) st.source[o++] = 2 * i;
+        for (auto i = unm; i != st.edge_idx.end(); ++i)
+            if (2 * *i >= p) st.source[o++] = 2 * *i;
         for (int k = first_b; k < nb; ++k) st.source[o++] = 2 * k + 1;
         if (o != out) fail("tome: internal error in the merge count");
+        if (moved_to) {
+            int* m = moved_to + size_t(b) * n;
+            record_moves(st.source.data(), out, m, n);
+            for (int e = 0; e < r; ++e) m[2 * st.edge_idx[e]] = m[2 * st.node_idx[st.edge_idx[e]] + 1];
+        }
         float* out_rows = st.out_rows.data();
         float* out_sizes = st.out_sizes.data();
         for (int t = 0; t < out; ++t) {

@@ -34,6 +34,8 @@ struct TomeScratch {
 };
 
 // Merges r token pairs in every image; block.token_sizes must be set. Returns the new token count.
-int tome_merge(BlockInternals& block, int r, TomeScratch& scratch);
+// `moved_to` (optional, [batch × tokens]) receives each old row's new row: a merged A token goes
+// to its B token's row.
+int tome_merge(BlockInternals& block, int r, TomeScratch& scratch, int* moved_to = nullptr);
 
 }  // namespace pomt

@@ -38,7 +38,7 @@ void topk_scores(const BlockInternals& block, int image, double* score) {
     }
 }
 
-int topk_prune(BlockInternals& block, int r, TopkScratch& st) {
+int topk_prune(BlockInternals& block, int r, TopkScratch& st, int* moved_to) {
     const int n = block.tokens, p = block.prefix_tokens, D = block.dim, P = n - p;
     if (r <= 0) return n;
     if (p < 1) fail("topk needs a class token");
@@ -50,6 +50,7 @@ int topk_prune(BlockInternals& block, int r, TopkScratch& st) {
         topk_scores(block, b, st.cls_attention.data());
         rank_descending(st.cls_attention.data(), 0, P, &st.ranked);
         keep_prefix_and_best(st.ranked.data(), p, kept, &st.keep);
+        if (moved_to) record_moves(st.keep.data(), out, moved_to + size_t(b) * n, n);
         compact_rows(block.x, b, n, out, D, st.keep.data(), out);
         if (block.token_sizes) compact_rows(block.token_sizes, b, n, out, 1, st.keep.data(), out);
     }

@@ -20,7 +20,8 @@ struct TopkScratch {
     std::vector<int> keep;              // source rows kept: the prefix, then the best P − r by position
 };
 
-// Drops r patch tokens of every image; returns the new token count.
-int topk_prune(BlockInternals& block, int r, TopkScratch& scratch);
+// Drops r patch tokens of every image; returns the new token count. `moved_to` (optional, [batch ×
+// tokens]) receives each old row's new row, -1 for the dropped ones.
+int topk_prune(BlockInternals& block, int r, TopkScratch& scratch, int* moved_to = nullptr);
 
 }  // namespace pomt

@@ -14,6 +14,7 @@
 #include "prune/prune_random.h"
 #include "prune/prune_tome.h"
 #include "prune/prune_topk.h"
+#include "prune/token_provenance.h"
 
 namespace pomt {
 
@@ -25,6 +26,13 @@ void compact_rows(float* x, int b, int tokens, int new_tokens, int dim, const in
         float* dst = x + (size_t(b) * new_tokens + i) * dim;
         if (src != dst) std::memmove(dst, src, size_t(dim) * sizeof(float));
     }
+}
+
+void record_moves(const int* keep, int k, int* moved_to, int tokens, const int* merged, int merged_count,
+                  int prefix, int merged_row) {
+    std::fill(moved_to, moved_to + tokens, -1);
+    for (int i = 0; i < k; ++i) moved_to[keep[i]] = i;
+    for (int i = 0; i < merged_count; ++i) moved_to[prefix + merged[i]] = merged_row;
 }
 
 void rank_descending(const double* score, int begin, int end, std::vector<int>* order) {
@@ -491,14 +499,18 @@ namespace {
 
 class SchedulePruner : public TokenPruner {
 public:
-    SchedulePruner(ResolvedSchedule s, const ModelConfig& c) : s_(std::move(s)), prefix_(c.num_prefix_tokens()) {
+    SchedulePruner(ResolvedSchedule s, const ModelConfig& c, TokenProvenance* record)
+        : s_(std::move(s)), prefix_(c.num_prefix_tokens()), record_(record) {
         for (const LayerAction& a : s_.layers) sizes_ = sizes_ || a.method == PruneMethod::ToMe;
     }
 
     int after_embedding(float* x, int batch, int tokens, int dim) override {
+        if (record_) record_->start(batch, tokens, prefix_);
         if (s_.keep <= 0) return tokens;
         if (s_.keep >= tokens) fail("random: keep=" + std::to_string(s_.keep) + " but only " + std::to_string(tokens) + " tokens");
-        return random_prune(x, batch, tokens, dim, prefix_, s_.keep, s_.seed);
+        const int out = random_prune(x, batch, tokens, dim, prefix_, s_.keep, s_.seed, moves(batch, tokens));
+        if (record_) record_->apply(moves_, tokens, out, PruneMethod::Random);
+        return out;
     }
     bool wants_attention(int layer) const override {
         return layer >= 0 && layer < int(s_.layers.size()) && s_.layers[size_t(layer)].method == PruneMethod::Pomt;
@@ -507,12 +519,17 @@ public:
     int after_attention(BlockInternals& block) override {
         if (block.layer < 0 || block.layer >= int(s_.layers.size())) return block.tokens;
         const LayerAction& a = s_.layers[size_t(block.layer)];
+        int* moved_to = moves(block.batch, block.tokens);
+        int out = block.tokens;
         switch (a.method) {
-            case PruneMethod::Pomt: return pomt_prune(block, a.r, pomt_);
-            case PruneMethod::TopK: return topk_prune(block, a.r, topk_);
-            case PruneMethod::ToMe: return tome_merge(block, a.r, tome_);
-            default: return block.tokens;
+            case PruneMethod::Pomt: out = pomt_prune(block, a.r, pomt_, moved_to); break;
+            case PruneMethod::TopK: out = topk_prune(block, a.r, topk_, moved_to); break;
+            case PruneMethod::ToMe: out = tome_merge(block, a.r, tome_, moved_to); break;
+            default: break;
         }
+        // A step that keeps the count changed nothing (R = 0, nothing to merge) and recorded nothing.
+        if (record_ && out != block.tokens) record_->apply(moves_, block.tokens, out, a.method);
+        return out;
     }
     int predicted_tokens_after(int layer, int tokens) const override {
         if (layer < 0 || layer >= int(s_.layers.size())) return tokens;
@@ -520,9 +537,18 @@ public:
     }
 
 private:
+    // Where a step writes its moved_to record when recording, else null.
+    int* moves(int batch, int tokens) {
+        if (!record_) return nullptr;
+        moves_.assign(size_t(batch) * tokens, -1);
+        return moves_.data();
+    }
+
     ResolvedSchedule s_;
     int prefix_ = 0;
     bool sizes_ = false;
+    TokenProvenance* record_ = nullptr;
+    std::vector<int> moves_;
     PomtScratch pomt_;
     TopkScratch topk_;
     TomeScratch tome_;
@@ -531,9 +557,14 @@ private:
 }  // namespace
 
 std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config) {
+    return make_pruner(schedule, config, nullptr);
+}
+
+std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config,
+                                         TokenProvenance* record) {
     if (schedule.empty()) return nullptr;
     if (int(schedule.layers.size()) != config.depth) fail("pruning schedule resolved for another model");
-    return std::make_unique<SchedulePruner>(schedule, config);
+    return std::make_unique<SchedulePruner>(schedule, config, record);
 }
 
 std::unique_ptr<TokenPruner> make_pruner(const PruneSchedule& schedule, const ModelConfig& config) {

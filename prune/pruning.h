@@ -81,6 +81,11 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
 // only scratch space between runs, so one instance can serve many runs of one Session.
 std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config);
 std::unique_ptr<TokenPruner> make_pruner(const PruneSchedule& schedule, const ModelConfig& config);
+// The same, recording into `record` where every token goes (prune/token_provenance.h); a null
+// record (the default everywhere else) records nothing and costs nothing.
+struct TokenProvenance;
+std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config,
+                                         TokenProvenance* record);
 
 // ---- shared by the method files (each keeps its own scratch struct, e.g. PomtScratch) ---------
 
@@ -91,6 +96,11 @@ void compact_rows(float* x, int b, int tokens, int new_tokens, int dim, const in
 
 // Indices [begin, end) sorted by score descending, ties by lower index (deterministic).
 void rank_descending(const double* score, int begin, int end, std::vector<int>* order);
+
+// Provenance recording (TokenProvenance): image b's old row keep[i] goes to new row i, every other
+// row to -1; then the `merged_count` rows prefix + merged[i] (patch indices) go to `merged_row`.
+void record_moves(const int* keep, int k, int* moved_to, int tokens, const int* merged = nullptr,
+                  int merged_count = 0, int prefix = 0, int merged_row = -1);
 
 // The rows an image keeps when patch tokens are dropped: its `prefix` tokens, then the patch tokens
 // ranked[0..kept) (patch indices, best first) in position order; `keep` gets prefix + kept entries.

@@ -1,6 +1,5 @@
 #include "weights_tools/convert.h"
 
-#include <sys/stat.h>
 
 #include <set>
 
@@ -12,11 +11,6 @@
 namespace pomt {
 
 namespace {
-
-bool is_directory(const std::string& path) {
-    struct stat st;
-    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 std::string shape_str(const std::vector<int64_t>& s) {
     std::string out = "[";

@@ -38,10 +38,30 @@ struct Prediction {
     std::string name;  // display name (Classifier::class_name)
 };
 
+// A picture of the tokens a schedule kept for one image (`pomt classify --show-tokens`), drawn from
+// the pruning decisions of the run itself: the model's input de-normalised to RGB, every patch as
+// the final token set sees it, and a legend strip under it. Kept patches show their pixels; dropped
+// ones (Top-K, random) are dimmed, v → (3v + 5) / 10; patches POMT merged into its extra token are
+// dimmed with a magenta hatch; each ToMe group (a final token of several patches) is filled with
+// the mean colour of its patches, its boundary at half that colour. The legend lists the prefix
+// tokens (class, distillation, registers) and the counts. Steps compose across blocks.
+struct TokenPicture {
+    int width = 0, height = 0;  // height: input_height + the legend strip
+    int input_height = 0;       // rows [0, input_height) are the model's input
+    std::vector<uint8_t> rgb;   // height × width × 3, row-major
+    std::string legend;         // the legend's text, one line
+    int tokens_before = 0, tokens_after = 0;  // after the embedding, after the last pruning step
+    int patches = 0, kept = 0, dropped = 0, pomt_merged = 0, tome_groups = 0, tome_grouped = 0;
+
+    std::vector<uint8_t> png() const;              // the PNG file's bytes
+    void save_png(const std::string& path) const;  // written atomically; pomt::Error on failure
+};
+
 struct Result {
     std::vector<float> logits;            // one per class (pooled features when the model has no head)
     std::vector<Prediction> top;          // the InferenceOptions::top most probable, best first
     std::vector<int> tokens_after_block;  // sequence length after each block: what pruning removed
+    TokenPicture token_picture;           // when InferenceOptions::show_tokens
 };
 
 struct LoadOptions {
@@ -80,6 +100,7 @@ private:
 struct InferenceOptions {
     int top = 5;        // predictions in Result::top (clamped to the class count)
     Schedule schedule;  // default: none
+    bool show_tokens = false;  // also draw Result::token_picture (same run, same logits)
 };
 
 class Classifier {
@@ -120,6 +141,9 @@ public:
 
     // One inference in a fresh single-threaded workspace; safe from any number of threads.
     Result run(const Tensor& input, const InferenceOptions& options = {}) const;
+
+    // The picture of the tokens `schedule` keeps for `input` (one run, InferenceOptions::show_tokens).
+    TokenPicture show_tokens(const Tensor& input, const Schedule& schedule) const;
 
     // The k most probable classes of `logits` (softmax), best first; ties go to the lower index.
     std::vector<Prediction> top_k(const std::vector<float>& logits, int k) const;
