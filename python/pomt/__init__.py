@@ -222,6 +222,19 @@ class Model:
         logits = self.run(self.preprocess(image), prune)
         return [tuple(p) for p in self._m.top_k(logits, top)]  # type: ignore[misc]
 
+    def show_tokens(self, image: Image, prune: Prune = None, *, legend: bool = True) -> np.ndarray:
+        """A picture of the tokens a schedule keeps for one image (`pomt classify --show-tokens`):
+        (H, W, 3) uint8, the model's input de-normalised to RGB with dropped patches dimmed,
+        POMT-merged patches dimmed and hatched magenta, ToMe groups filled with their mean colour,
+        and (legend=True) the legend strip under it, so (H + strip, W, 3). Drawing rules:
+        docs/SCHEDULES.md. image: anything preprocess() takes, or its (C, H, W) float32 output.
+        """
+        x = image if isinstance(image, np.ndarray) and image.dtype == np.float32 else self.preprocess(image)
+        if x.shape != self.input_shape:
+            raise Error("show_tokens needs one (C, H, W) image of shape %s, got %s" % (self.input_shape, x.shape))
+        rgb, input_height, _ = self._m.show_tokens(np.ascontiguousarray(x), _schedule(prune))
+        return rgb if legend else rgb[:input_height]
+
     def describe(self, prune: Prune) -> str:
         """Checks a schedule against this model: "pomt R=56 at block 3", "none"; raises pomt.Error if it cannot apply."""
         return self._m.describe(_schedule(prune))

@@ -247,6 +247,23 @@ NB_MODULE(_pomt, m) {
             }
             return to_numpy(std::move(t));
         }, "rgb"_a)
+        .def("show_tokens", [](const PyModel& p, FloatIn image, const PySchedule* s) {
+            const pomt::Classifier& c = p.classifier();
+            pomt::Tensor t;
+            t.channels = c.input_channels(), t.height = c.input_height(), t.width = c.input_width();
+            if (image.size() != size_t(t.channels) * size_t(t.height) * size_t(t.width))
+                pomt::fail("show_tokens needs one preprocessed (C, H, W) image of the model's input size");
+            t.data.assign(image.data(), image.data() + image.size());
+            pomt::TokenPicture pic;
+            {
+                nb::gil_scoped_release release;
+                pic = c.show_tokens(t, s ? s->api : pomt::Schedule());
+            }
+            auto* v = new std::vector<uint8_t>(std::move(pic.rgb));
+            nb::capsule owner(v, [](void* q) noexcept { delete static_cast<std::vector<uint8_t>*>(q); });
+            nb::ndarray<nb::numpy, uint8_t, nb::ndim<3>> rgb(v->data(), {size_t(pic.height), size_t(pic.width), 3}, owner);
+            return std::make_tuple(rgb, pic.input_height, pic.legend);
+        }, "image"_a, "schedule"_a.none())
         .def("top_k", [](const PyModel& p, FloatIn logits, int k) {
             std::vector<float> v(logits.data(), logits.data() + logits.size());
             std::vector<std::tuple<int, double, std::string>> out;

@@ -127,6 +127,31 @@ def test_from_arch_and_features():
     assert np.array_equal(a, b)
 
 
+def test_show_tokens_picture():
+    # A synthetic image and a random ViT-Tiny: the picture is the crop where nothing is pruned,
+    # dimmed patches are (3v + 5) // 10 of the crop, and schedules give different pictures.
+    m = pomt.from_arch("vit_tiny_patch16_224", seed=1, threads=1)
+    yy, xx = np.mgrid[0:240, 0:260]
+    img = np.stack([xx % 256, (yy * 3) % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)
+    x = m.preprocess(img)
+    crop = m.show_tokens(x, legend=False)
+    assert crop.dtype == np.uint8 and crop.shape == (224, 224, 3)
+    mean, std = np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.5])  # vit_tiny's preprocessing config
+    expect = np.clip(np.round(255 * (x.transpose(1, 2, 0) * std + mean)), 0, 255).astype(np.uint8)
+    assert np.array_equal(crop, expect)
+    full = m.show_tokens(img, "topk:r=8,layer=0")
+    assert full.shape[0] > 224 and full.shape[1:] == (224, 3)  # the legend strip
+    pic = full[:224].astype(int)
+    patches = (pic.reshape(14, 16, 14, 16, 3) != crop.reshape(14, 16, 14, 16, 3)).any(axis=(1, 3, 4))
+    assert patches.sum() == 8
+    dimmed = (3 * crop.astype(int) + 5) // 10
+    mask = np.repeat(np.repeat(patches, 16, 0), 16, 1)
+    assert np.array_equal(pic[mask], dimmed[mask])
+    assert not np.array_equal(m.show_tokens(x, "tome:r=8", legend=False), m.show_tokens(x, "pomt:R=56,layer=3", legend=False))
+    with pytest.raises(pomt.Error):
+        m.show_tokens(np.zeros((3, 10, 10), np.float32))
+
+
 # ---- bad inputs: pomt.Error (a ValueError), never a crash
 
 def test_bad_inputs_are_errors(micro, tmp_path):
