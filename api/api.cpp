@@ -308,7 +308,8 @@ Result Workspace::run(const Tensor& input, const InferenceOptions& options) {
     ro.tokens_after_block = &r.tokens_after_block;
     r.logits = impl_->session.run(input.data.data(), 1, ro);
     if (recording)
-        r.token_picture = to_picture(draw_token_picture(input.data.data(), impl_->session.model().preprocess(), c, record, 0));
+        r.token_picture =
+            to_picture(draw_token_picture(input.data.data(), impl_->session.model().preprocess(), c, record, 0));
     if (c.num_classes > 0) r.top = impl_->classifier.top_k(r.logits, options.top);
     return r;
 }

@@ -141,20 +141,23 @@ TokenPictureParts draw_token_picture(const float* input, const PreprocessConfig&
                     for (int ch = 0; ch < 3; ++ch) dst[ch] = dim_pixel(src[ch]);
                     break;
                 case PatchState::PomtMerged:
-                    for (int ch = 0; ch < 3; ++ch) dst[ch] = pomt_hatch_at(x, y) ? kPomtHatch[ch] : dim_pixel(src[ch]);
+                    for (int ch = 0; ch < 3; ++ch)
+                        dst[ch] = pomt_hatch_at(x, y) ? kPomtHatch[ch] : dim_pixel(src[ch]);
                     break;
                 case PatchState::Grouped: {
                     const int g = group[size_t(p)];
                     const bool edge = group_of(x - 1, y) != g || group_of(x + 1, y) != g || group_of(x, y - 1) != g ||
                                       group_of(x, y + 1) != g;
+                    const std::array<uint8_t, 3>& colour = group_colour[size_t(g)];
                     for (int ch = 0; ch < 3; ++ch)
-                        dst[ch] = uint8_t(edge ? group_colour[size_t(g)][size_t(ch)] / 2 : group_colour[size_t(g)][size_t(ch)]);
+                        dst[ch] = uint8_t(edge ? colour[size_t(ch)] / 2 : colour[size_t(ch)]);
                     break;
                 }
             }
         }
     const uint8_t white[3] = {235, 235, 235};
-    for (size_t i = 0; i < lines.size(); ++i) draw_text(pic.rgb.data(), pic.width, pic.height, 2, H + 3 + int(i) * line_height, lines[i], white);
+    for (size_t i = 0; i < lines.size(); ++i)
+        draw_text(pic.rgb.data(), pic.width, pic.height, 2, H + 3 + int(i) * line_height, lines[i], white);
     return out;
 }
 

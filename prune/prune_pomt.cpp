@@ -90,7 +90,9 @@ int pomt_prune(BlockInternals& block, int R, PomtScratch& st, int* moved_to) {
             for (int d = 0; d < D; ++d) st.merged_sum[d] += row[d];
             if (block.token_sizes) size_sum += block.token_sizes[size_t(b) * n + t];
         }
-        if (moved_to) record_moves(st.keep.data(), p + kept, moved_to + size_t(b) * n, n, st.ranked.data() + kept, merged, p, out - 1);
+        if (moved_to)  // the merged rows go to the extra token, the last row
+            record_moves(st.keep.data(), p + kept, moved_to + size_t(b) * n, n, st.ranked.data() + kept, merged, p,
+                         out - 1);
         compact_rows(block.x, b, n, out, D, st.keep.data(), p + kept);
         float* dst = block.x + (size_t(b) * out + out - 1) * D;
         for (int d = 0; d < D; ++d) dst[d] = float(st.merged_sum[d] / merged);

@@ -249,13 +249,14 @@ TEST_CASE("token picture: steps compose across blocks, and different schedules g
     Classifier c = Classifier::from_model(model);
     const Image img = synthetic_image(64, 64);
     const Tensor input = c.preprocess_rgb(img.rgb.data(), img.width, img.height);
-    const TokenPicture composed = c.show_tokens(input, Schedule::parse("topk:r=2,layer=0;pomt:R=2,layer=1;tome:r=2,layer=2"));
+    const char* spec = "topk:r=2,layer=0;pomt:R=2,layer=1;tome:r=2,layer=2";
+    const TokenPicture composed = c.show_tokens(input, Schedule::parse(spec));
     CHECK(composed.dropped >= 2);
     CHECK(composed.pomt_merged >= 1);
     CHECK(composed.tokens_after == 17 - 2 - 2 - 2);
     CHECK(composed.dropped + composed.pomt_merged + composed.kept + composed.tome_grouped == 16);
     // Tracked through every step: the provenance's rows end inside the final sequence.
-    const TokenProvenance prov = record_run(model, input, "topk:r=2,layer=0;pomt:R=2,layer=1;tome:r=2,layer=2");
+    const TokenProvenance prov = record_run(model, input, spec);
     CHECK(prov.current_tokens == composed.tokens_after);
     for (int r : prov.row) CHECK(r < prov.current_tokens);
     std::vector<std::vector<uint8_t>> pictures;
@@ -269,7 +270,8 @@ TEST_CASE("token picture: the PNG decodes back to the same pixels; the font draw
     auto model = Model::random(picture_config(2), 2);
     Classifier c = Classifier::from_model(model);
     const Image img = synthetic_image(70, 64);
-    const TokenPicture p = c.show_tokens(c.preprocess_rgb(img.rgb.data(), img.width, img.height), Schedule::parse("tome:r=5,layer=0"));
+    const Tensor input = c.preprocess_rgb(img.rgb.data(), img.width, img.height);
+    const TokenPicture p = c.show_tokens(input, Schedule::parse("tome:r=5,layer=0"));
     const std::vector<uint8_t> png = p.png();
     const Image back = decode_image(png.data(), png.size(), "picture.png");
     CHECK(back.width == p.width);
@@ -292,7 +294,8 @@ TEST_CASE("classify --show-tokens: one file, a folder for several images, bad pa
     const std::string a = f.dir + "/img0.bmp", b = f.dir + "/img1.bmp";
     SUBCASE("one image: PATH is the PNG") {
         const std::string out = f.dir + "/one.png";
-        auto r = pomt_test::run_pomt({"classify", "-m", f.model, a, "--prune", "pomt:R=3,layer=0", "--show-tokens", out});
+        auto r =
+            pomt_test::run_pomt({"classify", "-m", f.model, a, "--prune", "pomt:R=3,layer=0", "--show-tokens", out});
         CHECK(r.exit_code == 0);
         CHECK(r.out.find("tokens picture " + out + ": prefix: class kept") != std::string::npos);
         const std::string png = pomt_test::read_bytes(out);
@@ -302,7 +305,8 @@ TEST_CASE("classify --show-tokens: one file, a folder for several images, bad pa
     }
     SUBCASE("several images: PATH is a folder receiving <stem>.tokens.png") {
         const std::string dir = pomt_test::temp_dir();
-        auto r = pomt_test::run_pomt({"classify", "-m", f.model, a, b, "--prune", "tome:r=2", "--json", "--show-tokens", dir});
+        auto r = pomt_test::run_pomt(
+            {"classify", "-m", f.model, a, b, "--prune", "tome:r=2", "--json", "--show-tokens", dir});
         CHECK(r.exit_code == 0);
         CHECK(pomt_test::file_exists(dir + "/img0.tokens.png"));
         CHECK(pomt_test::file_exists(dir + "/img1.tokens.png"));

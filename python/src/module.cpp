@@ -261,7 +261,8 @@ NB_MODULE(_pomt, m) {
             }
             auto* v = new std::vector<uint8_t>(std::move(pic.rgb));
             nb::capsule owner(v, [](void* q) noexcept { delete static_cast<std::vector<uint8_t>*>(q); });
-            nb::ndarray<nb::numpy, uint8_t, nb::ndim<3>> rgb(v->data(), {size_t(pic.height), size_t(pic.width), 3}, owner);
+            nb::ndarray<nb::numpy, uint8_t, nb::ndim<3>> rgb(v->data(), {size_t(pic.height), size_t(pic.width), 3},
+                                                             owner);
             return std::make_tuple(rgb, pic.input_height, pic.legend);
         }, "image"_a, "schedule"_a.none())
         .def("top_k", [](const PyModel& p, FloatIn logits, int k) {
