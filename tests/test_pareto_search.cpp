@@ -34,10 +34,11 @@ ParetoPlan measured(const std::string& spec, double ms, double top1, double loss
     return p;
 }
 
-// Correctness of n images where exactly `wrong` of the first ones (from `offset`) are wrong.
+// Correctness of n images, exactly `wrong` of them wrong, spread evenly (shifted by `offset`).
 Correctness correctness(int n, int wrong, int offset = 0) {
     Correctness c(size_t(n), 1);
-    for (int i = 0; i < wrong; ++i) c[size_t((offset + i) % n)] = 0;
+    for (int i = 0; i < n; ++i)
+        if ((i + 1) * wrong / n > i * wrong / n) c[size_t((i + offset) % n)] = 0;
     return c;
 }
 
@@ -47,13 +48,13 @@ json::Value read_json(const std::string& path) { return json::parse(pomt_test::r
 
 TEST_CASE("pareto: paired interval of per-image correctness") {
     // Identical plans: no difference and a zero-width interval.
-    Correctness a = correctness(100, 10);
+    Correctness a(100, 1), b(100, 1);  // a wrong on images 0..9, b on 0..14
+    for (int i = 0; i < 15; ++i) b[size_t(i)] = 0, a[size_t(i)] = i >= 10;
     auto d = search_detail::paired_difference(a, a, 100, 1.96);
     CHECK(d.mean == 0);
     CHECK(d.low == 0);
     CHECK(d.high == 0);
     // b is wrong on 5 more images: a − b = +5 points; sd of the differences sqrt((5 − 100·0.05²)/99).
-    Correctness b = correctness(100, 15);
     d = search_detail::paired_difference(a, b, 100, 1.96);
     CHECK(d.mean == doctest::Approx(5.0));
     const double sd = std::sqrt((5 - 100 * 0.05 * 0.05) / 99.0);
@@ -241,7 +242,7 @@ TEST_CASE("schedule --search pareto: the API and the CLI on a small model") {
     CHECK(s.find("search")->find("choice")->as_string("").find("within 50 points") != std::string::npos);
     auto ev = run_pomt({"eval", "-m", f.model, "--data", f.list, "--schedule", out, "--json", "--quiet", "--latency-runs", "1"});
     CHECK(ev.exit_code == 0);
-    auto bench = run_pomt({"bench", "-m", f.model, "--threads", "1", "--runs", "2", "--schedule", out});
+    auto bench = run_pomt({"bench", "-m", f.model, "--threads", "1", "--runs", "2", "--compare", "@" + out});
     CHECK(bench.exit_code == 0);
     auto cl = run_pomt({"classify", "-m", f.model, "--schedule", out, f.dir + "/" + "img0.bmp"});
     INFO(cl.err);
