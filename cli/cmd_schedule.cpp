@@ -218,7 +218,7 @@ int cmd_schedule(int argc, char** argv) {
             fail("give one budget: --max-loss, --max-ms, --max-ratio or --alpha");
         po.z = get_number(args, "--z", 1.96, 0.01, 10);
         po.first_images = args.get_int("--first-images", o.fast ? 64 : 128, 1, 1 << 24);
-        po.max_measured = args.get_int("--max-measured", o.fast ? 10 : 16, 1, 1000);
+        po.max_measured = args.get_int("--max-measured", o.fast ? 16 : 32, 1, 1000);
         po.latency_step = args.get_int("--latency-step", o.fast ? 8 : 4, 1, 1 << 20);
         const std::string also = args.get("--also");
         for (size_t start = 0; !also.empty() && start <= also.size();) {

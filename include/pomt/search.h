@@ -222,7 +222,7 @@ struct ParetoSearchOptions : JointSearchOptions {
     double z = 1.96;            // the intervals' width (1.96: 95 % two-sided, normal approximation)
     int first_images = 128;     // the first halving round's images (doubling each round)
     int keep_fraction_pct = 50; // a round keeps at most this share of its candidates (never fewer than max_measured)
-    int max_measured = 16;      // at most this many front plans timed for real (the unpruned one besides)
+    int max_measured = 32;      // at most this many front plans timed for real (the unpruned one besides); shared among the methods
     int latency_step = 4;       // B(n) every latency_step counts (and at N), linear in between
     std::vector<std::string> extra_specs;  // more candidates, as --prune specs
 };
