@@ -217,6 +217,10 @@ struct ParetoBudget {
     double alpha = -1;      // in [0, 1]: the paper's utility α(1 − L/L_max) + (1 − α)·A/A_max
 };
 
+// The joint search's options apply (data, images, threads, batch, tokens, block_latency_csv,
+// latency_csv, fast, verify_runs; compare_schedule: the paper's plan, any schedule file, always
+// carried to the end and measured), except grid_step, max_prunes, layer, coarse_step and verify
+// (the front is always measured).
 struct ParetoSearchOptions : JointSearchOptions {
     ParetoBudget budget;
     double z = 1.96;            // the intervals' width (1.96: 95 % two-sided, normal approximation)
