@@ -8,6 +8,10 @@
 // optionally a second prune), latency predicted from per-block tables, accuracy from POMT at those
 // blocks; compared with the paper's choice, both verified side by side.
 //
+// --search pareto: candidates of every method (POMT, Top-K, ToMe, random), latency predicted from
+// per-block tables, accuracy by successive halving with paired intervals, the front measured
+// interleaved; --max-loss / --max-ms / --max-ratio / --alpha picks the plan.
+//
 // The searches are library calls (include/pomt/search.h); this file parses the flags, draws the
 // progress, prints the outcome and writes the files.
 #include <algorithm>
@@ -19,6 +23,7 @@
 #include "cli/progress.h"
 #include "cli/token_range.h"
 #include "core/file_util.h"
+#include "core/json.h"
 #include "pomt/error.h"
 #include "pomt/search.h"
 
@@ -90,6 +95,42 @@ void print_joint_search(const JointSearchResult& r) {
                 dominates ? "at least as accurate and no slower" : "a different trade-off (not better on both)");
 }
 
+// A number option within [lo, hi] (absent: `fallback`).
+double get_number(const Args& args, const std::string& name, double fallback, double lo, double hi) {
+    if (!args.has(name)) return fallback;
+    const std::string text = args.get(name);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end || !(v >= lo && v <= hi))
+        fail(name + " must be a number between " + json::format_number(lo) + " and " + json::format_number(hi) + ", got '" + text + "'");
+    return v;
+}
+
+void print_pareto_search(const ParetoSearchResult& r) {
+    int methods = 0;
+    for (const char* m : {"pomt", "topk", "tome", "random", "compare"})
+        methods += std::any_of(r.plans.begin(), r.plans.end(), [&](const ParetoPlan& p) { return p.measured && p.method == m; });
+    std::string rounds;
+    for (size_t i = 0; i < r.round_images.size(); ++i)
+        rounds += (i ? ", " : "") + std::to_string(r.round_candidates[i]) + " on " + std::to_string(r.round_images[i]);
+    std::printf("%s: %zu candidate plans, successive halving (%s images), %d image evaluations; %d threads, batch %d\n",
+                r.architecture.c_str(), r.plans.size(), rounds.c_str(), r.image_evaluations, r.threads, r.batch);
+    std::printf("  measured (median of %d interleaved runs; loss: points against the unpruned model, [%.2f-sigma interval]):\n",
+                r.verify_runs, r.z);
+    std::vector<int> order;
+    for (int i = 0; i < int(r.plans.size()); ++i)
+        if (r.plans[size_t(i)].measured) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return r.plans[size_t(a)].measured_ms < r.plans[size_t(b)].measured_ms; });
+    for (int i : order) {
+        const ParetoPlan& p = r.plans[size_t(i)];
+        std::printf("  %s %-44s %8.3f ms (ratio %.3f, predicted %.3f)  top-1 %6.2f%%  top-5 %6.2f%%  loss %+5.2f [%+5.2f, %+5.2f]%s\n",
+                    i == r.chosen ? "*" : p.on_front ? "f" : " ", p.spec.c_str(), p.measured_ms, p.measured_ratio,
+                    p.predicted_ratio, p.top1, p.top5, p.loss, p.loss_low, p.loss_high,
+                    i == r.compare_index ? "  (paper)" : "");
+    }
+    std::printf("  f: on the measured front; %d methods measured\n", methods);
+}
+
 void write_schedule(const std::string& output, const std::string& text) {
     write_file_atomic(output, text.data(), text.size());
     std::printf("wrote %s\n", output.c_str());
@@ -101,14 +142,23 @@ int cmd_schedule(int argc, char** argv) {
     Args args(argc, argv, 2,
               {"-m", "--arch", "--seed", "--data", "--root", "--images", "--alpha", "--batch", "--layer", "--latency",
                "--tokens", "--threads", "--coarse-step", "-o", "--output", "--svg-prefix", "--verify-runs", "--search",
-               "--block-latency", "--grid", "--max-prunes", "--compare"},
-              {"--fast", "--full-grid", "--no-verify", "--skip-bad", "--quiet"});
+               "--block-latency", "--grid", "--max-prunes", "--compare", "--max-loss", "--max-ms", "--max-ratio", "--z",
+               "--first-images", "--max-measured", "--latency-step", "--also"},
+              {"--fast", "--full-grid", "--no-verify", "--skip-bad", "--quiet", "--by-bound"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const std::string search = args.get("--search", "paper");
-    if (search != "paper" && search != "layer") fail("--search must be paper or layer, not '" + search + "'");
+    if (search != "paper" && search != "layer" && search != "pareto")
+        fail("--search must be paper, layer or pareto, not '" + search + "'");
     if (search == "paper")
         for (const char* f : {"--block-latency", "--grid", "--max-prunes", "--compare"})
-            if (args.has(f)) fail(std::string(f) + " applies only to --search layer");
+            if (args.has(f)) fail(std::string(f) + " applies only to --search layer or pareto");
+    if (search != "pareto")
+        for (const char* f : {"--max-loss", "--max-ms", "--max-ratio", "--z", "--first-images", "--max-measured",
+                              "--latency-step", "--also", "--by-bound"})
+            if (args.has(f)) fail(std::string(f) + " applies only to --search pareto");
+    if (search == "pareto")
+        for (const char* f : {"--grid", "--max-prunes", "--no-verify", "--full-grid", "--coarse-step", "--seed", "--layer"})
+            if (args.has(f)) fail(std::string(f) + " does not apply to --search pareto");
     const std::string output = args.get("-o", args.get("--output"));
     if (output.empty()) fail("no output file given (-o schedule.json)");
     if (!args.has("--data")) fail("missing --data LIST (the accuracy-estimation images)");
@@ -154,7 +204,37 @@ int cmd_schedule(int argc, char** argv) {
     PhaseBars bars(!args.has("--quiet"));
     o.progress = [&bars](const SearchProgress& p) { return bars.update(p); };
 
-    if (search == "layer") {
+    if (search == "pareto") {
+        ParetoSearchOptions po;
+        static_cast<JointSearchOptions&>(po) = o;
+        ParetoBudget& b = po.budget;
+        b.max_loss = get_number(args, "--max-loss", -1, 0, 100);
+        b.loss_by_bound = args.has("--by-bound");
+        if (b.loss_by_bound && !args.has("--max-loss")) fail("--by-bound applies only with --max-loss");
+        b.max_ms = get_number(args, "--max-ms", 0, 1e-6, 1e9);
+        b.max_ratio = get_number(args, "--max-ratio", 0, 1e-6, 100);
+        b.alpha = args.has("--alpha") ? o.alpha : -1;
+        if (args.has("--max-loss") + args.has("--max-ms") + args.has("--max-ratio") + args.has("--alpha") > 1)
+            fail("give one budget: --max-loss, --max-ms, --max-ratio or --alpha");
+        po.z = get_number(args, "--z", 1.96, 0.01, 10);
+        po.first_images = args.get_int("--first-images", o.fast ? 64 : 128, 1, 1 << 24);
+        po.max_measured = args.get_int("--max-measured", o.fast ? 16 : 32, 1, 1000);
+        po.latency_step = args.get_int("--latency-step", o.fast ? 8 : 4, 1, 1 << 20);
+        const std::string also = args.get("--also");
+        for (size_t start = 0; !also.empty() && start <= also.size();) {
+            const size_t bar = also.find('|', start);
+            po.extra_specs.push_back(also.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+            if (bar == std::string::npos) break;
+            start = bar + 1;
+        }
+        const ParetoSearchResult r = search_pareto(model, po);
+        bars.end();
+        print_pareto_search(r);
+        if (r.chosen < 0) fail(r.choice);
+        std::printf("chosen: %s\n  %s\n", r.plans[size_t(r.chosen)].spec.c_str(), r.choice.c_str());
+        if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
+        write_schedule(output, schedule_file_json(model, r));
+    } else if (search == "layer") {
         const JointSearchResult r = search_joint_schedule(model, o);
         bars.end();
         print_joint_search(r);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "pomt/error.h"
 #include "profiler/device.h"
 #include "search/layer_search.h"
 #include "search/paper_search.h"
@@ -134,6 +135,55 @@ json::Value joint_search_json(const JointSearchResult& r) {
     return sj;
 }
 
+json::Value pareto_plan_json(const ParetoPlan& p) {
+    json::Value v = json::Value::object();
+    v.set("method", json::Value::string(p.method));
+    v.set("family", json::Value::string(p.family));
+    v.set("spec", json::Value::string(p.spec));
+    v.set("precision", json::Value::string(plan_precision_name(p.precision)));
+    v.set("predicted_ms", json::Value::number(p.predicted_ms));
+    v.set("predicted_ratio", json::Value::number(p.predicted_ratio));
+    v.set("images", json::Value::number(p.images));
+    v.set("top1", json::Value::number(p.top1));
+    v.set("top5", json::Value::number(p.top5));
+    v.set("loss", json::Value::number(p.loss));
+    v.set("loss_interval", numbers(std::vector<double>{p.loss_low, p.loss_high}));
+    v.set("dropped_round", json::Value::number(p.dropped_round));
+    if (p.measured) {
+        v.set("measured_ms", json::Value::number(p.measured_ms));
+        v.set("measured_ratio", json::Value::number(p.measured_ratio));
+        v.set("on_front", json::Value::boolean(p.on_front));
+    }
+    return v;
+}
+
+json::Value pareto_search_json(const ParetoSearchResult& r) {
+    json::Value sj = json::Value::object();
+    sj.set("method", json::Value::string("pareto: candidates of every method, successive halving on the estimation images, "
+                                         "the front measured interleaved, a budget's choice"));
+    sj.set("model", json::Value::string(r.architecture));
+    sj.set("device", profiler::device_json(r.threads));
+    sj.set("batch", json::Value::number(r.batch));
+    sj.set("images", json::Value::number(r.images));
+    sj.set("interval", json::Value::string("loss = top-1 points lost against the unpruned model on the same images; interval "
+                                           "mean +- z*sd/sqrt(n) of the paired per-image differences, z = " +
+                                           json::format_number(r.z)));
+    sj.set("block_latency_source", json::Value::string(r.block_latency_source));
+    sj.set("overhead_ms", json::Value::number(r.overhead_ms));
+    sj.set("round_images", numbers(r.round_images));
+    sj.set("round_candidates", numbers(r.round_candidates));
+    sj.set("image_evaluations", json::Value::number(r.image_evaluations));
+    sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}}, r.verify_runs));
+    json::Value front = json::Value::array(), others = json::Value::array();
+    for (const ParetoPlan& p : r.plans) (p.measured ? front : others).push_back(pareto_plan_json(p));
+    sj.set("measured", front);
+    sj.set("chosen", r.chosen >= 0 ? pareto_plan_json(r.plans[size_t(r.chosen)]) : json::Value());
+    sj.set("choice", json::Value::string(r.choice));
+    if (r.compare_index >= 0) sj.set("paper", pareto_plan_json(r.plans[size_t(r.compare_index)]));
+    sj.set("not_measured", others);
+    return sj;
+}
+
 std::string schedule_file(const ResolvedSchedule& plan, const std::string& made_by, json::Value search) {
     json::Value out = plan.to_json();
     out.set("comment", json::Value::string("computed by " + made_by + ": " + plan.describe()));
@@ -155,6 +205,14 @@ std::string schedule_file_json(const Classifier& model, const JointSearchResult&
     for (const PlanPrune& p : r.chosen.prunes) plan.push_back({p.layer, p.tokens});
     return schedule_file(resolve_schedule(profiler::plan_schedule(plan, c), c), "pomt schedule --search layer",
                          joint_search_json(r));
+}
+
+std::string schedule_file_json(const Classifier& model, const ParetoSearchResult& r) {
+    if (r.chosen < 0) fail(r.choice);
+    const ModelConfig& c = model.model()->config();
+    const std::string& spec = r.plans[size_t(r.chosen)].spec;  // a --prune spec, or @FILE for the --compare plan
+    const PruneSchedule steps = spec[0] == '@' ? load_schedule_file(spec.substr(1)) : parse_prune_spec(spec);
+    return schedule_file(resolve_schedule(steps, c), "pomt schedule --search pareto", pareto_search_json(r));
 }
 
 }  // namespace pomt

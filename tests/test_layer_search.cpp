@@ -363,7 +363,7 @@ TEST_CASE("schedule --search layer: bad input is refused before any work") {
         CHECK(r.err.find(needle) != std::string::npos);
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     };
-    expect({"--search", "both"}, "--search must be paper or layer");
+    expect({"--search", "both"}, "--search must be paper, layer or pareto");
     expect({"--grid", "4"}, "--grid applies only to --search layer");
     expect({"--compare", f.dir + "/topk.json"}, "--compare applies only to --search layer");
     expect({"--search", "layer", "--max-prunes", "3"}, "--max-prunes");

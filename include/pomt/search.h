@@ -177,17 +177,108 @@ struct JointSearchResult {
 
 JointSearchResult search_joint_schedule(const Classifier& model, const JointSearchOptions& options);
 
+// ---- the Pareto search --------------------------------------------------------------------
+// Every method pomt runs (POMT at one or two blocks, Top-K and ToMe with constant and per-block r,
+// random as a control) as candidate plans; latency predicted from per-block tables (as the joint
+// search), accuracy estimated on the estimation images with successive halving (many candidates on
+// a few images, the clearly dominated dropped, the rest on twice as many, ...), each with a paired
+// interval against the unpruned model on the same images; the front's plans then measured for real,
+// interleaved; a budget picks one. docs/RESULTS.md describes it and what it finds.
+
+// The numeric format the plan runs in. Only float32 exists; int8 will add a value here and the
+// candidate generator a dimension.
+enum class PlanPrecision { Float32 };
+const char* plan_precision_name(PlanPrecision p);  // "fp32"
+
+// One candidate plan and everything the search learnt about it.
+struct ParetoPlan {
+    std::string method;  // "none", "pomt", "topk", "tome", "random", "compare" (the --compare file)
+    std::string family;  // how it was generated: "constant", "decreasing", "increasing", "from block 4", "one block", "two blocks", ...
+    std::string spec;    // a --prune spec (docs/SCHEDULES.md)
+    PlanPrecision precision = PlanPrecision::Float32;
+    double predicted_ms = 0, predicted_ratio = 0;  // from the block tables; ratio to the unpruned prediction
+    int images = 0;                                // estimation images it was evaluated on
+    double top1 = 0, top5 = 0;                     // %, on those images
+    // Top-1 loss in points against the unpruned model on the same images (positive: worse), and
+    // its interval: mean ± z·sd/√n of the paired per-image differences of top-1 correctness.
+    double loss = 0, loss_low = 0, loss_high = 0;
+    int dropped_round = -1;  // the halving round that dropped it; -1: evaluated on every image
+    bool measured = false;   // timed for real (interleaved with the unpruned model)
+    double measured_ms = 0, measured_ratio = 0;  // median; ratio to the unpruned model's median
+    bool on_front = false;   // not dominated among the measured plans (measured latency, top-1)
+};
+
+// What picks the plan from the front: exactly one of these (none set: alpha = 0.5).
+struct ParetoBudget {
+    double max_loss = -1;   // points >= 0: the fastest plan whose loss is within it
+    bool loss_by_bound = false;  // max_loss judged by the interval's upper bound instead of the point estimate
+    double max_ms = 0;      // > 0: the most accurate plan whose measured median is within it
+    double max_ratio = 0;   // > 0: the most accurate plan within this share of the unpruned latency
+    double alpha = -1;      // in [0, 1]: the paper's utility α(1 − L/L_max) + (1 − α)·A/A_max
+};
+
+// The joint search's options apply (data, images, threads, batch, tokens, block_latency_csv,
+// latency_csv, fast, verify_runs; compare_schedule: the paper's plan, any schedule file, always
+// carried to the end and measured), except grid_step, max_prunes, layer, coarse_step and verify
+// (the front is always measured).
+struct ParetoSearchOptions : JointSearchOptions {
+    ParetoBudget budget;
+    double z = 1.96;            // the intervals' width (1.96: 95 % two-sided, normal approximation)
+    int first_images = 128;     // the first halving round's images (doubling each round)
+    int keep_fraction_pct = 50; // a round keeps at most this share of its candidates (never fewer than max_measured)
+    int max_measured = 32;      // at most this many front plans timed for real (the unpruned one besides); shared among the methods
+    int latency_step = 4;       // B(n) every latency_step counts (and at N), linear in between
+    std::vector<std::string> extra_specs;  // more candidates, as --prune specs
+};
+
+struct ParetoSearchResult {
+    std::string architecture;
+    int threads = 0, batch = 1, images = 0, tokens_full = 0;
+    double z = 1.96;
+    std::string block_latency_source;
+    double overhead_ms = 0, after_prune_share = 0, last_block_share = 1;
+    std::vector<LatencyPoint> block_latency;
+    std::vector<int> round_images;       // the images of each halving round
+    std::vector<int> round_candidates;   // the candidates evaluated in each round
+    int image_evaluations = 0;           // Σ plans × images evaluated (the baseline included)
+    std::vector<ParetoPlan> plans;       // every candidate; plans[0] is the unpruned model
+    int compare_index = -1;              // the --compare plan (the paper's), or -1
+    int chosen = -1;                     // index into plans
+    std::string choice;                  // the budget and why this plan
+    Schedule schedule;                   // the chosen plan
+    int verify_runs = 0;
+    double baseline_ms = 0;              // the unpruned model's measured median
+};
+
+// Throws pomt::Error for bad options (the budget included, before any work), unreadable files or
+// images, and on cancellation. A budget no measured plan meets is not an error here: chosen is -1
+// and `choice` says why (the front stands; choose_pareto_plan can apply another budget).
+ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOptions& options);
+
+// The budget's choice among the measured plans (ties: faster, then more accurate, then the
+// earlier plan); -1 when none is feasible (`why` then says what the nearest plan needed). Throws
+// pomt::Error for a budget with none or more than one kind set, or out of range.
+int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget& budget, std::string* why);
+// Indices of the plans not dominated in (latency, top-1) among `candidates`: no other is at least
+// as fast and as accurate and better in one. Equal plans: the earlier stands. Ascending latency.
+std::vector<int> pareto_front(const std::vector<double>& latency, const std::vector<double>& top1,
+                              const std::vector<int>& candidates);
+
 // ---- output --------------------------------------------------------------------------------
 
 // The schedule file (docs/SCHEDULES.md) with the search recorded under "search", newline-ended:
 // what `pomt schedule -o` writes. `model` is the one searched.
 std::string schedule_file_json(const Classifier& model, const ScheduleSearchResult& result);
 std::string schedule_file_json(const Classifier& model, const JointSearchResult& result);
+std::string schedule_file_json(const Classifier& model, const ParetoSearchResult& result);
 
 // Writes PREFIX-latency.svg, PREFIX-accuracy.svg and PREFIX-utility.svg (L, A, U over n); the
 // joint search adds PREFIX-block-latency.svg (and the first three when it computed the paper's
 // choice). Throws pomt::Error when a file cannot be written.
 void write_search_svgs(const ScheduleSearchResult& result, const std::string& prefix);
 void write_search_svgs(const JointSearchResult& result, const std::string& prefix);
+// PREFIX-front.svg: top-1 over the latency ratio, one marker per method, the front joined, the
+// --compare plan and the chosen one marked.
+void write_search_svgs(const ParetoSearchResult& result, const std::string& prefix);
 
 }  // namespace pomt

@@ -1,0 +1,173 @@
+#include "search/pareto_select.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/json.h"
+#include "pomt/error.h"
+#include "pomt/search.h"
+
+namespace pomt {
+
+namespace search_detail {
+
+PairedInterval paired_difference(const Correctness& a, const Correctness& b, int n, double z) {
+    if (n < 1 || size_t(n) > a.size() || size_t(n) > b.size()) fail("paired difference over " + std::to_string(n) + " images of too few");
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; ++i) {
+        const double d = double(a[size_t(i)]) - double(b[size_t(i)]);
+        sum += d;
+        sq += d * d;
+    }
+    PairedInterval r;
+    r.mean = sum / n;
+    const double var = n > 1 ? std::max(0.0, (sq - n * r.mean * r.mean) / (n - 1)) : 0.0;
+    const double half = z * std::sqrt(var / n);
+    r.low = 100 * (r.mean - half);
+    r.high = 100 * (r.mean + half);
+    r.mean *= 100;
+    return r;
+}
+
+namespace {
+
+double top1_of(const Correctness& c, int n) {
+    double s = 0;
+    for (int i = 0; i < n; ++i) s += c[size_t(i)];
+    return 100.0 * s / n;
+}
+
+}  // namespace
+
+std::vector<int> halving_survivors(const std::vector<double>& latency, const std::vector<Correctness>& correct,
+                                   const std::vector<int>& alive, int n, double z, int keep_max,
+                                   const std::vector<int>& always) {
+    auto is_always = [&](int c) { return std::count(always.begin(), always.end(), c) != 0; };
+    std::vector<int> left;
+    for (int c : alive) {
+        bool beaten = false;
+        for (int d : alive) {
+            if (d == c || latency[size_t(d)] > latency[size_t(c)]) continue;
+            if (paired_difference(correct[size_t(d)], correct[size_t(c)], n, z).low > 0) {
+                beaten = true;
+                break;
+            }
+        }
+        if (!beaten || is_always(c)) left.push_back(c);
+    }
+    if (int(left.size()) <= keep_max) return left;
+    // Non-dominated sorting on the point estimates: peel fronts until keep_max is reached.
+    std::vector<double> top1(latency.size(), 0);
+    for (int c : left) top1[size_t(c)] = top1_of(correct[size_t(c)], n);
+    std::vector<int> kept, rest = left;
+    for (int c : left)
+        if (is_always(c)) kept.push_back(c);
+    rest.erase(std::remove_if(rest.begin(), rest.end(), is_always), rest.end());
+    while (int(kept.size()) < keep_max && !rest.empty()) {
+        std::vector<int> layer = pareto_front(latency, top1, rest);
+        if (int(kept.size() + layer.size()) > keep_max) {
+            std::stable_sort(layer.begin(), layer.end(), [&](int a, int b) { return top1[size_t(a)] > top1[size_t(b)]; });
+            layer.resize(size_t(keep_max) - kept.size());
+        }
+        for (int c : layer) {
+            kept.push_back(c);
+            rest.erase(std::find(rest.begin(), rest.end(), c));
+        }
+    }
+    std::sort(kept.begin(), kept.end());
+    return kept;
+}
+
+}  // namespace search_detail
+
+std::vector<int> pareto_front(const std::vector<double>& latency, const std::vector<double>& top1,
+                              const std::vector<int>& candidates) {
+    std::vector<int> order = candidates;
+    // Fastest first; equal latency: more accurate first; then the earlier plan.
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        if (latency[size_t(a)] != latency[size_t(b)]) return latency[size_t(a)] < latency[size_t(b)];
+        if (top1[size_t(a)] != top1[size_t(b)]) return top1[size_t(a)] > top1[size_t(b)];
+        return a < b;
+    });
+    std::vector<int> front;
+    for (int c : order)  // a plan stands when it is more accurate than every faster (or equal) one
+        if (front.empty() || top1[size_t(c)] > top1[size_t(front.back())]) front.push_back(c);
+    return front;
+}
+
+int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget& b, std::string* why) {
+    const int kinds = (b.max_loss >= 0) + (b.max_ms > 0) + (b.max_ratio > 0) + (b.alpha >= 0);
+    if (kinds > 1) fail("give one budget: --max-loss, --max-ms, --max-ratio or --alpha");
+    if (b.max_loss < -1 || b.max_ms < 0 || b.max_ratio < 0 || (b.alpha >= 0 && b.alpha > 1) ||
+        !std::isfinite(b.max_loss) || !std::isfinite(b.max_ms) || !std::isfinite(b.max_ratio))
+        fail("a budget is out of range (loss >= 0 points, ms > 0, ratio > 0, alpha in [0, 1])");
+    const double alpha = kinds == 0 ? 0.5 : b.alpha;
+    auto fmt = [](double v) { return json::format_number(std::round(v * 1000) / 1000); };
+    std::vector<int> feasible;
+    double l_max = 0, a_max = 0;
+    for (int i = 0; i < int(plans.size()); ++i) {
+        const ParetoPlan& p = plans[size_t(i)];
+        if (!p.measured) continue;
+        l_max = std::max(l_max, p.measured_ms);
+        a_max = std::max(a_max, p.top1);
+        if (b.max_loss >= 0 && (b.loss_by_bound ? p.loss_high : p.loss) > b.max_loss) continue;
+        if (b.max_ms > 0 && p.measured_ms > b.max_ms) continue;
+        if (b.max_ratio > 0 && p.measured_ratio > b.max_ratio) continue;
+        feasible.push_back(i);
+    }
+    auto faster = [&](int x, int y) {  // x better than y for a loss budget
+        const ParetoPlan &p = plans[size_t(x)], &q = plans[size_t(y)];
+        if (p.measured_ms != q.measured_ms) return p.measured_ms < q.measured_ms;
+        if (p.top1 != q.top1) return p.top1 > q.top1;
+        return x < y;
+    };
+    auto more_accurate = [&](int x, int y) {
+        const ParetoPlan &p = plans[size_t(x)], &q = plans[size_t(y)];
+        if (p.top1 != q.top1) return p.top1 > q.top1;
+        if (p.measured_ms != q.measured_ms) return p.measured_ms < q.measured_ms;
+        return x < y;
+    };
+    auto utility = [&](int x) {
+        const ParetoPlan& p = plans[size_t(x)];
+        return alpha * (1 - p.measured_ms / l_max) + (1 - alpha) * p.top1 / a_max;
+    };
+    if (feasible.empty()) {
+        if (b.max_loss >= 0) *why = "no measured plan loses at most " + fmt(b.max_loss) + " points";
+        else if (b.max_ms > 0) *why = "no measured plan runs within " + fmt(b.max_ms) + " ms";
+        else if (b.max_ratio > 0) *why = "no measured plan runs within " + fmt(b.max_ratio) + " of the unpruned latency";
+        else *why = "no plan was measured";
+        double fastest = 0, lowest_ratio = 0;
+        for (const ParetoPlan& p : plans)
+            if (p.measured && (fastest == 0 || p.measured_ms < fastest)) fastest = p.measured_ms, lowest_ratio = p.measured_ratio;
+        if (fastest > 0 && b.max_loss < 0) *why += " (the fastest: " + fmt(fastest) + " ms, ratio " + fmt(lowest_ratio) + ")";
+        return -1;
+    }
+    const bool by_utility = kinds == 0 || b.alpha >= 0;
+    auto better = [&](int x, int y) {
+        if (b.max_loss >= 0) return faster(x, y);
+        if (!by_utility) return more_accurate(x, y);
+        const double ux = utility(x), uy = utility(y);
+        return ux != uy ? ux > uy : faster(x, y);
+    };
+    int best = feasible[0];
+    for (int c : feasible)
+        if (better(c, best)) best = c;
+    const ParetoPlan& p = plans[size_t(best)];
+    const std::string est = "top-1 " + fmt(p.top1) + " %, loss " + fmt(p.loss) + " points [" + fmt(p.loss_low) + ", " +
+                            fmt(p.loss_high) + "] on " + std::to_string(p.images) + " images, measured " + fmt(p.measured_ms) +
+                            " ms (ratio " + fmt(p.measured_ratio) + ")";
+    if (b.max_loss >= 0)
+        *why = "the fastest measured plan whose " + std::string(b.loss_by_bound ? "loss interval's upper end" : "estimated loss") +
+               " is within " + fmt(b.max_loss) + " points: " + est;
+    else if (b.max_ms > 0)
+        *why = "the most accurate measured plan within " + fmt(b.max_ms) + " ms: " + est;
+    else if (b.max_ratio > 0)
+        *why = "the most accurate measured plan within " + fmt(b.max_ratio) + " of the unpruned latency: " + est;
+    else
+        *why = "the highest utility with alpha " + fmt(alpha) + " (measured latency, estimated top-1): U " + fmt(utility(best)) +
+               ", " + est;
+    return best;
+}
+
+}  // namespace pomt
