@@ -480,6 +480,12 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
                 fail("pomt: R=" + std::to_string(a.r) + at + ", so R can be at most " + std::to_string(n - 3));
             fail("topk: r=" + std::to_string(a.r) + at + ", so r can be at most " + std::to_string(n - p - 1) + " there");
         }
+        if (a.method == PruneMethod::ToMe && after <= p)
+            // Registers merge like patches, so ToMe can eat into them; pooling and the other methods
+            // need the prefix rows and at least one token after them.
+            fail("tome: r=" + std::to_string(a.r) + " at block " + std::to_string(l) + " leaves " + std::to_string(after) +
+                 " tokens, no more than the model's " + std::to_string(p) +
+                 " prefix tokens (ToMe merges registers like patches): use a smaller r");
         n = after;
         out.tokens_after_block.push_back(n);
     }

@@ -62,8 +62,9 @@ const Variant kVariants[] = {
     {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"reg_tokens":4,"num_classes":4,"img_size":96})"},
     {"vit_tiny_patch16_224", R"({"embed_dim":40,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
     {"vit_base_patch16_siglip_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":3,"img_size":96})"},
-    {"vit_so150m_patch16_reg4_map_256", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":0,"img_size":96})"},
-    {"vit_small_patch14_reg4_dinov2", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":4,"img_size":84})"},
+    // Enough tokens that ToMe at r = 30 in every block (registers merged too) leaves more than the prefix.
+    {"vit_so150m_patch16_reg4_map_256", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":0,"img_size":144})"},
+    {"vit_small_patch14_reg4_dinov2", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":4,"img_size":126})"},
 };
 const char* const kVariantSpecs[] = {"pomt:R=10,layer=1", "pomt:R=1,layer=0", "topk:r=3", "tome:r=5", "tome:r=30", "tome:r=9,4,0,2",
                                      "random:keep=25,seed=4;tome:r=3", "tome:r=4,4,0,0;pomt:R=6,layer=2;topk:r=2,layer=3",
@@ -170,6 +171,9 @@ TEST_CASE("pruning schedule: registers and no class token follow the reference r
     pomt_test::expect_error([&] { resolve_schedule(spec("topk:r=4"), siglip); }, "topk: needs a model with a class token");
     pomt_test::expect_error([&] { resolve_schedule(spec("topk:r=4"), reg4_gap); }, "topk: needs a model with a class token");
     CHECK(resolve_schedule(spec("random:keep=100,seed=2"), reg4_gap).tokens_after_embedding == 100);
+    // ToMe merging into the registers until no token follows them: refused, naming the block.
+    pomt_test::expect_error([&] { resolve_schedule(spec("random:keep=9;tome:r=9"), reg4_gap); },
+                            "tome: r=9 at block 1 leaves 3 tokens, no more than the model's 4 prefix tokens");
 }
 
 TEST_CASE("pruning schedule: resolution gives the token counts and checks ranges") {
