@@ -331,5 +331,17 @@ inline typename V::T gelu(typename V::T x) {
     return V::fnmadd(a, tail, V::max(x, V::zero()));
 }
 
+// QuickGELU (OpenAI CLIP's activation, timm act_layer='quick_gelu'): x·σ(1.702·x), computed as
+// x / (1 + e^(−1.702·x)) with the exp above and one division, so every level gives the same bits.
+// Below x = −51.7 the exp's argument is clamped at 88, so the numerator is clamped too (at −60):
+// the result there is at most 60·e^−88 ≈ 4e-37 in size, as near to the true value (smaller still)
+// as float allows, instead of x·e^−88 growing with |x|. max(−60, x) returns x when x is NaN at every
+// level (the second operand), so NaN stays NaN.
+template <class V>
+inline typename V::T quick_gelu(typename V::T x) {
+    typename V::T e = exp<V>(V::mul(x, V::set1(-1.702f)));
+    return V::div(V::max(V::set1(-60.0f), x), V::add(V::set1(1.0f), e));
+}
+
 }  // namespace simd
 }  // namespace pomt

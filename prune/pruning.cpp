@@ -414,13 +414,14 @@ json::Value ResolvedSchedule::to_json() const {
 
 namespace {
 
-// Tokens after action `a` at a block entered by n tokens (p of them prefix tokens), or -1 where the
-// step would refuse (no patch token left).
-int tokens_after_action(const LayerAction& a, int n, int p) {
+// Tokens after action `a` at a block entered by n tokens (p of them prefix tokens, `kept` of those
+// protected from ToMe's merging: the class and distillation tokens), or -1 where the step would
+// refuse (no patch token left).
+int tokens_after_action(const LayerAction& a, int n, int p, int kept) {
     switch (a.method) {
         case PruneMethod::Pomt: return a.r > 0 && pomt_kept_patches(n, a.r) < 1 ? -1 : pomt_tokens_after(n, p, a.r);
         case PruneMethod::TopK: return a.r > 0 && (p < 1 || a.r >= n - p) ? -1 : n - std::max(a.r, 0);
-        case PruneMethod::ToMe: return n - tome_effective_r(n, p, a.r);
+        case PruneMethod::ToMe: return n - tome_effective_r(n, kept, a.r);
         case PruneMethod::None:
         case PruneMethod::Random: break;
     }
@@ -479,7 +480,7 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
     out.tokens_after_embedding = n;
     for (int l = 0; l < depth; ++l) {
         const LayerAction& a = out.layers[size_t(l)];
-        const int after = tokens_after_action(a, n, p);
+        const int after = tokens_after_action(a, n, p, c.num_protected_tokens());
         if (after < 0) {
             const std::string at = " at block " + std::to_string(l) + " leaves no patch token: " + std::to_string(n) +
                                    " tokens (" + std::to_string(p) + " prefix) enter that block";
@@ -487,6 +488,12 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
                 fail("pomt: R=" + std::to_string(a.r) + at + ", so R can be at most " + std::to_string(n - 3));
             fail("topk: r=" + std::to_string(a.r) + at + ", so r can be at most " + std::to_string(n - p - 1) + " there");
         }
+        if (a.method == PruneMethod::ToMe && after <= p)
+            // Registers merge like patches, so ToMe can eat into them; pooling and the other methods
+            // need the prefix rows and at least one token after them.
+            fail("tome: r=" + std::to_string(a.r) + " at block " + std::to_string(l) + " leaves " + std::to_string(after) +
+                 " tokens, no more than the model's " + std::to_string(p) +
+                 " prefix tokens (ToMe merges registers like patches): use a smaller r");
         n = after;
         out.tokens_after_block.push_back(n);
     }
@@ -500,7 +507,7 @@ namespace {
 class SchedulePruner : public TokenPruner {
 public:
     SchedulePruner(ResolvedSchedule s, const ModelConfig& c, TokenProvenance* record)
-        : s_(std::move(s)), prefix_(c.num_prefix_tokens()), record_(record) {
+        : s_(std::move(s)), prefix_(c.num_prefix_tokens()), protected_(c.num_protected_tokens()), record_(record) {
         for (const LayerAction& a : s_.layers) sizes_ = sizes_ || a.method == PruneMethod::ToMe;
     }
 
@@ -524,7 +531,14 @@ public:
         switch (a.method) {
             case PruneMethod::Pomt: out = pomt_prune(block, a.r, pomt_, moved_to); break;
             case PruneMethod::TopK: out = topk_prune(block, a.r, topk_, moved_to); break;
-            case PruneMethod::ToMe: out = tome_merge(block, a.r, tome_, moved_to); break;
+            case PruneMethod::ToMe: {
+                // facebookresearch/ToMe protects the class (and distillation) token only: registers
+                // are matched and merged like patch tokens.
+                BlockInternals merged = block;
+                merged.prefix_tokens = protected_;
+                out = tome_merge(merged, a.r, tome_, moved_to);
+                break;
+            }
             default: break;
         }
         // A step that keeps the count changed nothing (R = 0, nothing to merge) and recorded nothing.
@@ -533,7 +547,7 @@ public:
     }
     int predicted_tokens_after(int layer, int tokens) const override {
         if (layer < 0 || layer >= int(s_.layers.size())) return tokens;
-        return tokens_after_action(s_.layers[size_t(layer)], tokens, prefix_);
+        return tokens_after_action(s_.layers[size_t(layer)], tokens, prefix_, protected_);
     }
 
 private:
@@ -546,6 +560,7 @@ private:
 
     ResolvedSchedule s_;
     int prefix_ = 0;
+    int protected_ = 0;  // tokens ToMe never merges
     bool sizes_ = false;
     TokenProvenance* record_ = nullptr;
     std::vector<int> moves_;
