@@ -1,7 +1,7 @@
 // Per-level kernel tables: each level's translation unit fills one from the same templates
 // (kernels/kernels_scalar.cpp, kernels/x86/kernels_avx2.cpp, kernels_avx512.cpp,
 // kernels/arm/kernels_neon.cpp); the public entry points (gemm, attention_head, layernorm,
-// gelu_inplace, softmax_inplace, head_max_column_sums) call through the table of active_isa().
+// gelu_inplace, quick_gelu_inplace, softmax_inplace, head_max_column_sums) call through the table of active_isa().
 #pragma once
 #include <cstddef>
 
@@ -17,6 +17,7 @@ struct IsaKernels {
     GemmTileFn gemm_tile;
     int gemm_rows, gemm_panels;  // the largest tile gemm_tile takes
     void (*gelu)(float* x, size_t n);
+    void (*quick_gelu)(float* x, size_t n);
     void (*softmax)(float* x, int n);
     void (*layernorm)(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
                       const float* beta, float eps);

@@ -109,12 +109,12 @@ void gemm(int m, const float* a, int lda, const PackedWeights& w, float* c, int 
           ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
 #ifdef POMT_USE_OPENBLAS
-    // The epilogue's GELU here is the readable gelu_erf (std::erf), not the kernels' polynomial.
+    // The epilogue's activation here is the readable reference (std::erf / std::exp), not the kernels' polynomial.
     auto apply_epilogue_row = [](const Epilogue& ep, int row, int col0, int cols, const float* acc, float* c) {
         for (int j = 0; j < cols; ++j) {
             int col = col0 + j;
             float v = acc[j] + (ep.bias ? ep.bias[col] : 0.0f);
-            if (ep.gelu) v = gelu_erf(v);
+            v = activation_reference(ep.act, v);
             if (ep.residual)
                 v = ep.residual[size_t(row) * ep.ld_residual + col] + (ep.scale ? ep.scale[col] : 1.0f) * v;
             c[j] = v;

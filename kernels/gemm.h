@@ -31,14 +31,17 @@ PackedWeights borrow_panels(const float* panels, int n, int k);
 // borrowed panels then keep a row-major copy too.
 bool gemm_uses_row_major_weights();
 
+// The MLP activation an epilogue applies: timm's nn.GELU (exact erf) or QuickGELU (OpenAI CLIP).
+enum class Activation { None, Gelu, QuickGelu };
+
 // What happens to each accumulator acc = (A·Wᵀ)[i][j] before it is stored:
 //   c = acc + bias[j]                          (bias may be null)
-//   c = gelu(acc + bias[j])                    when gelu
+//   c = act(acc + bias[j])                     when act is Gelu or QuickGelu
 //   c = residual[i][j] + scale[j]·(acc + bias[j])  when residual is set (scale may be null = 1);
 // c may alias residual (in-place residual add) when ldc == ld_residual.
 struct Epilogue {
     const float* bias = nullptr;
-    bool gelu = false;
+    Activation act = Activation::None;
     const float* residual = nullptr;
     int ld_residual = 0;
     const float* scale = nullptr;
@@ -56,5 +59,12 @@ void gemm_reference(int m, int n, int k, const float* a, int lda, const float* w
 // reference forward pass and the tests use it; the kernels' epilogue and gelu_inplace use the
 // polynomial simd::gelu of kernels/simd.h, which agrees with it to 1e-6).
 float gelu_erf(float x);
+
+// Readable reference QuickGELU: x·σ(1.702·x) = x / (1 + e^(−1.702·x)), in double, rounded once
+// (the kernels use simd::quick_gelu, tested against it).
+float quick_gelu_reference(float x);
+
+// The epilogue's activation on one value, by the readable references above.
+float activation_reference(Activation act, float x);
 
 }  // namespace pomt

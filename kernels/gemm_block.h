@@ -64,7 +64,8 @@ POMT_INLINE void store_epilogue(const Epilogue& ep, int row, int col, int n, typ
     const bool full = n == V::lanes;
     auto ld = [&](const float* p) { return full ? V::load(p) : V::load_partial(p, n); };
     if (ep.bias) v = V::add(v, ld(ep.bias + col));
-    if (ep.gelu) v = gelu<V>(v);
+    if (ep.act == Activation::Gelu) v = gelu<V>(v);
+    else if (ep.act == Activation::QuickGelu) v = quick_gelu<V>(v);
     if (ep.residual) {
         typename V::T res = ld(ep.residual + size_t(row) * ep.ld_residual + col);
         v = ep.scale ? V::fmadd(ld(ep.scale + col), v, res) : V::add(res, v);

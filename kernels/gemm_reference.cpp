@@ -6,6 +6,17 @@ namespace pomt {
 
 float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
 
+float quick_gelu_reference(float x) { return float(double(x) / (1.0 + std::exp(-1.702 * double(x)))); }
+
+float activation_reference(Activation act, float x) {
+    switch (act) {
+        case Activation::Gelu: return gelu_erf(x);
+        case Activation::QuickGelu: return quick_gelu_reference(x);
+        case Activation::None: break;
+    }
+    return x;
+}
+
 void gemm_reference(int m, int n, int k, const float* a, int lda, const float* w, int ldw, float* c, int ldc,
                     const Epilogue& ep) {
     for (int i = 0; i < m; ++i)
@@ -13,7 +24,7 @@ void gemm_reference(int m, int n, int k, const float* a, int lda, const float* w
             double acc = 0;
             for (int p = 0; p < k; ++p) acc += double(a[size_t(i) * lda + p]) * double(w[size_t(j) * ldw + p]);
             float v = float(acc) + (ep.bias ? ep.bias[j] : 0.0f);
-            if (ep.gelu) v = gelu_erf(v);
+            v = activation_reference(ep.act, v);
             if (ep.residual) v = ep.residual[size_t(i) * ep.ld_residual + j] + (ep.scale ? ep.scale[j] : 1.0f) * v;
             c[size_t(i) * ldc + j] = v;
         }

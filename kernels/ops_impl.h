@@ -63,6 +63,13 @@ void gelu_array(float* x, size_t n) {
     for (; i < n; ++i) x[i] = gelu<VecF1>(x[i]);  // same formula, so tails agree with the body
 }
 
+template <class V>
+void quick_gelu_array(float* x, size_t n) {
+    size_t i = 0;
+    for (; i + V::lanes <= n; i += V::lanes) V::store(x + i, quick_gelu<V>(V::load(x + i)));
+    for (; i < n; ++i) x[i] = quick_gelu<VecF1>(x[i]);  // same formula, so tails agree with the body
+}
+
 // Max, then e = exp(x − max) in place and its sum, then e·(1/sum). The sum is kept in 16 partial
 // sums whatever the vector width (16/lanes vectors over each block of 16 columns, the columns past
 // the last whole block added one by one) and reduced by reduce_add16, so every level, scalar
@@ -299,6 +306,7 @@ constexpr IsaKernels kernel_table(Isa isa) {
             Tiles::gemm_rows,
             Tiles::gemm_panels,
             gelu_array<V>,
+            quick_gelu_array<V>,
             softmax_row<V>,
             layernorm_rows<V>,
             attention<V, Tiles::attn_rows, Tiles::attn_panels>,

@@ -331,5 +331,15 @@ inline typename V::T gelu(typename V::T x) {
     return V::fnmadd(a, tail, V::max(x, V::zero()));
 }
 
+// QuickGELU (OpenAI CLIP's activation, timm act_layer='quick_gelu'): x·σ(1.702·x), computed as
+// x / (1 + e^(−1.702·x)) with the exp above, one division, so every level gives the same bits. For
+// x below −51.7 the exp argument is clamped at 88 and the result is x·e^−88-ish: within 1e-36 of the
+// true value, which is smaller still. NaN stays NaN (the division by a number carries it).
+template <class V>
+inline typename V::T quick_gelu(typename V::T x) {
+    typename V::T e = exp<V>(V::mul(x, V::set1(-1.702f)));
+    return V::div(x, V::add(V::set1(1.0f), e));
+}
+
 }  // namespace simd
 }  // namespace pomt

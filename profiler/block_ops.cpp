@@ -140,7 +140,10 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     lap(BlockOp::Norm2);
     linear(pool, bp.fc1, h, D, rows, mlp, H);
     lap(BlockOp::Fc1);
-    parallel_for(pool, rows, 16, [&](int b, int e) { gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H); });
+    parallel_for(pool, rows, 16, [&](int b, int e) {
+        if (c.quick_gelu()) quick_gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H);
+        else gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H);
+    });
     lap(BlockOp::Gelu);
     add_linear(pool, bp.fc2, mlp, H, rows, bp.ls2, x, D);
     lap(BlockOp::Fc2);

@@ -120,7 +120,7 @@ std::vector<GemmBenchResult> bench_gemm_shapes(const std::vector<GemmShape>& sha
         for (float& x : c) x = dist(rng);
         Epilogue ep;
         ep.bias = bias.data();
-        ep.gelu = sh.epilogue == "bias+gelu";
+        ep.act = sh.epilogue == "bias+gelu" ? Activation::Gelu : Activation::None;
         if (sh.epilogue == "bias+residual") {  // in place, as the model's residual adds are
             ep.residual = c.data();
             ep.ld_residual = sh.n;

@@ -14,10 +14,10 @@ void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int di
 }
 
 void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
-            bool gelu) {
+            Activation act) {
     Epilogue ep;
     ep.bias = p.bias;
-    ep.gelu = gelu;
+    ep.act = act;
     gemm(rows, in, ld_in, p.packed, out, ld_out, ep, pool);
 }
 

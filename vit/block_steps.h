@@ -10,9 +10,12 @@ namespace pomt {
 void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int dim, const LayerNormParams& p,
                     float eps);
 
-// out = in·Wᵀ + b, GELU applied in the GEMM's epilogue when `gelu`.
+// out = in·Wᵀ + b, the activation (the MLP's GELU or QuickGELU) applied in the GEMM's epilogue.
 void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
-            bool gelu = false);
+            Activation act = Activation::None);
+
+// The MLP activation of a model.
+inline Activation mlp_activation(const ModelConfig& c) { return c.quick_gelu() ? Activation::QuickGelu : Activation::Gelu; }
 
 // The end of a residual branch, in place: x += scale·(in·Wᵀ + b); scale is the LayerScale gammas,
 // or null for none.

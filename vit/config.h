@@ -25,15 +25,22 @@ struct ModelConfig {
     bool no_embed_class = false;  // pos_embed covers patches only (deit3)
     bool layer_scale = false;     // ls1/ls2 gamma present (init_values set)
     bool pre_norm = false;        // norm_pre LayerNorm before the blocks; patch embedding has no bias
-    std::string global_pool = "token";  // "token" or "avg"
+    // "token" (the class token), "avg" (mean of the non-prefix tokens) or "map" (timm's
+    // AttentionPoolLatent: a learned latent query attends to every token, then LayerNorm + MLP).
+    std::string global_pool = "token";
     bool fc_norm = false;         // LayerNorm after pooling instead of before (timm: default for "avg")
-    double ln_eps = 1e-6;
+    double ln_eps = 1e-6;         // timm's LayerNorm: 1e-6; CLIP's nn.LayerNorm: 1e-5
+    std::string act_layer = "gelu";  // the MLPs' activation: "gelu" (exact erf) or "quick_gelu" (x·σ(1.702x))
 
     int head_dim() const { return embed_dim / num_heads; }
     int grid() const { return img_size / patch_size; }
     int num_patches() const { return grid() * grid(); }
     int num_prefix_tokens() const { return (class_token ? 1 : 0) + (distilled ? 1 : 0) + reg_tokens; }
     int num_tokens() const { return num_patches() + num_prefix_tokens(); }
+    // Tokens no pruning method may drop or merge away in ToMe's rule: the class and distillation
+    // tokens (registers are merged like patches, as facebookresearch/ToMe does).
+    int num_protected_tokens() const { return (class_token ? 1 : 0) + (distilled ? 1 : 0); }
+    bool quick_gelu() const { return act_layer == "quick_gelu"; }
     int pos_embed_len() const { return no_embed_class ? num_patches() : num_tokens(); }
 
     // Throws pomt::Error when the combination is not a model pomt can run.
@@ -54,8 +61,9 @@ struct PreprocessConfig {
     static PreprocessConfig from_json(const json::Value& v, const std::string& what);
 };
 
-// The architecture as timm defines it for `name` (a pretrained tag after '.' is ignored);
-// throws pomt::Error for a name pomt does not know rather than guess a head count.
+// The architecture as timm defines it for `name` (a pretrained tag after '.' is ignored), with the
+// image size and class count of the name's default pretrained_cfg, as timm.create_model(name) builds
+// it; throws pomt::Error for a name pomt does not know rather than guess a head count.
 ModelConfig config_for_architecture(const std::string& name);
 
 // Names of the architectures pomt knows (for messages and --arch listings).
@@ -73,7 +81,8 @@ struct TensorSpec {
     std::string name;
     std::vector<int64_t> shape;
     // A Linear weight: [out × in…] viewed as [shape[0] × the rest], stored as GEMM panels from
-    // .pomt format version 2 on (patch_embed.proj, qkv, proj, fc1, fc2, head, head_dist).
+    // .pomt format version 2 on (patch_embed.proj, qkv, proj, fc1, fc2, head, head_dist, and the
+    // attention pool's q, kv, proj, mlp.fc1, mlp.fc2).
     bool linear = false;
 };
 // Every tensor the model has, in a fixed order, with timm names and shapes.

@@ -18,7 +18,7 @@ namespace pomt {
 
 namespace {
 
-enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kSlots };
+enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kPoolRows, kSlots };
 
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
     for (int layer = first; layer < first + count; ++layer)
@@ -48,6 +48,7 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
     f[kSizes] = sizes ? rows : 0;
     f[kLogSizes] = sizes ? rows : 0;
     f[kPooled] = b * uint64_t(pooled_rows(c)) * D;
+    f[kPoolRows] = c.global_pool == "map" ? 4 * D : 0;  // the attention pool's q, o and two rows
     return f;
 }
 
@@ -300,14 +301,14 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
     });
 }
 
-// The MLP residual: x += ls2 · fc2(gelu(fc1(LN2 x))), in place, GELU fused into fc1.
+// The MLP residual: x += ls2 · fc2(act(fc1(LN2 x))), in place, the activation fused into fc1.
 void Session::run_mlp(const BlockParams& bp, float* x, int rows) {
     const ModelConfig& c = model_->config();
     const int D = c.embed_dim, H = c.mlp_hidden;
     float* h = buffer(kH, size_t(rows) * D);
     layernorm_rows(&pool_, x, h, rows, D, bp.norm2, float(c.ln_eps));
     float* mlp = buffer(kMlp, size_t(rows) * H);
-    linear(&pool_, bp.fc1, h, D, rows, mlp, H, true);
+    linear(&pool_, bp.fc1, h, D, rows, mlp, H, mlp_activation(c));
     add_linear(&pool_, bp.fc2, mlp, H, rows, bp.ls2, x, D);
 }
 
@@ -322,7 +323,16 @@ const float* Session::pool_tokens(const float* x, int batch, int n) {
     for (int b = 0; b < batch; ++b) {
         const float* xb = x + size_t(b) * n * D;
         float* pb = pooled + size_t(b) * rows * D;
-        if (c.global_pool == "avg") {
+        if (c.global_pool == "map") {
+            // timm gives the attention pool the non-prefix tokens only (pool_include_prefix=False).
+            const int m = n - prefix;
+            float* hb = buffer(kH, size_t(m) * D);
+            const float* tokens = xb + size_t(prefix) * D;
+            if (!c.fc_norm) layernorm(tokens, D, hb, D, m, D, model.norm.weight, model.norm.bias, eps);
+            else std::memcpy(hb, tokens, size_t(m) * D * sizeof(float));
+            attention_pool(hb, m, pb);
+            if (c.fc_norm) layernorm(pb, D, pb, D, 1, D, model.fc_norm.weight, model.fc_norm.bias, eps);
+        } else if (c.global_pool == "avg") {
             // Normalise every token first (unless fc_norm replaces the final norm), then average.
             float* hb = buffer(kH, size_t(n) * D);
             if (!c.fc_norm) layernorm(xb, D, hb, D, n, D, model.norm.weight, model.norm.bias, eps);
@@ -339,6 +349,43 @@ const float* Session::pool_tokens(const float* x, int batch, int n) {
         }
     }
     return pooled;
+}
+
+// timm's AttentionPoolLatent on one image's (normalised) tokens x [n × D] into out [D]: the latent
+// query's attention over every token (the attention kernel on one query row, K and V from the kv
+// projection laid out as the blocks' qkv), proj, then out + mlp(norm(out)).
+void Session::attention_pool(const float* x, int n, float* out) {
+    const Model& model = *model_;
+    const ModelConfig& c = model.config();
+    const AttnPoolParams& ap = model.attn_pool;
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
+    float* rows = buffer(kPoolRows, size_t(4) * D);
+    float *q = rows, *o = rows + D, *h = rows + 2 * D;
+    float* qkv = buffer(kQkv, size_t(n) * 3 * D);  // columns [D, 3D): k, v; the q columns are unused
+    linear(&pool_, ap.q, ap.latent, D, 1, q, D);
+    linear(&pool_, ap.kv, x, D, n, qkv + D, 3 * D);
+    parallel_for(&pool_, heads, 1, [&](int h0, int h1) {
+        for (int hh = h0; hh < h1; ++hh) {
+            AttentionHead a;
+            a.tokens = n;
+            a.head_dim = hd;
+            a.scale = 1.0f / std::sqrt(float(hd));
+            a.q = q + hh * hd;
+            a.k = qkv + D + hh * hd;
+            a.v = qkv + 2 * D + hh * hd;
+            a.ld_qkv = 3 * D;
+            a.out = o + hh * hd;
+            a.ld_out = D;
+            a.row_begin = 0;
+            a.row_end = 1;
+            attention_head(a);
+        }
+    });
+    linear(&pool_, ap.proj, o, D, 1, out, D);
+    layernorm(out, D, h, D, 1, D, ap.norm.weight, ap.norm.bias, float(c.ln_eps));
+    float* mlp = buffer(kMlp, size_t(H));
+    linear(&pool_, ap.fc1, h, D, 1, mlp, H, mlp_activation(c));
+    add_linear(&pool_, ap.fc2, mlp, H, 1, nullptr, out, D);
 }
 
 // The classifier head on the pooled features (a distilled model averages its two heads), or the

@@ -99,6 +99,8 @@ private:
     int forward_blocks(float* x, int batch, int tokens, const RunOptions& options);
     const float* pool_tokens(const float* x, int batch, int tokens);
     std::vector<float> head(const float* pooled, int batch);
+    // timm's AttentionPoolLatent (global_pool 'map') on one image's tokens [n × dim] into out [dim].
+    void attention_pool(const float* x, int n, float* out);
 
     // One transformer block on x [batch × tokens × dim]; returns the token count after pruning.
     int run_block(int layer, float* x, int batch, int tokens, TokenPruner* pruner, float* sizes);

@@ -1,5 +1,6 @@
 // The plain reference forward pass (see forward.h). Deliberately simple: one image at a time,
 // one token at a time, the reference kernels only.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -32,6 +33,43 @@ void linear_ref(const Model& model, const LinearParams& p, const float* in, int 
     gemm_reference(rows, out_dim, in_dim, in, in_dim, model.linear_weight(p), in_dim, out, out_dim, ep);
 }
 
+// timm's AttentionPoolLatent.forward on one image's tokens x [n × D] (latent_len 1, so its 'token'
+// pooling is the one latent row):
+//   q = q(latent); k, v = kv(x); o = softmax(q·kᵀ/√hd)·v per head; o = proj(o); o = o + mlp(norm(o)).
+std::vector<float> attention_pool_reference(const Model& model, const float* x, int n) {
+    const ModelConfig& c = model.config();
+    const AttnPoolParams& ap = model.attn_pool;
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
+    std::vector<float> q(D), kv(size_t(n) * 2 * D), o(D), y(D), h(D), mlp(H);
+    linear_ref(model, ap.q, ap.latent, 1, D, D, q.data());
+    linear_ref(model, ap.kv, x, n, D, 2 * D, kv.data());
+    for (int hh = 0; hh < heads; ++hh) {
+        std::vector<double> logits(n);
+        double mx = -HUGE_VAL;
+        for (int j = 0; j < n; ++j) {
+            double s = 0;
+            for (int d = 0; d < hd; ++d) s += double(q[hh * hd + d]) * kv[size_t(j) * 2 * D + hh * hd + d];
+            logits[j] = s / std::sqrt(double(hd));
+            mx = std::max(mx, logits[j]);
+        }
+        double z = 0;
+        for (int j = 0; j < n; ++j) z += (logits[j] = std::exp(logits[j] - mx));
+        for (int d = 0; d < hd; ++d) {
+            double s = 0;
+            for (int j = 0; j < n; ++j) s += logits[j] / z * kv[size_t(j) * 2 * D + D + hh * hd + d];
+            o[hh * hd + d] = float(s);
+        }
+    }
+    linear_ref(model, ap.proj, o.data(), 1, D, D, y.data());
+    layernorm_reference(y.data(), D, h.data(), D, 1, D, ap.norm.weight, ap.norm.bias, float(c.ln_eps));
+    linear_ref(model, ap.fc1, h.data(), 1, D, H, mlp.data());
+    const Activation act = c.quick_gelu() ? Activation::QuickGelu : Activation::Gelu;
+    for (float& v : mlp) v = activation_reference(act, v);
+    linear_ref(model, ap.fc2, mlp.data(), 1, H, D, h.data());
+    for (int d = 0; d < D; ++d) y[d] += h[d];
+    return y;
+}
+
 }  // namespace
 
 std::vector<float> forward_reference(const Model& model, const float* images, int batch) {
@@ -40,6 +78,7 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
     const int heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
     const int K = c.in_chans * c.patch_size * c.patch_size;
     const float eps = float(c.ln_eps);
+    const Activation act = c.quick_gelu() ? Activation::QuickGelu : Activation::Gelu;
     const int outputs = c.num_classes > 0 ? c.num_classes : D;
     std::vector<float> logits(size_t(batch) * outputs);
 
@@ -84,7 +123,7 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
                 for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls1 ? bp.ls1[d] : 1.0f) * tmp[size_t(i) * D + d];
             layernorm_reference(x.data(), D, h.data(), D, n, D, bp.norm2.weight, bp.norm2.bias, eps);
             linear_ref(model, bp.fc1, h.data(), n, D, H, mlp.data());
-            for (float& v : mlp) v = gelu_erf(v);
+            for (float& v : mlp) v = activation_reference(act, v);
             linear_ref(model, bp.fc2, mlp.data(), n, H, D, tmp.data());
             for (int i = 0; i < n; ++i)
                 for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls2 ? bp.ls2[d] : 1.0f) * tmp[size_t(i) * D + d];
@@ -93,7 +132,10 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
         // Final norm (per token), pooling, then fc_norm and the head(s).
         if (!c.fc_norm) layernorm_reference(x.data(), D, x.data(), D, n, D, model.norm.weight, model.norm.bias, eps);
         std::vector<float> pooled(D), pooled_dist(D);
-        if (c.global_pool == "avg") {
+        if (c.global_pool == "map") {
+            // timm (pool_include_prefix=False) gives the pool the patch tokens only, registers excluded.
+            pooled = attention_pool_reference(model, x.data() + size_t(prefix) * D, n - prefix);
+        } else if (c.global_pool == "avg") {
             for (int d = 0; d < D; ++d) {
                 double s = 0;
                 for (int i = prefix; i < n; ++i) s += x[size_t(i) * D + d];

@@ -111,6 +111,15 @@ void Model::bind(const std::function<StoredTensor(const std::string&)>& lookup) 
     }
     if (c.fc_norm) fc_norm = ln("fc_norm");
     else norm = ln("norm");
+    if (c.global_pool == "map") {
+        attn_pool.latent = get("attn_pool.latent");
+        attn_pool.q = linear("attn_pool.q", D, D, true);
+        attn_pool.kv = linear("attn_pool.kv", 2 * D, D, true);
+        attn_pool.proj = linear("attn_pool.proj", D, D, true);
+        attn_pool.norm = ln("attn_pool.norm");
+        attn_pool.fc1 = linear("attn_pool.mlp.fc1", H, D, true);
+        attn_pool.fc2 = linear("attn_pool.mlp.fc2", D, H, true);
+    }
     if (c.num_classes > 0) {
         head = linear("head", c.num_classes, D, true);
         if (c.distilled) head_dist = linear("head_dist", c.num_classes, D, true);
@@ -118,7 +127,10 @@ void Model::bind(const std::function<StoredTensor(const std::string&)>& lookup) 
 
     // The name table last: every LinearParams has its final address now.
     std::map<std::string, const LinearParams*> linears = {
-        {"patch_embed.proj.weight", &patch_embed}, {"head.weight", &head}, {"head_dist.weight", &head_dist}};
+        {"patch_embed.proj.weight", &patch_embed}, {"head.weight", &head}, {"head_dist.weight", &head_dist},
+        {"attn_pool.q.weight", &attn_pool.q}, {"attn_pool.kv.weight", &attn_pool.kv},
+        {"attn_pool.proj.weight", &attn_pool.proj}, {"attn_pool.mlp.fc1.weight", &attn_pool.fc1},
+        {"attn_pool.mlp.fc2.weight", &attn_pool.fc2}};
     for (int i = 0; i < c.depth; ++i) {
         const std::string b = "blocks." + std::to_string(i) + ".";
         linears[b + "attn.qkv.weight"] = &blocks[size_t(i)].qkv;

@@ -36,6 +36,13 @@ struct BlockParams {
     const float* ls2 = nullptr;
 };
 
+// timm's AttentionPoolLatent (global_pool 'map'): a learned latent query attends to every token.
+struct AttnPoolParams {
+    const float* latent = nullptr;  // [1 × D]
+    LinearParams q, kv, proj, fc1, fc2;
+    LayerNormParams norm;
+};
+
 class Model {
 public:
     // Opens a .pomt file (memory-mapped). Throws pomt::Error on any problem with the file.
@@ -64,6 +71,7 @@ public:
     LayerNormParams norm_pre, norm, fc_norm;
     std::vector<BlockParams> blocks;
     LinearParams head, head_dist;
+    AttnPoolParams attn_pool;  // global_pool 'map' only
 
     // The values written to a .pomt for this model (random models can be saved too).
     std::vector<float> tensor_values(const TensorSpec& spec) const;
