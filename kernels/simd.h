@@ -332,13 +332,15 @@ inline typename V::T gelu(typename V::T x) {
 }
 
 // QuickGELU (OpenAI CLIP's activation, timm act_layer='quick_gelu'): x·σ(1.702·x), computed as
-// x / (1 + e^(−1.702·x)) with the exp above, one division, so every level gives the same bits. For
-// x below −51.7 the exp argument is clamped at 88 and the result is x·e^−88-ish: within 1e-36 of the
-// true value, which is smaller still. NaN stays NaN (the division by a number carries it).
+// x / (1 + e^(−1.702·x)) with the exp above and one division, so every level gives the same bits.
+// Below x = −51.7 the exp's argument is clamped at 88, so the numerator is clamped too (at −60):
+// the result there is at most 60·e^−88 ≈ 4e-37 in size, as near to the true value (smaller still)
+// as float allows, instead of x·e^−88 growing with |x|. max(−60, x) returns x when x is NaN at every
+// level (the second operand), so NaN stays NaN.
 template <class V>
 inline typename V::T quick_gelu(typename V::T x) {
     typename V::T e = exp<V>(V::mul(x, V::set1(-1.702f)));
-    return V::div(x, V::add(V::set1(1.0f), e));
+    return V::div(V::max(V::set1(-60.0f), x), V::add(V::set1(1.0f), e));
 }
 
 }  // namespace simd

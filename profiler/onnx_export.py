@@ -15,7 +15,8 @@ export produces for timm's VisionTransformer at batch 1 and opset 17:
   MatMul(·, v), Transpose + Reshape, MatMul + Add (proj), LayerScale Mul, residual Add;
   LayerNormalization, MatMul + Add (fc1), exact GELU x·½·(1 + Erf(x/√2)), MatMul + Add (fc2),
   LayerScale, residual; final norm over all tokens, pooling (class token, or mean of the patch
-  tokens with fc_norm), head MatMul + Add (distilled: mean of head and head_dist).
+  tokens with fc_norm; or timm's AttentionPoolLatent for global_pool 'map'), head MatMul + Add
+  (distilled: mean of head and head_dist). The MLP activation is exact-erf GELU or QuickGELU.
 
 Weights come from the .pomt file (docs/FORMAT.md); the tensor list is checked against
 weights_tools/convert_timm.py's expected_tensors(). ONNX Runtime fuses these patterns itself
@@ -113,6 +114,18 @@ def build_onnx(cfg, w, patch_embed="conv"):
         return g.op("LayerNormalization", [x, g.const(name + ".weight", w[name + ".weight"]),
                                            g.const(name + ".bias", w[name + ".bias"])], axis=-1, epsilon=eps)
 
+    def mlp(h, name):
+        """fc2(act(fc1(h))): exact-erf GELU, or QuickGELU h·σ(1.702·h) (act_layer 'quick_gelu')."""
+        h = linear(h, name + "fc1")
+        if cfg.get("act_layer", "gelu") == "quick_gelu":
+            s = g.op("Sigmoid", [g.op("Mul", [h, g.const(name + "k1702", np.array(1.702, dtype=np.float32))])])
+            h = g.op("Mul", [h, s])
+        else:
+            e = g.op("Erf", [g.op("Div", [h, g.const(name + "sqrt2", np.array(np.sqrt(2.0), dtype=np.float32))])])
+            e = g.op("Add", [e, g.const(name + "one", np.array(1.0, dtype=np.float32))])
+            h = g.op("Mul", [g.op("Mul", [h, e]), g.const(name + "half", np.array(0.5, dtype=np.float32))])
+        return linear(h, name + "fc2")
+
     # Patch embedding → (1, npatch, D)
     if patch_embed == "conv":
         y = g.op("Conv", ["pixels", g.const("patch_embed.proj.weight", w["patch_embed.proj.weight"])]
@@ -172,11 +185,7 @@ def build_onnx(cfg, w, patch_embed="conv"):
         x = g.op("Add", [x, o])
         # MLP
         h = layernorm(x, b + "norm2")
-        h = linear(h, b + "mlp.fc1")
-        e = g.op("Erf", [g.op("Div", [h, g.const(b + "sqrt2", np.array(np.sqrt(2.0), dtype=np.float32))])])
-        e = g.op("Add", [e, g.const(b + "one", np.array(1.0, dtype=np.float32))])
-        h = g.op("Mul", [g.op("Mul", [h, e]), g.const(b + "half", np.array(0.5, dtype=np.float32))])
-        h = linear(h, b + "mlp.fc2")
+        h = mlp(h, b + "mlp.")
         if cfg["layer_scale"]:
             h = g.op("Mul", [h, g.const(b + "ls2.gamma", w[b + "ls2.gamma"])])
         x = g.op("Add", [x, h])
@@ -184,7 +193,23 @@ def build_onnx(cfg, w, patch_embed="conv"):
     # Head (timm: norm → pool → fc_norm → head)
     if not cfg["fc_norm"]:
         x = layernorm(x, "norm")
-    if cfg["global_pool"] == "avg":
+    if cfg["global_pool"] == "map":
+        # timm's AttentionPoolLatent over the non-prefix tokens: latent query, kv, attention per
+        # head, proj, then o + mlp(norm(o)); latent_len 1, so the pooled row is that one row.
+        m = npatch
+        toks = g.op("Slice", [x, g.ints("map_start", [prefix]), g.ints("map_end", [N]), g.ints("map_axes", [1])])
+        q = linear(g.const("attn_pool.latent", w["attn_pool.latent"]), "attn_pool.q")  # (1, 1, D)
+        q = g.op("Transpose", [g.op("Reshape", [q, g.ints("map_q_shape", [1, 1, heads, hd])])], perm=[0, 2, 1, 3])
+        kv = g.op("Reshape", [linear(toks, "attn_pool.kv"), g.ints("map_kv_shape", [1, m, 2, heads, hd])])
+        kv = g.op("Transpose", [kv], perm=[2, 0, 3, 1, 4])  # (2, 1, heads, m, hd)
+        k = g.op("Gather", [kv, idx[0]], axis=0)
+        v = g.op("Gather", [kv, idx[1]], axis=0)
+        att = g.op("Softmax", [g.op("MatMul", [g.op("Mul", [q, scale]), g.op("Transpose", [k], perm=[0, 1, 3, 2])])], axis=-1)
+        o = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [att, v])], perm=[0, 2, 1, 3]), g.ints("map_o_shape", [1, D])])
+        o = linear(o, "attn_pool.proj")
+        o = g.op("Add", [o, mlp(layernorm(o, "attn_pool.norm"), "attn_pool.mlp.")])
+        pooled = [o]
+    elif cfg["global_pool"] == "avg":
         pooled = g.op("ReduceMean", [g.op("Slice", [x, g.ints("slice_start", [prefix]), g.ints("slice_end", [N]),
                                                     g.ints("slice_axes", [1])])], axes=[1], keepdims=0)
         pooled = [pooled]

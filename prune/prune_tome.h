@@ -3,7 +3,9 @@
 // sets A (even positions) and B (odd positions); each A token's most similar B token (cosine) is its
 // edge; the r A tokens with the strongest edges are merged into their B token by a size-weighted
 // average, sizes are summed and carried forward (Session adds log(size) to the attention logits).
-// Prefix tokens are protected. Output order as ToMe's: prefix, unmerged A tokens, B tokens.
+// The protected tokens (block.prefix_tokens here: the class and distillation tokens, as ToMe's
+// class_token / distill_token flags; register tokens are merged like patches, as ToMe does on models
+// with registers) never merge. Output order as ToMe's: protected tokens, unmerged A tokens, B tokens.
 #pragma once
 #include <vector>
 

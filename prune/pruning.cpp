@@ -406,13 +406,14 @@ json::Value ResolvedSchedule::to_json() const {
 
 namespace {
 
-// Tokens after action `a` at a block entered by n tokens (p of them prefix tokens), or -1 where the
-// step would refuse (no patch token left).
-int tokens_after_action(const LayerAction& a, int n, int p) {
+// Tokens after action `a` at a block entered by n tokens (p of them prefix tokens, `kept` of those
+// protected from ToMe's merging: the class and distillation tokens), or -1 where the step would
+// refuse (no patch token left).
+int tokens_after_action(const LayerAction& a, int n, int p, int kept) {
     switch (a.method) {
         case PruneMethod::Pomt: return a.r > 0 && pomt_kept_patches(n, a.r) < 1 ? -1 : pomt_tokens_after(n, p, a.r);
         case PruneMethod::TopK: return a.r > 0 && (p < 1 || a.r >= n - p) ? -1 : n - std::max(a.r, 0);
-        case PruneMethod::ToMe: return n - tome_effective_r(n, p, a.r);
+        case PruneMethod::ToMe: return n - tome_effective_r(n, kept, a.r);
         case PruneMethod::None:
         case PruneMethod::Random: break;
     }
@@ -471,7 +472,7 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
     out.tokens_after_embedding = n;
     for (int l = 0; l < depth; ++l) {
         const LayerAction& a = out.layers[size_t(l)];
-        const int after = tokens_after_action(a, n, p);
+        const int after = tokens_after_action(a, n, p, c.num_protected_tokens());
         if (after < 0) {
             const std::string at = " at block " + std::to_string(l) + " leaves no patch token: " + std::to_string(n) +
                                    " tokens (" + std::to_string(p) + " prefix) enter that block";
@@ -479,6 +480,12 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
                 fail("pomt: R=" + std::to_string(a.r) + at + ", so R can be at most " + std::to_string(n - 3));
             fail("topk: r=" + std::to_string(a.r) + at + ", so r can be at most " + std::to_string(n - p - 1) + " there");
         }
+        if (a.method == PruneMethod::ToMe && after <= p)
+            // Registers merge like patches, so ToMe can eat into them; pooling and the other methods
+            // need the prefix rows and at least one token after them.
+            fail("tome: r=" + std::to_string(a.r) + " at block " + std::to_string(l) + " leaves " + std::to_string(after) +
+                 " tokens, no more than the model's " + std::to_string(p) +
+                 " prefix tokens (ToMe merges registers like patches): use a smaller r");
         n = after;
         out.tokens_after_block.push_back(n);
     }
@@ -491,7 +498,8 @@ namespace {
 
 class SchedulePruner : public TokenPruner {
 public:
-    SchedulePruner(ResolvedSchedule s, const ModelConfig& c) : s_(std::move(s)), prefix_(c.num_prefix_tokens()) {
+    SchedulePruner(ResolvedSchedule s, const ModelConfig& c)
+        : s_(std::move(s)), prefix_(c.num_prefix_tokens()), protected_(c.num_protected_tokens()) {
         for (const LayerAction& a : s_.layers) sizes_ = sizes_ || a.method == PruneMethod::ToMe;
     }
 
@@ -510,18 +518,25 @@ public:
         switch (a.method) {
             case PruneMethod::Pomt: return pomt_prune(block, a.r, pomt_);
             case PruneMethod::TopK: return topk_prune(block, a.r, topk_);
-            case PruneMethod::ToMe: return tome_merge(block, a.r, tome_);
+            case PruneMethod::ToMe: {
+                // facebookresearch/ToMe protects the class (and distillation) token only: registers
+                // are matched and merged like patch tokens.
+                BlockInternals merged = block;
+                merged.prefix_tokens = protected_;
+                return tome_merge(merged, a.r, tome_);
+            }
             default: return block.tokens;
         }
     }
     int predicted_tokens_after(int layer, int tokens) const override {
         if (layer < 0 || layer >= int(s_.layers.size())) return tokens;
-        return tokens_after_action(s_.layers[size_t(layer)], tokens, prefix_);
+        return tokens_after_action(s_.layers[size_t(layer)], tokens, prefix_, protected_);
     }
 
 private:
     ResolvedSchedule s_;
     int prefix_ = 0;
+    int protected_ = 0;  // tokens ToMe never merges
     bool sizes_ = false;
     PomtScratch pomt_;
     TopkScratch topk_;

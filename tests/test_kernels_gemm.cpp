@@ -27,14 +27,15 @@ ThreadPool* pool_of(int threads) {
     return pools[threads].get();
 }
 
-enum class Ep { None, Bias, BiasGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
-const Ep kAllEps[] = {Ep::None, Ep::Bias, Ep::BiasGelu, Ep::Residual, Ep::ResidualScale, Ep::InPlace,
-                      Ep::InPlaceScaleNoBias};
+enum class Ep { None, Bias, BiasGelu, BiasQuickGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
+const Ep kAllEps[] = {Ep::None,     Ep::Bias,          Ep::BiasGelu, Ep::BiasQuickGelu,
+                      Ep::Residual, Ep::ResidualScale, Ep::InPlace,  Ep::InPlaceScaleNoBias};
 const char* ep_name(Ep e) {
     switch (e) {
         case Ep::None: return "none";
         case Ep::Bias: return "bias";
         case Ep::BiasGelu: return "bias+gelu";
+        case Ep::BiasQuickGelu: return "bias+quick_gelu";
         case Ep::Residual: return "bias+residual";
         case Ep::ResidualScale: return "bias+residual*scale";
         case Ep::InPlace: return "bias+residual in place";
@@ -74,6 +75,7 @@ struct Problem {
         float v = raw[size_t(i) * n + j];
         if (e != Ep::None && e != Ep::InPlaceScaleNoBias) v += bias[j];
         if (e == Ep::BiasGelu) v = gelu_erf(v);
+        if (e == Ep::BiasQuickGelu) v = quick_gelu_reference(v);
         bool res = e == Ep::Residual || e == Ep::ResidualScale || e == Ep::InPlace || e == Ep::InPlaceScaleNoBias;
         bool sc = e == Ep::ResidualScale || e == Ep::InPlaceScaleNoBias;
         if (res) v = residual[size_t(i) * ldc + j] + (sc ? scale[j] : 1.0f) * v;
@@ -85,7 +87,7 @@ struct Problem {
         std::vector<float> c(size_t(m) * ldc, 1234.5f);  // guard values past n must survive
         Epilogue ep;
         if (e != Ep::None && e != Ep::InPlaceScaleNoBias) ep.bias = bias.data();
-        ep.gelu = e == Ep::BiasGelu;
+        ep.act = e == Ep::BiasGelu ? Activation::Gelu : e == Ep::BiasQuickGelu ? Activation::QuickGelu : Activation::None;
         if (e == Ep::Residual || e == Ep::ResidualScale) {
             ep.residual = residual.data();
             ep.ld_residual = ldc;

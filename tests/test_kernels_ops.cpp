@@ -359,6 +359,79 @@ TEST_CASE("gelu_inplace: NaN stays NaN and the tails are exact at every ISA leve
     });
 }
 
+// QuickGELU x·σ(1.702x) against the double-precision formula: every float bit pattern from 2^-20
+// up to 64 (the exp's whole useful range, both signs, with scattered mantissas) plus a uniform grid,
+// the clamp of the exp (x ≈ −51.7) and huge values; bit-identical at every level (one formula of
+// exact IEEE operations), and quick_gelu_reference within 1 float ulp-scale of the same formula.
+TEST_CASE("quick_gelu_inplace: against the double formula over every exponent, same bits at every level") {
+    std::vector<float> xs;
+    auto from_bits = [](uint32_t b) {
+        float f;
+        std::memcpy(&f, &b, 4);
+        return f;
+    };
+    for (uint32_t b = 0x35800000u; b < 0x42800000u; b += 613) xs.push_back(from_bits(b));  // [2^-20, 64)
+    for (double x = 0; x <= 40; x += 1.0 / 1024) xs.push_back(float(x));
+    for (float x : {0.0f, 1e-30f, 51.0f, 51.7f, 51.8f, 52.0f, 60.0f, 100.0f, 1e3f, 1e6f, 3e38f}) xs.push_back(x);
+    const size_t half = xs.size();
+    for (size_t i = 0; i < half; ++i) xs.push_back(-xs[i]);
+    std::vector<float> first;
+    for_each_isa([&](Isa isa) {
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        for (size_t off : {size_t(0), size_t(1), size_t(3)}) {  // odd lengths: the vector tails
+            std::vector<float> y(xs.begin() + off, xs.end());
+            quick_gelu_inplace(y.data(), y.size());
+            int bad = 0;
+            double worst = 0, worst_x = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                const double x = xs[i + off];
+                const double want = x / (1.0 + std::exp(-1.702 * x));
+                // A few float roundings (the exp's ~1 ulp, the sum, the division), plus the rounding of
+                // the exp's argument −1.702·x, which e^t turns into a relative error of |t|·2^-24;
+                // absolute 1e-30 where the result is ~0 (x below −40).
+                const double ulp = 1.0 / 16777216.0;
+                const double tol = (8 + 2 * 1.702 * std::fabs(x)) * ulp * std::fabs(want) + 1e-30;
+                const double err = std::fabs(y[i] - want);
+                if (!(err <= tol)) {
+                    if (!bad) std::printf("  quick_gelu(%.9g) = %.9g, want %.9g\n", x, y[i], want);
+                    ++bad;
+                }
+                if (err / (std::fabs(want) + 1e-30) > worst) worst = err / (std::fabs(want) + 1e-30), worst_x = x;
+                if (!(std::fabs(quick_gelu_reference(float(x)) - want) <= 0.6e-7 * std::fabs(want) + 1e-37)) ++bad;
+            }
+            CAPTURE(worst);
+            CAPTURE(worst_x);
+            CHECK(bad == 0);
+            if (off == 0) {
+                if (first.empty()) first = y;
+                else CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+            }
+        }
+    });
+}
+
+TEST_CASE("quick_gelu_inplace: NaN stays NaN, large |x| gives x or 0 at every ISA level") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> xs = {nan, 100.0f, -100.0f, 3e38f, -3e38f, 1.0f, nan, 20.0f, -1e4f};
+    for_each_isa([&](Isa isa) {
+        std::string isa_str = isa_name(isa);
+        CAPTURE(isa_str);
+        for (size_t n : {xs.size(), size_t(1), size_t(17)}) {
+            std::vector<float> y(n);
+            for (size_t i = 0; i < n; ++i) y[i] = xs[i % xs.size()];
+            quick_gelu_inplace(y.data(), n);
+            for (size_t i = 0; i < n; ++i) {
+                const float x = xs[i % xs.size()];
+                CAPTURE(x);
+                if (std::isnan(x)) CHECK(std::isnan(y[i]));
+                else if (x >= 100.0f) CHECK(y[i] == x);
+                else if (x <= -100.0f) CHECK(std::fabs(y[i]) <= 1e-30f);
+            }
+        }
+    });
+}
+
 TEST_CASE("layernorm: against the double reference at every ISA level, in place too") {
     for_each_isa([&](Isa isa) {
         std::string isa_str = isa_name(isa);

@@ -95,11 +95,27 @@ TEST_CASE("every fixture matches timm at every ISA level the CPU has") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     pomt_test::for_each_isa([&](Isa isa) {
         CAPTURE(isa_name(isa));
-        for (const char* name : {"micro", "deit_tiny", "deit_tiny_distilled_d2", "deit3_micro"}) {
+        for (const std::string& name : pomt_test::fixture_names()) {
             CAPTURE(name);
             check_fixture(name);
         }
     });
+}
+
+// The reference forward pass reads like timm: it must match timm on every family by itself.
+TEST_CASE("fixtures: the reference forward pass matches timm on every family") {
+    POMT_REQUIRE_SHARED("fixtures/siglip_map_d3/model.safetensors", p);
+    for (const std::string& name : pomt_test::fixture_names()) {
+        if (name == "deit_tiny" || name == "micro") continue;  // micro: the test below; deit_tiny: 12 blocks, slow
+        CAPTURE(name);
+        const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
+        auto model = convert_and_load(folder);
+        NpyArray x = read_npy(folder + "/input.npy"), ref = read_npy(folder + "/logits.npy");
+        Comparison c = compare_logits(forward_reference(*model, x.data.data(), 1), ref);
+        INFO(name << ": max |Δlogit| = " << c.max_abs_diff);
+        CHECK(c.max_abs_diff <= baseline_tol(folder));
+        CHECK(c.top1_equal);
+    }
 }
 
 TEST_CASE("reference forward pass matches timm and the fast path on micro") {
@@ -157,6 +173,11 @@ TEST_CASE("random models: fast path matches the reference for every supported va
         {"vit_small_patch32_224", R"({"embed_dim":32,"depth":1,"num_heads":2,"global_pool":"avg","num_classes":4,"img_size":64})"},
         {"vit_base_patch16_224", R"({"embed_dim":32,"depth":1,"num_heads":2,"class_token":false,"global_pool":"avg","num_classes":6,"img_size":32})"},
         {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":1,"num_heads":2,"reg_tokens":4,"pre_norm":true,"qkv_bias":false,"mlp_ratio":2.5,"num_classes":0,"img_size":32})"},
+        {"vit_base_patch32_clip_quickgelu_224", R"({"embed_dim":32,"depth":2,"num_heads":2,"num_classes":5,"img_size":64})"},
+        {"vit_base_patch16_siglip_224", R"({"embed_dim":48,"depth":2,"num_heads":3,"mlp_ratio":2.572,"num_classes":3,"img_size":48})"},
+        {"vit_so150m_patch16_reg4_map_256", R"({"embed_dim":32,"depth":1,"num_heads":2,"num_classes":0,"img_size":32,"fc_norm":true})"},
+        {"vit_small_patch14_reg4_dinov2", R"({"embed_dim":32,"depth":2,"num_heads":2,"num_classes":4,"img_size":56})"},
+        {"vit_medium_patch16_gap_256", R"({"embed_dim":32,"depth":2,"num_heads":2,"num_classes":4,"img_size":32})"},
     };
     for (const Variant& v : variants) {
         CAPTURE(v.arch);
@@ -177,4 +198,37 @@ TEST_CASE("random models: fast path matches the reference for every supported va
         REQUIRE(fast.size() == ref.size());
         for (size_t i = 0; i < ref.size(); ++i) CHECK(fast[i] == doctest::Approx(ref[i]).epsilon(1e-4).scale(1.0));
     }
+}
+
+// A feature extractor (DINOv2, num_classes 0): `run` writes (N, embed_dim) features equal to timm's;
+// `classify` and `eval` refuse it in one line with exit code 2; a hub folder whose tensors do not
+// match its config is refused in one line too.
+TEST_CASE("cli: a model without a classifier head, and a hub folder inconsistent with its tensors") {
+    POMT_REQUIRE_SHARED("fixtures/dinov2_reg4_d3/model.safetensors", p);
+    const std::string folder = pomt_test::shared_dir() + "/fixtures/dinov2_reg4_d3";
+    const std::string dir = pomt_test::temp_dir(), model = dir + "/dino.pomt";
+    auto one_line_error = [](const pomt_test::CommandResult& r, const std::string& needle) {
+        INFO("stderr: " << r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find(needle) != std::string::npos);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    };
+    REQUIRE(pomt_test::run_pomt({"convert", folder, "-o", model}).exit_code == 0);
+    pomt_test::CommandResult r =
+        pomt_test::run_pomt({"run", "-m", model, "--input", folder + "/input.npy", "--output", dir + "/f.npy"});
+    REQUIRE(r.exit_code == 0);
+    NpyArray got = read_npy(dir + "/f.npy"), ref = read_npy(folder + "/logits.npy");
+    CHECK(got.shape == std::vector<int64_t>{1, 96});
+    CHECK(compare_logits(got.data, ref).max_abs_diff <= baseline_tol(folder));
+    one_line_error(pomt_test::run_pomt({"classify", "-m", model, folder + "/image.png"}), "no classifier head");
+    pomt_test::write_bytes(dir + "/labels.txt", folder + "/image.png 0\n");
+    one_line_error(pomt_test::run_pomt({"eval", "-m", model, "--data", dir + "/labels.txt"}), "no classifier head");
+
+    // The same tensors under a config that disagrees with them (another depth, another pooling).
+    const std::string hub = pomt_test::temp_dir();
+    std::string config = pomt_test::read_bytes(folder + "/config.json");
+    pomt_test::write_bytes(hub + "/model.safetensors", pomt_test::read_bytes(folder + "/model.safetensors"));
+    pomt_test::write_bytes(hub + "/config.json", config.replace(config.find("\"depth\": 3"), 10, "\"depth\": 4"));
+    one_line_error(pomt_test::run_pomt({"convert", hub, "-o", dir + "/x.pomt"}), "blocks.3");
+    CHECK_FALSE(pomt_test::file_exists(dir + "/x.pomt"));
 }

@@ -47,7 +47,8 @@ std::vector<float> test_images(const ModelConfig& c, int batch, double freq = 0.
 PruneSchedule spec(const std::string& s) { return parse_prune_spec(s); }
 
 // Small models of every prefix layout (class token, distillation token, LayerScale, average
-// pooling without a class token, register tokens; embed 40 is not a multiple of the 16-column
+// pooling without a class token, register tokens, attention pooling with and without registers,
+// class token + registers; embed 40 is not a multiple of the 16-column
 // GEMM panel) and schedules mixing the methods, the last block included.
 struct Variant {
     const char* arch;
@@ -60,6 +61,10 @@ const Variant kVariants[] = {
     {"vit_base_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"class_token":false,"global_pool":"avg","num_classes":6,"img_size":96})"},
     {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"reg_tokens":4,"num_classes":4,"img_size":96})"},
     {"vit_tiny_patch16_224", R"({"embed_dim":40,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
+    {"vit_base_patch16_siglip_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":3,"img_size":96})"},
+    // Enough tokens that ToMe at r = 30 in every block (registers merged too) leaves more than the prefix.
+    {"vit_so150m_patch16_reg4_map_256", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":0,"img_size":144})"},
+    {"vit_small_patch14_reg4_dinov2", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":4,"img_size":126})"},
 };
 const char* const kVariantSpecs[] = {"pomt:R=10,layer=1", "pomt:R=1,layer=0", "topk:r=3", "tome:r=5", "tome:r=30", "tome:r=9,4,0,2",
                                      "random:keep=25,seed=4;tome:r=3", "tome:r=4,4,0,0;pomt:R=6,layer=2;topk:r=2,layer=3",
@@ -147,6 +152,28 @@ TEST_CASE("pruning spec: bad specs are one-line errors") {
     CHECK(error_of([] { parse_prune_spec("foo:r=1"); }).find("unknown pruning method 'foo'") != std::string::npos);
     CHECK(error_of([] { parse_prune_spec("pomt:R=5"); }).find("missing layer") != std::string::npos);
     CHECK(error_of([] { parse_prune_spec("pomt:layer=2"); }).find("missing R") != std::string::npos);
+}
+
+// Models without a class token and with registers, as the reference code prunes them: POMT keeps
+// N − R − 2 patch tokens whatever the prefix; ToMe protects only a class / distillation token
+// (registers are merged like patches, so they count in the half-the-tokens clamp); Top-K needs a
+// class token.
+TEST_CASE("pruning schedule: registers and no class token follow the reference rules") {
+    const ModelConfig reg4_gap = config_for_architecture("vit_base_patch16_reg4_gap_256");  // 4 + 256 tokens
+    CHECK(resolve_schedule(spec("pomt:R=56,layer=0"), reg4_gap).tokens_after_block[0] == 260 - 56 + 3);
+    CHECK(resolve_schedule(spec("tome:r=200,layer=0"), reg4_gap).tokens_after_block[0] == 260 - 130);
+    const ModelConfig siglip = config_for_architecture("vit_base_patch16_siglip_224");  // 196 tokens, no prefix
+    CHECK(resolve_schedule(spec("pomt:R=56,layer=0"), siglip).tokens_after_block[0] == 196 - 56 - 1);
+    CHECK(resolve_schedule(spec("tome:r=200,layer=0"), siglip).tokens_after_block[0] == 196 - 98);
+    const ModelConfig dino = config_for_architecture("vit_small_patch14_reg4_dinov2");  // 1 + 4 + 1369 tokens
+    CHECK(resolve_schedule(spec("pomt:R=56,layer=0"), dino).tokens_after_block[0] == 1374 - 56 + 4);
+    CHECK(resolve_schedule(spec("tome:r=9999,layer=0"), dino).tokens_after_block[0] == 1374 - 686);
+    pomt_test::expect_error([&] { resolve_schedule(spec("topk:r=4"), siglip); }, "topk: needs a model with a class token");
+    pomt_test::expect_error([&] { resolve_schedule(spec("topk:r=4"), reg4_gap); }, "topk: needs a model with a class token");
+    CHECK(resolve_schedule(spec("random:keep=100,seed=2"), reg4_gap).tokens_after_embedding == 100);
+    // ToMe merging into the registers until no token follows them: refused, naming the block.
+    pomt_test::expect_error([&] { resolve_schedule(spec("random:keep=9;tome:r=9"), reg4_gap); },
+                            "tome: r=9 at block 1 leaves 3 tokens, no more than the model's 4 prefix tokens");
 }
 
 TEST_CASE("pruning schedule: resolution gives the token counts and checks ranges") {

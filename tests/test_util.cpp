@@ -150,6 +150,14 @@ bool file_exists(const std::string& path) {
     return stat(path.c_str(), &st) == 0;
 }
 
+const std::vector<std::string>& fixture_names() {
+    static const std::vector<std::string> names = {
+        "micro",         "deit_tiny",         "deit_tiny_distilled_d2", "deit3_micro",
+        "dinov2_reg4_d3", "clip_b16_d3",      "clip_quickgelu_d3",      "gap_d3",
+        "reg4_gap_d3",   "siglip_map_d3",     "so150m_reg4_map_d2"};
+    return names;
+}
+
 std::string shared_dir() {
     const char* env = std::getenv("POMT_SHARED");
     std::string dir = env && *env ? env : "../shared";

@@ -21,6 +21,11 @@ extern int g_skipped;
 // ../shared (or $POMT_SHARED); empty when absent.
 std::string shared_dir();
 
+// Every ../shared/fixtures folder pomt runs (all of them): the ViT / DeiT / DeiT III ones and the
+// rest of timm's VisionTransformer family (DINOv2 + registers, CLIP, QuickGELU CLIP, average
+// pooling, registers + average pooling, SigLIP and SO150M attention pooling).
+const std::vector<std::string>& fixture_names();
+
 // A fresh empty directory under $TMPDIR, removed at exit.
 std::string temp_dir();
 

@@ -220,6 +220,13 @@ def expected_tensors(c):
         if c["layer_scale"]: t.append((b + "ls2.gamma", [D], False))
     final = "fc_norm" if c["fc_norm"] else "norm"
     t += [(final + ".weight", [D], False), (final + ".bias", [D], False)]
+    if c["global_pool"] == "map":  # timm's AttentionPoolLatent (read by profiler/onnx_export.py)
+        t += [("attn_pool.latent", [1, 1, D], False), ("attn_pool.q.weight", [D, D], True), ("attn_pool.q.bias", [D], False),
+              ("attn_pool.kv.weight", [2 * D, D], True), ("attn_pool.kv.bias", [2 * D], False),
+              ("attn_pool.proj.weight", [D, D], True), ("attn_pool.proj.bias", [D], False),
+              ("attn_pool.norm.weight", [D], False), ("attn_pool.norm.bias", [D], False),
+              ("attn_pool.mlp.fc1.weight", [H, D], True), ("attn_pool.mlp.fc1.bias", [H], False),
+              ("attn_pool.mlp.fc2.weight", [D, H], True), ("attn_pool.mlp.fc2.bias", [D], False)]
     if c["num_classes"] > 0:
         t += [("head.weight", [c["num_classes"], D], True), ("head.bias", [c["num_classes"]], False)]
         if c["distilled"]:

@@ -9,7 +9,8 @@ import pomt
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("POMT_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 # The families pomt runs; the other fixture folders in ../shared are not supported yet.
-FAMILIES = ["micro", "deit_tiny", "deit_tiny_distilled_d2", "deit3_micro"]
+FAMILIES = ["micro", "deit_tiny", "deit_tiny_distilled_d2", "deit3_micro", "dinov2_reg4_d3", "clip_b16_d3",
+            "clip_quickgelu_d3", "gap_d3", "reg4_gap_d3", "siglip_map_d3", "so150m_reg4_map_d2"]
 VIT_TINY = "models/vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 
 
