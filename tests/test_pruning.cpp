@@ -59,7 +59,7 @@ const Variant kVariants[] = {
     {"deit_tiny_distilled_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
     {"deit3_small_patch16_224", R"({"embed_dim":48,"depth":4,"num_heads":3,"num_classes":3,"img_size":96})"},
     {"vit_base_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"class_token":false,"global_pool":"avg","num_classes":6,"img_size":96})"},
-    {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"reg_tokens":4,"num_classes":4,"img_size":96})"},
+    {"vit_tiny_patch16_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"reg_tokens":4,"num_classes":4,"img_size":128})"},
     {"vit_tiny_patch16_224", R"({"embed_dim":40,"depth":4,"num_heads":2,"num_classes":5,"img_size":96})"},
     {"vit_base_patch16_siglip_224", R"({"embed_dim":32,"depth":4,"num_heads":2,"num_classes":3,"img_size":96})"},
     // Enough tokens that ToMe at r = 30 in every block (registers merged too) leaves more than the prefix.

@@ -158,6 +158,18 @@ const std::vector<std::string>& fixture_names() {
     return names;
 }
 
+bool skip_long_fixture_here(const std::string& name) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    const bool sanitized = true;
+#else
+    const bool sanitized = false;
+#endif
+    if (!sanitized || name != "dinov2_reg4_d3") return false;
+    std::printf("SKIP: %s at every ISA level in a sanitizer build (1374 tokens; the plain build runs it)\n",
+                name.c_str());
+    return true;
+}
+
 std::string shared_dir() {
     const char* env = std::getenv("POMT_SHARED");
     std::string dir = env && *env ? env : "../shared";

@@ -26,6 +26,12 @@ std::string shared_dir();
 // pooling, registers + average pooling, SigLIP and SO150M attention pooling).
 const std::vector<std::string>& fixture_names();
 
+// In a sanitizer build (ASan / TSan: .ci/reliability.sh runs the whole suite there) the fixture at
+// a long sequence (DINOv2 + registers at 518², 1374 tokens) is skipped by the every-ISA loops, with
+// a visible SKIP line: it runs at the default level in the cases without a loop, and at every level
+// in the plain build.
+bool skip_long_fixture_here(const std::string& name);
+
 // A fresh empty directory under $TMPDIR, removed at exit.
 std::string temp_dir();
 
