@@ -9,7 +9,10 @@
 //       rotating order), with each one's latency as a ratio of the unpruned model's;
 //   pomt bench [--runs N]
 //       the full report, side by side in one run: measured FMA peak, GEMM GFLOP/s on the ViT
-//       Linear shapes, and DeiT-Tiny / DeiT-Small / ViT-Base latency at 1 thread and all cores.
+//       Linear shapes, and DeiT-Tiny / DeiT-Small / ViT-Base latency at 1 thread and all cores;
+//   pomt bench --attention [--runs N]
+//       the fused attention of one head at 197, 257, 577 and 1370 tokens (head_dim 64, 32, 48),
+//       timed alternately with the same two products as plain GEMMs (POMT_ISA picks the level).
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -108,10 +111,18 @@ int bench_compare(std::shared_ptr<const Model> model, const std::string& list, i
 
 int cmd_bench(int argc, char** argv) {
     Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--threads", "--runs", "--warmup", "--batch", "--compare"},
-              {"--json", "--full-last-block"});
+              {"--json", "--full-last-block", "--attention"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int runs = args.get_int("--runs", 30, 1, 100000);
     const int warmup = args.get_int("--warmup", 5, 0, 100000);
+    if (args.has("--attention")) {
+        if (args.has("-m") || args.has("--arch") || args.has("--json") || args.has("--threads") || args.has("--batch") ||
+            args.has("--compare") || args.has("--full-last-block"))
+            fail("--attention takes only --runs N (one head, 1 thread, no model)");
+        const double peak = measure_fma_peak_gflops(active_isa());
+        std::printf("%s", format_attention_bench(bench_attention_shapes(vit_attention_shapes(), runs, peak), peak).c_str());
+        return 0;
+    }
     if (!args.has("-m") && !args.has("--arch")) {
         if (args.has("--json") || args.has("--threads") || args.has("--batch") || args.has("--compare") ||
             args.has("--full-last-block"))

@@ -2,6 +2,8 @@
 // `pomt convert --arch NAME --random [--seed S] -o x.pomt` writes seeded random weights instead
 // (benchmarks and comparisons with other engines need a file, not a download).
 // `--format-version 1` writes the pre-packing format older pomt reads (docs/FORMAT.md).
+// `--image-size S` converts for S×S inputs as timm's create_model(..., img_size=S) does (the
+// position embedding resampled; with --random, the random model is made at that size).
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -12,15 +14,21 @@
 namespace pomt {
 
 int cmd_convert(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed", "--format-version"},
+    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed", "--format-version", "--image-size"},
               {"--quiet", "--random"});
     const std::string output = args.get("-o", args.get("--output"));
     const uint32_t version = uint32_t(args.get_int("--format-version", int(kPomtFormatVersion), 1, int(kPomtFormatVersion)));
+    const int image_size = args.get_int("--image-size", 0, 1, 4096);
     if (args.has("--random")) {
         if (!args.positional().empty() || !args.has("--arch") || args.has("--config"))
-            fail("--random takes only --arch NAME [--seed S] -o model.pomt");
+            fail("--random takes only --arch NAME [--seed S] [--image-size S] -o model.pomt");
         if (output.empty()) fail("no output file given (-o model.pomt)");
-        auto model = Model::random(args.get("--arch"), uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
+        ModelConfig cfg = config_for_architecture(args.get("--arch"));
+        if (image_size) {
+            PreprocessConfig unused;
+            set_image_size(image_size, &cfg, &unused);
+        }
+        auto model = Model::random(cfg, uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
         write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
         if (!args.has("--quiet"))
             std::printf("wrote %s: %s with seeded random weights\n", output.c_str(), model->config().architecture.c_str());
@@ -33,6 +41,7 @@ int cmd_convert(int argc, char** argv) {
     o.config_path = args.get("--config");
     o.arch = args.get("--arch");
     o.format_version = version;
+    o.image_size = image_size;
     ConvertReport r = convert_timm_weights(o);
     if (!args.has("--quiet"))
         std::printf("wrote %s: %s, %d tensors, %.2f M parameters, %zu class names\n", o.output.c_str(),

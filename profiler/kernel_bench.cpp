@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <random>
 
+#include "kernels/attention.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/threads.h"
@@ -32,9 +34,8 @@ BenchStats stats_of(std::vector<double> v) {
     return s;
 }
 
-// GFLOP/s of each of `runs` timed runs of fn (which does `flops` per call), after warming up.
-std::vector<double> time_runs(const std::function<void()>& fn, double flops, int runs) {
-    // Warm-up: at least 3 calls and ~20 ms, which also sizes the repetitions per run.
+// Warm-up: at least 3 calls and ~20 ms; returns the repetitions that make a timed run last ~2 ms.
+int warm_up_reps(const std::function<void()>& fn) {
     int calls = 0;
     double t0 = now_seconds(), t = t0;
     while (calls < 3 || t - t0 < 0.02) {
@@ -43,14 +44,21 @@ std::vector<double> time_runs(const std::function<void()>& fn, double flops, int
         t = now_seconds();
     }
     double per_call = (t - t0) / calls;
-    int reps = std::max(1, int(0.002 / std::max(per_call, 1e-9)));
+    return std::max(1, int(0.002 / std::max(per_call, 1e-9)));
+}
+
+// GFLOP/s of one timed run: `reps` calls of fn, which does `flops` per call.
+double timed_run(const std::function<void()>& fn, double flops, int reps) {
+    double s = now_seconds();
+    for (int i = 0; i < reps; ++i) fn();
+    return flops * reps / (now_seconds() - s) / 1e9;
+}
+
+// GFLOP/s of each of `runs` timed runs of fn, after warming up.
+std::vector<double> time_runs(const std::function<void()>& fn, double flops, int runs) {
+    const int reps = warm_up_reps(fn);
     std::vector<double> out;
-    for (int r = 0; r < runs; ++r) {
-        double s = now_seconds();
-        for (int i = 0; i < reps; ++i) fn();
-        double e = now_seconds() - s;
-        out.push_back(flops * reps / e / 1e9);
-    }
+    for (int r = 0; r < runs; ++r) out.push_back(timed_run(fn, flops, reps));
     return out;
 }
 
@@ -159,6 +167,86 @@ std::string format_gemm_bench(const std::vector<GemmBenchResult>& results, doubl
             out += line;
         }
         out += "\n";
+    }
+    return out;
+}
+
+std::vector<AttentionShape> vit_attention_shapes(const std::vector<int>& head_dims) {
+    std::vector<AttentionShape> out;
+    for (int d : head_dims)
+        for (int n : {197, 257, 577, 1370}) out.push_back({n, d});
+    return out;
+}
+
+std::vector<AttentionBenchResult> bench_attention_shapes(const std::vector<AttentionShape>& shapes, int runs,
+                                                         double peak_gflops) {
+    std::vector<AttentionBenchResult> results;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (const AttentionShape& sh : shapes) {
+        const int n = sh.tokens, d = sh.head_dim;
+        // One head inside a qkv row of 3·d values, as the model lays it out.
+        std::vector<float> qkv(size_t(n) * 3 * d), out(size_t(n) * d), scores(size_t(n) * n);
+        for (float& x : qkv) x = dist(rng);
+        AttentionHead a;
+        a.tokens = n;
+        a.head_dim = d;
+        a.scale = 1.0f / std::sqrt(float(d));
+        a.q = qkv.data();
+        a.k = qkv.data() + d;
+        a.v = qkv.data() + 2 * d;
+        a.ld_qkv = 3 * d;
+        a.out = out.data();
+        a.ld_out = d;
+        std::vector<float> k(size_t(n) * d), vt(size_t(d) * n);
+        for (int j = 0; j < n; ++j)
+            for (int c = 0; c < d; ++c) {
+                k[size_t(j) * d + c] = a.k[size_t(j) * a.ld_qkv + c];
+                vt[size_t(c) * n + j] = a.v[size_t(j) * a.ld_qkv + c];
+            }
+        PackedWeights kp = pack_weights(k.data(), n, d), vp = pack_weights(vt.data(), d, n);
+        kp.original = vp.original = nullptr;  // pomt's kernels even in a BLAS build
+        const Epilogue none{};
+        auto fused = [&] { attention_head(a); };
+        auto gemms = [&] {
+            gemm(n, a.q, a.ld_qkv, kp, scores.data(), n, none, nullptr);
+            gemm(n, scores.data(), n, vp, out.data(), d, none, nullptr);
+        };
+        const double flops = 4.0 * n * double(n) * d;
+        const int reps_fused = warm_up_reps(fused), reps_gemms = warm_up_reps(gemms);
+        std::vector<double> f, g;
+        for (int r = 0; r < runs; ++r) {  // alternated, so a slow host window hits both
+            f.push_back(timed_run(fused, flops, reps_fused));
+            g.push_back(timed_run(gemms, flops, reps_gemms));
+        }
+        AttentionBenchResult res;
+        res.shape = sh;
+        res.fused = stats_of(f);
+        res.gemms = stats_of(g);
+        if (peak_gflops > 0) {
+            res.pct_of_peak = 100.0 * res.fused.median / peak_gflops;
+            res.gemm_pct_of_peak = 100.0 * res.gemms.median / peak_gflops;
+        }
+        results.push_back(res);
+    }
+    return results;
+}
+
+std::string format_attention_bench(const std::vector<AttentionBenchResult>& results, double peak_gflops) {
+    std::string out;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "Attention per (image, head) at %s, 1 thread; GFLOP/s = 4·N²·d / time; measured FMA peak %.1f\n",
+                  isa_name(active_isa()), peak_gflops);
+    out += line;
+    std::snprintf(line, sizeof line, "%6s %4s  %8s %8s %8s %7s  %10s %7s  %7s\n", "tokens", "d", "fused", "p10", "p90",
+                  "%peak", "2 GEMMs", "%peak", "ratio");
+    out += line;
+    for (const AttentionBenchResult& r : results) {
+        std::snprintf(line, sizeof line, "%6d %4d  %8.1f %8.1f %8.1f %6.1f%%  %10.1f %6.1f%%  %7.2f\n", r.shape.tokens,
+                      r.shape.head_dim, r.fused.median, r.fused.p10, r.fused.p90, r.pct_of_peak, r.gemms.median,
+                      r.gemm_pct_of_peak, r.fused.median / r.gemms.median);
+        out += line;
     }
     return out;
 }

@@ -211,6 +211,7 @@ TEST_CASE("bad command lines: exit 2 with a one-line message") {
     expect_clean_failure(run_pomt({"bench", "--arch", "vit_gigantic_patch16_224"}), "unknown architecture");
     expect_clean_failure(run_pomt({"bench", "--json"}), "need a model");
     expect_clean_failure(run_pomt({"bench", "-m", "a.pomt", "--arch", "vit_tiny_patch16_224"}), "give exactly one of -m model.pomt or --arch NAME");
+    expect_clean_failure(run_pomt({"bench", "--attention", "--arch", "vit_tiny_patch16_224"}), "--attention takes only --runs N");
     expect_clean_failure(run_pomt({"convert", "/nonexistent/x.safetensors", "--arch", "vit_tiny_patch16_224", "-o", "/tmp/x.pomt"}),
                          "No such file");
 }

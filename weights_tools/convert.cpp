@@ -6,6 +6,7 @@
 #include "pomt/error.h"
 #include "core/file_util.h"
 #include "vit/imagenet_classes.h"
+#include "weights_tools/pos_embed_resample.h"
 #include "weights_tools/safetensors.h"
 
 namespace pomt {
@@ -19,6 +20,17 @@ std::string shape_str(const std::vector<int64_t>& s) {
 }
 
 }  // namespace
+
+void set_image_size(int image_size, ModelConfig* cfg, PreprocessConfig* pre) {
+    const std::string s = std::to_string(image_size);
+    if (image_size <= 0 || image_size > 4096) fail("--image-size " + s + " must be between 1 and 4096 pixels");
+    if (image_size % cfg->patch_size)
+        fail("--image-size " + s + " is not a multiple of the patch size " + std::to_string(cfg->patch_size) + " of " +
+             cfg->architecture);
+    cfg->img_size = image_size;
+    cfg->validate();
+    pre->input_size[1] = pre->input_size[2] = image_size;
+}
 
 ConvertReport convert_timm_weights(const ConvertOptions& o) {
     if (o.output.empty()) fail("no output file given (-o model.pomt)");
@@ -38,6 +50,8 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
     ConvertReport report;
     config_from_hub_json(hub, o.arch, config_path.empty() ? "--arch" : "'" + config_path + "'", &report.meta.model,
                          &report.meta.preprocess);
+    const ModelConfig trained = report.meta.model;  // the checkpoint's shapes
+    if (o.image_size) set_image_size(o.image_size, &report.meta.model, &report.meta.preprocess);
     const ModelConfig& cfg = report.meta.model;
 
     if (const json::Value* labels = hub.find("label_names")) {
@@ -49,7 +63,7 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
         for (int i = 0; i < 1000; ++i) report.meta.class_names.push_back(std::string(imagenet_class_entry(i)).substr(10));
 
     SafetensorsFile st(weights_path);
-    std::vector<TensorSpec> specs = expected_tensors(cfg);
+    std::vector<TensorSpec> specs = expected_tensors(trained);
     std::set<std::string> wanted;
     for (const TensorSpec& s : specs) {
         wanted.insert(s.name);
@@ -67,8 +81,14 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
             fail("'" + weights_path + "': unexpected tensor '" + t.name + "' (not part of " + cfg.architecture +
                  "; wrong architecture or model_args?)");
     report.tensors = int(specs.size());
-    write_weights_file(o.output, report.meta, [&](const TensorSpec& s) { return st.read_f32(*st.find(s.name)); },
-                       o.format_version);
+    // Only pos_embed depends on the image size; timm resamples it unless the sizes agree.
+    auto values = [&](const TensorSpec& s) {
+        std::vector<float> v = st.read_f32(*st.find(s.name));
+        if (s.name != "pos_embed" || cfg.img_size == trained.img_size) return v;
+        const int prefix = cfg.no_embed_class ? 0 : cfg.num_prefix_tokens();
+        return resample_pos_embed(v, prefix, trained.grid(), cfg.grid(), cfg.embed_dim);
+    };
+    write_weights_file(o.output, report.meta, values, o.format_version);
     return report;
 }
 

@@ -13,6 +13,7 @@ struct ConvertOptions {
     std::string arch;         // --arch: timm architecture name (overrides config.json's)
     std::string output;       // the .pomt to write
     uint32_t format_version = kPomtFormatVersion;  // --format-version 1: for pomt before version 2
+    int image_size = 0;       // --image-size S: run at S×S, pos_embed resampled as timm does (0: trained size)
 };
 
 struct ConvertReport {
@@ -20,6 +21,12 @@ struct ConvertReport {
     int tensors = 0;
     long long parameters = 0;
 };
+
+// The model at another image size, as timm's create_model(name, img_size=S) + checkpoint_filter_fn
+// builds it: img_size = S, the patch rows of pos_embed resampled (weights_tools/pos_embed_resample.h),
+// and the preprocessing's input_size S with the trained crop_pct, interpolation, mean and std (what
+// timm's validate.py --img-size S evaluates). Throws pomt::Error for an S the patch size does not divide.
+void set_image_size(int image_size, ModelConfig* cfg, PreprocessConfig* pre);
 
 // Throws pomt::Error naming the tensor for unknown, missing or extra tensors and shape mismatches;
 // the output is written atomically, so nothing is left behind on failure.

@@ -7,6 +7,13 @@ Sources:
   a .safetensors file      with --config config.json or --arch NAME  (no dependencies)
   a .pth / .bin state dict with --config or --arch                   (needs torch)
 
+--image-size S converts for S x S inputs as timm's create_model(..., img_size=S) does: the position
+embedding's patch rows are resampled as timm.layers.resample_abs_pos_embed does (PyTorch's
+antialiased bicubic interpolate), here in pure Python with float32 arithmetic emulated term by term,
+so the bytes equal `pomt convert --image-size S` (weights_tools/pos_embed_resample.h). For a timm
+model name, timm itself resamples (create_model(NAME, pretrained=True, img_size=S)); PyTorch's kernel
+may fuse multiply-adds, so that pos_embed can differ from the C++ one in the last bit.
+
 The output is byte-identical to `pomt convert` (tests/test_convert.cpp checks it): the same
 config resolution, tensor order, JSON header, 64-byte alignment and, in format version 2, the same
 GEMM panel layout of the Linear weights (docs/FORMAT.md).
@@ -227,6 +234,84 @@ def expected_tensors(c):
     return t
 
 
+# ---------------------------------------------------------------- another image size (mirrors weights_tools/pos_embed_resample.cpp)
+
+def set_image_size(size, c, p):
+    if not 0 < size <= 4096:
+        fail("--image-size %d must be between 1 and 4096 pixels" % size)
+    if size % c["patch_size"]:
+        fail("--image-size %d is not a multiple of the patch size %d of %s" % (size, c["patch_size"], c["architecture"]))
+    c["img_size"] = size
+    validate(c)
+    p["input_size"] = [3, size, size]
+
+
+def _f32(x):
+    """x rounded to float32: after every +, -, *, / of float32 values computed in double, this is
+    the float32 operation's result (double has more than 2 x 24 + 2 bits)."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def _keys_cubic_f32(x):
+    """ATen's HelperInterpCubic::aa_filter<float> (a = -0.5), one float32 rounding per operation."""
+    x = abs(x)
+    if x < 1.0:  # ((a + 2) x - (a + 3)) x x + 1
+        return _f32(_f32(_f32(_f32(_f32(1.5 * x) - 2.5) * x) * x) + 1.0)
+    if x < 2.0:  # ((a x - 5a) x + 8a) x - 4a
+        return _f32(_f32(_f32(_f32(_f32(_f32(-0.5 * x) + 2.5) * x) - 4.0) * x) + 2.0)
+    return 0.0
+
+
+def aa_bicubic_axis(n_in, n_out):
+    """Per output index (first input, weights): ATen's _compute_indices_min_size_weights_aa for float."""
+    scale = _f32(n_in / n_out)
+    support = _f32(2.0 * scale) if scale >= 1.0 else 2.0
+    max_taps = int(math.ceil(support)) * 2 + 1
+    invscale = _f32(1.0 / scale) if scale >= 1.0 else 1.0
+    axis = []
+    for i in range(n_out):
+        center = _f32(scale * (i + 0.5))
+        xmin = max(int(_f32(center - support) + 0.5), 0)
+        xsize = min(max(min(int(_f32(center + support) + 0.5), n_in) - xmin, 0), max_taps)
+        w = [_keys_cubic_f32(_f32((_f32(float(j + xmin) - center) + 0.5) * invscale)) for j in range(xsize)]
+        total = 0.0
+        for v in w:
+            total = _f32(total + v)
+        if total != 0.0:
+            w = [_f32(v / total) for v in w]
+        axis.append((xmin, w))
+    return axis
+
+
+def _weighted_rows(rows, w, dim):
+    """sum_j rows[j] * w[j] in float32, from j = 0 (array("f") rounds each product and each sum)."""
+    if not w:
+        return array.array("f", bytes(4 * dim))
+    acc = array.array("f", [x * w[0] for x in rows[0]])
+    for row, wj in zip(rows[1:], w[1:]):
+        prod = array.array("f", [x * wj for x in row])
+        acc = array.array("f", [a + b for a, b in zip(acc, prod)])
+    return acc
+
+
+def resample_pos_embed(values, prefix, old_grid, new_grid, dim):
+    """Prefix rows kept, the old_grid x old_grid patch rows resized to new_grid x new_grid: width first."""
+    if old_grid == new_grid:
+        return values
+    ax = aa_bicubic_axis(old_grid, new_grid)
+
+    def patch(i):
+        return values[(prefix + i) * dim:(prefix + i + 1) * dim]
+
+    wide = [_weighted_rows([patch(r * old_grid + first + j) for j in range(len(w))], w, dim)
+            for r in range(old_grid) for first, w in ax]
+    out = array.array("f", values[:prefix * dim])
+    for first, w in ax:
+        for c in range(new_grid):
+            out.extend(_weighted_rows([wide[(first + j) * new_grid + c] for j in range(len(w))], w, dim))
+    return out
+
+
 # ---------------------------------------------------------------- the panel layout (mirrors kernels/panels.cpp)
 
 def panel_floats(shape):
@@ -443,22 +528,30 @@ def load_torch_state_dict(path):
     return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
 
 
-def timm_source(name):
+def timm_source(name, image_size=None):
     try:
         import timm
     except ImportError:
         fail("'%s' is not a file or folder; converting a timm model name needs timm (pip install timm)" % name)
-    model = timm.create_model(name, pretrained=True)
+    # At another size timm resamples pos_embed itself (checkpoint_filter_fn); the hub entry then
+    # carries that img_size and input_size, like a hub folder whose model_args set img_size.
+    model = timm.create_model(name, pretrained=True, **({"img_size": image_size} if image_size else {}))
     cfg = dict(model.pretrained_cfg)
     hub = {"architecture": name, "num_classes": model.num_classes, "global_pool": getattr(model, "global_pool", "token"),
            "pretrained_cfg": {k: cfg[k] for k in ("input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std") if k in cfg}}
+    if image_size:
+        hub["model_args"] = {"img_size": image_size}
+        hub["pretrained_cfg"]["input_size"] = [3, image_size, image_size]
     return StateDictSource(model.state_dict(), name), hub
 
 
 # ---------------------------------------------------------------- conversion
 
-def convert(source, hub, arch, output, config_label):
+def convert(source, hub, arch, output, config_label, image_size=None):
     c, p = config_from_hub(hub, arch, config_label)
+    trained = dict(c)  # the checkpoint's shapes
+    if image_size:
+        set_image_size(image_size, c, p)
     class_names = []
     if isinstance(hub.get("label_names"), list):
         class_names = [str(x) for x in hub["label_names"]]
@@ -466,9 +559,8 @@ def convert(source, hub, arch, output, config_label):
             class_names = []
     if not class_names and c["num_classes"] == 1000:
         class_names = imagenet_class_names()
-    specs = expected_tensors(c)
     wanted = set()
-    for name, shape, _ in specs:
+    for name, shape, _ in expected_tensors(trained):
         wanted.add(name)
         if name not in source.names():
             fail("'%s': tensor '%s' is missing for %s" % (source.path, name, c["architecture"]))
@@ -480,6 +572,7 @@ def convert(source, hub, arch, output, config_label):
         if name not in wanted:
             fail("'%s': unexpected tensor '%s' (not part of %s; wrong architecture or model_args?)" % (source.path, name, c["architecture"]))
 
+    specs = expected_tensors(c)
     header = header_json(c, p, class_names)
     pre = MAGIC + struct.pack("<IIQ", FORMAT_VERSION, 0, len(header))
     head = pre + header
@@ -501,6 +594,10 @@ def convert(source, hub, arch, output, config_label):
                     f.write(b"\0" * pad)
                     written += pad
                 values = source.read_f32(name)
+                if name == "pos_embed" and c["img_size"] != trained["img_size"]:
+                    prefix = 0 if c["no_embed_class"] else num_prefix(c)
+                    values = resample_pos_embed(values, prefix, trained["img_size"] // c["patch_size"],
+                                                c["img_size"] // c["patch_size"], c["embed_dim"])
                 if linear:
                     values = pack_panels(values, shape)
                 if sys.byteorder != "little":
@@ -513,7 +610,7 @@ def convert(source, hub, arch, output, config_label):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return c, len(specs), sum(math.prod(s) for _, s, _ in specs), len(class_names)
+    return c, len(specs), sum(math.prod(s) for _, s, _ in expected_tensors(trained)), len(class_names)
 
 
 def main(argv=None):
@@ -522,9 +619,18 @@ def main(argv=None):
     ap.add_argument("-o", "--output", required=True, help="the .pomt file to write")
     ap.add_argument("--config", help="config.json for a bare weights file")
     ap.add_argument("--arch", help="timm architecture name (overrides config.json's)")
+    ap.add_argument("--image-size", help="convert for S x S inputs (pos_embed resampled as timm's img_size=S)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     try:
+        image_size = None
+        if args.image_size is not None:
+            try:
+                image_size = int(args.image_size)
+            except ValueError:
+                fail("--image-size must be an integer, got '%s'" % args.image_size)
+            if not 0 < image_size <= 4096:
+                fail("--image-size must be between 1 and 4096, got %s" % args.image_size)
         src = args.source
         config_path = args.config
         if os.path.isdir(src):
@@ -538,7 +644,8 @@ def main(argv=None):
         else:
             if config_path or args.arch:
                 fail("'%s': No such file or directory" % src)
-            source, hub = timm_source(src)
+            source, hub = timm_source(src, image_size)
+            image_size = None  # timm resampled it
             config_path = None
         if os.path.exists(src) or os.path.isdir(src):
             if config_path:
@@ -554,7 +661,7 @@ def main(argv=None):
             else:
                 fail("'%s' is a bare weights file: give --config config.json or --arch NAME" % src)
         label = "'%s'" % config_path if config_path else ("--arch" if args.arch else src)
-        c, n, params, names = convert(source, hub, args.arch, args.output, label)
+        c, n, params, names = convert(source, hub, args.arch, args.output, label, image_size)
         if not args.quiet:
             print("wrote %s: %s, %d tensors, %.2f M parameters, %d class names" % (args.output, c["architecture"], n, params / 1e6, names))
         return 0

@@ -366,18 +366,19 @@ NB_MODULE(_pomt, m) {
         return new PyModel(pomt::Classifier::random(arch, seed, load_options(max_memory)), threads);
     }, "arch"_a, "seed"_a, "max_memory"_a, "threads"_a);
     m.def("convert", [](const std::string& input, const std::string& output, const std::string& config,
-                        const std::string& arch, uint32_t format_version) {
+                        const std::string& arch, uint32_t format_version, int image_size) {
         pomt::ConvertOptions o;
         o.input = input;
         o.output = output;
         o.config_path = config;
         o.arch = arch;
         if (format_version) o.format_version = format_version;
+        o.image_size = image_size;
         pomt::ConvertReport r;
         {
             nb::gil_scoped_release release;
             r = pomt::convert_timm_weights(o);
         }
         return std::make_tuple(r.meta.model.architecture, r.tensors, r.parameters, int(r.meta.class_names.size()));
-    }, "input"_a, "output"_a, "config"_a, "arch"_a, "format_version"_a);
+    }, "input"_a, "output"_a, "config"_a, "arch"_a, "format_version"_a, "image_size"_a);
 }

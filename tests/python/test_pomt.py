@@ -354,6 +354,20 @@ def test_from_timm_path_without_torch(tmp_path, family, layer_scale):
     assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "b.pomt", "rb").read()
 
 
+def test_convert_at_another_image_size(tmp_path):
+    """image_size=S: the model and its preprocessing at S (pos_embed resampled as timm does;
+    tests/test_image_size.cpp checks the values against timm's resize_224 fixtures)."""
+    folder = shared("fixtures/micro")
+    pomt.convert(folder, str(tmp_path / "m160.pomt"), image_size=160)
+    m = pomt.load(str(tmp_path / "m160.pomt"), threads=1)
+    assert m.input_shape == (3, 160, 160)
+    assert m.run(np.zeros((1, 3, 160, 160), np.float32)).shape == (1, m.num_outputs)
+    for bad in (0, 100, -16, 2.5):
+        with pytest.raises(pomt.Error):
+            pomt.convert(folder, str(tmp_path / "bad.pomt"), image_size=bad)
+    assert not os.path.exists(tmp_path / "bad.pomt")
+
+
 def test_from_timm_matches_timm():
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch timm to test from_timm)")
     timm = pytest.importorskip("timm", reason="timm is not installed (pip install timm to test from_timm)")
