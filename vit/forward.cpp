@@ -231,13 +231,24 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
     if (D % kGemmPanel == 0) {
         // Column ranges of the packed qkv weight: whole panels, so views into the same panels.
         const PackedWeights& w = bp.qkv.packed;
-        const size_t q_panel_floats = size_t(D) * D;  // D/16 panels of D rows × 16
         LinearParams kv, q;
-        kv.packed = borrow_panels(w.panels + q_panel_floats, 2 * D, D);
-        if (w.original) kv.packed.original = w.original + size_t(D) * D;
+        if (bp.qkv.is_int8()) {
+            const Int8Weights& w8 = bp.qkv.int8;
+            kv.int8 = w8;
+            kv.int8.n = 2 * D;
+            kv.int8.panels = w8.panels + int8_panel_bytes(D, D);
+            kv.int8.scale = w8.scale + D;
+            kv.int8.sum = w8.sum + D;
+            q.int8 = w8;
+            q.int8.n = D;
+        } else {
+            const size_t q_panel_floats = size_t(D) * D;  // D/16 panels of D rows × 16
+            kv.packed = borrow_panels(w.panels + q_panel_floats, 2 * D, D);
+            if (w.original) kv.packed.original = w.original + size_t(D) * D;
+            q.packed = borrow_panels(w.panels, D, D);
+            q.packed.original = w.original;
+        }
         kv.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
-        q.packed = borrow_panels(w.panels, D, D);
-        q.packed.original = w.original;
         q.bias = bp.qkv.bias;
         linear(&pool_, kv, buf.h, D, rows, buf.qkv + D, 3 * D);
         for (int b = 0; b < batch; ++b)

@@ -63,7 +63,8 @@ const float* Model::linear_weight(const LinearParams& p) const {
     std::vector<float>& w = unpacked_[&p];
     if (w.empty()) {
         w.resize(size_t(p.packed.n) * p.packed.k);
-        unpack_panels(p.packed.panels, p.packed.n, p.packed.k, w.data());
+        if (p.is_int8()) dequantize_weights(p.int8, w.data());
+        else unpack_panels(p.packed.panels, p.packed.n, p.packed.k, w.data());
     }
     return w.data();
 }
@@ -75,6 +76,12 @@ void Model::bind(const std::function<StoredTensor(const std::string&)>& lookup) 
         LinearParams p;
         p.bias = bias ? get(prefix + ".bias") : nullptr;
         const StoredTensor w = lookup(prefix + ".weight");
+        if (!w.int8.empty()) {
+            p.int8 = w.int8;
+            p.packed.n = out;
+            p.packed.k = in;
+            return p;
+        }
         if (!w.panels) {
             p.packed = pack_weights(w.data, out, in);  // random weights, version 1 files
             return p;
@@ -152,7 +159,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
     m->bind([&](const std::string& name) -> StoredTensor {
         const WeightsTensor* t = f.tensor(name);
         if (!t) return {};
-        return {t->data, t->layout == TensorLayout::Panels16};
+        return {t->data, t->layout == TensorLayout::Panels16, {}};
     });
     return m;
 }
@@ -170,7 +177,38 @@ std::shared_ptr<const Model> Model::random(const ModelConfig& config, uint64_t s
     for (const TensorSpec& s : specs) m->owned_.push_back(random_values(s, rng));
     m->bind([&](const std::string& name) -> StoredTensor {
         for (size_t i = 0; i < specs.size(); ++i)
-            if (specs[i].name == name) return {m->owned_[i].data(), false};
+            if (specs[i].name == name) return {m->owned_[i].data(), false, {}};
+        return {};
+    });
+    return m;
+}
+
+std::shared_ptr<const Model> Model::quantized(const WeightsMeta& meta,
+                                              const std::function<std::vector<float>(const TensorSpec&)>& values) {
+    meta.model.validate();
+    std::shared_ptr<Model> m(new Model());
+    m->meta_ = meta;
+    std::vector<TensorSpec> specs = expected_tensors(meta.model);
+    std::vector<Int8Weights> int8(specs.size());
+    m->owned_.reserve(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+        std::vector<float> v = values(specs[i]);
+        if (int64_t(v.size()) != numel_of(specs[i].shape)) fail("wrong size for tensor '" + specs[i].name + "'");
+        if (specs[i].linear) {
+            const int n = int(specs[i].shape[0]), k = int(numel_of(specs[i].shape) / n);
+            int8[i] = quantize_weights(v.data(), n, k);
+            v.clear();
+        }
+        m->owned_.push_back(std::move(v));
+    }
+    m->bind([&](const std::string& name) -> StoredTensor {
+        for (size_t i = 0; i < specs.size(); ++i)
+            if (specs[i].name == name) {
+                StoredTensor t;
+                if (specs[i].linear) t.int8 = int8[i];
+                else t.data = m->owned_[i].data();
+                return t;
+            }
         return {};
     });
     return m;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_int8.h"
 #include "vit/config.h"
 #include "vit/weights_file.h"
 
@@ -22,6 +23,9 @@ struct LinearParams {
     // The weight [out × in] in panels; packed.original is the PyTorch layout when the model has it
     // at hand (see Model::linear_weight for the general way to get it).
     PackedWeights packed;
+    // The int8 weight of a quantized model (kernels/gemm_int8.h); `packed` then holds n and k only.
+    Int8Weights int8;
+    bool is_int8() const { return !int8.empty(); }
 };
 
 struct LayerNormParams {
@@ -50,6 +54,12 @@ public:
     // An architecture with seeded random weights (latency does not depend on the values).
     static std::shared_ptr<const Model> random(const ModelConfig& config, uint64_t seed = 0);
     static std::shared_ptr<const Model> random(const std::string& architecture, uint64_t seed = 0);
+    // An int8 model: every Linear weight of `values` (fp32, timm's row-major layout, one vector per
+    // expected tensor) quantized per output column (quantize_weights), every other tensor copied.
+    // meta.quantization says what was done.
+    static std::shared_ptr<const Model> quantized(const WeightsMeta& meta,
+                                                  const std::function<std::vector<float>(const TensorSpec&)>& values);
+    bool is_int8() const { return meta_.quantization.precision == "int8"; }
 
     const ModelConfig& config() const { return meta_.model; }
     const PreprocessConfig& preprocess() const { return meta_.preprocess; }
@@ -59,7 +69,8 @@ public:
     const float* tensor(const std::string& name) const;
     // A Linear layer's weight [out × in] in PyTorch layout (the reference forward pass, re-saving).
     // A version 2 file holds only the panels: they are unpacked on the first request (thread-safe,
-    // kept for the model's lifetime) rather than at load, which the fast path never needs.
+    // kept for the model's lifetime) rather than at load, which the fast path never needs. An int8
+    // weight is dequantized (scale·wq) the same way.
     const float* linear_weight(const LinearParams& p) const;
 
     // Parameters, ready for the forward pass.
@@ -80,6 +91,7 @@ private:
     struct StoredTensor {
         const float* data = nullptr;
         bool panels = false;  // data is a Linear weight in the GEMM panel layout
+        Int8Weights int8;     // or the Linear weight is int8 (data null)
     };
     struct NamedTensor {
         std::string name;

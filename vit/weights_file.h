@@ -20,10 +20,18 @@ constexpr size_t kPomtPreambleBytes = 24;
 constexpr size_t kPomtAlignment = 64;
 constexpr uint64_t kPomtMaxHeaderBytes = 64u << 20;
 
+// What quantization did to a model (docs/FORMAT.md): precision "fp32", or "int8" (Linear weights
+// int8 per output column, activations quantized per token at run time).
+struct QuantizationInfo {
+    std::string precision = "fp32";
+    std::string calibration = "none";  // what calibration did, in words (pomt info prints it)
+};
+
 struct WeightsMeta {
     ModelConfig model;
     PreprocessConfig preprocess;
     std::vector<std::string> class_names;  // empty when unknown
+    QuantizationInfo quantization;
 };
 
 // Writes a .pomt atomically. `tensor_data(spec)` returns the float32 values of each expected
