@@ -98,13 +98,17 @@ TEST_CASE("fixture dinov2_reg4_d3 matches timm") {
 
 TEST_CASE("every fixture matches timm at every ISA level the CPU has") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
-    pomt_test::for_each_isa([&](Isa isa) {
-        CAPTURE(isa_name(isa));
+    auto all_fixtures = [&] {
         for (const std::string& name : pomt_test::fixture_names()) {
             if (pomt_test::skip_long_fixture_here(name)) continue;
             CAPTURE(name);
             check_fixture(name);
         }
+    };
+    if (!pomt_test::sweep_fixtures_every_isa_here()) return all_fixtures();  // the default level only
+    pomt_test::for_each_isa([&](Isa isa) {
+        CAPTURE(isa_name(isa));
+        all_fixtures();
     });
 }
 

@@ -161,6 +161,7 @@ TEST_CASE("pruning fixtures: every pruned case matches its reference logits") {
 
 TEST_CASE("pruning fixtures: every case at every ISA level the CPU has") {
     POMT_REQUIRE_SHARED("fixtures", p);
+    if (!pomt_test::sweep_fixtures_every_isa_here()) return;
     pomt_test::for_each_isa([&](Isa isa) {
         CAPTURE(isa_name(isa));
         check_all_cases(false, true);

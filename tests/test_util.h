@@ -32,6 +32,12 @@ const std::vector<std::string>& fixture_names();
 // in the plain build.
 bool skip_long_fixture_here(const std::string& name);
 
+// Whether the fixture sweeps over every ISA level run here: not in a sanitizer build, where they
+// would repeat at -O1 what the plain build checks (the per-level kernels run under the sanitizers
+// in their own tests). Prints a visible SKIP line when not; the caller then runs its fixtures at
+// the default level only, or not at all when another test case already does.
+bool sweep_fixtures_every_isa_here();
+
 // A fresh empty directory under $TMPDIR, removed at exit.
 std::string temp_dir();
 
