@@ -34,7 +34,7 @@ ifeq ($(JPEG),libjpeg)
 endif
 
 # Library sources: every .cpp of the library folders; ISA-specific kernels only for their target.
-LIB_DIRS := core kernels vit prune image eval profiler search weights_tools api
+LIB_DIRS := core kernels vit prune image eval profiler search weights_tools quantize api
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 ifneq ($(findstring x86_64,$(TARGET_ARCH)),)
   LIB_SRCS += $(wildcard kernels/x86/*.cpp)
