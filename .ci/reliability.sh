@@ -125,6 +125,9 @@ EOF
   vg 0 convert "$W/hub" -o "$W/tiny.pomt"
   vg 0 convert --arch deit_tiny_patch16_224 --random -o "$W/deit.pomt"
   vg 2 convert "$W/seeds/safetensors/mixed_dtypes.safetensors" --arch vit_tiny_patch16_224 -o "$W/x.pomt"
+  vg 0 quantize "$W/tiny.pomt" -o "$W/tiny_int8.pomt"
+  vg 0 info "$W/tiny_int8.pomt"
+  vg 2 quantize "$W/tiny_int8.pomt" -o "$W/x.pomt"
   vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 2
   vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 1 --prune "tome:r=8" --verbose
   vg 2 run -m "$W/bad.pomt" --input "$W/x.npy" --output "$W/z.npy"
@@ -132,11 +135,12 @@ EOF
   if "$P" --help | grep -q '^  classify'; then
     vg 0 classify -m "$W/deit.pomt" "$W/rgb8.png" "$W/ycc420.jpg" "$W/grey16.pgm" --prune "pomt:R=50,layer=3"
     vg 0 classify -m "$W/tiny.pomt" "$W/rgb8.png" --json
+    vg 0 classify -m "$W/tiny_int8.pomt" "$W/rgb8.png" --json
     vg 2 classify -m "$W/deit.pomt" "$W/bad.pomt"
   else
     echo "valgrind: SKIP classify (not in this build)"
   fi
-  done_step "valgrind: convert, run, classify"
+  done_step "valgrind: convert, quantize, run, classify"
 fi
 
 echo "== reliability summary =="

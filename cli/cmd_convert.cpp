@@ -4,21 +4,32 @@
 // `--format-version 1` writes the pre-packing format older pomt reads (docs/FORMAT.md).
 // `--image-size S` converts for S×S inputs as timm's create_model(..., img_size=S) does (the
 // position embedding resampled; with --random, the random model is made at that size).
+// `--quantize int8 [--data LIST ...]` writes the int8 model instead (as `pomt quantize` would from
+// the fp32 file; .pomt format version 3).
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "pomt/error.h"
+#include "quantize/quantize_model.h"
 #include "vit/model.h"
 #include "weights_tools/convert.h"
 
 namespace pomt {
 
 int cmd_convert(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed", "--format-version", "--image-size"},
+    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed", "--format-version", "--image-size", "--quantize",
+               "--data", "--root", "--images", "--threads"},
               {"--quiet", "--random"});
     const std::string output = args.get("-o", args.get("--output"));
     const uint32_t version = uint32_t(args.get_int("--format-version", int(kPomtFormatVersion), 1, int(kPomtFormatVersion)));
     const int image_size = args.get_int("--image-size", 0, 1, 4096);
+    const bool quantize = args.has("--quantize");
+    if (quantize && args.get("--quantize") != "int8")
+        fail("--quantize '" + args.get("--quantize") + "' is not supported (only int8)");
+    if (quantize && args.has("--format-version")) fail("--format-version does not apply to --quantize int8 (version 3)");
+    const QuantizeOptions qopts = quantize_options_from_args(args);
+    if (!quantize && (args.has("--data") || args.has("--threads")))
+        fail("--data and --threads apply to --quantize int8 only");
     if (args.has("--random")) {
         if (!args.positional().empty() || !args.has("--arch") || args.has("--config"))
             fail("--random takes only --arch NAME [--seed S] [--image-size S] -o model.pomt");
@@ -28,10 +39,12 @@ int cmd_convert(int argc, char** argv) {
             PreprocessConfig unused;
             set_image_size(image_size, &cfg, &unused);
         }
-        auto model = Model::random(cfg, uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
-        write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
+        std::shared_ptr<const Model> model = Model::random(cfg, uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
+        if (quantize) save_model(*quantize_model(*model, qopts), output);
+        else write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
         if (!args.has("--quiet"))
-            std::printf("wrote %s: %s with seeded random weights\n", output.c_str(), model->config().architecture.c_str());
+            std::printf("wrote %s: %s with seeded random weights%s\n", output.c_str(), model->config().architecture.c_str(),
+                        quantize ? ", int8" : "");
         return 0;
     }
     if (args.positional().size() != 1) fail("give one input: pomt convert HUB_DIR|model.safetensors -o model.pomt");
@@ -42,10 +55,11 @@ int cmd_convert(int argc, char** argv) {
     o.arch = args.get("--arch");
     o.format_version = version;
     o.image_size = image_size;
-    ConvertReport r = convert_timm_weights(o);
+    ConvertReport r = quantize ? convert_and_quantize(o, qopts) : convert_timm_weights(o);
     if (!args.has("--quiet"))
-        std::printf("wrote %s: %s, %d tensors, %.2f M parameters, %zu class names\n", o.output.c_str(),
-                    r.meta.model.architecture.c_str(), r.tensors, r.parameters / 1e6, r.meta.class_names.size());
+        std::printf("wrote %s: %s, %d tensors, %.2f M parameters, %zu class names%s\n", o.output.c_str(),
+                    r.meta.model.architecture.c_str(), r.tensors, r.parameters / 1e6, r.meta.class_names.size(),
+                    quantize ? ", int8" : "");
     return 0;
 }
 

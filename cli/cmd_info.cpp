@@ -19,13 +19,23 @@ int cmd_info(int argc, char** argv) {
         v.set("model", m.model.to_json());
         v.set("preprocess", m.preprocess.to_json());
         v.set("class_names", json::Value::number(double(m.class_names.size())));
+        json::Value q = json::Value::object();
+        q.set("precision", json::Value::string(m.quantization.precision));
+        if (m.quantization.precision != "fp32") {
+            q.set("weights", json::Value::string(m.quantization.weights));
+            q.set("activations", json::Value::string(m.quantization.activations));
+            q.set("calibration", json::Value::string(m.quantization.calibration));
+            if (!m.quantization.calibration_details.as_object("").empty())
+                q.set("calibration_details", m.quantization.calibration_details);
+        }
+        v.set("quantization", q);
         std::printf("%s\n", v.dump().c_str());
         return 0;
     }
     const ModelConfig& c = m.model;
     const PreprocessConfig& p = m.preprocess;
-    long long params = 0;
-    for (const WeightsTensor& t : f.tensors()) {
+    long long params = 0;  // the model's parameters (an int8 weight's scales and sums are not extra ones)
+    for (const TensorSpec& t : expected_tensors(c)) {
         long long n = 1;
         for (int64_t d : t.shape) n *= d;
         params += n;
@@ -33,6 +43,14 @@ int cmd_info(int argc, char** argv) {
     std::printf("file            %s (format v%u, %s)\n", path.c_str(), f.version(),
                 f.is_mapped() ? "memory-mapped" : "read into memory");
     std::printf("architecture    %s\n", c.architecture.c_str());
+    const QuantizationInfo& q = m.quantization;
+    if (q.precision == "fp32") {
+        std::printf("precision       fp32\n");
+    } else {
+        std::printf("precision       %s: weights %s, activations %s\n", q.precision.c_str(), q.weights.c_str(),
+                    q.activations.c_str());
+        std::printf("calibration     %s\n", q.calibration_text().c_str());
+    }
     std::printf("parameters      %lld (%.1f M) in %zu tensors\n", params, params / 1e6, f.tensors().size());
     std::printf("image           %d px, patch %d, %d patches + %d prefix tokens = %d tokens\n", c.img_size, c.patch_size,
                 c.num_patches(), c.num_prefix_tokens(), c.num_tokens());

@@ -15,7 +15,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  convert HUB_DIR|model.safetensors [--config config.json] [--arch NAME] [--image-size S]\n"
-    "          [--format-version 1] -o model.pomt\n"
+    "          [--format-version 1] [--quantize int8 [--data LIST ...]] -o model.pomt\n"
     "                      convert timm weights to a .pomt file (--image-size: for SxS inputs, as timm's img_size=S)\n"
     "  convert --arch NAME --random [--seed S] [--image-size S] -o model.pomt\n"
     "                      write an architecture with seeded random weights\n"
@@ -23,7 +23,10 @@ const char* kUsage =
     "           [--threads N] [--labels FILE] [--max-pixels N] [--json] [--show-tokens PATH]\n"
     "                      top-K classes of each image (JPEG, PNG, BMP, GIF, TGA, PNM); --show-tokens:\n"
     "                      a PNG of the tokens pruning kept (a folder for several images)\n"
-    "  info model.pomt     print the model and preprocessing configuration\n"
+    "  info model.pomt     print the model and preprocessing configuration (and its precision)\n"
+    "  quantize model.pomt -o model_int8.pomt [--data LIST [--root DIR] [--images N]] [--threads T]\n"
+    "                      write the int8 model (Linear weights int8 per output channel, activations\n"
+    "                      quantized per token at run time; --data: calibrate on those images)\n"
     "  preprocess (-m model.pomt | --arch NAME) IMAGE... -o x.npy [--max-pixels N]\n"
     "                      write the (N,3,H,W) float32 tensor of timm's eval transform for the images\n"
     "                      (the model's preprocessing; the input `run` takes)\n"
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
         if (cmd == "run") return pomt::cmd_run(argc, argv);
         if (cmd == "info") return pomt::cmd_info(argc, argv);
         if (cmd == "convert") return pomt::cmd_convert(argc, argv);
+        if (cmd == "quantize") return pomt::cmd_quantize(argc, argv);
         if (cmd == "bench") return pomt::cmd_bench(argc, argv);
         if (cmd == "profile") return pomt::cmd_profile(argc, argv);
         if (cmd == "classify") return pomt::cmd_classify(argc, argv);

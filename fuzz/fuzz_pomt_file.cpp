@@ -4,6 +4,7 @@
 // Beyond "no crash": a file the parser accepts must describe tensors that lie inside the file,
 // 4-byte aligned, and — when the model is small — must load through Model::load and run one
 // forward pass (the path `pomt run` / `pomt classify` take).
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 
 #include "fuzz/fuzz_common.h"
 #include "kernels/aligned.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/panels.h"
 #include "vit/forward.h"
 #include "vit/model.h"
@@ -38,14 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!pomt_fuzz::expect_clean([&] { parse_weights_image(base, size, "'fuzz.pomt'", &meta, &tensors); })) return 0;
 
     // Accepted: every tensor inside the file, aligned, with the stored size its layout implies
-    // (timm's shape in C order, or the GEMM panels of a Linear weight in version 2).
+    // (timm's shape in C order, the GEMM panels of a Linear weight in version 2, or the int8
+    // panels of one in version 3; an int8 weight's scales and sums are C order).
     uint64_t total = 0;
     for (const WeightsTensor& t : tensors) {
         uint64_t n = 1;
         for (int64_t s : t.shape) n *= uint64_t(s);
-        const uint64_t want = t.layout == TensorLayout::Panels16
-                                  ? 4 * uint64_t(panel_floats(int(t.shape[0]), int(n / uint64_t(t.shape[0]))))
-                                  : 4 * n;
+        const uint64_t want =
+            t.layout == TensorLayout::Panels16   ? 4 * uint64_t(panel_floats(int(t.shape[0]), int(n / uint64_t(t.shape[0]))))
+            : t.layout == TensorLayout::Panels16x4 ? uint64_t(int8_panel_bytes(int(t.shape[0]), int(n / uint64_t(t.shape[0]))))
+                                                   : 4 * n;
         const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data);
         if (t.nbytes != want || p < base || uint64_t(p - base) > size || t.nbytes > size - uint64_t(p - base) ||
             (reinterpret_cast<uintptr_t>(p) & 3)) {
@@ -71,6 +75,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::vector<float> x(size_t(3) * img * img, 0.25f);
             std::vector<float> out = session.run(x.data(), 1);
             if (int(out.size()) != session.outputs()) std::abort();
+            // An accepted int8 model's scales are finite and > 0 (the reader checks them).
+            for (const BlockParams& b : model->blocks)
+                for (const LinearParams* p : {&b.qkv, &b.proj, &b.fc1, &b.fc2})
+                    for (int j = 0; p->is_int8() && j < p->int8.n; ++j)
+                        if (!(p->int8.scale[j] > 0 && p->int8.scale[j] < INFINITY)) std::abort();
         });
         std::remove(path.c_str());
     }

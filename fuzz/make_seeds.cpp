@@ -1,5 +1,5 @@
 // Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/) from pomt's own code:
-// .pomt files from write_weights_file, NPY from write_npy, safetensors and config.json in the
+// .pomt files from write_weights_file (int8 ones from write_quantized_weights_file), NPY from write_npy, safetensors and config.json in the
 // layout the converter reads, small images built byte by byte (stored-deflate PNG, BMP, PNM, TGA,
 // GIF, baseline JPEG), and the pruning specs and schedule files of docs/SCHEDULES.md scaled to the
 // fuzzers' small models. Nothing comes from ../shared. Deterministic: rerunning rewrites the same
@@ -109,6 +109,29 @@ Bytes pomt_bytes(const ModelConfig& c, bool names, uint32_t version = kPomtForma
     return b;
 }
 
+Bytes pomt_int8_bytes(const ModelConfig& c, bool mixed) {
+    auto model = Model::random(c, 7);
+    WeightsMeta meta = model->meta();
+    meta.class_names.clear();
+    meta.quantization.precision = "int8";
+    auto q = Model::quantized(meta, [&](const TensorSpec& s) { return model->tensor_values(s); });
+    if (mixed) {
+        meta.quantization.calibration = "smoothquant";
+        meta.quantization.calibration_details.set("images", json::Value::number(4));
+        meta.quantization.calibration_details.set("alpha", json::Value::number(0.5));
+    }
+    const std::string p = tmp_path(".pomt");
+    write_quantized_weights_file(
+        p, meta, [&](const TensorSpec& s) { return q->tensor_values(s); },
+        [&](const TensorSpec& s) -> const Int8Weights* {
+            if (mixed && s.name == "head.weight") return nullptr;
+            return &q->linear_params(s.name)->int8;
+        });
+    Bytes b = read_all(p);
+    std::remove(p.c_str());
+    return b;
+}
+
 void pomt_seeds() {
     // Version 2 (Linear weights in panels; D 8 and 3 classes exercise the zero padding) and the
     // version 1 files older pomt wrote, which the reader still takes.
@@ -119,6 +142,10 @@ void pomt_seeds() {
     Bytes b = pomt_bytes(small("vit_tiny_patch16_224"), false);
     put("pomt_file", "truncated.pomt", b.substr(0, b.size() - 40));
     put("pomt_file", "header_only.pomt", b.substr(0, 600));
+    // Version 3 (int8 models: i8 panels16x4 weights with their f32 scales and i32 sums), one with
+    // calibration details and a layer left in fp32.
+    put("pomt_file", "vit_int8.pomt", pomt_int8_bytes(small("vit_tiny_patch16_224"), false));
+    put("pomt_file", "deit_distilled_int8_mixed.pomt", pomt_int8_bytes(small("deit_tiny_distilled_patch16_224"), true));
 }
 
 // ---- safetensors (the fuzz target's kConfig model: D 8, depth 1, img 16, patch 8, 3 classes) ----

@@ -29,26 +29,8 @@ void expect_clean_failure(const pomt_test::CommandResult& r, const std::string& 
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
 
-uint64_t header_len(const std::string& bytes) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[16 + i]);
-    return v;
-}
-
-// Rebuilds a .pomt with its JSON header edited by `edit` (data section kept, re-aligned).
-std::string with_header(const std::string& bytes, const std::function<void(json::Value&)>& edit) {
-    uint64_t n = header_len(bytes);
-    json::Value h = json::parse(bytes.substr(24, n), "header");
-    uint64_t old_start = (24 + n + 63) / 64 * 64;
-    edit(h);
-    std::string text = h.dump();
-    std::string out = bytes.substr(0, 16);
-    for (int i = 0; i < 8; ++i) out += char((text.size() >> (8 * i)) & 0xff);
-    out += text;
-    out.append((64 - out.size() % 64) % 64, '\0');
-    out += bytes.substr(old_start);
-    return out;
-}
+using pomt_test::header_len;
+using pomt_test::with_header;
 
 json::Value& tensor_entry(json::Value& h, size_t index) {
     return const_cast<json::Value&>(h.find("tensors")->as_array("")[index]);

@@ -273,4 +273,47 @@ std::string read_bytes(const std::string& path) {
     return ss.str();
 }
 
+pomt::ModelConfig odd_widths_config() {
+    pomt::ModelConfig c = pomt::config_for_architecture("deit_tiny_distilled_patch16_224");
+    c.embed_dim = 24;
+    c.depth = 2;
+    c.num_heads = 2;
+    c.mlp_hidden = 40;
+    c.num_classes = 5;
+    c.img_size = 32;
+    c.patch_size = 8;
+    return c;
+}
+
+uint64_t header_len(const std::string& bytes) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[16 + i]);
+    return v;
+}
+
+pomt::json::Value header_of(const std::string& bytes) {
+    return pomt::json::parse(bytes.substr(24, header_len(bytes)), "header");
+}
+
+uint64_t data_start(const std::string& bytes) { return (24 + header_len(bytes) + 63) / 64 * 64; }
+
+std::string with_header(const std::string& bytes, const std::function<void(pomt::json::Value&)>& edit) {
+    pomt::json::Value h = header_of(bytes);
+    edit(h);
+    const std::string text = h.dump();
+    std::string out = bytes.substr(0, 16);
+    for (int i = 0; i < 8; ++i) out += char((text.size() >> (8 * i)) & 0xff);
+    out += text;
+    out.append((64 - out.size() % 64) % 64, '\0');
+    return out + bytes.substr(data_start(bytes));
+}
+
+pomt::json::Value& entry_named(pomt::json::Value& h, const std::string& name) {
+    const pomt::json::Value* found = nullptr;
+    for (const pomt::json::Value& t : h.find("tensors")->as_array(""))
+        if (t.find("name")->as_string("") == name) found = &t;
+    REQUIRE(found);
+    return const_cast<pomt::json::Value&>(*found);
+}
+
 }  // namespace pomt_test

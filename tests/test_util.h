@@ -8,6 +8,7 @@
 
 #include "doctest/doctest.h"
 #include "kernels/isa.h"
+#include "core/json.h"
 #include "vit/config.h"
 
 namespace pomt {
@@ -96,6 +97,18 @@ std::string bmp_image(int w, int h, int seed);
 std::string write_labelled_bmps(const std::string& dir, int images, int classes);
 void write_bytes(const std::string& path, const std::string& bytes);
 std::string read_bytes(const std::string& path);
+
+// Editing a .pomt file's bytes (docs/FORMAT.md): its header length H, its JSON header, where its
+// data starts, the same file with the header rebuilt after `edit` (data kept, re-aligned), and the
+// tensor-table entry named `name` of a header (REQUIREd to exist).
+uint64_t header_len(const std::string& pomt_bytes);
+// A 2-block distilled DeiT whose Linear output widths (24, 72, 40, 5) are no multiple of 16: every
+// stored weight has a padded last panel (the .pomt format tests).
+pomt::ModelConfig odd_widths_config();
+pomt::json::Value header_of(const std::string& pomt_bytes);
+uint64_t data_start(const std::string& pomt_bytes);
+std::string with_header(const std::string& pomt_bytes, const std::function<void(pomt::json::Value&)>& edit);
+pomt::json::Value& entry_named(pomt::json::Value& header, const std::string& name);
 
 }  // namespace pomt_test
 

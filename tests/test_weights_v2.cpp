@@ -23,53 +23,18 @@ using pomt_test::run_pomt;
 
 namespace {
 
-// Output widths 24, 72, 40 and 5: none a multiple of 16, so every weight has a padded last panel.
-ModelConfig odd_config() {
-    ModelConfig c = config_for_architecture("deit_tiny_distilled_patch16_224");
-    c.embed_dim = 24;
-    c.depth = 2;
-    c.num_heads = 2;
-    c.mlp_hidden = 40;
-    c.num_classes = 5;
-    c.img_size = 32;
-    c.patch_size = 8;
-    return c;
-}
+ModelConfig odd_config() { return pomt_test::odd_widths_config(); }
 
 std::string write_model(const Model& model, const std::string& path, uint32_t version) {
     pomt_test::write_model(path, model, version);
     return pomt_test::read_bytes(path);
 }
 
-uint64_t header_len(const std::string& bytes) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[16 + i]);
-    return v;
-}
-
-json::Value header_of(const std::string& bytes) { return json::parse(bytes.substr(24, header_len(bytes)), "header"); }
-
-uint64_t data_start(const std::string& bytes) { return (24 + header_len(bytes) + 63) / 64 * 64; }
-
-// The bytes of `bytes` with the header rebuilt after `edit` (data section kept, re-aligned).
-std::string with_header(const std::string& bytes, const std::function<void(json::Value&)>& edit) {
-    json::Value h = header_of(bytes);
-    edit(h);
-    const std::string text = h.dump();
-    std::string out = bytes.substr(0, 16);
-    for (int i = 0; i < 8; ++i) out += char((text.size() >> (8 * i)) & 0xff);
-    out += text;
-    out.append((64 - out.size() % 64) % 64, '\0');
-    return out + bytes.substr(data_start(bytes));
-}
-
-json::Value& entry_named(json::Value& h, const std::string& name) {
-    const json::Value* found = nullptr;
-    for (const json::Value& t : h.find("tensors")->as_array(""))
-        if (t.find("name")->as_string("") == name) found = &t;
-    REQUIRE(found);
-    return const_cast<json::Value&>(*found);
-}
+using pomt_test::data_start;
+using pomt_test::entry_named;
+using pomt_test::header_len;
+using pomt_test::header_of;
+using pomt_test::with_header;
 
 std::vector<float> test_images(const ModelConfig& c, int batch) {
     std::vector<float> x(size_t(batch) * 3 * c.img_size * c.img_size);

@@ -159,7 +159,15 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
     m->bind([&](const std::string& name) -> StoredTensor {
         const WeightsTensor* t = f.tensor(name);
         if (!t) return {};
-        return {t->data, t->layout == TensorLayout::Panels16, {}};
+        if (t->dtype != TensorDtype::I8) return {t->data, t->layout == TensorLayout::Panels16, {}};
+        // An int8 weight (version 3): panels, scales and sums borrowed from the mapping.
+        StoredTensor s;
+        s.int8.n = int(t->shape[0]);
+        s.int8.k = int(numel_of(t->shape) / t->shape[0]);
+        s.int8.panels = static_cast<const int8_t*>(t->bytes());
+        s.int8.scale = f.tensor(int8_scale_name(name))->data;
+        s.int8.sum = static_cast<const int32_t*>(f.tensor(int8_sum_name(name))->bytes());
+        return s;
     });
     return m;
 }
@@ -216,6 +224,21 @@ std::shared_ptr<const Model> Model::quantized(const WeightsMeta& meta,
 
 std::shared_ptr<const Model> Model::random(const std::string& architecture, uint64_t seed) {
     return random(config_for_architecture(architecture), seed);
+}
+
+const LinearParams* Model::linear_params(const std::string& weight_name) const {
+    for (const NamedTensor& t : by_name_)
+        if (t.name == weight_name) return t.linear;
+    return nullptr;
+}
+
+void save_model(const Model& model, const std::string& path) {
+    auto values = [&](const TensorSpec& s) { return model.tensor_values(s); };
+    if (!model.is_int8()) return write_weights_file(path, model.meta(), values);
+    write_quantized_weights_file(path, model.meta(), values, [&](const TensorSpec& s) -> const Int8Weights* {
+        const LinearParams* p = model.linear_params(s.name);
+        return p && p->is_int8() ? &p->int8 : nullptr;
+    });
 }
 
 std::vector<float> Model::tensor_values(const TensorSpec& spec) const {

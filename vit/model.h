@@ -86,6 +86,8 @@ public:
 
     // The values written to a .pomt for this model (random models can be saved too).
     std::vector<float> tensor_values(const TensorSpec& spec) const;
+    // The Linear layer whose weight has this timm name ("blocks.0.mlp.fc1.weight"); null when none.
+    const LinearParams* linear_params(const std::string& weight_name) const;
 
 private:
     struct StoredTensor {
@@ -109,5 +111,9 @@ private:
     mutable std::mutex unpack_mutex_;
     mutable std::map<const LinearParams*, std::vector<float>> unpacked_;  // node-based: pointers stay valid
 };
+
+// Writes `model` as a .pomt file, atomically: version 2 for an fp32 model, version 3 for an int8
+// one (its int8 weights, scales and sums byte for byte; docs/FORMAT.md).
+void save_model(const Model& model, const std::string& path);
 
 }  // namespace pomt

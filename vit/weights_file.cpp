@@ -1,6 +1,7 @@
 #include "vit/weights_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 
@@ -34,6 +35,7 @@ uint64_t get_u64(const unsigned char* p) {
 uint32_t get_u32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 
 constexpr const char* kPanelsLayoutName = "panels16";
+constexpr const char* kInt8PanelsLayoutName = "panels16x4";
 
 // A Linear weight [n, …] is a GEMM matrix [n × k], k the product of the other dimensions.
 int linear_rows(const TensorSpec& spec) { return int(spec.shape[0]); }
@@ -46,7 +48,55 @@ uint64_t stored_bytes(const TensorSpec& spec, uint32_t version) {
     return numel_of(spec.shape) * 4;
 }
 
-json::Value header_value(const WeightsMeta& meta, uint32_t version) {
+// One row of the tensor table, as written.
+struct Entry {
+    std::string name, dtype, layout;  // layout "" = C order (no key)
+    std::vector<int64_t> shape;
+    uint64_t nbytes = 0;
+};
+
+// The table of an fp32 file (versions 1 and 2), in expected_tensors() order.
+std::vector<Entry> fp32_entries(const ModelConfig& model, uint32_t version) {
+    std::vector<Entry> out;
+    for (const TensorSpec& spec : expected_tensors(model))
+        out.push_back({spec.name, "f32", stored_as_panels(spec, version) ? kPanelsLayoutName : "", spec.shape,
+                       stored_bytes(spec, version)});
+    return out;
+}
+
+// The table of an int8 file (version 3): each int8 Linear weight followed by its scales and sums.
+std::vector<Entry> int8_entries(const ModelConfig& model, const std::function<bool(const TensorSpec&)>& is_int8) {
+    std::vector<Entry> out;
+    for (const TensorSpec& spec : expected_tensors(model)) {
+        if (!spec.linear || !is_int8(spec)) {
+            out.push_back({spec.name, "f32", spec.linear ? kPanelsLayoutName : "", spec.shape, stored_bytes(spec, 3)});
+            continue;
+        }
+        const int n = linear_rows(spec), k = linear_cols(spec);
+        out.push_back({spec.name, "i8", kInt8PanelsLayoutName, spec.shape, uint64_t(int8_panel_bytes(n, k))});
+        out.push_back({int8_scale_name(spec.name), "f32", "", {n}, uint64_t(n) * 4});
+        out.push_back({int8_sum_name(spec.name), "i32", "", {n}, uint64_t(n) * 4});
+    }
+    return out;
+}
+
+json::Value quantization_value(const QuantizationInfo& q) {
+    json::Value v = json::Value::object();
+    v.set("precision", json::Value::string(q.precision));
+    v.set("weights", json::Value::string(q.weights));
+    v.set("activations", json::Value::string(q.activations));
+    if (q.calibration == "none" && q.calibration_details.as_object("calibration").empty()) {
+        v.set("calibration", json::Value::string("none"));
+    } else {
+        json::Value c = json::Value::object();
+        c.set("method", json::Value::string(q.calibration));
+        for (const auto& kv : q.calibration_details.as_object("calibration")) c.set(kv.first, kv.second);
+        v.set("calibration", c);
+    }
+    return v;
+}
+
+json::Value header_value(const WeightsMeta& meta, uint32_t version, const std::vector<Entry>& entries) {
     json::Value h = json::Value::object();
     h.set("format", json::Value::string("pomt"));
     h.set("version", json::Value::number(version));
@@ -55,30 +105,92 @@ json::Value header_value(const WeightsMeta& meta, uint32_t version) {
     json::Value names = json::Value::array();
     for (const std::string& n : meta.class_names) names.push_back(json::Value::string(n));
     h.set("class_names", names);
+    if (version >= 3) h.set("quantization", quantization_value(meta.quantization));
     json::Value tensors = json::Value::array();
     uint64_t offset = 0;
-    for (const TensorSpec& spec : expected_tensors(meta.model)) {
-        uint64_t nbytes = stored_bytes(spec, version);
+    for (const Entry& e : entries) {
         json::Value t = json::Value::object();
-        t.set("name", json::Value::string(spec.name));
-        t.set("dtype", json::Value::string("f32"));
+        t.set("name", json::Value::string(e.name));
+        t.set("dtype", json::Value::string(e.dtype));
         json::Value shape = json::Value::array();
-        for (int64_t s : spec.shape) shape.push_back(json::Value::number(double(s)));
+        for (int64_t s : e.shape) shape.push_back(json::Value::number(double(s)));
         t.set("shape", shape);
-        if (stored_as_panels(spec, version)) t.set("layout", json::Value::string(kPanelsLayoutName));
+        if (!e.layout.empty()) t.set("layout", json::Value::string(e.layout));
         t.set("offset", json::Value::number(double(offset)));
-        t.set("nbytes", json::Value::number(double(nbytes)));
+        t.set("nbytes", json::Value::number(double(e.nbytes)));
         tensors.push_back(t);
-        offset = align_up(offset + nbytes);
+        offset = align_up(offset + e.nbytes);
     }
     h.set("tensors", tensors);
     return h;
 }
 
+void check_meta(const WeightsMeta& meta) {
+    meta.model.validate();
+    if (!meta.class_names.empty() && int(meta.class_names.size()) != meta.model.num_classes)
+        fail("class name count " + std::to_string(meta.class_names.size()) + " does not match num_classes " +
+             std::to_string(meta.model.num_classes));
+}
+
+// The file being written: preamble and header first, then each tensor at the next 64-byte boundary.
+class TensorWriter {
+public:
+    TensorWriter(const std::string& path, uint32_t version, const std::string& header) : out_(path) {
+        std::string head(kPomtMagic, 8);
+        put_u32(head, version);
+        put_u32(head, 0);  // reserved
+        put_u64(head, header.size());
+        head += header;
+        head.append(align_up(head.size()) - head.size(), '\0');
+        out_.write(head.data(), head.size());
+    }
+    void put(const void* data, uint64_t nbytes) {
+        static const char zeros[kPomtAlignment] = {};
+        if (written_ % kPomtAlignment) {
+            const uint64_t pad = kPomtAlignment - written_ % kPomtAlignment;
+            out_.write(zeros, pad);
+            written_ += pad;
+        }
+        out_.write(data, nbytes);
+        written_ += nbytes;
+    }
+    void commit() { out_.commit(); }
+
+private:
+    AtomicFileWriter out_;
+    uint64_t written_ = 0;
+};
+
+// A tensor's float32 values as stored: C order, or packed into panels for a Linear weight.
+std::vector<float> stored_floats(const TensorSpec& spec, const std::function<std::vector<float>(const TensorSpec&)>& data,
+                                 bool panels) {
+    std::vector<float> values = data(spec);
+    if (values.size() != numel_of(spec.shape)) fail("tensor '" + spec.name + "' has the wrong number of values");
+    if (panels) {
+        std::vector<float> packed(panel_floats(linear_rows(spec), linear_cols(spec)));
+        pack_panels(values.data(), linear_rows(spec), linear_cols(spec), packed.data());
+        values.swap(packed);
+    }
+    return values;
+}
+
 }  // namespace
 
+std::string int8_scale_name(const std::string& weight_name) { return weight_name + "_scale"; }
+std::string int8_sum_name(const std::string& weight_name) { return weight_name + "_sum"; }
+
+std::string QuantizationInfo::calibration_text() const {
+    std::string s = calibration;
+    std::string details;
+    for (const auto& kv : calibration_details.as_object("calibration")) {
+        details += (details.empty() ? "" : ", ") + kv.first + " ";
+        details += kv.second.is_string() ? kv.second.as_string("") : kv.second.dump();
+    }
+    return details.empty() ? s : s + " (" + details + ")";
+}
+
 std::string weights_header_json(const WeightsMeta& meta, uint32_t version) {
-    return header_value(meta, version).dump();
+    return header_value(meta, version, fp32_entries(meta.model, version)).dump();
 }
 
 void write_weights_file(const std::string& path, const WeightsMeta& meta,
@@ -86,49 +198,101 @@ void write_weights_file(const std::string& path, const WeightsMeta& meta,
     if (version < 1 || version > kPomtFormatVersion)
         fail("cannot write .pomt format version " + std::to_string(version) + " (1.." +
              std::to_string(kPomtFormatVersion) + ")");
-    meta.model.validate();
-    if (!meta.class_names.empty() && int(meta.class_names.size()) != meta.model.num_classes)
-        fail("class name count " + std::to_string(meta.class_names.size()) + " does not match num_classes " +
-             std::to_string(meta.model.num_classes));
-    std::string header = weights_header_json(meta, version);
-    std::string pre(kPomtMagic, 8);
-    put_u32(pre, version);
-    put_u32(pre, 0);  // reserved
-    put_u64(pre, header.size());
-    std::string head = pre + header;
-    head.append(align_up(head.size()) - head.size(), '\0');
-
-    AtomicFileWriter out(path);
-    out.write(head.data(), head.size());
-    uint64_t written = 0;
-    static const char zeros[kPomtAlignment] = {};
+    if (meta.quantization.precision != "fp32")
+        fail("an int8 model is written as .pomt format version 3 (write_quantized_weights_file)");
+    check_meta(meta);
+    TensorWriter out(path, version, weights_header_json(meta, version));
     for (const TensorSpec& spec : expected_tensors(meta.model)) {
-        std::vector<float> values = tensor_data(spec);
-        if (values.size() != numel_of(spec.shape)) fail("tensor '" + spec.name + "' has the wrong number of values");
-        if (stored_as_panels(spec, version)) {
-            std::vector<float> panels(panel_floats(linear_rows(spec), linear_cols(spec)));
-            pack_panels(values.data(), linear_rows(spec), linear_cols(spec), panels.data());
-            values.swap(panels);
-        }
-        if (written % kPomtAlignment) {
-            uint64_t pad = kPomtAlignment - written % kPomtAlignment;
-            out.write(zeros, pad);
-            written += pad;
-        }
-        out.write(values.data(), values.size() * 4);
-        written += values.size() * 4;
+        const std::vector<float> values = stored_floats(spec, tensor_data, stored_as_panels(spec, version));
+        out.put(values.data(), values.size() * 4);
     }
     out.commit();
 }
+
+void write_quantized_weights_file(const std::string& path, const WeightsMeta& meta,
+                                  const std::function<std::vector<float>(const TensorSpec&)>& tensor_data,
+                                  const std::function<const Int8Weights*(const TensorSpec&)>& int8_of) {
+    if (meta.quantization.precision != "int8")
+        fail("write_quantized_weights_file needs quantization precision \"int8\", not \"" +
+             meta.quantization.precision + "\"");
+    check_meta(meta);
+    const std::vector<Entry> entries =
+        int8_entries(meta.model, [&](const TensorSpec& s) { return int8_of(s) != nullptr; });
+    TensorWriter out(path, kPomtInt8FormatVersion, header_value(meta, kPomtInt8FormatVersion, entries).dump());
+    for (const TensorSpec& spec : expected_tensors(meta.model)) {
+        const Int8Weights* w = spec.linear ? int8_of(spec) : nullptr;
+        if (!w) {
+            const std::vector<float> values = stored_floats(spec, tensor_data, spec.linear);
+            out.put(values.data(), values.size() * 4);
+            continue;
+        }
+        const int n = linear_rows(spec), k = linear_cols(spec);
+        if (w->empty() || w->n != n || w->k != k)
+            fail("int8 weight '" + spec.name + "' is not [" + std::to_string(n) + " × " + std::to_string(k) + "]");
+        for (int j = 0; j < n; ++j)
+            if (!(std::isfinite(w->scale[j]) && w->scale[j] > 0))
+                fail("int8 weight '" + spec.name + "' has scale " + std::to_string(w->scale[j]) + " at column " +
+                     std::to_string(j) + " (must be finite and > 0)");
+        out.put(w->panels, int8_panel_bytes(n, k));
+        out.put(w->scale, uint64_t(n) * 4);
+        out.put(w->sum, uint64_t(n) * 4);
+    }
+    out.commit();
+}
+
+namespace {
+
+// The "quantization" object of a version 3 header. Only what the int8 kernels run is accepted.
+QuantizationInfo parse_quantization(const json::Value& v, const std::string& what) {
+    const std::string where = what + ": quantization";
+    QuantizationInfo q;
+    v.as_object(where);
+    auto text = [&](const char* key) -> std::string {
+        const json::Value* f = v.find(key);
+        if (!f) fail(where + " lacks \"" + key + "\"");
+        return f->as_string(where + " " + key);
+    };
+    q.precision = text("precision");
+    if (q.precision != "int8") fail(where + " precision '" + q.precision + "' is not supported (only 'int8')");
+    const QuantizationInfo known;
+    q.weights = text("weights");
+    if (q.weights != known.weights)
+        fail(where + " weights '" + q.weights + "' is not supported (only '" + known.weights + "')");
+    q.activations = text("activations");
+    if (q.activations != known.activations)
+        fail(where + " activations '" + q.activations + "' is not supported (only '" + known.activations + "')");
+    const json::Value* c = v.find("calibration");
+    if (!c) fail(where + " lacks \"calibration\"");
+    if (c->is_string()) {
+        q.calibration = c->as_string("");
+        if (q.calibration != "none") fail(where + " calibration must be \"none\" or an object with a \"method\"");
+    } else {
+        for (const auto& kv : c->as_object(where + " calibration")) {
+            if (kv.first == "method") q.calibration = kv.second.as_string(where + " calibration method");
+            else q.calibration_details.set(kv.first, kv.second);
+        }
+        if (!c->find("method")) fail(where + " calibration lacks \"method\"");
+    }
+    return q;
+}
+
+// The Linear weight an int8 companion tensor ("…_scale" / "…_sum") belongs to, or "".
+std::string companion_of(const std::string& name, const char* suffix) {
+    const std::string s = suffix;
+    if (name.size() <= s.size() || name.compare(name.size() - s.size(), s.size(), s) != 0) return "";
+    return name.substr(0, name.size() - s.size());
+}
+
+}  // namespace
 
 void parse_weights_image(const unsigned char* b, size_t size, const std::string& what, WeightsMeta* meta,
                          std::vector<WeightsTensor>* tensors, uint32_t* version_out) {
     if (size < kPomtPreambleBytes) fail(what + ": too short to be a .pomt file (" + std::to_string(size) + " bytes)");
     if (std::memcmp(b, kPomtMagic, 8) != 0) fail(what + ": not a .pomt file (wrong magic)");
     uint32_t version = get_u32(b + 8);
-    if (version > kPomtFormatVersion)
+    if (version > kPomtNewestReadVersion)
         fail(what + ": .pomt format version " + std::to_string(version) + " is newer than this pomt reads (" +
-             std::to_string(kPomtFormatVersion) + "); update pomt");
+             std::to_string(kPomtNewestReadVersion) + "); update pomt");
     if (version == 0) fail(what + ": invalid .pomt format version 0");
     if (version_out) *version_out = version;
     uint64_t header_len = get_u64(b + 16);
@@ -153,12 +317,21 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
     }
     if (meta->preprocess.input_size[1] != meta->model.img_size || meta->preprocess.input_size[2] != meta->model.img_size)
         fail(what + ": preprocess input_size does not match the model's img_size");
+    // Version 3 (and only it) is an int8 model and says what was done.
+    const json::Value* quant = h.find("quantization");
+    if (version >= 3 && !quant) fail(what + ": a version 3 file lacks its \"quantization\" object");
+    if (version < 3 && quant) fail(what + ": has a \"quantization\" object, which needs .pomt format version 3");
+    meta->quantization = quant ? parse_quantization(*quant, what) : QuantizationInfo();
 
     const uint64_t data_start = align_up(kPomtPreambleBytes + header_len);
     if (data_start > size) fail(what + ": file ends inside the header padding");
     const uint64_t data_size = size - data_start;
     std::unordered_map<std::string, TensorSpec> expected;
     for (TensorSpec& s : expected_tensors(meta->model)) expected.emplace(s.name, s);
+    // Version 3: the Linear weights stored as int8 (their companions must follow) and the
+    // companions seen (each must belong to one of them).
+    std::vector<std::string> int8_weights;
+    std::unordered_map<std::string, std::string> companions;  // companion name → its weight
 
     tensors->clear();
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -167,49 +340,112 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
         if (!name) fail(what + ": a tensor entry has no name");
         const std::string n = name->as_string(what + ": tensor name");
         const std::string where = what + ": tensor '" + n + "'";
-        auto it = expected.find(n);
-        if (it == expected.end()) fail(where + " is not part of a " + meta->model.architecture + " model (or repeated)");
         const json::Value* dtype = t.find("dtype");
         const json::Value* shape = t.find("shape");
         const json::Value* offset = t.find("offset");
         const json::Value* nbytes = t.find("nbytes");
         if (!dtype || !shape || !offset || !nbytes) fail(where + " lacks dtype, shape, offset or nbytes");
-        if (dtype->as_string(where + " dtype") != "f32") fail(where + " has unsupported dtype '" + dtype->as_string("") + "'");
+        const std::string dtype_name = dtype->as_string(where + " dtype");
         std::vector<int64_t> dims;
         for (const json::Value& d : shape->as_array(where + " shape")) dims.push_back(d.as_int(where + " shape"));
-        if (dims != it->second.shape) fail(where + " has a shape that does not match the model config");
-        // Version 2 stores exactly the Linear weights in panels, and says so in the table.
-        const TensorSpec& spec = it->second;
+        const json::Value* l = t.find("layout");
+        const std::string layout_name = l ? l->as_string(where + " layout") : "";
+        if (l && version < 2) fail(where + " has a layout field, which needs .pomt format version 2");
+
+        TensorDtype dt = TensorDtype::F32;
         TensorLayout layout = TensorLayout::RowMajor;
-        if (const json::Value* l = t.find("layout")) {
-            const std::string name_of_layout = l->as_string(where + " layout");
-            if (version < 2) fail(where + " has a layout field, which needs .pomt format version 2");
-            if (!spec.linear)
-                fail(where + " has layout '" + name_of_layout + "' but only Linear weights may be stored in panels");
-            if (name_of_layout != kPanelsLayoutName)
-                fail(where + " has unknown layout '" + name_of_layout + "' (only '" + kPanelsLayoutName + "')");
-            layout = TensorLayout::Panels16;
-        } else if (stored_as_panels(spec, version)) {
-            fail(where + " lacks \"layout\":\"" + kPanelsLayoutName +
-                 "\" (version 2 stores every Linear weight in panels)");
+        uint64_t want = 0;
+        auto it = expected.find(n);
+        const std::string scale_of = companion_of(n, "_scale"), sum_of = companion_of(n, "_sum");
+        const std::string owner = scale_of.empty() ? sum_of : scale_of;
+        if (it == expected.end() && version >= 3 && !owner.empty() && !companions.count(n)) {
+            // An int8 weight's per-column scales (f32 [n]) or sums (i32 [n]), C order.
+            const char* need = scale_of.empty() ? "i32" : "f32";
+            if (dtype_name != need) fail(where + " has dtype '" + dtype_name + "' (its companion dtype is '" + need + "')");
+            if (l) fail(where + " has a layout, but int8 scales and sums are stored in C order");
+            if (dims.size() != 1 || dims[0] <= 0) fail(where + " must have shape [n] (one value per output column)");
+            dt = scale_of.empty() ? TensorDtype::I32 : TensorDtype::F32;
+            want = uint64_t(dims[0]) * 4;
+            companions.emplace(n, owner);
+        } else {
+            if (it == expected.end())
+                fail(where + " is not part of a " + meta->model.architecture + " model (or repeated)");
+            const TensorSpec& spec = it->second;
+            if (dims != spec.shape) fail(where + " has a shape that does not match the model config");
+            if (dtype_name == "i8" && version >= 3 && spec.linear) {
+                // An int8 Linear weight: always the int8 panels of kernels/gemm_int8.h.
+                if (layout_name != kInt8PanelsLayoutName)
+                    fail(where + " is int8 and needs \"layout\":\"" + kInt8PanelsLayoutName + "\"");
+                dt = TensorDtype::I8;
+                layout = TensorLayout::Panels16x4;
+                want = int8_panel_bytes(linear_rows(spec), linear_cols(spec));
+                int8_weights.push_back(n);
+            } else {
+                if (dtype_name != "f32")
+                    fail(where + " has unsupported dtype '" + dtype_name + "'" +
+                         (version < 3 ? " (int8 tensors need .pomt format version 3)"
+                                      : spec.linear ? "" : " (only Linear weights may be int8)"));
+                // Versions 2 and 3 store exactly the f32 Linear weights in panels, and say so.
+                if (l) {
+                    if (!spec.linear)
+                        fail(where + " has layout '" + layout_name + "' but only Linear weights may be stored in panels");
+                    if (layout_name != kPanelsLayoutName)
+                        fail(where + " has unknown layout '" + layout_name + "' (only '" + kPanelsLayoutName +
+                             "' for f32)");
+                    layout = TensorLayout::Panels16;
+                } else if (stored_as_panels(spec, version)) {
+                    fail(where + " lacks \"layout\":\"" + kPanelsLayoutName +
+                         "\" (versions 2 and 3 store every f32 Linear weight in panels)");
+                }
+                want = stored_bytes(spec, version);
+            }
+            expected.erase(it);
         }
         int64_t off = offset->as_int(where + " offset"), nb = nbytes->as_int(where + " nbytes");
         if (off < 0 || nb < 0) fail(where + " has a negative offset or size");
-        const uint64_t want = stored_bytes(spec, version);
         if (uint64_t(nb) != want)
             fail(where + " nbytes " + std::to_string(nb) + " does not match its shape" +
-                 (layout == TensorLayout::Panels16 ? " in panels16 layout (" : " (") + std::to_string(want) + ")");
+                 (layout == TensorLayout::RowMajor ? "" : std::string(" in ") + (layout == TensorLayout::Panels16 ? kPanelsLayoutName : kInt8PanelsLayoutName) + " layout") +
+                 " (" + std::to_string(want) + ")");
         if (uint64_t(off) % kPomtAlignment) fail(where + " is not 64-byte aligned");
         if (uint64_t(off) > data_size || uint64_t(nb) > data_size - uint64_t(off))
             fail(where + " runs past the end of the file (truncated?)");
         ranges.emplace_back(uint64_t(off), uint64_t(off) + uint64_t(nb));
-        tensors->push_back({n, dims, reinterpret_cast<const float*>(b + data_start + uint64_t(off)), layout, uint64_t(nb)});
-        expected.erase(it);
+        tensors->push_back({n, dims, reinterpret_cast<const float*>(b + data_start + uint64_t(off)), layout,
+                            uint64_t(nb), dt});
     }
     if (!expected.empty()) fail(what + ": tensor '" + expected.begin()->first + "' is missing");
+    // Each int8 weight has exactly its two companions, of its n; no companion is left over.
+    std::unordered_map<std::string, const WeightsTensor*> by_name;
+    for (const WeightsTensor& t : *tensors) by_name.emplace(t.name, &t);
+    for (const std::string& w : int8_weights) {
+        const int64_t n = by_name.at(w)->shape[0];
+        for (const std::string& c : {int8_scale_name(w), int8_sum_name(w)}) {
+            auto found = by_name.find(c);
+            if (found == by_name.end()) fail(what + ": int8 weight '" + w + "' lacks its tensor '" + c + "'");
+            if (found->second->shape[0] != n)
+                fail(what + ": tensor '" + c + "' has " + std::to_string(found->second->shape[0]) +
+                     " values for the " + std::to_string(n) + " output columns of '" + w + "'");
+            companions.erase(c);
+        }
+    }
+    if (!companions.empty())
+        fail(what + ": tensor '" + companions.begin()->first + "' belongs to no int8 weight (or is repeated)");
     std::sort(ranges.begin(), ranges.end());
     for (size_t i = 1; i < ranges.size(); ++i)
         if (ranges[i].first < ranges[i - 1].second) fail(what + ": tensors overlap");
+    // Only now is tensor data read: the scales, a few values per layer (the sums are trusted, see
+    // docs/FORMAT.md; reading them all would touch every weight page at load).
+    for (const std::string& w : int8_weights) {
+        const WeightsTensor& s = *by_name.at(int8_scale_name(w));
+        for (int64_t j = 0; j < s.shape[0]; ++j) {
+            float v;
+            std::memcpy(&v, reinterpret_cast<const unsigned char*>(s.data) + 4 * j, 4);
+            if (!(std::isfinite(v) && v > 0))
+                fail(what + ": tensor '" + s.name + "' has scale " + std::to_string(v) + " at column " +
+                     std::to_string(j) + " (must be finite and > 0)");
+        }
+    }
 }
 
 WeightsFile::WeightsFile(const std::string& path, bool allow_mmap) {

@@ -2,6 +2,8 @@
 // a JSON header (model config, preprocessing config, class names, tensor table), then float32
 // tensors, each 64-byte aligned so they can be used straight from a memory mapping. From version 2
 // the Linear weights are stored in the GEMM panel layout (kernels/panels.h), so loading packs nothing.
+// Version 3 holds an int8 model: its Linear weights int8 in the panels16x4 layout of
+// kernels/gemm_int8.h, each with its per-column scales and sums as tensors of their own.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -9,22 +11,35 @@
 #include <string>
 #include <vector>
 
-#include "vit/config.h"
+#include "core/json.h"
 #include "core/mapped_file.h"
+#include "kernels/gemm_int8.h"
+#include "vit/config.h"
 
 namespace pomt {
 
-constexpr uint32_t kPomtFormatVersion = 2;  // what the writers write; the reader also reads 1
+constexpr uint32_t kPomtFormatVersion = 2;      // what the writers write for fp32 models; the reader also reads 1
+constexpr uint32_t kPomtInt8FormatVersion = 3;  // int8 models (write_quantized_weights_file)
+constexpr uint32_t kPomtNewestReadVersion = 3;
 constexpr char kPomtMagic[8] = {'P', 'O', 'M', 'T', 'V', 'I', 'T', '\0'};
 constexpr size_t kPomtPreambleBytes = 24;
 constexpr size_t kPomtAlignment = 64;
 constexpr uint64_t kPomtMaxHeaderBytes = 64u << 20;
 
-// What quantization did to a model (docs/FORMAT.md): precision "fp32", or "int8" (Linear weights
-// int8 per output column, activations quantized per token at run time).
+// What quantization did to a model (docs/FORMAT.md, the header's "quantization" object of version 3):
+// precision "fp32", or "int8" (Linear weights int8 per output column, activations quantized per
+// token at run time).
 struct QuantizationInfo {
     std::string precision = "fp32";
-    std::string calibration = "none";  // what calibration did, in words (pomt info prints it)
+    std::string weights = "per-output-channel symmetric";  // the only scheme the int8 kernels run
+    std::string activations = "per-token dynamic";
+    // Calibration: "none", or the method's name (e.g. "smoothquant") with whatever it wants to
+    // record in calibration_details (a JSON object such as {"images":256,"alpha":0.5}; written
+    // into the file's calibration object after "method", read back as is).
+    std::string calibration = "none";
+    json::Value calibration_details = json::Value::object();
+    // One line for `pomt info`: "none", "smoothquant (images 256, alpha 0.5)".
+    std::string calibration_text() const;
 };
 
 struct WeightsMeta {
@@ -45,15 +60,32 @@ void write_weights_file(const std::string& path, const WeightsMeta& meta,
 // The JSON header write_weights_file would write (tests compare the C++ and Python writers).
 std::string weights_header_json(const WeightsMeta& meta, uint32_t version = kPomtFormatVersion);
 
-// How a tensor's bytes are laid out: C order, or (Linear weights, version 2) GEMM panels.
-enum class TensorLayout { RowMajor, Panels16 };
+// Writes an int8 model as version 3, atomically (meta.quantization.precision must be "int8").
+// For each Linear weight `int8_of(spec)` returns its int8 form (written in panels16x4 with
+// "<name>_scale" f32 [n] and "<name>_sum" i32 [n] after it), or null to keep it f32 in panels16
+// (a layer left in fp32); `tensor_data` gives every other tensor's float32 values as above.
+// Scales must be finite and > 0; the n and k of each Int8Weights must match the spec.
+void write_quantized_weights_file(const std::string& path, const WeightsMeta& meta,
+                                  const std::function<std::vector<float>(const TensorSpec&)>& tensor_data,
+                                  const std::function<const Int8Weights*(const TensorSpec&)>& int8_of);
+
+// How a tensor's bytes are laid out: C order, or (Linear weights, version 2) GEMM panels, or
+// (int8 Linear weights, version 3) the int8 panels of kernels/gemm_int8.h.
+enum class TensorLayout { RowMajor, Panels16, Panels16x4 };
+enum class TensorDtype { F32, I8, I32 };
+
+// The names of an int8 Linear weight's companions: "<weight>_scale" and "<weight>_sum".
+std::string int8_scale_name(const std::string& weight_name);
+std::string int8_sum_name(const std::string& weight_name);
 
 struct WeightsTensor {
     std::string name;
     std::vector<int64_t> shape;  // timm's logical shape, whatever the layout
-    const float* data;
+    const float* data;           // the stored bytes (read them as `dtype`: see bytes())
     TensorLayout layout = TensorLayout::RowMajor;
-    uint64_t nbytes = 0;  // stored size: 4 × numel, or 4 × panel_floats for Panels16
+    uint64_t nbytes = 0;  // stored size: 4 × numel, 4 × panel_floats for Panels16, int8_panel_bytes for Panels16x4
+    TensorDtype dtype = TensorDtype::F32;
+    const void* bytes() const { return data; }
 };
 
 // An open .pomt file: every offset, size and shape checked against the file and the config.

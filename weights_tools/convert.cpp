@@ -1,6 +1,6 @@
 #include "weights_tools/convert.h"
 
-
+#include <memory>
 #include <set>
 
 #include "pomt/error.h"
@@ -32,8 +32,7 @@ void set_image_size(int image_size, ModelConfig* cfg, PreprocessConfig* pre) {
     pre->input_size[1] = pre->input_size[2] = image_size;
 }
 
-ConvertReport convert_timm_weights(const ConvertOptions& o) {
-    if (o.output.empty()) fail("no output file given (-o model.pomt)");
+TimmWeights read_timm_weights(const ConvertOptions& o) {
     std::string weights_path = o.input, config_path = o.config_path;
     if (is_directory(o.input)) {
         weights_path = o.input + "/model.safetensors";
@@ -47,7 +46,8 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
     } else if (o.arch.empty()) {
         fail("'" + o.input + "' is a bare .safetensors: give --config config.json or --arch NAME");
     }
-    ConvertReport report;
+    TimmWeights result;
+    ConvertReport& report = result.report;
     config_from_hub_json(hub, o.arch, config_path.empty() ? "--arch" : "'" + config_path + "'", &report.meta.model,
                          &report.meta.preprocess);
     const ModelConfig trained = report.meta.model;  // the checkpoint's shapes
@@ -62,7 +62,8 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
     if (report.meta.class_names.empty() && cfg.num_classes == 1000)
         for (int i = 0; i < 1000; ++i) report.meta.class_names.push_back(std::string(imagenet_class_entry(i)).substr(10));
 
-    SafetensorsFile st(weights_path);
+    auto file = std::make_shared<SafetensorsFile>(weights_path);
+    const SafetensorsFile& st = *file;
     std::vector<TensorSpec> specs = expected_tensors(trained);
     std::set<std::string> wanted;
     for (const TensorSpec& s : specs) {
@@ -82,14 +83,20 @@ ConvertReport convert_timm_weights(const ConvertOptions& o) {
                  "; wrong architecture or model_args?)");
     report.tensors = int(specs.size());
     // Only pos_embed depends on the image size; timm resamples it unless the sizes agree.
-    auto values = [&](const TensorSpec& s) {
-        std::vector<float> v = st.read_f32(*st.find(s.name));
+    result.values = [file, cfg, trained](const TensorSpec& s) {
+        std::vector<float> v = file->read_f32(*file->find(s.name));
         if (s.name != "pos_embed" || cfg.img_size == trained.img_size) return v;
         const int prefix = cfg.no_embed_class ? 0 : cfg.num_prefix_tokens();
         return resample_pos_embed(v, prefix, trained.grid(), cfg.grid(), cfg.embed_dim);
     };
-    write_weights_file(o.output, report.meta, values, o.format_version);
-    return report;
+    return result;
+}
+
+ConvertReport convert_timm_weights(const ConvertOptions& o) {
+    if (o.output.empty()) fail("no output file given (-o model.pomt)");
+    TimmWeights w = read_timm_weights(o);
+    write_weights_file(o.output, w.report.meta, w.values, o.format_version);
+    return w.report;
 }
 
 }  // namespace pomt

@@ -1,7 +1,9 @@
 // Conversion of timm weights (hub folder or .safetensors) to a .pomt file, in C++ so no Python is
 // needed. weights_tools/convert_timm.py writes byte-identical files for users who have Python.
 #pragma once
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "vit/weights_file.h"
 
@@ -31,5 +33,13 @@ void set_image_size(int image_size, ModelConfig* cfg, PreprocessConfig* pre);
 // Throws pomt::Error naming the tensor for unknown, missing or extra tensors and shape mismatches;
 // the output is written atomically, so nothing is left behind on failure.
 ConvertReport convert_timm_weights(const ConvertOptions& options);
+
+// The checkpoint checked as above, its fp32 values not yet written (`pomt convert --quantize`
+// quantizes them first): `values(spec)` reads a tensor in timm's layout at the model's image size.
+struct TimmWeights {
+    ConvertReport report;
+    std::function<std::vector<float>(const TensorSpec&)> values;  // valid while this object lives
+};
+TimmWeights read_timm_weights(const ConvertOptions& options);
 
 }  // namespace pomt

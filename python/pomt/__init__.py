@@ -32,7 +32,7 @@ from ._pomt import Error
 
 __all__ = [
     "Error", "Schedule", "Model", "Latency", "EvalResult", "ImageOutcome", "ConvertReport",
-    "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "from_timm", "isa",
+    "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "quantize", "from_timm", "isa",
 ]
 
 Error.__doc__ = ("A pomt failure: bad input, spec, schedule, image or model file. Subclass of ValueError; "
@@ -363,6 +363,13 @@ def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[st
     a, n, p, names = _pomt.convert(os.fsdecode(src), os.fsdecode(out), os.fsdecode(config) if config else "",
                                    arch or "", int(format_version or 0), int(image_size or 0))
     return ConvertReport(os.fsdecode(out), a, n, p, names)
+
+
+def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"]) -> None:
+    """An fp32 .pomt -> its int8 version, as `pomt quantize src -o out` (weights-only: Linear
+    weights int8 per output channel, activations quantized per token at run time; .pomt format
+    version 3). pomt.load(out) runs it with the int8 kernels."""
+    _pomt.quantize(os.fsdecode(src), os.fsdecode(out))
 
 
 def isa() -> str:

@@ -2,7 +2,7 @@
 // API; this module is its engine and checks everything again itself, so no argument can crash the
 // interpreter even when called directly.
 //
-// GIL: every call that computes (run, preprocessing, profile, evaluate, convert) releases it.
+// GIL: every call that computes (run, preprocessing, profile, evaluate, convert, quantize) releases it.
 // Threads: a Model keeps a free list of pomt::Workspace (buffers + thread pool); each call takes
 // one (or makes one) and gives it back, so any number of Python threads may call one Model at once,
 // like the C++ Classifier.
@@ -33,6 +33,7 @@
 #include "prune/pruning.h"
 #include "vit/model.h"
 #include "weights_tools/convert.h"
+#include "pomt/quantize.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -381,4 +382,8 @@ NB_MODULE(_pomt, m) {
         }
         return std::make_tuple(r.meta.model.architecture, r.tensors, r.parameters, int(r.meta.class_names.size()));
     }, "input"_a, "output"_a, "config"_a, "arch"_a, "format_version"_a, "image_size"_a);
+    m.def("quantize", [](const std::string& input, const std::string& output) {
+        nb::gil_scoped_release release;
+        pomt::quantize_file(input, output);
+    }, "input"_a, "output"_a);
 }

@@ -368,6 +368,20 @@ def test_convert_at_another_image_size(tmp_path):
     assert not os.path.exists(tmp_path / "bad.pomt")
 
 
+def test_quantize_writes_an_int8_model(tmp_path):
+    """pomt.quantize: the int8 .pomt (format version 3) that `pomt quantize` writes, loadable and
+    runnable; an already-int8 model is refused and nothing is written."""
+    folder = shared("fixtures/micro")
+    pomt.convert(folder, str(tmp_path / "m.pomt"))
+    pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "q.pomt"))
+    assert open(tmp_path / "q.pomt", "rb").read(12)[8] == 3
+    m = pomt.load(str(tmp_path / "q.pomt"), threads=1)
+    assert m.run(np.zeros((1,) + m.input_shape, np.float32)).shape == (1, m.num_outputs)
+    with pytest.raises(pomt.Error, match="already int8"):
+        pomt.quantize(str(tmp_path / "q.pomt"), str(tmp_path / "qq.pomt"))
+    assert not os.path.exists(tmp_path / "qq.pomt")
+
+
 def test_from_timm_matches_timm():
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch timm to test from_timm)")
     timm = pytest.importorskip("timm", reason="timm is not installed (pip install timm to test from_timm)")

@@ -1,0 +1,42 @@
+// pomt quantize IN.pomt -o OUT.pomt [--data LIST [--root DIR] [--images N]] [--threads T]:
+// an fp32 .pomt → its int8 version (.pomt format version 3). The work is quantize_file
+// (include/pomt/quantize.h); this parses the flags and prints what was written.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "pomt/error.h"
+#include "pomt/quantize.h"
+#include "vit/weights_file.h"
+
+namespace pomt {
+
+// --data / --root / --images / --threads, shared with `pomt convert --quantize int8`.
+QuantizeOptions quantize_options_from_args(const Args& args) {
+    QuantizeOptions o;
+    o.calibration.data = args.get("--data");
+    o.calibration.root = args.get("--root");
+    o.calibration.images = args.get_int("--images", o.calibration.images, 0, 1 << 30);
+    if (!args.has("--data") && (args.has("--root") || args.has("--images")))
+        fail("--root and --images need --data (the calibration image list)");
+    if (args.has("--data") && o.calibration.data.empty()) fail("--data needs an image list or folder");
+    o.threads = args.get_int("--threads", 0, 1, 1024);
+    return o;
+}
+
+int cmd_quantize(int argc, char** argv) {
+    Args args(argc, argv, 2, {"-o", "--output", "--data", "--root", "--images", "--threads"}, {"--quiet"});
+    if (args.positional().size() != 1) fail("give one input: pomt quantize model.pomt -o model_int8.pomt");
+    const std::string input = args.positional()[0];
+    const std::string output = args.get("-o", args.get("--output"));
+    if (output.empty()) fail("no output file given (-o model_int8.pomt)");
+    if (output == input) fail("the output would overwrite the input '" + input + "': give another -o");
+    quantize_file(input, output, quantize_options_from_args(args));
+    if (!args.has("--quiet")) {
+        WeightsFile f(output);
+        std::printf("wrote %s: %s, int8 (format v%u), calibration %s\n", output.c_str(),
+                    f.meta().model.architecture.c_str(), f.version(), f.meta().quantization.calibration_text().c_str());
+    }
+    return 0;
+}
+
+}  // namespace pomt

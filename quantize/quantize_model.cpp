@@ -1,0 +1,64 @@
+#include "quantize/quantize_model.h"
+
+#include <cstdio>
+
+#include "core/file_util.h"
+#include "eval/dataset.h"
+#include "pomt/error.h"
+
+namespace pomt {
+
+std::vector<std::string> calibration_images(const QuantizeOptions& o, int num_classes) {
+    if (o.calibration.data.empty()) {
+        if (!o.calibration.root.empty()) fail("--root needs --data (the calibration image list)");
+        return {};
+    }
+    if (o.calibration.images < 0) fail("--images must be >= 0 (0: every image of the list)");
+    // Labels are not used, but a list must still be well-formed for the model it calibrates.
+    const std::vector<LabelledImage> set = load_dataset(o.calibration.data, o.calibration.root, num_classes);
+    std::vector<std::string> paths;
+    for (const LabelledImage& im : set) {
+        if (o.calibration.images && int(paths.size()) == o.calibration.images) break;
+        require_regular_file(im.path, "calibration image");
+        FILE* f = std::fopen(im.path.c_str(), "rb");
+        if (!f) fail("calibration image '" + im.path + "' cannot be opened");
+        std::fclose(f);
+        paths.push_back(im.path);
+    }
+    return paths;
+}
+
+std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
+                                             const std::function<std::vector<float>(const TensorSpec&)>& values,
+                                             const QuantizeOptions& o) {
+    if (o.precision != "int8") fail("unknown quantization precision '" + o.precision + "' (only int8)");
+    if (meta.quantization.precision != "fp32")
+        fail("the model is already " + meta.quantization.precision + ": quantize its fp32 .pomt instead");
+    const std::vector<std::string> images = calibration_images(o, meta.model.num_classes > 0 ? meta.model.num_classes : 1);
+    if (!images.empty())
+        fail("calibration (--data) is not available in this build yet: quantize without --data "
+             "(weights-only, activations quantized per token at run time)");
+    WeightsMeta q = meta;
+    q.quantization = QuantizationInfo();
+    q.quantization.precision = "int8";
+    return Model::quantized(q, values);
+}
+
+std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOptions& o) {
+    return quantize_values(fp32.meta(), [&](const TensorSpec& s) { return fp32.tensor_values(s); }, o);
+}
+
+ConvertReport convert_and_quantize(const ConvertOptions& c, const QuantizeOptions& o) {
+    if (c.output.empty()) fail("no output file given (-o model_int8.pomt)");
+    TimmWeights w = read_timm_weights(c);
+    save_model(*quantize_values(w.report.meta, w.values, o), c.output);
+    return w.report;
+}
+
+void quantize_file(const std::string& input, const std::string& output, const QuantizeOptions& o) {
+    if (output.empty()) fail("no output file given (-o model_int8.pomt)");
+    std::shared_ptr<const Model> fp32 = Model::load(input);
+    save_model(*quantize_model(*fp32, o), output);
+}
+
+}  // namespace pomt

@@ -1,0 +1,35 @@
+// Quantization of a whole model (include/pomt/quantize.h is the public face): the fp32 values of
+// every tensor in, an int8 Model out (Model::quantized), with WeightsMeta::quantization saying what
+// was done.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pomt/quantize.h"
+#include "vit/model.h"
+#include "weights_tools/convert.h"
+
+namespace pomt {
+
+// The int8 version of an fp32 model. Throws pomt::Error for an already-int8 model, an unknown
+// precision or an unusable calibration set.
+std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOptions& options);
+
+// The same from a model's metadata and its tensors' fp32 values (timm layout, one vector per
+// expected tensor): `pomt convert --quantize int8` quantizes straight from the checkpoint.
+std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
+                                             const std::function<std::vector<float>(const TensorSpec&)>& values,
+                                             const QuantizeOptions& options);
+
+// `pomt convert ... --quantize int8`: a timm checkpoint straight to an int8 .pomt (options.output),
+// with no fp32 file in between. options.format_version is ignored (int8 models are version 3).
+ConvertReport convert_and_quantize(const ConvertOptions& convert, const QuantizeOptions& options);
+
+// The calibration images of `options` (paths, in list order, at most calibration.images), each
+// checked to be a readable file; empty when calibration.data is empty. Throws pomt::Error naming
+// the list or the image.
+std::vector<std::string> calibration_images(const QuantizeOptions& options, int num_classes);
+
+}  // namespace pomt
