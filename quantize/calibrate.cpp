@@ -73,8 +73,8 @@ private:
 
 }  // namespace
 
-ActivationRanges measure_activation_ranges(const std::shared_ptr<const Model>& fp32,
-                                           const std::vector<std::vector<float>>& images, int threads,
+ActivationRanges measure_activation_ranges(const std::shared_ptr<const Model>& fp32, int count,
+                                           const std::function<std::vector<float>(int)>& image_at, int threads,
                                            int sample_images) {
     const ModelConfig& c = fp32->config();
     const int D = c.embed_dim;
@@ -85,7 +85,8 @@ ActivationRanges measure_activation_ranges(const std::shared_ptr<const Model>& f
     Session session(fp32, threads);
     RangeObserver observer(*fp32, r);
     std::vector<float> h;
-    for (const std::vector<float>& image : images) {
+    for (int i = 0; i < count; ++i) {
+        const std::vector<float> image = image_at(i);
         // A full run for the embedded tokens, then block by block: each block's input gives
         // norm1's output, and the observer the rest.
         RunOptions options;

@@ -41,9 +41,10 @@ struct ActivationRanges {
     }
 };
 
-// Runs the fp32 model on `images` (each preprocessed, 3 × img × img floats) and records the ranges.
-ActivationRanges measure_activation_ranges(const std::shared_ptr<const Model>& fp32,
-                                           const std::vector<std::vector<float>>& images, int threads,
+// Runs the fp32 model on `count` images, image(i) giving image i preprocessed (3 × img × img
+// floats; one at a time, so a calibration set never sits in memory whole), and records the ranges.
+ActivationRanges measure_activation_ranges(const std::shared_ptr<const Model>& fp32, int count,
+                                           const std::function<std::vector<float>(int)>& image, int threads,
                                            int sample_images = 8);
 
 // The factors s of every smoothable Linear ([depth][input], all 1 for "none") and the α chosen.

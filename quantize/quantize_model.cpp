@@ -4,6 +4,9 @@
 
 #include "core/file_util.h"
 #include "eval/dataset.h"
+#include "image/image.h"
+#include "image/preprocess.h"
+#include "quantize/calibrate.h"
 #include "pomt/error.h"
 
 namespace pomt {
@@ -28,6 +31,31 @@ std::vector<std::string> calibration_images(const QuantizeOptions& o, int num_cl
     return paths;
 }
 
+namespace {
+
+// SmoothQuant calibration (quantize/calibrate.h): ranges measured on the images, α chosen per
+// Linear, folded into the fp32 values before they are quantized; recorded in the file.
+std::shared_ptr<const Model> calibrated(const std::shared_ptr<const Model>& fp32, const std::vector<std::string>& paths,
+                                        WeightsMeta q, const QuantizeOptions& o) {
+    const std::vector<double> alphas = {0.25, 0.5, 0.75};
+    const ActivationRanges ranges =
+        measure_activation_ranges(fp32, int(paths.size()), [&](int i) {
+            return preprocess_image(load_image(paths[size_t(i)]), fp32->preprocess());
+        }, o.threads);
+    const SmoothingPlan plan = choose_smoothing(*fp32, ranges, alphas);
+    q.quantization.calibration = "smoothquant";
+    json::Value details = json::Value::object();
+    details.set("images", json::Value::number(double(paths.size())));
+    json::Value candidates = json::Value::array();
+    for (double a : alphas) candidates.push_back(json::Value::number(a));
+    details.set("alphas", candidates);
+    details.set("chosen", json::Value::string(plan.describe()));
+    q.quantization.calibration_details = details;
+    return Model::quantized(q, smoothed_values(fp32, plan));
+}
+
+}  // namespace
+
 std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
                                              const std::function<std::vector<float>(const TensorSpec&)>& values,
                                              const QuantizeOptions& o) {
@@ -35,13 +63,11 @@ std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
     if (meta.quantization.precision != "fp32")
         fail("the model is already " + meta.quantization.precision + ": quantize its fp32 .pomt instead");
     const std::vector<std::string> images = calibration_images(o, meta.model.num_classes > 0 ? meta.model.num_classes : 1);
-    if (!images.empty())
-        fail("calibration (--data) is not available in this build yet: quantize without --data "
-             "(weights-only, activations quantized per token at run time)");
     WeightsMeta q = meta;
     q.quantization = QuantizationInfo();
     q.quantization.precision = "int8";
-    return Model::quantized(q, values);
+    if (images.empty()) return Model::quantized(q, values);
+    return calibrated(Model::from_values(meta, values), images, q, o);
 }
 
 std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOptions& o) {

@@ -33,11 +33,12 @@ std::shared_ptr<const Model> model_with_outliers(const ModelConfig& c, const std
     return Model::load(dir + "/outliers.pomt");
 }
 
-std::vector<std::vector<float>> random_images(const ModelConfig& c, int n) {
-    std::vector<std::vector<float>> images;
-    for (int i = 0; i < n; ++i)
-        images.push_back(pomt_test::random_floats(size_t(3) * c.img_size * c.img_size, 100 + i, -2.0f, 2.0f));
-    return images;
+std::vector<float> random_image(const ModelConfig& c, int i) {
+    return pomt_test::random_floats(size_t(3) * c.img_size * c.img_size, unsigned(100 + i), -2.0f, 2.0f);
+}
+
+ActivationRanges ranges_on_random_images(const std::shared_ptr<const Model>& m, int n, int threads, int samples = 8) {
+    return measure_activation_ranges(m, n, [&](int i) { return random_image(m->config(), i); }, threads, samples);
 }
 
 double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -65,8 +66,7 @@ TEST_CASE("calibration: folding the smoothing keeps the fp32 model's outputs and
     const std::string dir = pomt_test::temp_dir();
     const ModelConfig c = pomt_test::small_config(2, 4);
     auto fp32 = model_with_outliers(c, dir);
-    const auto images = random_images(c, 3);
-    const ActivationRanges ranges = measure_activation_ranges(fp32, images, 2);
+    const ActivationRanges ranges = ranges_on_random_images(fp32, 3, 2);
     REQUIRE(ranges.images == 3);
 
     // The smoothed model, written as fp32 and loaded: same logits up to float rounding.
@@ -74,11 +74,14 @@ TEST_CASE("calibration: folding the smoothing keeps the fp32 model's outputs and
     write_weights_file(dir + "/smoothed.pomt", fp32->meta(), smoothed_values(fp32, fixed_smoothing(*fp32, ranges, alpha)));
     auto smoothed = Model::load(dir + "/smoothed.pomt");
     Session a(fp32, 1), b(smoothed, 1);
-    for (const auto& image : images) CHECK(max_rel_diff(b.run(image.data(), 1), a.run(image.data(), 1)) < 1e-4);
+    for (int i = 0; i < 3; ++i) {
+        const std::vector<float> image = random_image(c, i);
+        CHECK(max_rel_diff(b.run(image.data(), 1), a.run(image.data(), 1)) < 1e-4);
+    }
 
     // With α = 0.5 each smoothed channel's activation range becomes sqrt(max|X|·max|W|): measured
     // again on the smoothed model, every channel of every smoothable input says so.
-    const ActivationRanges after = measure_activation_ranges(smoothed, images, 2);
+    const ActivationRanges after = ranges_on_random_images(smoothed, 3, 2);
     const int D = c.embed_dim;
     double worst = 0;
     int outliers_seen = 0;
@@ -117,7 +120,7 @@ TEST_CASE("calibration: the chosen smoothing is the best candidate on the sample
     const std::string dir = pomt_test::temp_dir();
     const ModelConfig c = pomt_test::small_config(2, 4);
     auto fp32 = model_with_outliers(c, dir);
-    const ActivationRanges ranges = measure_activation_ranges(fp32, random_images(c, 3), 1, 2);
+    const ActivationRanges ranges = ranges_on_random_images(fp32, 3, 1, 2);
     REQUIRE(ranges.samples[kQkvInput][0].size() == size_t(2) * c.num_tokens() * c.embed_dim);
     const std::vector<double> alphas = {0.25, 0.5, 0.75};
     const SmoothingPlan plan = choose_smoothing(*fp32, ranges, alphas);
@@ -144,4 +147,23 @@ TEST_CASE("calibration: the chosen smoothing is the best candidate on the sample
     INFO(plan.describe());
     CHECK(plan.describe().find("smoothquant on 6 Linears:") == 0);
     CHECK(smoothed > 0);  // the planted outliers are worth smoothing somewhere
+}
+
+TEST_CASE("calibration: pomt quantize --data smooths, records what it did, and the model runs") {
+    const pomt_test::ModelAndImages mi = pomt_test::model_and_images(2, 5, 4);
+    const std::string out = mi.dir + "/q.pomt";
+    pomt_test::CommandResult r = pomt_test::run_pomt({"quantize", mi.model, "-o", out, "--data", mi.list, "--images", "3"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    auto q = Model::load(out);
+    CHECK(q->is_int8());
+    CHECK(q->meta().quantization.calibration == "smoothquant");
+    const std::string text = q->meta().quantization.calibration_text();
+    CHECK(text.find("images 3") != std::string::npos);
+    CHECK(text.find("smoothquant on 6 Linears:") != std::string::npos);
+    r = pomt_test::run_pomt({"info", out});
+    CHECK(r.out.find("smoothquant (images 3") != std::string::npos);
+    r = pomt_test::run_pomt({"eval", "-m", out, "--data", mi.list});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
 }

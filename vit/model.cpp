@@ -174,15 +174,26 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
 
 std::shared_ptr<const Model> Model::random(const ModelConfig& config, uint64_t seed) {
     config.validate();
-    std::shared_ptr<Model> m(new Model());
-    m->meta_.model = config;
-    m->meta_.preprocess = default_preprocess_for(config);
+    WeightsMeta meta;
+    meta.model = config;
+    meta.preprocess = default_preprocess_for(config);
     if (config.num_classes == 1000)
-        for (int i = 0; i < 1000; ++i) m->meta_.class_names.push_back(std::string(imagenet_class_entry(i)).substr(10));
+        for (int i = 0; i < 1000; ++i) meta.class_names.push_back(std::string(imagenet_class_entry(i)).substr(10));
     SplitMix64 rng{seed};
-    std::vector<TensorSpec> specs = expected_tensors(config);
+    return from_values(meta, [&](const TensorSpec& s) { return random_values(s, rng); });
+}
+
+std::shared_ptr<const Model> Model::from_values(const WeightsMeta& meta,
+                                                const std::function<std::vector<float>(const TensorSpec&)>& values) {
+    meta.model.validate();
+    std::shared_ptr<Model> m(new Model());
+    m->meta_ = meta;
+    std::vector<TensorSpec> specs = expected_tensors(meta.model);
     m->owned_.reserve(specs.size());
-    for (const TensorSpec& s : specs) m->owned_.push_back(random_values(s, rng));
+    for (const TensorSpec& s : specs) {
+        m->owned_.push_back(values(s));
+        if (int64_t(m->owned_.back().size()) != numel_of(s.shape)) fail("wrong size for tensor '" + s.name + "'");
+    }
     m->bind([&](const std::string& name) -> StoredTensor {
         for (size_t i = 0; i < specs.size(); ++i)
             if (specs[i].name == name) return {m->owned_[i].data(), false, {}};
