@@ -141,32 +141,48 @@ void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset)
     for (; t < k; ++t) q[t] = int8_t(std::clamp(std::nearbyint((x[t] - mid) * inv), -127.0f, 127.0f));
 }
 
-// The peak probe: C independent madd chains on operands the compiler cannot see through.
-template <class I, int C>
+// The peak probe: RA broadcast rows × NW weight vectors = RA·NW independent madd chains, as in a
+// tile but with A in registers. Every chain has its own (a, w) pair, so the compiler cannot share
+// work between chains, and W is reloaded through a volatile pointer so nothing folds across steps.
+template <class I, int RA, int NW>
 int32_t dot_loop(long iters) {
-    alignas(64) static const int8_t bytes[128] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    alignas(64) static const int8_t bytes[256] = {1,  -2,  3,  -4,  5,  -6,  7,  -8,  9,  -10, 11, -12,
+                                                  13, -14, 15, -16, 17, -18, 19, -20, 21, -22, 23, -24};
     alignas(64) static const int32_t zeros[16] = {};
-    typename I::Acc acc[C];
-    for (int i = 0; i < C; ++i) acc[i] = I::zero();
-    typename I::W w = I::load_w(bytes);
-    const typename I::AOp a = I::prep_a(bytes);
+    static const int8_t* volatile source = bytes;
+    typename I::Acc acc[RA][NW];
+    typename I::AOp a[RA];
+#pragma GCC unroll 32
+    for (int r = 0; r < RA; ++r) {
+        a[r] = I::prep_a(bytes + 4 * r);
+#pragma GCC unroll 32
+        for (int v = 0; v < NW; ++v) acc[r][v] = I::zero();
+    }
     for (long it = 0; it < iters; ++it) {
-        asm volatile("" : "+m"(w));  // a fresh operand every step: no folding of the chains
-        for (int i = 0; i < C; ++i) acc[i] = I::madd(acc[i], a, w);
+        const int8_t* p = source;
+        typename I::W w[NW];
+#pragma GCC unroll 32
+        for (int v = 0; v < NW; ++v) w[v] = I::load_w(p + 16 * v);
+#pragma GCC unroll 32
+        for (int r = 0; r < RA; ++r)
+#pragma GCC unroll 32
+            for (int v = 0; v < NW; ++v) acc[r][v] = I::madd(acc[r][v], a[r], w[v]);
     }
     int32_t s = 0;
-    for (int i = 0; i < C; ++i) {
-        alignas(64) int32_t tmp[I::lanes];
-        I::store_i32(tmp, I::finish(acc[i], zeros));
-        for (int l = 0; l < I::lanes; ++l) s += tmp[l];
-    }
+    for (int r = 0; r < RA; ++r)
+        for (int v = 0; v < NW; ++v) {
+            alignas(64) int32_t tmp[I::lanes];
+            I::store_i32(tmp, I::finish(acc[r][v], zeros));
+            for (int l = 0; l < I::lanes; ++l) s += tmp[l];
+        }
     return s;
 }
 
 template <class I, class Tiles>
 constexpr Int8Kernels int8_kernel_table(const char* name, Isa isa, bool (*cpu_has)()) {
     return {name, isa, cpu_has, int8_tile_dispatch<I, Tiles::rows, Tiles::panels>, Tiles::rows, Tiles::panels,
-            dot_loop<I, Tiles::chains>, Tiles::chains * I::lanes * 4 * I::kstep, quantize_row<I>};
+            dot_loop<I, Tiles::probe_rows, Tiles::probe_vectors>,
+            Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>};
 }
 
 }  // namespace simd

@@ -29,7 +29,9 @@ struct Ops {
 };
 
 struct Tiles {
-    static constexpr int rows = 4, panels = 1, chains = 16;
+    // The peak probe: 2 × 2 chains, its operands in registers too.
+    static constexpr int probe_rows = 2, probe_vectors = 2;
+    static constexpr int rows = 4, panels = 1;
 };
 
 bool cpu_has() { return true; }

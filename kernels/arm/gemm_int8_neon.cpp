@@ -33,7 +33,9 @@ struct Ops : simd::Int8NeonBase {
 
 struct Tiles {
     // 2 rows × 1 panel: 16 q accumulators + 8 of W (two groups) + 2 broadcasts + 2 temporaries.
-    static constexpr int rows = 2, panels = 1, chains = 8;
+    // The peak probe: 2 × 4 chains, its operands in registers too.
+    static constexpr int probe_rows = 2, probe_vectors = 4;
+    static constexpr int rows = 2, panels = 1;
 };
 
 bool cpu_has() { return true; }

@@ -26,7 +26,9 @@ struct Ops : simd::Int8NeonBase {
 
 struct Tiles {
     // 6 rows × 1 panel: 24 q accumulators + 4 of W + the broadcast fit the 32 registers.
-    static constexpr int rows = 6, panels = 1, chains = 24;
+    // The peak probe: 4 × 4 chains, its operands in registers too.
+    static constexpr int probe_rows = 4, probe_vectors = 4;
+    static constexpr int rows = 6, panels = 1;
 };
 
 bool cpu_has() { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }

@@ -24,7 +24,9 @@ struct Ops : simd::Int8Avx2Base {
 
 struct Tiles {
     // 4 rows × 1 panel: 8 ymm accumulators + 2 of W + the broadcast, its |a|, ones and temporaries.
-    static constexpr int rows = 4, panels = 1, chains = 8;
+    // The peak probe: 2 × 2 chains, its operands in registers too.
+    static constexpr int probe_rows = 2, probe_vectors = 2;
+    static constexpr int rows = 4, panels = 1;
 };
 
 bool cpu_has() { return true; }  // plain AVX2

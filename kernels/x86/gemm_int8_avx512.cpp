@@ -27,7 +27,9 @@ struct Ops : simd::Int8Avx512Base {
 
 struct Tiles {
     // 8 rows × 2 panels: 16 accumulators + 2 of W + the constants and temporaries of madd.
-    static constexpr int rows = 8, panels = 2, chains = 16;
+    // The peak probe: 4 × 4 chains, its operands in registers too.
+    static constexpr int probe_rows = 4, probe_vectors = 4;
+    static constexpr int rows = 8, panels = 2;
 };
 
 bool cpu_has() { return true; }  // AVX-512BW is part of the avx512 level

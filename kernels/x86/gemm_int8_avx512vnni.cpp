@@ -19,7 +19,9 @@ struct Ops : simd::Int8Avx512Base {
 struct Tiles {
     // 8 rows × 3 panels: 24 zmm accumulators + 3 of W + the broadcast; 3 loads and 8 broadcasts
     // feed 24 vpdpbusd per step (as the fp32 kernel's 8 × 3).
-    static constexpr int rows = 8, panels = 3, chains = 24;
+    // The peak probe: 4 × 4 chains, its operands in registers too.
+    static constexpr int probe_rows = 4, probe_vectors = 4;
+    static constexpr int rows = 8, panels = 3;
 };
 
 bool cpu_has() { return __builtin_cpu_supports("avx512vnni") != 0; }

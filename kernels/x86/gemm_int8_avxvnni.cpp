@@ -18,7 +18,9 @@ struct Ops : simd::Int8Avx2Base {
 
 struct Tiles {
     // 6 rows × 1 panel: 12 ymm accumulators + 2 of W + the broadcast fit the 16 registers.
-    static constexpr int rows = 6, panels = 1, chains = 12;
+    // The peak probe: 4 × 2 chains, its operands in registers too.
+    static constexpr int probe_rows = 4, probe_vectors = 2;
+    static constexpr int rows = 6, panels = 1;
 };
 
 bool cpu_has() { return __builtin_cpu_supports("avxvnni") != 0; }
