@@ -43,14 +43,25 @@ void for_each_int8_variant(const std::function<void(const char*)>& fn) {
     struct Restore {
         ~Restore() { set_active_int8_variant(nullptr); }
     } restore;
+    // One SKIP line per test case and variant, however often the test case sweeps the variants.
+    static std::string reported_test;
+    static std::vector<std::string> reported;
+    const std::string test = doctest::getContextOptions()->currentTest
+                                 ? doctest::getContextOptions()->currentTest->m_name
+                                 : "";
+    if (test != reported_test) reported_test = test, reported.clear();
     for (const char* name : int8_variants()) {
+        const std::string variant = name;
         if (!int8_variant_supported(name)) {
-            MESSAGE("SKIP " << name << ": CPU lacks it");
+            if (std::find(reported.begin(), reported.end(), variant) == reported.end()) {
+                reported.push_back(variant);
+                MESSAGE("SKIP " << variant << ": CPU lacks it");
+            }
             continue;
         }
         REQUIRE(set_active_int8_variant(name));
-        REQUIRE(std::string(active_int8_variant()) == name);
-        CAPTURE(name);
+        REQUIRE(std::string(active_int8_variant()) == variant);
+        CAPTURE(variant);
         fn(name);
     }
 }
