@@ -85,6 +85,20 @@ $(BUILD)/obj/%_avx512.o: %_avx512.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2 -c $< -o $@
 
+$(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2 -c $< -o $@
+
+# AVX-VNNI: the ymm vpdpbusd of Intel client CPUs without AVX-512 (Alder Lake and later).
+$(BUILD)/obj/%_avxvnni.o: %_avxvnni.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavxvnni -mavx2 -mfma -c $< -o $@
+
+# ARMv8.2 dot product (sdot); used only where HWCAP_ASIMDDP says the CPU has it.
+$(BUILD)/obj/%_neondot.o: %_neondot.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -march=armv8.2-a+dotprod -c $< -o $@
+
 $(BUILD)/obj/%_avx2.o: %_avx2.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx2 -mfma -c $< -o $@

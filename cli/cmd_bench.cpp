@@ -9,7 +9,11 @@
 //       rotating order), with each one's latency as a ratio of the unpruned model's;
 //   pomt bench [--runs N]
 //       the full report, side by side in one run: measured FMA peak, GEMM GFLOP/s on the ViT
-//       Linear shapes, and DeiT-Tiny / DeiT-Small / ViT-Base latency at 1 thread and all cores;
+//       Linear shapes, the same for int8 (peak and GEMMs at M = 197), and DeiT-Tiny / DeiT-Small /
+//       ViT-Base latency at 1 thread and all cores;
+//   pomt bench --int8 [--runs N]
+//       only the int8 part of that report: the measured int8 peak of the int8 variant in use
+//       (POMT_INT8 forces one) and int8 GEMM GMAC/s on the ViT Linear shapes at M = 197;
 //   pomt bench --attention [--runs N]
 //       the fused attention of one head at 197, 257, 577 and 1370 tokens (head_dim 64, 32, 48),
 //       timed alternately with the same two products as plain GEMMs (POMT_ISA picks the level).
@@ -33,6 +37,14 @@ namespace pomt {
 
 namespace {
 
+void bench_int8(int runs) {
+    const double peak = measure_int8_peak_gmacs();
+    std::printf("int8 peak, 1 core, measured: %.1f GMAC/s (%s)\n\n", peak, int8_variant_name());
+    std::printf("int8 GEMM, 1 thread (median of %d runs; %% of the measured 1-core int8 peak)\n", runs);
+    std::printf("%s\n", format_int8_gemm_bench(bench_int8_gemm_shapes(vit_linear_shapes({197}), nullptr, runs, peak), peak, 1)
+                            .c_str());
+}
+
 int bench_suite(int runs, int warmup) {
     const int all = ThreadPool::hardware_threads();
     const Isa isa = active_isa();
@@ -43,6 +55,7 @@ int bench_suite(int runs, int warmup) {
     std::printf("GEMM, 1 thread (median of %d runs; %% of the measured 1-core peak)\n", runs);
     std::vector<GemmBenchResult> gemm = bench_gemm_shapes(vit_linear_shapes({197, 99, 50}), nullptr, runs, peak);
     std::printf("%s\n", format_gemm_bench(gemm, peak, 1).c_str());
+    bench_int8(runs);
 
     std::printf("Whole model, batch 1 (median, p10–p90 of %d runs after %d warm-up)\n", runs, warmup);
     std::printf("  %-26s %8s %18s %8s %18s %9s\n", "model", "1 thread", "p10–p90", std::to_string(all).append(" thr").c_str(),
@@ -111,10 +124,17 @@ int bench_compare(std::shared_ptr<const Model> model, const std::string& list, i
 
 int cmd_bench(int argc, char** argv) {
     Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--threads", "--runs", "--warmup", "--batch", "--compare"},
-              {"--json", "--full-last-block", "--attention"});
+              {"--json", "--full-last-block", "--attention", "--int8"});
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int runs = args.get_int("--runs", 30, 1, 100000);
     const int warmup = args.get_int("--warmup", 5, 0, 100000);
+    if (args.has("--int8")) {
+        if (args.has("-m") || args.has("--arch") || args.has("--json") || args.has("--threads") || args.has("--batch") ||
+            args.has("--compare") || args.has("--full-last-block") || args.has("--attention"))
+            fail("--int8 takes only --runs N (the int8 kernels, 1 thread, no model)");
+        bench_int8(runs);
+        return 0;
+    }
     if (args.has("--attention")) {
         if (args.has("-m") || args.has("--arch") || args.has("--json") || args.has("--threads") || args.has("--batch") ||
             args.has("--compare") || args.has("--full-last-block"))

@@ -1,51 +1,128 @@
-// int8 GEMM driver. PLACEHOLDER PORTABLE VERSION (to be replaced by the dispatched micro-kernels):
-// exact int32 sums, then the epilogue of kernels/gemm_int8.h.
+// int8 GEMM driver: splits the output into column tiles × row blocks and threads, and calls the
+// active int8 variant's tile kernel (kernels/gemm_int8_block.h, chosen in
+// kernels/gemm_int8_dispatch.cpp). The int32 sums are exact and each output element's float
+// epilogue depends only on its own row and column, so no split changes a bit.
 #include "kernels/gemm_int8.h"
 
-#include <vector>
+#include <algorithm>
 
+#include "kernels/gemm_int8_kernels.h"
+#include "kernels/ops_impl.h"
 #include "kernels/threads.h"
 
 namespace pomt {
 
-void gemm_int8_accumulators(int m, const QuantizedRows& a, const Int8Weights& w, int32_t* acc, int ldacc,
-                            ThreadPool* pool) {
-    const int groups = quantized_row_bytes(w.k) / kInt8Group;
-    const size_t panel_bytes = size_t(kGemmPanel) * quantized_row_bytes(w.k);
-    parallel_for(pool, m, 1, [&](int i0, int i1) {
-        for (int i = i0; i < i1; ++i) {
-            const int8_t* ar = a.q + size_t(i) * a.ld;
-            for (int j = 0; j < w.n; ++j) {
-                const int8_t* panel = w.panels + size_t(j / kGemmPanel) * panel_bytes + (j % kGemmPanel) * kInt8Group;
-                int32_t s = 0;
-                for (int g = 0; g < groups; ++g)
-                    for (int t = 0; t < kInt8Group; ++t)
-                        s += int32_t(ar[g * kInt8Group + t]) * panel[size_t(g) * kGemmPanel * kInt8Group + t];
-                acc[size_t(i) * ldacc + j] = s;
-            }
-        }
-    });
+namespace {
+
+// As the fp32 driver (kernels/gemm.cpp): whole column tiles per work item, cut into row chunks
+// when there are too few tiles for a balanced share.
+constexpr int kItemsPerThread = 4;
+
+int useful_threads(ThreadPool* pool, int m, const Int8Weights& w) {
+    int threads = pool ? pool->size() : 1;
+    if (2.0 * m * w.n * w.k < 2e6) threads = 1;  // below this a parallel region costs more than it saves
+    return threads;
 }
+
+// The tile of column tile `ct` (of kern.panels panels) for rows [r0, r1); c / acc point at row r0, column 0.
+Int8Tile make_tile(const Int8Kernels& kern, const QuantizedRows& a, const Int8Weights& w, int ct, int r0,
+                   int r1, float* c, int ldc, const Epilogue* ep, int32_t* acc, int ldacc) {
+    const int all_panels = (w.n + kGemmPanel - 1) / kGemmPanel, p0 = ct * kern.panels;
+    Int8Tile t;
+    t.row0 = r0;
+    t.rows = r1 - r0;
+    t.col0 = p0 * kGemmPanel;
+    t.panels = std::min(kern.panels, all_panels - p0);
+    t.cols = std::min(t.panels * kGemmPanel, w.n - t.col0);
+    t.groups = quantized_row_bytes(w.k) / kInt8Group;
+    t.a = a.q + size_t(r0) * a.ld;
+    t.lda = a.ld;
+    t.a_scale = a.scale + r0;
+    t.a_offset = a.offset + r0;
+    t.panel_stride = size_t(kGemmPanel) * quantized_row_bytes(w.k);
+    t.panel = w.panels + size_t(p0) * t.panel_stride;
+    t.w_scale = w.scale + t.col0;
+    t.w_sum = w.sum + t.col0;
+    t.c = c ? c + t.col0 : nullptr;
+    t.ldc = ldc;
+    t.ep = ep;
+    t.acc = acc ? acc + t.col0 : nullptr;
+    t.ldacc = ldacc;
+    return t;
+}
+
+// Column tiles outer, their row blocks inner: a tile's panels (k × 16 bytes per panel) stay in
+// L1/L2 while the rows of A stream past them.
+void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, int ldc, const Epilogue* ep,
+               int32_t* acc, int ldacc, ThreadPool* pool) {
+    if (m <= 0 || w.n <= 0) return;
+    const Int8Kernels& kern = active_int8_kernels();
+    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
+    const int col_tiles = (panels + kern.panels - 1) / kern.panels;
+    const int row_blocks = (m + kern.rows - 1) / kern.rows;
+    const int threads = useful_threads(pool, m, w);
+    const int row_chunks =
+        threads == 1 ? 1 : std::min(row_blocks, (kItemsPerThread * threads + col_tiles - 1) / col_tiles);
+    auto run = [&](int item) {
+        const int ct = item / row_chunks;
+        int rb0, rb1;
+        split_range(row_blocks, row_chunks, item % row_chunks, &rb0, &rb1);
+        for (int rb = rb0; rb < rb1; ++rb) {
+            int r0, r1;
+            split_range(m, row_blocks, rb, &r0, &r1);
+            kern.tile(make_tile(kern, a, w, ct, r0, r1, c ? c + size_t(r0) * ldc : nullptr, ldc, ep,
+                                acc ? acc + size_t(r0) * ldacc : nullptr, ldacc));
+        }
+    };
+    const int items = col_tiles * row_chunks;
+    if (threads == 1) {
+        for (int i = 0; i < items; ++i) run(i);
+    } else {
+        pool->run_shared(items, run);
+    }
+}
+
+}  // namespace
 
 void gemm_int8(int m, const QuantizedRows& a, const Int8Weights& w, float* c, int ldc, const Epilogue& ep,
                ThreadPool* pool) {
-    std::vector<int32_t> acc(size_t(m) * w.n);
-    gemm_int8_accumulators(m, a, w, acc.data(), w.n, pool);
-    for (int i = 0; i < m; ++i)
-        for (int j = 0; j < w.n; ++j) {
-            float v = w.scale[j] * (a.scale[i] * float(acc[size_t(i) * w.n + j]) + a.offset[i] * float(w.sum[j]));
-            if (ep.bias) v += ep.bias[j];
-            v = activation_reference(ep.act, v);
-            if (ep.residual) v = ep.residual[size_t(i) * ep.ld_residual + j] + (ep.scale ? ep.scale[j] : 1.0f) * v;
-            c[size_t(i) * ldc + j] = v;
-        }
+    run_tiles(m, a, w, c, ldc, &ep, nullptr, 0, pool);
 }
 
+void gemm_int8_accumulators(int m, const QuantizedRows& a, const Int8Weights& w, int32_t* acc, int ldacc,
+                            ThreadPool* pool) {
+    static const Epilogue kNone{};
+    run_tiles(m, a, w, nullptr, 0, &kNone, acc, ldacc, pool);
+}
+
+// One work item per row block: its rows across every column tile into the thread's scratch, then
+// quantized from there while still in cache. The floats are those gemm_int8 writes (same tiles,
+// same epilogue), so the result equals gemm_int8 followed by quantize_rows.
 void gemm_int8_quantized(int m, const QuantizedRows& a, const Int8Weights& w, const Epilogue& ep,
                          QuantizedRows& out, ThreadPool* pool) {
-    std::vector<float> c(size_t(m) * w.n);
-    gemm_int8(m, a, w, c.data(), w.n, ep, pool);
-    quantize_rows(c.data(), w.n, m, w.n, out);
+    if (m <= 0 || w.n <= 0) return;
+    const Int8Kernels& kern = active_int8_kernels();
+    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
+    const int col_tiles = (panels + kern.panels - 1) / kern.panels;
+    const int row_blocks = (m + kern.rows - 1) / kern.rows;
+    const int threads = useful_threads(pool, m, w);
+    auto run = [&](int rb) {
+        int r0, r1;
+        split_range(m, row_blocks, rb, &r0, &r1);
+        float* rows = thread_scratch(size_t(kern.rows) * w.n);
+        for (int ct = 0; ct < col_tiles; ++ct)
+            kern.tile(make_tile(kern, a, w, ct, r0, r1, rows, w.n, &ep, nullptr, 0));
+        QuantizedRows o = out;
+        o.q += size_t(r0) * out.ld;
+        o.scale += r0;
+        o.offset += r0;
+        quantize_rows(rows, w.n, r1 - r0, w.n, o);
+    };
+    if (threads == 1) {
+        for (int rb = 0; rb < row_blocks; ++rb) run(rb);
+    } else {
+        pool->run_shared(row_blocks, run);
+    }
 }
 
 }  // namespace pomt

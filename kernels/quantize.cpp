@@ -4,42 +4,17 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/gemm_int8_kernels.h"
+
 namespace pomt {
 
-namespace {
-
-// One row by the formula of kernels/quantize.h. Shared by the fast path and the reference so
-// both are the same bits; the fast path differs only in how it finds the range.
-void quantize_one_row(const float* x, int k, float lo, float hi, int8_t* q, float* scale, float* offset) {
-    const float mid = 0.5f * (hi + lo);
-    const float range = hi - lo;
-    *offset = mid;
-    if (!(range > 0.0f)) {
-        *scale = 0.0f;
-        std::memset(q, 0, size_t(k));
-        return;
-    }
-    *scale = range / 254.0f;
-    const float inv = 254.0f / range;
-    for (int t = 0; t < k; ++t) {
-        float v = std::nearbyint((x[t] - mid) * inv);
-        v = std::min(127.0f, std::max(-127.0f, v));
-        q[t] = int8_t(v);
-    }
-}
-
-}  // namespace
-
+// The active int8 variant's row quantizer (kernels/gemm_int8_block.h: vector min/max and the
+// formula's float operations in the reference's order, so the same bits as the reference).
 void quantize_rows(const float* x, int ldx, int rows, int k, QuantizedRows& out) {
+    const Int8Kernels& kern = active_int8_kernels();
     for (int r = 0; r < rows; ++r) {
-        const float* row = x + size_t(r) * ldx;
-        float lo = row[0], hi = row[0];
-        for (int t = 1; t < k; ++t) {
-            lo = std::min(lo, row[t]);
-            hi = std::max(hi, row[t]);
-        }
         int8_t* q = out.q + size_t(r) * out.ld;
-        quantize_one_row(row, k, lo, hi, q, out.scale + r, out.offset + r);
+        kern.quantize_row(x + size_t(r) * ldx, k, q, out.scale + r, out.offset + r);
         std::memset(q + k, 0, size_t(out.ld - k));
     }
 }

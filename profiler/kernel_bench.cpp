@@ -10,6 +10,8 @@
 #include "kernels/attention.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_int8.h"
+#include "kernels/gemm_int8_kernels.h"
 #include "kernels/threads.h"
 
 namespace pomt {
@@ -64,16 +66,15 @@ std::vector<double> time_runs(const std::function<void()>& fn, double flops, int
 
 }  // namespace
 
-double measure_fma_peak_gflops(Isa isa, double seconds) {
-    if (!isa_supported(isa)) return 0;
-    const IsaKernels& k = kernels_for(isa);
-    if (k.isa != isa) return 0;
-    // Size one window to ~`seconds`/4, then keep the best of 20 windows: the peak is the least
-    // disturbed window, and short windows are more likely to escape other processes' time slices.
+namespace {
+
+// Ops per second of the best of 20 windows of probe(iters), each ~`seconds`/4: the peak is the
+// least disturbed window, and short windows are more likely to escape other processes' time slices.
+double best_probe_rate(const std::function<void(long)>& probe, double ops_per_iter, double seconds) {
     long iters = 1 << 14;
     for (;;) {
         double s = now_seconds();
-        g_sink = k.fma_loop(iters);
+        probe(iters);
         if (now_seconds() - s > seconds / 8 || iters > (1L << 40)) break;
         iters *= 2;
     }
@@ -81,11 +82,82 @@ double measure_fma_peak_gflops(Isa isa, double seconds) {
     double best = 0;
     for (int w = 0; w < 20; ++w) {
         double s = now_seconds();
-        g_sink = k.fma_loop(iters);
-        double e = now_seconds() - s;
-        best = std::max(best, 2.0 * k.fma_per_step * double(iters) / e / 1e9);
+        probe(iters);
+        best = std::max(best, ops_per_iter * double(iters) / (now_seconds() - s));
     }
     return best;
+}
+
+volatile int32_t g_int_sink;
+
+}  // namespace
+
+const char* int8_variant_name() { return active_int8_variant(); }
+
+double measure_int8_peak_gmacs(double seconds) {
+    const Int8Kernels& k = active_int8_kernels();
+    return best_probe_rate([&](long iters) { g_int_sink = k.dot_loop(iters); }, k.macs_per_step, seconds) / 1e9;
+}
+
+std::vector<Int8GemmBenchResult> bench_int8_gemm_shapes(const std::vector<GemmShape>& shapes, ThreadPool* pool,
+                                                        int runs, double peak_gmacs) {
+    std::vector<Int8GemmBenchResult> results;
+    const int threads = pool ? pool->size() : 1;
+    std::mt19937 rng(42);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (const GemmShape& sh : shapes) {
+        std::vector<float> a(size_t(sh.m) * sh.k), w(size_t(sh.n) * sh.k), bias(sh.n), c(size_t(sh.m) * sh.n);
+        for (float& x : a) x = dist(rng);
+        for (float& x : w) x = dist(rng) * 0.05f;
+        for (float& x : bias) x = dist(rng);
+        for (float& x : c) x = dist(rng);
+        std::vector<int8_t> q(size_t(sh.m) * quantized_row_bytes(sh.k));
+        std::vector<float> a_scale(sh.m), a_offset(sh.m);
+        QuantizedRows aq{sh.m, sh.k, quantized_row_bytes(sh.k), q.data(), a_scale.data(), a_offset.data()};
+        quantize_rows(a.data(), sh.k, sh.m, sh.k, aq);
+        const Int8Weights wq = quantize_weights(w.data(), sh.n, sh.k);
+        Epilogue ep;
+        ep.bias = bias.data();
+        ep.act = sh.epilogue == "bias+gelu" ? Activation::Gelu : Activation::None;
+        if (sh.epilogue == "bias+residual") {
+            ep.residual = c.data();
+            ep.ld_residual = sh.n;
+        }
+        Int8GemmBenchResult r;
+        r.shape = sh;
+        // time_runs reports 1e-9·ops/s: with MACs as the ops, GMAC/s.
+        const double macs = double(sh.m) * sh.n * sh.k;
+        r.gmacs = stats_of(time_runs([&] { gemm_int8(sh.m, aq, wq, c.data(), sh.n, ep, pool); }, macs, runs));
+        if (peak_gmacs > 0) r.pct_of_peak = 100.0 * r.gmacs.median / (peak_gmacs * threads);
+        results.push_back(r);
+    }
+    return results;
+}
+
+std::string format_int8_gemm_bench(const std::vector<Int8GemmBenchResult>& results, double peak_gmacs,
+                                   int threads) {
+    std::string out;
+    char line[256];
+    std::snprintf(line, sizeof line, "int8 GEMM at %s, %d thread(s); measured int8 peak %.1f GMAC/s per core\n",
+                  active_int8_variant(), threads, peak_gmacs);
+    out += line;
+    std::snprintf(line, sizeof line, "%-18s %-13s %5s %5s %5s  %8s %8s %8s %7s\n", "layer", "epilogue", "M", "N", "K",
+                  "GMAC/s", "p10", "p90", "%peak");
+    out += line;
+    for (const Int8GemmBenchResult& r : results) {
+        std::snprintf(line, sizeof line, "%-18s %-13s %5d %5d %5d  %8.1f %8.1f %8.1f %6.1f%%\n",
+                      r.shape.label.c_str(), r.shape.epilogue.c_str(), r.shape.m, r.shape.n, r.shape.k,
+                      r.gmacs.median, r.gmacs.p10, r.gmacs.p90, r.pct_of_peak);
+        out += line;
+    }
+    return out;
+}
+
+double measure_fma_peak_gflops(Isa isa, double seconds) {
+    if (!isa_supported(isa)) return 0;
+    const IsaKernels& k = kernels_for(isa);
+    if (k.isa != isa) return 0;
+    return best_probe_rate([&](long iters) { g_sink = k.fma_loop(iters); }, 2.0 * k.fma_per_step, seconds) / 1e9;
 }
 
 std::vector<GemmShape> vit_linear_shapes(const std::vector<int>& ms) {

@@ -49,6 +49,24 @@ std::vector<GemmBenchResult> bench_gemm_shapes(const std::vector<GemmShape>& sha
 // A plain-text table of the results (one line per shape), for `pomt bench`.
 std::string format_gemm_bench(const std::vector<GemmBenchResult>& results, double peak_gflops, int threads);
 
+// The int8 variant in use (kernels/gemm_int8_kernels.h: POMT_INT8 forces one), e.g. "avx512-vnni".
+const char* int8_variant_name();
+// Single-core int8 peak of the active int8 variant in GMAC/s (int8 multiply-adds per second):
+// independent vpdpbusd / vpmaddubsw / sdot / smull chains, best of 20 windows as the FMA peak.
+double measure_int8_peak_gmacs(double seconds = 0.05);
+
+struct Int8GemmBenchResult {
+    GemmShape shape;
+    BenchStats gmacs;  // gemm_int8 (activations already quantized), GMAC/s
+    double pct_of_peak = 0;  // gmacs.median / peak · 100 / threads
+};
+// Times gemm_int8 on each shape (per-column int8 weights, per-row quantized activations, the
+// shape's epilogue) as bench_gemm_shapes times gemm().
+std::vector<Int8GemmBenchResult> bench_int8_gemm_shapes(const std::vector<GemmShape>& shapes, ThreadPool* pool,
+                                                        int runs, double peak_gmacs);
+std::string format_int8_gemm_bench(const std::vector<Int8GemmBenchResult>& results, double peak_gmacs,
+                                   int threads);
+
 struct AttentionShape {
     int tokens, head_dim;
 };

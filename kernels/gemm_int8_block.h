@@ -1,0 +1,189 @@
+// The int8 tile kernel and the row quantizer, written once over a small "int8 ops" type per variant
+// and instantiated by each variant's translation unit (kernels/gemm_int8_scalar.cpp,
+// kernels/x86/gemm_int8_*.cpp, kernels/arm/gemm_int8_*.cpp). Included only by those.
+//
+// A tile is R rows × NP panels of 16 columns: R·NP·(16/lanes) int32 accumulators stay in registers
+// for the whole depth; each step loads NP·(16/lanes) vectors of W (I::kstep groups of 4 inputs) and
+// prepares R broadcasts of A. Integer sums are exact, so the result is the same at every variant,
+// tile shape and thread count. The epilogue turns a row's int32 vector into floats and applies
+//   y = w_scale·(a_scale·acc + a_offset·w_sum)  (one FMA, one multiply)
+// then store_epilogue of kernels/gemm_block.h (bias, GELU, LayerScale, residual), so the float
+// output is also the same bits for every variant whose float vector type rounds alike.
+//
+// The type I provides: V (the float vector of the same width), lanes (int32 columns per vector),
+// kstep (4-byte groups per step), Acc / AOp / W, zero(), prep_a(p) / load_w(p) for kstep groups at
+// p (prep_a_tail / load_w_tail for the last group when kstep = 2), madd(acc, a, w), finish(acc,
+// sum) → I32 (the exact Σ aq·wq; sum = the 16-aligned column sums, for offsets a variant adds),
+// to_float(I32), store_i32(p, I32) and store_q(p, V::T) (lanes integral floats in [−127, 127] → int8).
+#pragma once
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/gemm_block.h"
+#include "kernels/gemm_int8.h"
+#include "kernels/gemm_int8_kernels.h"
+
+namespace pomt {
+namespace simd {
+
+template <class I, int R, int NP>
+POMT_NOINLINE void int8_tile(const Int8Tile& t) {
+    using V = typename I::V;
+    constexpr int L = I::lanes, PV = 16 / L, NV = NP * PV, KS = I::kstep;
+    constexpr size_t kGroupBytes = size_t(kGemmPanel) * kInt8Group;
+    typename I::Acc acc[R][NV];
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+        for (int j = 0; j < NV; ++j) acc[r][j] = I::zero();
+    const int steps = t.groups / KS;
+    const int8_t* a = t.a;
+    const int8_t* w = t.panel;
+    for (int s = 0; s < steps; ++s, a += KS * kInt8Group, w += KS * kGroupBytes) {
+        typename I::W wv[NV];
+#pragma GCC unroll 32
+        for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 32
+            for (int v = 0; v < PV; ++v) wv[q * PV + v] = I::load_w(w + q * t.panel_stride + v * L * 4);
+#pragma GCC unroll 32
+        for (int r = 0; r < R; ++r) {
+            const typename I::AOp av = I::prep_a(a + size_t(r) * t.lda);
+#pragma GCC unroll 32
+            for (int j = 0; j < NV; ++j) acc[r][j] = I::madd(acc[r][j], av, wv[j]);
+        }
+    }
+    if constexpr (KS > 1) {
+        if (steps * KS < t.groups) {  // one group left (KS = 2)
+            typename I::W wv[NV];
+            for (int q = 0; q < NP; ++q)
+                for (int v = 0; v < PV; ++v) wv[q * PV + v] = I::load_w_tail(w + q * t.panel_stride + v * L * 4);
+            for (int r = 0; r < R; ++r) {
+                const typename I::AOp av = I::prep_a_tail(a + size_t(r) * t.lda);
+                for (int j = 0; j < NV; ++j) acc[r][j] = I::madd(acc[r][j], av, wv[j]);
+            }
+        }
+    }
+
+    // The tile's column constants, zero past t.cols so full-vector loads stay in bounds.
+    alignas(64) int32_t isum[NP * 16];
+    alignas(64) float fsum[NP * 16], fscale[NP * 16];
+    for (int j = 0; j < NP * 16; ++j) {
+        isum[j] = j < t.cols ? t.w_sum[j] : 0;
+        fsum[j] = float(isum[j]);
+        fscale[j] = j < t.cols ? t.w_scale[j] : 0.0f;
+    }
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+        const typename V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
+#pragma GCC unroll 32
+        for (int j = 0; j < NV; ++j) {
+            const int n = std::min(L, t.cols - j * L);
+            if (n <= 0) break;
+            const typename I::I32 x = I::finish(acc[r][j], isum + j * L);
+            if (t.acc) {
+                alignas(64) int32_t tmp[L];
+                I::store_i32(tmp, x);
+                std::memcpy(t.acc + size_t(r) * t.ldacc + j * L, tmp, size_t(n) * 4);
+                continue;
+            }
+            const typename V::T y = V::mul(V::load(fscale + j * L),
+                                           V::fmadd(as, I::to_float(x), V::mul(ao, V::load(fsum + j * L))));
+            store_epilogue<V>(*t.ep, t.row0 + r, t.col0 + j * L, n, y, t.c + size_t(r) * t.ldc + j * L);
+        }
+    }
+}
+
+// The tile kernel for t.rows (1..RMAX) × t.panels (1..NPMAX).
+template <class I, int RMAX, int NPMAX>
+void int8_tile_dispatch(const Int8Tile& t) {
+    with_count<RMAX>(t.rows, [&](auto r) {
+        with_count<NPMAX>(t.panels, [&](auto np) { int8_tile<I, decltype(r)::value, decltype(np)::value>(t); });
+    });
+}
+
+// quantize_rows (kernels/quantize.h) for one row: min and max, then per value
+// clamp(nearbyint((x − mid)·inv), −127, 127), the same float operations as
+// quantize_rows_reference in the same order, so every variant gives the reference's bits.
+template <class I>
+void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset) {
+    using V = typename I::V;
+    constexpr int L = V::lanes;
+    float lo = x[0], hi = x[0];
+    int t = 0;
+    if (k >= L) {
+        typename V::T mn = V::load(x), mx = mn;
+        for (t = L; t + L <= k; t += L) {
+            const typename V::T v = V::load(x + t);
+            mn = V::min(mn, v);
+            mx = V::max(mx, v);
+        }
+        lo = -V::hmax(V::sub(V::zero(), mn));  // exact: min = −max(−x)
+        hi = V::hmax(mx);
+    }
+    for (; t < k; ++t) {
+        lo = std::min(lo, x[t]);
+        hi = std::max(hi, x[t]);
+    }
+    const float mid = 0.5f * (hi + lo), range = hi - lo;
+    *offset = mid;
+    if (!(range > 0.0f)) {
+        *scale = 0.0f;
+        std::memset(q, 0, size_t(k));
+        return;
+    }
+    *scale = range / 254.0f;
+    const float inv = 254.0f / range;
+    const typename V::T vmid = V::set1(mid), vinv = V::set1(inv), top = V::set1(127.0f), bottom = V::set1(-127.0f);
+    for (t = 0; t + L <= k; t += L) {
+        const typename V::T v = V::round(V::mul(V::sub(V::load(x + t), vmid), vinv));
+        I::store_q(q + t, V::min(top, V::max(bottom, v)));
+    }
+    for (; t < k; ++t) q[t] = int8_t(std::clamp(std::nearbyint((x[t] - mid) * inv), -127.0f, 127.0f));
+}
+
+// The peak probe: RA broadcast rows × NW weight vectors = RA·NW independent madd chains, as in a
+// tile but with A in registers. Every chain has its own (a, w) pair, so the compiler cannot share
+// work between chains, and W is reloaded through a volatile pointer so nothing folds across steps.
+template <class I, int RA, int NW>
+int32_t dot_loop(long iters) {
+    alignas(64) static const int8_t bytes[256] = {1,  -2,  3,  -4,  5,  -6,  7,  -8,  9,  -10, 11, -12,
+                                                  13, -14, 15, -16, 17, -18, 19, -20, 21, -22, 23, -24};
+    alignas(64) static const int32_t zeros[16] = {};
+    static const int8_t* volatile source = bytes;
+    typename I::Acc acc[RA][NW];
+    typename I::AOp a[RA];
+#pragma GCC unroll 32
+    for (int r = 0; r < RA; ++r) {
+        a[r] = I::prep_a(bytes + 4 * r);
+#pragma GCC unroll 32
+        for (int v = 0; v < NW; ++v) acc[r][v] = I::zero();
+    }
+    for (long it = 0; it < iters; ++it) {
+        const int8_t* p = source;
+        typename I::W w[NW];
+#pragma GCC unroll 32
+        for (int v = 0; v < NW; ++v) w[v] = I::load_w(p + 16 * v);
+#pragma GCC unroll 32
+        for (int r = 0; r < RA; ++r)
+#pragma GCC unroll 32
+            for (int v = 0; v < NW; ++v) acc[r][v] = I::madd(acc[r][v], a[r], w[v]);
+    }
+    int32_t s = 0;
+    for (int r = 0; r < RA; ++r)
+        for (int v = 0; v < NW; ++v) {
+            alignas(64) int32_t tmp[I::lanes];
+            I::store_i32(tmp, I::finish(acc[r][v], zeros));
+            for (int l = 0; l < I::lanes; ++l) s += tmp[l];
+        }
+    return s;
+}
+
+template <class I, class Tiles>
+constexpr Int8Kernels int8_kernel_table(const char* name, Isa isa, bool (*cpu_has)()) {
+    return {name, isa, cpu_has, int8_tile_dispatch<I, Tiles::rows, Tiles::panels>, Tiles::rows, Tiles::panels,
+            dot_loop<I, Tiles::probe_rows, Tiles::probe_vectors>,
+            Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>};
+}
+
+}  // namespace simd
+}  // namespace pomt

@@ -1,0 +1,34 @@
+// The avx-vnni int8 variant (Intel client CPUs since Alder Lake, without AVX-512): ymm vpdpbusd,
+// 32 multiply-adds per instruction, with the q XOR 0x80 scheme of gemm_int8_avx512vnni.cpp.
+#include "kernels/x86/int8_ops_x86.h"
+
+namespace pomt {
+namespace {
+
+struct Ops : simd::Int8Avx2Base {
+    using Acc = __m256i;
+    using AOp = __m256i;
+    static AOp prep_a(const int8_t* p) { return _mm256_set1_epi32(simd::group_word(p) ^ int32_t(0x80808080u)); }
+    static Acc madd(Acc acc, AOp a, W w) { return _mm256_dpbusd_avx_epi32(acc, a, w); }
+    static I32 finish(Acc acc, const int32_t* sum) {
+        const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sum));
+        return _mm256_sub_epi32(acc, _mm256_slli_epi32(s, 7));
+    }
+};
+
+struct Tiles {
+    // 6 rows × 1 panel: 12 ymm accumulators + 2 of W + the broadcast fit the 16 registers.
+    // The peak probe: 4 × 2 chains, its operands in registers too.
+    static constexpr int probe_rows = 4, probe_vectors = 2;
+    static constexpr int rows = 6, panels = 1;
+};
+
+bool cpu_has() { return __builtin_cpu_supports("avxvnni") != 0; }
+
+constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("avx-vnni", Isa::Avx2, cpu_has);
+
+}  // namespace
+
+const Int8Kernels* int8_kernels_avxvnni() { return &kTable; }
+
+}  // namespace pomt
