@@ -28,6 +28,17 @@ What it does:
      (pomt block median / ORT block median) with its min–max over blocks.
      The 1-minute load average before and after each model is printed: on a shared machine,
      rerun when it is far above the thread count.
+  3. With --int8 (instead of 2.): ORT's int8 model of each graph (quantize_dynamic, QInt8 weights
+     per tensor, or per output channel with --per-channel; quantize_ort below says exactly what it
+     quantizes) and pomt's (`pomt quantize MODEL -o INT8.pomt [--data LIST]` with --calibrate; when
+     the pomt binary has no such command the pomt int8 side is skipped with a note). The logits of
+     one random input, int8 against fp32 per engine, are printed (not judged: random weights; real
+     accuracy is profiler/accuracy_onnxruntime.py's). Then pomt fp32, pomt int8, ORT fp32 and ORT
+     int8 alternate in blocks (that order in even blocks, reversed in odd ones) and the table gives
+     per-block-ratio medians (min–max) for pomt8/ORT8, pomt8/pomt32, ORT8/ORT32, pomt32/ORT32 and
+     pomt32/ORT8.
+
+    python3 profiler/compare_onnxruntime.py --int8 [--per-channel] [--calibrate labels.txt]
 Random weights (`pomt convert --arch NAME --random`): latency does not depend on them.
 """
 import argparse
@@ -274,7 +285,7 @@ def time_model_int8(pomt, model, model8, onnx_bytes, onnx8, cfg, threads, runs, 
     r = {"model": cfg["architecture"], "threads": threads, "blocks": blocks, "runs_per_block": runs,
          "isa": res["pomt_fp32"][0]["isa"], "engines": {k: median_of_blocks(v) for k, v in res.items()},
          "block_results": res, "ratios": {}}
-    pairs = [("ort_int8", "ort_fp32"), ("pomt_fp32", "ort_fp32")]
+    pairs = [("ort_int8", "ort_fp32"), ("pomt_fp32", "ort_fp32"), ("pomt_fp32", "ort_int8")]
     if model8:
         pairs = [("pomt_int8", "ort_int8"), ("pomt_int8", "pomt_fp32")] + pairs
     for a, b in pairs:
@@ -301,9 +312,9 @@ def report_int8(pomt, built, args, workdir, results):
         return
     log("\nint8 latency, batch 1: %d alternated blocks × %d runs (+%d warm-up) per engine; ms = median over blocks "
         "of each block's median; ratio = median over blocks of per-block ratios (min–max)" % (args.blocks, args.runs, args.warmup))
-    log("  %-24s %3s %6s  %9s %9s %9s %9s  %-22s %-22s %-22s %-22s %s" % (
+    log("  %-24s %3s %6s  %9s %9s %9s %9s  %-22s %-22s %-22s %-22s %-22s %s" % (
         "model", "thr", "isa", "pomt32", "pomt8", "ORT32", "ORT8", "pomt8/ORT8", "pomt8/pomt32", "ORT8/ORT32",
-        "pomt32/ORT32", "load"))
+        "pomt32/ORT32", "pomt32/ORT8", "load"))
     fmt = lambda r, k: ("%6.3f (%.3f–%.3f)" % (r[k]["ratio"], r[k]["ratio_min"], r[k]["ratio_max"])  # noqa: E731
                         if k in r else "—")
     for path, model8, cfg, onnx_bytes, onnx8 in int8:
@@ -314,11 +325,11 @@ def report_int8(pomt, built, args, workdir, results):
             r["load_before"], r["load_after"] = l0, l1
             results["int8"]["timings"].append(r)
             e, q = r["engines"], r["ratios"]
-            log("  %-24s %3d %6s  %9.2f %9s %9.2f %9.2f  %-22s %-22s %-22s %-22s %.1f→%.1f" % (
+            log("  %-24s %3d %6s  %9.2f %9s %9.2f %9.2f  %-22s %-22s %-22s %-22s %-22s %.1f→%.1f" % (
                 cfg["architecture"], t, r["isa"], e["pomt_fp32"]["median"],
                 "%.2f" % e["pomt_int8"]["median"] if "pomt_int8" in e else "—", e["ort_fp32"]["median"],
                 e["ort_int8"]["median"], fmt(q, "pomt_int8/ort_int8"), fmt(q, "pomt_int8/pomt_fp32"),
-                fmt(q, "ort_int8/ort_fp32"), fmt(q, "pomt_fp32/ort_fp32"), l0, l1))
+                fmt(q, "ort_int8/ort_fp32"), fmt(q, "pomt_fp32/ort_fp32"), fmt(q, "pomt_fp32/ort_int8"), l0, l1))
 
 
 def main(argv=None):
