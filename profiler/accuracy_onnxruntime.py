@@ -104,7 +104,8 @@ def main(argv=None):
                     help="also `pomt run -m FILE [--prune PRUNE]` as a row; repeatable")
     ap.add_argument("--prune", action="append", default=[], metavar="pomt:R=INT,layer=INT",
                     help="also these rows with POMT in the graph (pomt fp32 with --prune, ORT fp32 and int8 of the pruned "
-                         "ONNX graph); repeatable. ToMe / Top-K are not in the ONNX export")
+                         "ONNX graph); repeatable. ToMe / Top-K are not in the ONNX export: with --no-ort any "
+                         "pomt spec (the pomt fp32 reference row of --pomt-row FILE@SPEC)")
     ap.add_argument("--no-ort", action="store_true", help="pomt rows only")
     ap.add_argument("--reduce-range", action="store_true", help="also ORT int8 rows with 7-bit weights (reduce_range=True)")
     ap.add_argument("--json", metavar="FILE", help="write the rows (and the ORT settings) as JSON")
@@ -114,6 +115,12 @@ def main(argv=None):
     pomt = os.path.abspath(args.pomt)
     if not os.access(pomt, os.X_OK):
         sys.exit("no pomt binary at %s (build it, or give --pomt)" % pomt)
+    if not args.no_ort:
+        for spec in args.prune:
+            try:
+                onnx_export.parse_pomt_spec(spec)
+            except ValueError as e:
+                sys.exit("--prune %s (or add --no-ort: pomt rows only)" % e)
     items = read_labels(args.data, args.root or os.path.dirname(os.path.abspath(args.data)), args.images)
     if not items:
         sys.exit("%s: no images" % args.data)
