@@ -74,14 +74,23 @@ class _Graph:
     def __init__(self):
         from onnx import helper, numpy_helper
         self.helper, self.numpy_helper = helper, numpy_helper
-        self.nodes, self.inits, self.count = [], [], 0
+        self.nodes, self.inits, self.count, self.names = [], [], 0, set()
 
     def const(self, name, value):
-        self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
+        if name not in self.names:  # a name is one value: a second request reuses the first
+            self.names.add(name)
+            self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
         return name
 
     def ints(self, name, values):
         return self.const(name, np.asarray(values, dtype=np.int64))
+
+    def op2(self, op_type, inputs, **attrs):
+        """An op with two outputs (TopK: values, indices)."""
+        self.count += 1
+        outs = ["%s_%d_%d" % (op_type.lower(), self.count, i) for i in range(2)]
+        self.nodes.append(self.helper.make_node(op_type, inputs, outs, name="n%d_%s" % (self.count, op_type), **attrs))
+        return outs
 
     def op(self, op_type, inputs, out=None, **attrs):
         self.count += 1
@@ -90,8 +99,45 @@ class _Graph:
         return out
 
 
-def build_onnx(cfg, w, patch_embed="conv"):
-    """An onnx.ModelProto for batch 1: input 'pixels' (1,3,S,S) float32, output 'logits' (1,classes)."""
+def pomt_prune_tokens(g, x, att, v, n, prefix, R, name):
+    """POMT (prune/prune_pomt.h) at one block, after the attention residual: patch tokens ranked by
+    a_j / max(a) + softmax(s)_j, a_j = Σ_{rows i ≥ prefix} max_h att[h,i,j], s_j = Σ_c max_h v[h,j,c]
+    (softmax over all tokens, prefix dropped); the best n − R − 2 kept in position order, the rest
+    replaced by their mean appended as one token. Static shapes: (1, n, D) → (1, prefix + n − R − 1, D)."""
+    P, kept = n - prefix, n - R - 2
+    cut = lambda t, axis, lo: g.op("Slice", [t, g.ints(name + "lo%d_%d" % (axis, lo), [lo]),  # noqa: E731
+                                             g.ints(name + "hi%d" % axis, [n]), g.ints(name + "ax%d" % axis, [axis])])
+    a = g.op("ReduceMax", [cut(cut(att, 2, prefix), 3, prefix)], axes=[1], keepdims=0)  # (1, P, P)
+    a = g.op("ReduceSum", [a, g.ints(name + "axis1", [1])], keepdims=0)  # (1, P)
+    a = g.op("Div", [a, g.op("ReduceMax", [a], axes=[1], keepdims=1)])
+    sv = g.op("ReduceSum", [g.op("ReduceMax", [v], axes=[1], keepdims=0), g.ints(name + "axis2", [2])], keepdims=0)
+    score = g.op("Add", [a, cut(g.op("Softmax", [sv], axis=-1), 1, prefix)])  # (1, P)
+    _, best = g.op2("TopK", [score, g.ints(name + "k", [kept])], axis=-1, largest=1, sorted=1)
+    order, _ = g.op2("TopK", [best, g.ints(name + "k2", [kept])], axis=-1, largest=0, sorted=1)  # by position
+    rows = g.op("Add", [g.op("Reshape", [order, g.ints(name + "flat", [kept])]), g.ints(name + "prefix", prefix)])
+    kept_rows = g.op("Gather", [x, rows], axis=1)  # (1, kept, D)
+    patches = cut(x, 1, prefix)
+    rest = g.op("Sub", [g.op("ReduceSum", [patches, g.ints(name + "axis1b", [1])], keepdims=1),
+                        g.op("ReduceSum", [kept_rows, g.ints(name + "axis1c", [1])], keepdims=1)])
+    mean = g.op("Div", [rest, g.const(name + "merged", np.array(P - kept, dtype=np.float32))])
+    parts = ([g.op("Slice", [x, g.ints(name + "p0", [0]), g.ints(name + "p1", [prefix]), g.ints(name + "pax", [1])])]
+             if prefix else [])
+    return g.op("Concat", parts + [kept_rows, mean], axis=1), prefix + kept + 1
+
+
+def parse_pomt_spec(spec):
+    """'pomt:R=56,layer=3' → (56, 3): the one pruning spec this export writes."""
+    import re
+    m = re.fullmatch(r"pomt:R=(\d+),layer=(\d+)", spec.strip())
+    if not m:
+        raise ValueError("'%s': this export writes POMT only, as pomt:R=INT,layer=INT (not ToMe, Top-K or random)" % spec)
+    return int(m.group(1)), int(m.group(2))
+
+
+def build_onnx(cfg, w, patch_embed="conv", pomt_prune=None):
+    """An onnx.ModelProto for batch 1: input 'pixels' (1,3,S,S) float32, output 'logits' (1,classes).
+    pomt_prune = (R, block): POMT as `pomt run --prune pomt:R=R,layer=block` (the only pruning
+    this export knows; ToMe and Top-K are not written)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -158,11 +204,12 @@ def build_onnx(cfg, w, patch_embed="conv"):
         x = layernorm(x, "norm_pre")
 
     scale = g.const("attn_scale", np.array(hd ** -0.5, dtype=np.float32))
-    shape_qkv = g.ints("shape_qkv", [1, N, 3, heads, hd])
-    shape_tokens = g.ints("shape_tokens", [1, N, D])
     idx = [g.ints("idx%d" % i, i) for i in range(3)]
+    n = N  # tokens entering the block (fewer after a POMT block)
     for i in range(depth):
         b = "blocks.%d." % i
+        shape_qkv = g.ints("shape_qkv" if n == N else "shape_qkv%d" % n, [1, n, 3, heads, hd])
+        shape_tokens = g.ints("shape_tokens" if n == N else "shape_tokens%d" % n, [1, n, D])
         # Attention
         h = layernorm(x, b + "norm1")
         if cfg["qkv_bias"]:
@@ -183,6 +230,8 @@ def build_onnx(cfg, w, patch_embed="conv"):
         if cfg["layer_scale"]:
             o = g.op("Mul", [o, g.const(b + "ls1.gamma", w[b + "ls1.gamma"])])
         x = g.op("Add", [x, o])
+        if pomt_prune and pomt_prune[1] == i:
+            x, n = pomt_prune_tokens(g, x, att, v, n, prefix, pomt_prune[0], b + "pomt.")
         # MLP
         h = layernorm(x, b + "norm2")
         h = mlp(h, b + "mlp.")
@@ -196,8 +245,8 @@ def build_onnx(cfg, w, patch_embed="conv"):
     if cfg["global_pool"] == "map":
         # timm's AttentionPoolLatent over the non-prefix tokens: latent query, kv, attention per
         # head, proj, then o + mlp(norm(o)); latent_len 1, so the pooled row is that one row.
-        m = npatch
-        toks = g.op("Slice", [x, g.ints("map_start", [prefix]), g.ints("map_end", [N]), g.ints("map_axes", [1])])
+        m = n - prefix
+        toks = g.op("Slice", [x, g.ints("map_start", [prefix]), g.ints("map_end", [n]), g.ints("map_axes", [1])])
         q = linear(g.const("attn_pool.latent", w["attn_pool.latent"]), "attn_pool.q")  # (1, 1, D)
         q = g.op("Transpose", [g.op("Reshape", [q, g.ints("map_q_shape", [1, 1, heads, hd])])], perm=[0, 2, 1, 3])
         kv = g.op("Reshape", [linear(toks, "attn_pool.kv"), g.ints("map_kv_shape", [1, m, 2, heads, hd])])
@@ -210,7 +259,7 @@ def build_onnx(cfg, w, patch_embed="conv"):
         o = g.op("Add", [o, mlp(layernorm(o, "attn_pool.norm"), "attn_pool.mlp.")])
         pooled = [o]
     elif cfg["global_pool"] == "avg":
-        pooled = g.op("ReduceMean", [g.op("Slice", [x, g.ints("slice_start", [prefix]), g.ints("slice_end", [N]),
+        pooled = g.op("ReduceMean", [g.op("Slice", [x, g.ints("slice_start", [prefix]), g.ints("slice_end", [n]),
                                                     g.ints("slice_axes", [1])])], axes=[1], keepdims=0)
         pooled = [pooled]
     else:
@@ -247,9 +296,10 @@ def main(argv=None):
     ap.add_argument("model", help="a .pomt file")
     ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ap.add_argument("--patch-embed", choices=["conv", "matmul"], default="conv")
+    ap.add_argument("--prune", metavar="pomt:R=INT,layer=INT", help="POMT in the graph, as `pomt run --prune`")
     args = ap.parse_args(argv)
     cfg, w = read_pomt(args.model)
-    model = build_onnx(cfg, w, args.patch_embed)
+    model = build_onnx(cfg, w, args.patch_embed, parse_pomt_spec(args.prune) if args.prune else None)
     with open(args.output, "wb") as f:
         f.write(model.SerializeToString())
     print("wrote %s: %s, %d nodes, opset %d" % (args.output, cfg["architecture"], len(model.graph.node), OPSET))
