@@ -134,7 +134,7 @@ Classifier Classifier::from_model(std::shared_ptr<const Model> model, const Load
     auto s = std::make_shared<State>();
     s->max_memory = options.max_memory ? options.max_memory : default_memory_limit();
     // A model that cannot run even one image within the limit is refused now, not at its first run.
-    check_model_memory(model->config(), s->max_memory);
+    check_model_memory(model->config(), s->max_memory, model->is_int8());
     s->names = display_names(model->class_names(), model->config().num_classes);
     s->model = std::move(model);
     return Classifier(std::move(s));

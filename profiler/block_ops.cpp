@@ -15,7 +15,8 @@ namespace pomt {
 
 namespace {
 
-enum Slot { kH, kQkv, kAttnOut, kProbs, kMlp, kSizes, kLogSizes, kSlots };
+// kQIn, kQHidden: an int8 model's quantized inputs of the D-wide Linears and of fc2.
+enum Slot { kH, kQkv, kAttnOut, kProbs, kMlp, kSizes, kLogSizes, kQIn, kQHidden, kSlots };
 
 // Adds the seconds since the previous lap (or the start) to an operation.
 class Laps {
@@ -103,8 +104,12 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     const float eps = float(c.ln_eps);
     const bool tracks_sizes = pruner && pruner->tracks_sizes();
     const uint64_t rows_all = uint64_t(batch) * uint64_t(n);
+    const bool int8 = model.is_int8();
     const uint64_t floats = rows_all * uint64_t(6 * D + H + (tracks_sizes ? 2 : 0)) +
-                            uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t(n);
+                            uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t(n) +
+                            (int8 ? uint64_t(quantized_rows_floats(int(rows_all), D)) +
+                                        uint64_t(quantized_rows_floats(int(rows_all), H))
+                                  : 0);
     check_memory_limit(floats * sizeof(float), session_.memory_limit(),
                        "the per-operation block of " + std::to_string(batch) + (batch == 1 ? " image" : " images") +
                            " at " + std::to_string(n) + " tokens");
@@ -124,28 +129,55 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     ThreadPool* pool = &session_.pool();
     const BlockParams& bp = model.blocks[size_t(layer)];
 
+    // An int8 Linear's input is quantized where the Session quantizes it: in the LayerNorm (timed
+    // as the norm), after the attention (timed with proj) and after the GELU (timed with it).
+    LinearInput in;
+    auto input_from = [&](const LinearParams& p, const float* from, int ld, int k, int slot) {
+        in = LinearInput();
+        if (p.is_int8()) {
+            in.q = quantized_rows_in(buffer(slot, quantized_rows_floats(rows, k)), rows, k);
+            quantize_rows_parallel(pool, from, ld, rows, k, in.q);
+        } else {
+            in.x = from;
+            in.ld = ld;
+        }
+    };
+    auto normed = [&](const LinearParams& p, const LayerNormParams& norm) {
+        in = LinearInput();
+        if (p.is_int8()) {
+            in.q = quantized_rows_in(buffer(kQIn, quantized_rows_floats(rows, D)), rows, D);
+            layernorm_quantize_rows(pool, x, rows, D, norm, eps, in.q);
+        } else {
+            layernorm_rows(pool, x, h, rows, D, norm, eps);
+            in.x = h;
+            in.ld = D;
+        }
+    };
+
     Laps lap(times);
-    layernorm_rows(pool, x, h, rows, D, bp.norm1, eps);
+    normed(bp.qkv, bp.norm1);
     lap(BlockOp::Norm1);
-    linear(pool, bp.qkv, h, D, rows, qkv, 3 * D);
+    linear(pool, bp.qkv, in, rows, qkv, 3 * D);
     lap(BlockOp::Qkv);
     attention_unfused(c, pool, qkv, batch, n, log_sizes, probs, attn_out, lap);
-    add_linear(pool, bp.proj, attn_out, D, rows, bp.ls1, x, D);
+    input_from(bp.proj, attn_out, D, D, kQIn);
+    add_linear(pool, bp.proj, in, rows, bp.ls1, x, D);
     lap(BlockOp::Proj);
     if (pruner)
         n = prune_step(*pruner, c, layer, x, batch, n, qkv, pruner->wants_attention(layer) ? probs : nullptr, sizes, pool);
     lap(BlockOp::Prune);
     rows = batch * n;
-    layernorm_rows(pool, x, h, rows, D, bp.norm2, eps);
+    normed(bp.fc1, bp.norm2);
     lap(BlockOp::Norm2);
-    linear(pool, bp.fc1, h, D, rows, mlp, H);
+    linear(pool, bp.fc1, in, rows, mlp, H);
     lap(BlockOp::Fc1);
     parallel_for(pool, rows, 16, [&](int b, int e) {
         if (c.quick_gelu()) quick_gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H);
         else gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H);
     });
+    input_from(bp.fc2, mlp, H, H, kQHidden);
     lap(BlockOp::Gelu);
-    add_linear(pool, bp.fc2, mlp, H, rows, bp.ls2, x, D);
+    add_linear(pool, bp.fc2, in, rows, bp.ls2, x, D);
     lap(BlockOp::Fc2);
     return n;
 }

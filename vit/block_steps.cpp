@@ -1,5 +1,6 @@
 #include "vit/block_steps.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/gemm.h"
@@ -16,47 +17,112 @@ void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int di
     });
 }
 
+// Rows per task of the fused LayerNorm + quantization: the thread's scratch holds this many rows.
+constexpr int kNormQuantRows = 8;
+
+void layernorm_quantize_rows(ThreadPool* pool, const float* x, int rows, int dim, const LayerNormParams& p, float eps,
+                             QuantizedRows& out) {
+    parallel_for(pool, rows, kNormQuantRows, [&](int b, int e) {
+        // A few rows of scratch per thread (dim·kNormQuantRows floats), like the kernels' own
+        // per-thread scratch, outside the Session's workspace.
+        thread_local std::vector<float> scratch;
+        scratch.resize(size_t(kNormQuantRows) * dim);
+        for (int r = b; r < e; r += kNormQuantRows) {
+            const int count = std::min(kNormQuantRows, e - r);
+            layernorm(x + size_t(r) * dim, dim, scratch.data(), dim, count, dim, p.weight, p.bias, eps);
+            QuantizedRows part = quantized_row_range(out, r, count);
+            quantize_rows(scratch.data(), dim, count, dim, part);
+        }
+    });
+}
+
+void quantize_rows_parallel(ThreadPool* pool, const float* x, int ld_x, int rows, int k, QuantizedRows& out) {
+    parallel_for(pool, rows, 16, [&](int b, int e) {
+        QuantizedRows part = quantized_row_range(out, b, e - b);
+        quantize_rows(x + size_t(b) * ld_x, ld_x, e - b, k, part);
+    });
+}
+
+QuantizedRows quantized_row_range(const QuantizedRows& q, int first, int count) {
+    QuantizedRows r = q;
+    r.rows = count;
+    r.q = q.q + size_t(first) * q.ld;
+    r.scale = q.scale + first;
+    r.offset = q.offset + first;
+    return r;
+}
+
+size_t quantized_rows_floats(int rows, int k) {
+    return size_t(rows) * size_t(quantized_row_bytes(k)) / sizeof(float) + 2 * size_t(rows);
+}
+
+QuantizedRows quantized_rows_in(float* memory, int rows, int k) {
+    QuantizedRows r;
+    r.rows = rows;
+    r.k = k;
+    r.ld = quantized_row_bytes(k);  // a multiple of 4: the scales after the values stay aligned
+    r.q = reinterpret_cast<int8_t*>(memory);
+    r.scale = memory + size_t(rows) * size_t(r.ld) / sizeof(float);
+    r.offset = r.scale + rows;
+    return r;
+}
+
 namespace {
 
-// FIRST CUT (to be replaced by quantization fused into the producers): the int8 product quantizes
-// its input rows here.
-void gemm_any(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
-              const Epilogue& ep) {
-    if (!p.is_int8()) return gemm(rows, in, ld_in, p.packed, out, ld_out, ep, pool);
-    thread_local std::vector<int8_t> q;
-    thread_local std::vector<float> scale, offset;
-    QuantizedRows a;
-    a.rows = rows;
-    a.k = p.int8.k;
-    a.ld = quantized_row_bytes(a.k);
-    q.resize(size_t(rows) * a.ld);
-    scale.resize(size_t(rows));
-    offset.resize(size_t(rows));
-    a.q = q.data();
-    a.scale = scale.data();
-    a.offset = offset.data();
-    quantize_rows(in, ld_in, rows, a.k, a);
-    gemm_int8(rows, a, p.int8, out, ld_out, ep, pool);
+void gemm_input(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, float* out, int ld_out,
+                const Epilogue& ep) {
+    if (p.is_int8()) {
+        if (!in.q.q || in.q.k != p.int8.k || in.q.rows < rows) fail("internal: an int8 Linear without its quantized input");
+        return gemm_int8(rows, in.q, p.int8, out, ld_out, ep, pool);
+    }
+    if (!in.x) fail("internal: an fp32 Linear without its fp32 input");
+    gemm(rows, in.x, in.ld, p.packed, out, ld_out, ep, pool);
+}
+
+LinearInput fp32_input(const float* in, int ld_in) {
+    LinearInput li;
+    li.x = in;
+    li.ld = ld_in;
+    return li;
 }
 
 }  // namespace
 
-void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
+void linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, float* out, int ld_out,
             Activation act) {
     Epilogue ep;
     ep.bias = p.bias;
     ep.act = act;
-    gemm_any(pool, p, in, ld_in, rows, out, ld_out, ep);
+    gemm_input(pool, p, in, rows, out, ld_out, ep);
 }
 
-void add_linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, const float* scale,
-                float* x, int ld_x) {
+void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
+            Activation act) {
+    linear(pool, p, fp32_input(in, ld_in), rows, out, ld_out, act);
+}
+
+void linear_quantized(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, Activation act,
+                      QuantizedRows& out) {
+    if (!p.is_int8() || in.k != p.int8.k || out.k != p.int8.n) fail("internal: linear_quantized on a mismatched layer");
+    Epilogue ep;
+    ep.bias = p.bias;
+    ep.act = act;
+    gemm_int8_quantized(rows, in, p.int8, ep, out, pool);
+}
+
+void add_linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, const float* scale, float* x,
+                int ld_x) {
     Epilogue ep;
     ep.bias = p.bias;
     ep.residual = x;
     ep.ld_residual = ld_x;
     ep.scale = scale;
-    gemm_any(pool, p, in, ld_in, rows, x, ld_x, ep);
+    gemm_input(pool, p, in, rows, x, ld_x, ep);
+}
+
+void add_linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, const float* scale,
+                float* x, int ld_x) {
+    add_linear(pool, p, fp32_input(in, ld_in), rows, scale, x, ld_x);
 }
 
 int checked_token_count(int after, int before) {

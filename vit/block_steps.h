@@ -10,17 +10,44 @@ namespace pomt {
 void layernorm_rows(ThreadPool* pool, const float* x, float* y, int rows, int dim, const LayerNormParams& p,
                     float eps);
 
+// The input of an int8 Linear straight from the LayerNorm before it: each thread normalises a few
+// rows into a small scratch of its own and quantizes them into `out` (kernels/quantize.h), so the
+// normalised rows never exist as a whole fp32 matrix.
+void layernorm_quantize_rows(ThreadPool* pool, const float* x, int rows, int dim, const LayerNormParams& p, float eps,
+                             QuantizedRows& out);
+
+// quantize_rows split over the pool (rows are independent).
+void quantize_rows_parallel(ThreadPool* pool, const float* x, int ld_x, int rows, int k, QuantizedRows& out);
+
+// Rows [first, first + count) of q, as a view.
+QuantizedRows quantized_row_range(const QuantizedRows& q, int first, int count);
+
 // out = in·Wᵀ + b, the activation (the MLP's GELU or QuickGELU) applied in the GEMM's epilogue.
+void linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, float* out, int ld_out,
+            Activation act = Activation::None);
+// The fp32 form (an fp32 layer only: an int8 one needs its input quantized, LinearInput::q).
 void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
             Activation act = Activation::None);
+
+// An int8 Linear whose output feeds another int8 Linear (fc1 → fc2): out = quantize(act(in·Wᵀ + b))
+// per row, fused into the GEMM (gemm_int8_quantized), no fp32 output.
+void linear_quantized(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, Activation act,
+                      QuantizedRows& out);
 
 // The MLP activation of a model.
 inline Activation mlp_activation(const ModelConfig& c) { return c.quick_gelu() ? Activation::QuickGelu : Activation::Gelu; }
 
 // The end of a residual branch, in place: x += scale·(in·Wᵀ + b); scale is the LayerScale gammas,
 // or null for none.
+void add_linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, const float* scale, float* x,
+                int ld_x);
 void add_linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, const float* scale,
                 float* x, int ld_x);
+
+// Floats of workspace that quantized rows [rows × k] take (int8 values, then scales and offsets),
+// and the view of such a block of floats.
+size_t quantized_rows_floats(int rows, int k);
+QuantizedRows quantized_rows_in(float* memory, int rows, int k);
 
 // A pruner's count checked: at least one token and no more than `before`; throws pomt::Error.
 int checked_token_count(int after, int before);

@@ -18,7 +18,12 @@ namespace pomt {
 
 namespace {
 
-enum Slot { kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kPoolRows, kSlots };
+// kQIn, kQHidden, kQPatches: an int8 model's quantized Linear inputs (kernels/quantize.h) — of the
+// D-wide layers (qkv, proj, fc1, the head, the attention pool), of fc2, of the patch embedding.
+enum Slot {
+    kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kPoolRows,
+    kQIn, kQHidden, kQPatches, kSlots
+};
 
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
     for (int layer = first; layer < first + count; ++layer)
@@ -32,7 +37,7 @@ int pooled_rows(const ModelConfig& c) { return c.distilled ? 2 : 1; }
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
 std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
-                                  bool sizes) {
+                                  bool sizes, bool int8) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
     const uint64_t rows = b * n;
     std::vector<uint64_t> f(kSlots, 0);
@@ -49,6 +54,17 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
     f[kLogSizes] = sizes ? rows : 0;
     f[kPooled] = b * uint64_t(pooled_rows(c)) * D;
     f[kPoolRows] = c.global_pool == "map" ? 4 * D : 0;  // the attention pool's q, o and two rows
+    if (int8) {
+        // No fp32 LayerNorm output or MLP hidden matrix: the blocks quantize straight from the
+        // LayerNorm and from fc1's epilogue. Only 'map' and 'avg' pooling normalise whole images.
+        const int image_rows = c.num_tokens();
+        f[kH] = c.global_pool == "map" || c.global_pool == "avg" ? uint64_t(image_rows) * D : 0;
+        f[kMlp] = 0;
+        f[kQIn] = quantized_rows_floats(int(rows), c.embed_dim);
+        f[kQHidden] = quantized_rows_floats(int(rows), c.mlp_hidden);
+        const int K = c.in_chans * c.patch_size * c.patch_size;
+        f[kQPatches] = patches ? quantized_rows_floats(batch * c.num_patches(), K) : 0;
+    }
     return f;
 }
 
@@ -61,21 +77,21 @@ Session::Session(std::shared_ptr<const Model> model, int threads)
       capacity_(kSlots, 0),
       memory_limit_(default_memory_limit()) {}
 
-uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes) {
+uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes, bool int8) {
     uint64_t floats = 0;
-    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes)) floats += f;
+    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8)) floats += f;
     return floats * sizeof(float);
 }
 
-void check_model_memory(const ModelConfig& config, uint64_t limit) {
-    check_memory_limit(Session::workspace_bytes(config, 1), limit,
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8) {
+    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8), limit,
                        "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
                            " tokens) for one image");
 }
 
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
-        slot_floats(model_->config(), batch, tokens, patches, attention, sizes);
+        slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8());
     uint64_t floats = 0;
     for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
     check_memory_limit(floats * sizeof(float), memory_limit_,
@@ -94,6 +110,38 @@ float* Session::buffer(int slot, size_t floats) {
         capacity_[slot] = floats;
     }
     return buffers_[slot].get();
+}
+
+QuantizedRows Session::quantized_buffer(int slot, int rows, int k) {
+    return quantized_rows_in(buffer(slot, quantized_rows_floats(rows, k)), rows, k);
+}
+
+LinearInput Session::normed_input(const LinearParams& p, const LayerNormParams& norm, const float* x, int rows) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim;
+    LinearInput in;
+    if (p.is_int8()) {
+        in.q = quantized_buffer(kQIn, rows, D);
+        layernorm_quantize_rows(&pool_, x, rows, D, norm, float(c.ln_eps), in.q);
+    } else {
+        float* h = buffer(kH, size_t(rows) * D);
+        layernorm_rows(&pool_, x, h, rows, D, norm, float(c.ln_eps));
+        in.x = h;
+        in.ld = D;
+    }
+    return in;
+}
+
+LinearInput Session::input_of(const LinearParams& p, const float* x, int ld, int rows, int k, int slot) {
+    LinearInput in;
+    if (p.is_int8()) {
+        in.q = quantized_buffer(slot, rows, k);
+        quantize_rows_parallel(&pool_, x, ld, rows, k, in.q);
+    } else {
+        in.x = x;
+        in.ld = ld;
+    }
+    return in;
 }
 
 // timm's VisionTransformer.forward: forward_features (embedding, blocks, the final norm — applied
@@ -127,8 +175,13 @@ int Session::embed(const float* images, int batch, float* x) {
         for (int b = b0; b < b1; ++b)
             unfold_patches(images + b * image_floats, c.in_chans, c.img_size, c.patch_size, patches + size_t(b) * np * K);
     });
-    for (int b = 0; b < batch; ++b)
-        linear(&pool_, model.patch_embed, patches + size_t(b) * np * K, K, np, x + (size_t(b) * n + prefix) * D, D);
+    const LinearInput in = input_of(model.patch_embed, patches, K, batch * np, K, kQPatches);
+    for (int b = 0; b < batch; ++b) {
+        LinearInput image = in;
+        if (in.x) image.x = in.x + size_t(b) * np * K;
+        else image.q = quantized_row_range(in.q, b * np, np);
+        linear(&pool_, model.patch_embed, image, np, x + (size_t(b) * n + prefix) * D, D);
+    }
 
     const int pos_first = c.no_embed_class ? prefix : 0;
     for (int b = 0; b < batch; ++b) {
@@ -209,11 +262,13 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
     const int D = c.embed_dim, rows = batch * n;
     const BlockParams& bp = model_->blocks[layer];
     const BlockBuffers buf = start_block(bp, x, rows);
-    linear(&pool_, bp.qkv, buf.h, D, rows, buf.qkv, 3 * D);
+    linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
     const bool keep_probs = pruner && pruner->wants_attention(layer);
     float* probs = keep_probs ? buffer(kProbs, size_t(batch) * c.num_heads * n * n) : nullptr;
     run_attention(buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
-    add_linear(&pool_, bp.proj, buf.attn_out, D, rows, bp.ls1, x, D);
+    // Quantizing proj's input is a pass of its own: the heads write disjoint columns of each row,
+    // so a row's range is known only once every head has finished.
+    add_linear(&pool_, bp.proj, input_of(bp.proj, buf.attn_out, D, rows, D, kQIn), rows, bp.ls1, x, D);
     if (pruner) n = prune_step(*pruner, c, layer, x, batch, n, buf.qkv, probs, sizes, &pool_);
     run_mlp(bp, x, batch * n);
     return n;
@@ -250,11 +305,15 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
         }
         kv.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
         q.bias = bp.qkv.bias;
-        linear(&pool_, kv, buf.h, D, rows, buf.qkv + D, 3 * D);
-        for (int b = 0; b < batch; ++b)
-            linear(&pool_, q, buf.h + size_t(b) * n * D, D, keep, buf.qkv + size_t(b) * n * 3 * D, 3 * D);
+        linear(&pool_, kv, buf.in, rows, buf.qkv + D, 3 * D);
+        for (int b = 0; b < batch; ++b) {
+            LinearInput image = buf.in;
+            if (buf.in.x) image.x = buf.in.x + size_t(b) * n * D;
+            else image.q = quantized_row_range(buf.in.q, b * n, keep);
+            linear(&pool_, q, image, keep, buf.qkv + size_t(b) * n * 3 * D, 3 * D);
+        }
     } else {
-        linear(&pool_, bp.qkv, buf.h, D, rows, buf.qkv, 3 * D);
+        linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
     }
     run_attention(buf.qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
 
@@ -265,15 +324,15 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
             std::memmove(buf.attn_out + (size_t(b) * keep + i) * D, buf.attn_out + (size_t(b) * n + i) * D,
                          size_t(D) * sizeof(float));
         }
-    add_linear(&pool_, bp.proj, buf.attn_out, D, batch * keep, bp.ls1, x, D);
+    add_linear(&pool_, bp.proj, input_of(bp.proj, buf.attn_out, D, batch * keep, D, kQIn), batch * keep, bp.ls1, x, D);
     run_mlp(bp, x, batch * keep);
 }
 
 Session::BlockBuffers Session::start_block(const BlockParams& bp, const float* x, int rows) {
     const ModelConfig& c = model_->config();
     const int D = c.embed_dim;
-    BlockBuffers b{buffer(kH, size_t(rows) * D), buffer(kQkv, size_t(rows) * 3 * D), buffer(kAttnOut, size_t(rows) * D)};
-    layernorm_rows(&pool_, x, b.h, rows, D, bp.norm1, float(c.ln_eps));
+    BlockBuffers b{normed_input(bp.qkv, bp.norm1, x, rows), buffer(kQkv, size_t(rows) * 3 * D),
+                   buffer(kAttnOut, size_t(rows) * D)};
     return b;
 }
 
@@ -315,12 +374,25 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
 // The MLP residual: x += ls2 · fc2(act(fc1(LN2 x))), in place, the activation fused into fc1.
 void Session::run_mlp(const BlockParams& bp, float* x, int rows) {
     const ModelConfig& c = model_->config();
-    const int D = c.embed_dim, H = c.mlp_hidden;
-    float* h = buffer(kH, size_t(rows) * D);
-    layernorm_rows(&pool_, x, h, rows, D, bp.norm2, float(c.ln_eps));
+    const int D = c.embed_dim;
+    const LinearInput in = normed_input(bp.fc1, bp.norm2, x, rows);
+    add_linear(&pool_, bp.fc2, hidden(bp.fc1, bp.fc2, in, rows), rows, bp.ls2, x, D);
+}
+
+// act(fc1(in)) as fc2 reads it: quantized in fc1's epilogue when both are int8 (no fp32 hidden
+// matrix), else the fp32 hidden rows (quantized afterwards for an int8 fc2 behind an fp32 fc1).
+LinearInput Session::hidden(const LinearParams& fc1, const LinearParams& fc2, const LinearInput& in, int rows) {
+    const ModelConfig& c = model_->config();
+    const int H = c.mlp_hidden;
+    if (fc1.is_int8() && fc2.is_int8()) {
+        LinearInput out;
+        out.q = quantized_buffer(kQHidden, rows, H);
+        linear_quantized(&pool_, fc1, in.q, rows, mlp_activation(c), out.q);
+        return out;
+    }
     float* mlp = buffer(kMlp, size_t(rows) * H);
-    linear(&pool_, bp.fc1, h, D, rows, mlp, H, mlp_activation(c));
-    add_linear(&pool_, bp.fc2, mlp, H, rows, bp.ls2, x, D);
+    linear(&pool_, fc1, in, rows, mlp, H, mlp_activation(c));
+    return input_of(fc2, mlp, H, rows, H, kQHidden);
 }
 
 // Pooling first: the final norm is per token, so only the pooled tokens need it. Returns the
@@ -369,12 +441,12 @@ void Session::attention_pool(const float* x, int n, float* out) {
     const Model& model = *model_;
     const ModelConfig& c = model.config();
     const AttnPoolParams& ap = model.attn_pool;
-    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim(), H = c.mlp_hidden;
+    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
     float* rows = buffer(kPoolRows, size_t(4) * D);
     float *q = rows, *o = rows + D, *h = rows + 2 * D;
     float* qkv = buffer(kQkv, size_t(n) * 3 * D);  // columns [D, 3D): k, v; the q columns are unused
-    linear(&pool_, ap.q, ap.latent, D, 1, q, D);
-    linear(&pool_, ap.kv, x, D, n, qkv + D, 3 * D);
+    linear(&pool_, ap.q, input_of(ap.q, ap.latent, D, 1, D, kQIn), 1, q, D);
+    linear(&pool_, ap.kv, input_of(ap.kv, x, D, n, D, kQIn), n, qkv + D, 3 * D);
     parallel_for(&pool_, heads, 1, [&](int h0, int h1) {
         for (int hh = h0; hh < h1; ++hh) {
             AttentionHead a;
@@ -392,11 +464,9 @@ void Session::attention_pool(const float* x, int n, float* out) {
             attention_head(a);
         }
     });
-    linear(&pool_, ap.proj, o, D, 1, out, D);
+    linear(&pool_, ap.proj, input_of(ap.proj, o, D, 1, D, kQIn), 1, out, D);
     layernorm(out, D, h, D, 1, D, ap.norm.weight, ap.norm.bias, float(c.ln_eps));
-    float* mlp = buffer(kMlp, size_t(H));
-    linear(&pool_, ap.fc1, h, D, 1, mlp, H, mlp_activation(c));
-    add_linear(&pool_, ap.fc2, mlp, H, 1, nullptr, out, D);
+    add_linear(&pool_, ap.fc2, hidden(ap.fc1, ap.fc2, input_of(ap.fc1, h, D, 1, D, kQIn), 1), 1, nullptr, out, D);
 }
 
 // The classifier head on the pooled features (a distilled model averages its two heads), or the
@@ -410,10 +480,11 @@ std::vector<float> Session::head(const float* pooled, int batch) {
         for (int b = 0; b < batch; ++b) std::memcpy(&result[size_t(b) * outs], pooled + size_t(b) * rows * D, D * 4);
         return result;
     }
-    linear(&pool_, model.head, pooled, rows * D, batch, result.data(), outs);
+    linear(&pool_, model.head, input_of(model.head, pooled, rows * D, batch, D, kQIn), batch, result.data(), outs);
     if (c.distilled) {
         std::vector<float> second(size_t(batch) * outs);
-        linear(&pool_, model.head_dist, pooled + D, rows * D, batch, second.data(), outs);
+        linear(&pool_, model.head_dist, input_of(model.head_dist, pooled + D, rows * D, batch, D, kQIn), batch,
+               second.data(), outs);
         for (size_t i = 0; i < result.size(); ++i) result[i] = (result[i] + second[i]) / 2;
     }
     return result;

@@ -61,6 +61,14 @@ struct RunOptions {
     bool last_block_all_rows = false;
 };
 
+// What a Linear reads (vit/block_steps.h): fp32 rows (x, stride ld) for an fp32 layer, quantized
+// rows (kernels/quantize.h) for an int8 one (LinearParams::is_int8).
+struct LinearInput {
+    const float* x = nullptr;
+    int ld = 0;
+    QuantizedRows q;
+};
+
 // Runs a shared, read-only Model. A Session owns its thread pool and its workspace, so each
 // thread that runs inferences concurrently uses its own Session (the Model is shared).
 class Session {
@@ -82,9 +90,12 @@ public:
     uint64_t memory_limit() const { return memory_limit_; }
     // Workspace bytes of run() on `batch` images, at most: every block at the full token count;
     // `attention` when a pruner keeps attention maps, `sizes` when it tracks token sizes (ToMe).
-    // The thread count does not enter: the kernels keep their per-thread scratch themselves
-    // (thread_scratch in kernels/ops_impl.h: K transposed and a few rows per thread).
-    static uint64_t workspace_bytes(const ModelConfig& config, int batch, bool attention = false, bool sizes = false);
+    // `int8` for an int8 model (Model::is_int8): its quantized Linear inputs instead of the fp32
+    // LayerNorm output and MLP hidden matrix. The thread count does not enter: the kernels keep
+    // their per-thread scratch themselves (thread_scratch in kernels/ops_impl.h: K transposed and a
+    // few rows per thread; the fused LayerNorm + quantization a few rows per thread).
+    static uint64_t workspace_bytes(const ModelConfig& config, int batch, bool attention = false, bool sizes = false,
+                                    bool int8 = false);
 
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
@@ -107,11 +118,12 @@ private:
     // Block `layer` computed for the first `keep` rows of each image only (the pooled tokens);
     // leaves x as [batch × keep × dim].
     void run_pooled_block(int layer, float* x, int batch, int tokens, int keep, const float* sizes);
-    // The parts of a block: its buffers at `rows` rows with h = norm1(x) computed; attention of
+    // The parts of a block: its buffers at `rows` rows with qkv's input norm1(x) computed; attention of
     // query rows [0, query_rows) of every image against all its tokens; the MLP residual (norm2
     // included).
     struct BlockBuffers {
-        float *h, *qkv, *attn_out;
+        LinearInput in;
+        float *qkv, *attn_out;
     };
     BlockBuffers start_block(const BlockParams& bp, const float* x, int rows);
     void run_attention(const float* qkv, int batch, int tokens, int query_rows, const float* log_sizes, float* probs,
@@ -121,6 +133,15 @@ private:
     float* log_sizes_of(const float* sizes, int rows);          // ToMe's log(size) key bias, or null
 
     float* buffer(int slot, size_t floats);
+    // Quantized rows [rows × k] in workspace slot `slot`.
+    QuantizedRows quantized_buffer(int slot, int rows, int k);
+    // The input of Linear p: LayerNorm(x) over `rows` rows, quantized on the fly for an int8 layer.
+    LinearInput normed_input(const LinearParams& p, const LayerNormParams& norm, const float* x, int rows);
+    // The input of Linear p from fp32 rows x [rows × k] (stride ld): x itself, or quantized into
+    // workspace slot `slot` for an int8 layer.
+    LinearInput input_of(const LinearParams& p, const float* x, int ld, int rows, int k, int slot);
+    // fc2's input act(fc1(in)), quantized in fc1's epilogue when both are int8.
+    LinearInput hidden(const LinearParams& fc1, const LinearParams& fc2, const LinearInput& in, int rows);
     // Throws when the buffers a run needs, with what the Session already holds, exceed the limit.
     void check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const;
 
@@ -132,11 +153,12 @@ private:
 };
 
 // Refuses (pomt::Error naming both sizes) a model whose forward pass of one image on one thread
-// needs more activation memory than `limit` bytes.
-void check_model_memory(const ModelConfig& config, uint64_t limit);
+// needs more activation memory than `limit` bytes (`int8`: an int8 model, see workspace_bytes).
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false);
 
 // The readable reference forward pass: plain loops, double accumulation, one thread, no pruning.
-// Every fast kernel and the Session are tested against it.
+// Every fast kernel and the Session are tested against it. An int8 model's Linears are simulated
+// (input quantized per row with quantize_rows_reference, weights dequantized).
 std::vector<float> forward_reference(const Model& model, const float* images, int batch);
 
 // Writes the unfolded patches of one image: row p = patch p's pixels in (channel, y, x) order,

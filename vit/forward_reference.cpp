@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
+#include "kernels/quantize.h"
 #include "vit/forward.h"
 
 namespace pomt {
@@ -25,12 +26,34 @@ void unfold_patches(const float* image, int channels, int img_size, int patch, f
 
 namespace {
 
-// The reference multiplies the PyTorch-layout weight, never the panels the fast path reads.
+// What an int8 Linear reads: its input rows quantized per row (x ≈ scale·q + offset,
+// kernels/quantize.h), as floats.
+std::vector<float> quantized_input(const float* in, int rows, int in_dim) {
+    QuantizedRows q;
+    std::vector<int8_t> values(size_t(rows) * quantized_row_bytes(in_dim));
+    std::vector<float> scale(rows), offset(rows), out(size_t(rows) * in_dim);
+    q.rows = rows;
+    q.k = in_dim;
+    q.ld = quantized_row_bytes(in_dim);
+    q.q = values.data();
+    q.scale = scale.data();
+    q.offset = offset.data();
+    quantize_rows_reference(in, in_dim, rows, in_dim, q);
+    for (int r = 0; r < rows; ++r) dequantize_row(q, r, out.data() + size_t(r) * in_dim);
+    return out;
+}
+
+// The reference multiplies the PyTorch-layout weight, never the panels the fast path reads. An
+// int8 Linear (Model::quantized) is simulated: its input quantized per row, its weight dequantized
+// (scale·wq, Model::linear_weight), the products summed in double.
 void linear_ref(const Model& model, const LinearParams& p, const float* in, int rows, int in_dim, int out_dim,
                 float* out) {
     Epilogue ep;
     ep.bias = p.bias;
-    gemm_reference(rows, out_dim, in_dim, in, in_dim, model.linear_weight(p), in_dim, out, out_dim, ep);
+    std::vector<float> simulated;
+    if (p.is_int8()) simulated = quantized_input(in, rows, in_dim);
+    gemm_reference(rows, out_dim, in_dim, p.is_int8() ? simulated.data() : in, in_dim, model.linear_weight(p), in_dim,
+                   out, out_dim, ep);
 }
 
 // timm's AttentionPoolLatent.forward on one image's tokens x [n × D] (latent_len 1, so its 'token'

@@ -1,0 +1,336 @@
+// The int8 forward pass (Model::quantized: int8 weights per output column, activations quantized
+// per row at every Linear input, vit/block_steps.h) against its readable simulation
+// (forward_reference on the int8 model) and against timm's fp32 outputs; pruning, threads, the
+// memory limit and the profiler's run_blocks on int8 models.
+//
+// Tolerances. The fast pass and the simulation quantize the same activations, but those activations
+// differ by float rounding (fast LayerNorm, GEMM epilogue and attention kernels against
+// double-precision references, ~1e-6 relative), so a value within that distance of a rounding
+// boundary of its row's grid goes to the neighbouring q in one of the two: one input moved by one
+// step (its row's range/254), the size of the error every quantized value already carries. In one
+// block such flips are rare (~1e-6·127 of the values), so the two passes differ by a small share of
+// what quantization moves the output: at most kSimulationShare (1/10) of the int8-versus-fp32
+// distance, which must itself be real (≥ kMinQuantizationEffect), so the check cannot pass by
+// running fp32 (that would sit at the full distance) nor by comparing two zeros. Through many blocks
+// the flips cascade: a flipped value moves the next layer's inputs by a whole step, which flips a
+// step's worth of values there, until the two passes carry independent rounding noise (measured: a
+// 1e-6 relative perturbation of the image moves the simulation of the 3-block fixtures by 30–70 % of
+// the quantization effect). Deep models are therefore compared by top-1 and by their distance to
+// timm's fp32 outputs, not value by value.
+#include <algorithm>
+#include <cmath>
+
+#include "doctest/doctest.h"
+#include "tests/test_util.h"
+#include "core/memory_limit.h"
+#include "core/npy.h"
+#include "core/json.h"
+#include "core/file_util.h"
+#include "profiler/block_ops.h"
+#include "prune/pruning.h"
+#include "vit/forward.h"
+#include "vit/config.h"
+#include "weights_tools/convert.h"
+
+using namespace pomt;
+
+namespace {
+
+constexpr double kSimulationShare = 0.1;         // one block: |fast − simulation| ≤ this · |simulation − fp32|
+constexpr double kMinQuantizationEffect = 1e-4;  // relative L2 int8 vs fp32 must be at least this
+// int8 outputs against timm's fp32 ones (relative L2). The real ViT-Tiny: measured 0.034 on its 8
+// reference images. The fixtures' 2–3-block models with random or truncated weights and tiny widths
+// quantize worse (measured 0.05–0.24, CLIP QuickGELU the largest); pruned runs also pick some other
+// tokens than fp32 did where scores are close (measured up to 0.34 on micro).
+constexpr double kRealInt8VsFp32 = 0.06;
+constexpr double kFixtureInt8VsFp32 = 0.35;
+constexpr double kPrunedInt8VsFp32 = 0.5;
+
+std::shared_ptr<const Model> fp32_fixture(const std::string& folder) {
+    ConvertOptions o;
+    o.input = folder;
+    o.output = pomt_test::temp_dir() + "/model.pomt";
+    convert_timm_weights(o);
+    return Model::load(o.output);
+}
+
+// The same model with every Linear in int8.
+std::shared_ptr<const Model> int8_of(const Model& fp32) {
+    WeightsMeta meta = fp32.meta();
+    meta.quantization.precision = "int8";
+    return Model::quantized(meta, [&](const TensorSpec& s) { return fp32.tensor_values(s); });
+}
+
+// ‖a − b‖ / ‖b‖.
+double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    double d = 0, n = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+        n += double(b[i]) * b[i];
+    }
+    return std::sqrt(d / n);
+}
+
+std::vector<int> top1_per_row(const std::vector<float>& logits, int classes) {
+    std::vector<int> top;
+    for (size_t r = 0; r + size_t(classes) <= logits.size(); r += size_t(classes))
+        top.push_back(int(std::max_element(logits.begin() + long(r), logits.begin() + long(r) + classes) -
+                          (logits.begin() + long(r))));
+    return top;
+}
+
+std::vector<float> npy_values(const std::string& path) { return read_npy(path).data; }
+
+std::vector<float> test_images(const ModelConfig& c, int batch, double freq) {
+    std::vector<float> images(size_t(batch) * 3 * c.img_size * c.img_size);
+    for (size_t i = 0; i < images.size(); ++i) images[i] = float(std::sin(double(i) * freq) + 0.3 * std::cos(double(i) * 0.7));
+    return images;
+}
+
+}  // namespace
+
+TEST_CASE("int8: Model::quantized makes every Linear int8 and keeps the rest") {
+    auto fp32 = Model::random(pomt_test::small_config(2, 4), 5);
+    auto q = int8_of(*fp32);
+    CHECK(q->is_int8());
+    CHECK(!fp32->is_int8());
+    CHECK(q->patch_embed.is_int8());
+    CHECK(q->head.is_int8());
+    for (const BlockParams& bp : q->blocks)
+        for (const LinearParams* p : {&bp.qkv, &bp.proj, &bp.fc1, &bp.fc2}) CHECK(p->is_int8());
+    CHECK(std::equal(q->pos_embed, q->pos_embed + fp32->config().embed_dim, fp32->pos_embed));
+}
+
+// Every fixture family (one image each): the Session's int8 pass against its simulation, and
+// against timm's fp32 logits.
+TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+    POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
+    for (const std::string& name : pomt_test::fixture_names()) {
+        if (name == "deit_tiny") continue;  // 12 blocks: the reference pass is slow (the real ViT-Tiny below)
+        CAPTURE(name);
+        const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
+        auto fp32 = fp32_fixture(folder);
+        auto q = int8_of(*fp32);
+        const NpyArray x = read_npy(folder + "/input.npy");
+        const std::vector<float> timm = npy_values(folder + "/logits.npy");
+        const int batch = int(x.shape[0]);
+        Session session(q, 2);
+        const std::vector<float> fast = session.run(x.data.data(), batch);
+        const std::vector<float> simulated = forward_reference(*q, x.data.data(), batch);
+        const double to_timm = relative_l2(fast, timm), simulated_to_timm = relative_l2(simulated, timm);
+        INFO(name << ": fast int8 vs timm " << to_timm << ", int8 simulation vs timm " << simulated_to_timm
+                  << ", fast vs simulation " << relative_l2(fast, simulated));
+        CHECK(to_timm >= kMinQuantizationEffect);
+        CHECK(to_timm <= kFixtureInt8VsFp32);
+        CHECK(simulated_to_timm <= kFixtureInt8VsFp32);
+        const int outs = session.outputs();
+        CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
+        if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
+    }
+}
+
+TEST_CASE("int8: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
+    POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", p);
+    const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
+    auto q = int8_of(*fp32_fixture(folder));
+    const NpyArray x = read_npy(folder + "/reference/input.npy");
+    const std::vector<float> timm = npy_values(folder + "/reference/logits.npy");
+    Session session(q, 2);
+    const std::vector<float> fast = session.run(x.data.data(), int(x.shape[0]));
+    const double to_timm = relative_l2(fast, timm);
+    INFO("int8 vs timm fp32, relative L2 " << to_timm);
+    CHECK(to_timm >= kMinQuantizationEffect);
+    CHECK(to_timm <= kRealInt8VsFp32);
+    CHECK(top1_per_row(fast, 1000) == top1_per_row(timm, 1000));
+}
+
+namespace {
+
+// A small model of one of timm's families (random weights).
+ModelConfig small_variant(const char* arch, int depth) {
+    ModelConfig c = config_for_architecture(arch);
+    c.embed_dim = 48;
+    c.num_heads = 3;
+    c.mlp_hidden = 4 * 48;
+    c.depth = depth;
+    c.img_size = 64;
+    if (c.num_classes > 0) c.num_classes = 10;
+    return c;
+}
+
+}  // namespace
+
+// One block, where rounding flips stay rare (see the top): the fast int8 pass against its
+// simulation, value by value, on every family's layout.
+TEST_CASE("int8: one block of every family matches the int8 simulation within a tenth of the quantization effect") {
+    for (const char* arch : {"vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "deit3_small_patch16_224",
+                             "vit_small_patch14_reg4_dinov2", "vit_base_patch32_clip_quickgelu_224",
+                             "vit_base_patch16_siglip_224", "vit_medium_patch16_gap_256",
+                             "vit_so150m_patch16_reg4_map_256"}) {
+        const std::string name = arch;
+        CAPTURE(name);
+        ModelConfig c = small_variant(arch, 1);
+        c.img_size = c.patch_size * 4;
+        auto fp32 = Model::random(c, 17);
+        auto q = int8_of(*fp32);
+        const std::vector<float> images = test_images(c, 2, 0.019);
+        Session session(q, 2);
+        const std::vector<float> fast = session.run(images.data(), 2);
+        const std::vector<float> simulated = forward_reference(*q, images.data(), 2);
+        const std::vector<float> fp32_ref = forward_reference(*fp32, images.data(), 2);
+        const double quantization = relative_l2(simulated, fp32_ref), departure = relative_l2(fast, simulated);
+        INFO("simulation vs fp32 " << quantization << ", fast vs simulation " << departure);
+        CHECK(quantization >= kMinQuantizationEffect);
+        CHECK(departure <= kSimulationShare * quantization);
+    }
+}
+
+namespace {
+
+PruneSchedule spec(const char* s) { return parse_prune_spec(s); }
+
+}  // namespace
+
+// Pruners see fp32 x and qkv, so every method runs unchanged on an int8 model. Against timm's fp32
+// pruned logits (the pruning fixtures of micro) the int8 run stays within the int8-vs-fp32 bound
+// with the same top-1; the int8 model's own exact references: computing only the pooled rows of the
+// last block gives the same bits as the full block (quantization is per row, so a row's result does
+// not depend on the others), and a batch gives its images' logits.
+TEST_CASE("int8 pruning: every method runs, stays near the fp32 pruned reference, and matches its int8 references") {
+    POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
+    const std::string folder = pomt_test::shared_dir() + "/fixtures/micro";
+    auto fp32 = fp32_fixture(folder);
+    auto q = int8_of(*fp32);
+    const ModelConfig& cfg = q->config();
+    const NpyArray x = read_npy(folder + "/input.npy");
+    Session session(q, 2);
+    struct Case {
+        const char* spec;
+        const char* file;
+    };
+    const Case cases[] = {{"pomt:R=56,layer=1", "logits_pomt_R56_L1.npy"},
+                          {"pomt:R=100,layer=2", "logits_pomt_R100_L2.npy"},
+                          {"topk:r=4", "logits_topk_r4.npy"},
+                          {"tome:r=8", "logits_tome_r8.npy"},
+                          {"tome:r=16", "logits_tome_r16.npy"},
+                          {"random:keep=100,seed=3", nullptr}};
+    const std::vector<float> images = test_images(cfg, 3, 0.013);
+    const size_t img = images.size() / 3;
+    for (const Case& c : cases) {
+        const std::string s = c.spec;
+        CAPTURE(s);
+        const ResolvedSchedule plan = resolve_schedule(spec(c.spec), cfg);
+        auto pruner = make_pruner(plan, cfg);
+        REQUIRE(pruner);
+        std::vector<int> tokens;
+        RunOptions opt;
+        opt.pruner = pruner.get();
+        opt.tokens_after_block = &tokens;
+        if (c.file) {
+            const std::vector<float> got = session.run(x.data.data(), 1, opt);
+            const std::vector<float> ref = npy_values(folder + "/" + c.file);
+            INFO("int8 pruned vs timm fp32 pruned, relative L2 " << relative_l2(got, ref));
+            CHECK(relative_l2(got, ref) <= kPrunedInt8VsFp32);
+            CHECK(top1_per_row(got, cfg.num_classes) == top1_per_row(ref, cfg.num_classes));
+            CHECK(tokens == plan.tokens_after_block);
+        }
+        // Pooled rows only (the default) against every row of the last block: the same bits.
+        const std::vector<float> pooled = session.run(images.data(), 3, opt);
+        RunOptions all_rows = opt;
+        all_rows.last_block_all_rows = true;
+        CHECK(session.run(images.data(), 3, all_rows) == pooled);
+        for (float v : pooled) CHECK(std::isfinite(v));
+        // Image by image.
+        for (int b = 0; b < 3; ++b) {
+            const std::vector<float> one = session.run(images.data() + b * img, 1, opt);
+            for (int k = 0; k < cfg.num_classes; ++k)
+                CHECK(one[size_t(k)] == doctest::Approx(pooled[size_t(b) * cfg.num_classes + size_t(k)]).epsilon(1e-4).scale(1e-3));
+        }
+    }
+}
+
+// Integer sums are exact and every other step splits work by rows or heads with the same
+// arithmetic per row, so the thread count cannot change a bit; every family's layout (ToMe sizes
+// included) is covered by the random variants.
+TEST_CASE("int8: 1, 2 and 3 threads give identical logits, pruned or not") {
+    // Class-token models (POMT needs the class token's attention), the distillation token, and
+    // attention-pool ('map') pooling.
+    for (const char* arch : {"vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "vit_base_patch16_siglip_224"}) {
+        const std::string name = arch;
+        CAPTURE(name);
+        auto q = int8_of(*Model::random(small_variant(arch, 3), 9));
+        const std::vector<float> images = test_images(q->config(), 2, 0.011);
+        for (const char* s : {"none", "tome:r=3", "pomt:R=5,layer=1"}) {
+            CAPTURE(s);
+            if (std::string(s).find("pomt") == 0 && !q->config().class_token) continue;  // POMT ranks by the class token
+            std::unique_ptr<TokenPruner> pruner;
+            if (std::string(s) != "none") pruner = make_pruner(spec(s), q->config());
+            RunOptions opt;
+            opt.pruner = pruner.get();
+            std::vector<float> first;
+            for (int threads : {1, 2, 3}) {
+                Session session(q, threads);
+                const std::vector<float> got = session.run(images.data(), 2, opt);
+                if (first.empty()) first = got;
+                else CHECK(got == first);
+            }
+        }
+    }
+}
+
+TEST_CASE("int8 memory limit: the workspace counts the quantized buffers and a run at the estimate fits") {
+    const auto q = int8_of(*Model::random(pomt_test::tiny_config(2), 1));
+    const ModelConfig& c = q->config();
+    const uint64_t one = Session::workspace_bytes(c, 1, false, false, true);
+    CHECK(one != Session::workspace_bytes(c, 1));  // the int8 buffers differ from the fp32 ones
+    CHECK(Session::workspace_bytes(c, 4, false, false, true) > 3 * one);
+    std::vector<float> x(size_t(4) * 3 * c.img_size * c.img_size, 0.25f);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += float(i % 7) * 0.1f;
+    Session s(q, 2);
+    s.set_memory_limit(one);
+    CHECK(s.run(x.data(), 1).size() == size_t(c.num_classes));  // exactly enough
+    pomt_test::expect_error([&] { s.run(x.data(), 4); }, "the forward pass of 4 images at 5 tokens needs ");
+    Session small(q, 1);
+    small.set_memory_limit(one - 1);
+    pomt_test::expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
+    pomt_test::expect_error([&] { check_model_memory(c, one - 1, true); }, "for one image needs");
+    check_model_memory(c, one, true);
+    // With attention maps and sizes kept (a ToMe/POMT pruner) the estimate grows and still bounds.
+    const uint64_t pruned = Session::workspace_bytes(c, 2, true, true, true);
+    CHECK(pruned > Session::workspace_bytes(c, 2, false, false, true));
+}
+
+// The profiler's entry (Session::run_blocks) and its op-by-op block run int8 blocks: the two agree
+// (the op block computes attention unfused: the same computation, not the same bits), and both differ
+// from the fp32 model by about the quantization effect.
+TEST_CASE("int8: run_blocks and the profiler's op-by-op block run the int8 blocks") {
+    ModelConfig c = pomt_test::small_config(3, 4);
+    auto fp32 = Model::random(c, 21);
+    auto q = int8_of(*fp32);
+    const int D = c.embed_dim, n = c.num_tokens(), batch = 2;
+    std::vector<float> tokens(size_t(batch) * n * D);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = float(std::sin(double(i) * 0.05));
+    Session session(q, 2), session32(fp32, 2);
+    std::vector<float> blocks = tokens, blocks32 = tokens, ops = tokens;
+    CHECK(session.run_blocks(blocks.data(), batch, n, 0, c.depth) == n);
+    session32.run_blocks(blocks32.data(), batch, n, 0, c.depth);
+    OpTimedBlock op_block(session);
+    OpTimes times;
+    for (int layer = 0; layer < c.depth; ++layer) CHECK(op_block.run(layer, ops.data(), batch, n, nullptr, times) == n);
+    const double quantization = relative_l2(blocks, blocks32);
+    INFO("int8 vs fp32 blocks " << quantization << ", op block vs run_blocks " << relative_l2(ops, blocks));
+    CHECK(quantization >= kMinQuantizationEffect);
+    CHECK(relative_l2(ops, blocks) <= kSimulationShare * quantization);
+    // With a pruner: the token count follows the schedule.
+    auto pruner = make_pruner(spec("tome:r=2"), c);
+    std::vector<float> pruned = tokens;
+    const int left = session.run_blocks(pruned.data(), batch, n, 0, c.depth, pruner.get());
+    CHECK(left == n - 2 * c.depth);
+    OpTimes pruned_times;
+    std::vector<float> pruned_ops = tokens;
+    auto pruner2 = make_pruner(spec("tome:r=2"), c);
+    int m = n;
+    for (int layer = 0; layer < c.depth; ++layer) m = op_block.run(layer, pruned_ops.data(), batch, m, pruner2.get(), pruned_times);
+    CHECK(m == left);
+}
