@@ -75,10 +75,6 @@ examples: $(EXAMPLES)
 $(BUILD)/bench_decode: profiler/tools/bench_decode.cpp $(BUILD)/libpomt.a
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpomt.a $(LDLIBS)
 
-# int8 accuracy against fp32 on a labelled image set (profiler/tools/eval_int8.cpp); not part of `all`.
-$(BUILD)/eval_int8: profiler/tools/eval_int8.cpp $(BUILD)/libpomt.a
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpomt.a $(LDLIBS)
-
 # The tests find the pomt binary (for CLI tests) next to themselves.
 test: $(BUILD)/pomt_tests $(BUILD)/pomt examples
 	$(BUILD)/pomt_tests $(TEST_ARGS)

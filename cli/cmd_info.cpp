@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "kernels/gemm_int8_kernels.h"
 #include "pomt/error.h"
 #include "vit/weights_file.h"
 
@@ -50,6 +51,7 @@ int cmd_info(int argc, char** argv) {
         std::printf("precision       %s: weights %s, activations %s\n", q.precision.c_str(), q.weights.c_str(),
                     q.activations.c_str());
         std::printf("calibration     %s\n", q.calibration_text().c_str());
+        std::printf("int8 kernels    %s on this CPU (POMT_INT8 selects another)\n", active_int8_variant());
     }
     std::printf("parameters      %lld (%.1f M) in %zu tensors\n", params, params / 1e6, f.tensors().size());
     std::printf("image           %d px, patch %d, %d patches + %d prefix tokens = %d tokens\n", c.img_size, c.patch_size,
