@@ -1,5 +1,7 @@
 // The avx-vnni int8 variant (Intel client CPUs since Alder Lake, without AVX-512): ymm vpdpbusd,
 // 32 multiply-adds per instruction, with the q XOR 0x80 scheme of gemm_int8_avx512vnni.cpp.
+#include <cpuid.h>
+
 #include "kernels/x86/int8_ops_x86.h"
 
 namespace pomt {
@@ -23,7 +25,14 @@ struct Tiles {
     static constexpr int rows = 6, panels = 1;
 };
 
-bool cpu_has() { return __builtin_cpu_supports("avxvnni") != 0; }
+// CPUID leaf 7, sub-leaf 1, EAX bit 4 (AVX-VNNI): read directly, since older compilers (clang 14)
+// do not know "avxvnni" in __builtin_cpu_supports. The table is only used within the avx2 level,
+// whose check already covers the OS saving ymm state.
+bool cpu_has() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+    return (eax >> 4) & 1u;
+}
 
 constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("avx-vnni", Isa::Avx2, cpu_has);
 
