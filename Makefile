@@ -11,11 +11,14 @@ BLAS     ?=
 JPEG     ?=
 SAN      ?=
 OPT      ?= -O3
+# Debug information: full by default; CI's extra builds use -g1 (line tables: enough for sanitizer
+# and valgrind stack traces, and a third faster to compile).
+DEBUG    ?= -g
 WERROR   ?=
 
 TARGET_ARCH := $(shell $(CXX) -dumpmachine)
 CPPFLAGS += -I. -Iinclude -Ithird_party -MMD -MP
-CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra $(WERROR) -pthread -fno-math-errno
+CXXFLAGS += -std=c++17 $(OPT) $(DEBUG) -Wall -Wextra $(WERROR) -pthread -fno-math-errno
 LDFLAGS  += -pthread
 LDLIBS   +=
 

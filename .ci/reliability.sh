@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Reliability checks of issue 8 (docs/RELIABILITY.md), called from .ci/run after `make test`:
-#   1. the whole test suite built with AddressSanitizer + UndefinedBehaviorSanitizer (every UBSan
-#      finding fatal, leaks checked);
-#   2. the concurrency and determinism tests built with ThreadSanitizer;
-#   3. every libFuzzer target: its committed corpus replayed, then FUZZ_SECONDS (45) of fuzzing;
-#   4. valgrind memcheck on `pomt convert`, `pomt run` and `pomt classify`, good and bad inputs.
-# Budget: about 15 minutes on 2 cores (each step prints its time). Stops at the first failure.
-# Environment: FUZZ_SECONDS (per target), JOBS (make -j, default 2), RELIABILITY_STEPS (a subset
-# of "asan tsan fuzz valgrind", default all).
+# Reliability checks (docs/RELIABILITY.md), called from .ci/run after `make test`, one step per call:
+#   asan      the test suite built with AddressSanitizer + UndefinedBehaviorSanitizer (every UBSan
+#             finding fatal, leaks checked); the heavy data tests are left to the plain build
+#   tsan      the concurrency and determinism tests built with ThreadSanitizer
+#   fuzz      every libFuzzer target: its committed corpus replayed in full, then FUZZ_SECONDS (20)
+#             of fuzzing each
+#   valgrind  memcheck on build/pomt (`make`'s program): convert, quantize, info, run, classify,
+#             good and bad inputs, small models
+# Usage: .ci/reliability.sh [STEP...] (default: all four, or $RELIABILITY_STEPS). Each step prints
+# its time; it stops at the first failure. Environment: FUZZ_SECONDS, JOBS (make -j, default 2).
+# The extra builds use -g1 (line tables: enough for the stack traces, a third faster to compile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-45}
-STEPS=${RELIABILITY_STEPS:-asan tsan fuzz valgrind}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ $# -gt 0 ]; then STEPS="$*"; else STEPS=${RELIABILITY_STEPS:-asan tsan fuzz valgrind}; fi
+for s in $STEPS; do
+  case $s in asan|tsan|fuzz|valgrind) ;; *) echo "reliability.sh: unknown step '$s' (asan tsan fuzz valgrind)"; exit 2 ;; esac
+done
 
 export DEBIAN_FRONTEND=noninteractive
 need=()
@@ -40,7 +45,7 @@ want() { [[ " $STEPS " == *" $1 "* ]]; }
 # 1. ASan + UBSan: the whole suite (the CLI tests run the sanitized pomt binary too).
 if want asan; then
   begin "ASan + UBSan build"
-  make -j"$JOBS" --no-print-directory SAN=address,undefined BUILD=build-asan OPT=-O1 \
+  make -j"$JOBS" --no-print-directory SAN=address,undefined BUILD=build-asan OPT=-O1 DEBUG=-g1 \
     build-asan/pomt_tests build-asan/pomt >/dev/null
   done_step "ASan + UBSan build (gcc, -O1)"
   begin "ASan + UBSan test suite"
@@ -53,7 +58,7 @@ fi
 # 2. TSan: the tests that share models, sessions and pools between threads.
 if want tsan; then
   begin "TSan build"
-  make -j"$JOBS" --no-print-directory SAN=thread BUILD=build-tsan OPT=-O1 build-tsan/pomt_tests >/dev/null
+  make -j"$JOBS" --no-print-directory SAN=thread BUILD=build-tsan OPT=-O1 DEBUG=-g1 build-tsan/pomt_tests >/dev/null
   done_step "TSan build (gcc, -O1)"
   begin "TSan concurrency tests"
   # setarch -R: TSan in LLVM 14 / GCC 12 cannot map its shadow with the high-entropy ASLR of
@@ -80,11 +85,11 @@ if want fuzz; then
   done_step "fuzz: 6 targets x ${FUZZ_SECONDS} s"
 fi
 
-# 4. valgrind memcheck on the commands that read files (a plain -O2 build: valgrind has no
-#    AVX-512, so the AVX2 kernels are forced).
+# 4. valgrind memcheck on the commands that read files, with the program `make` builds (-O3 -g):
+#    no build of its own.
 if want valgrind; then
   begin "valgrind memcheck"
-  make -j"$JOBS" --no-print-directory BUILD=build-valgrind OPT=-O2 build-valgrind/pomt >/dev/null
+  make -j"$JOBS" --no-print-directory build/pomt >/dev/null
   V=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
      --errors-for-leak-kinds=definite,indirect --track-origins=yes)
   # valgrind runs neither AVX-512 nor AVX-VNNI: the avx2 level and its int8 kernels.
@@ -92,7 +97,7 @@ if want valgrind; then
   case "$(uname -m)" in x86_64) ;; *) unset POMT_ISA POMT_INT8 ;; esac
   W=$(mktemp -d)
   trap 'rm -rf "$W"' EXIT
-  P=build-valgrind/pomt
+  P=build/pomt
   # Inputs from the fuzz seed generator (tiny hub folder, images) and python3 (an NPY).
   [ -x build-fuzz/make_seeds ] || make --no-print-directory -f fuzz/Makefile build-fuzz/make_seeds >/dev/null
   build-fuzz/make_seeds "$W/seeds" >/dev/null
@@ -133,14 +138,10 @@ EOF
   vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 1 --prune "tome:r=8" --verbose
   vg 2 run -m "$W/bad.pomt" --input "$W/x.npy" --output "$W/z.npy"
   vg 2 run -m "$W/deit.pomt" --input "$W/tiny.pomt" --output "$W/z.npy"
-  if "$P" --help | grep -q '^  classify'; then
-    vg 0 classify -m "$W/deit.pomt" "$W/rgb8.png" "$W/ycc420.jpg" "$W/grey16.pgm" --prune "pomt:R=50,layer=3"
-    vg 0 classify -m "$W/tiny.pomt" "$W/rgb8.png" --json
-    vg 0 classify -m "$W/tiny_int8.pomt" "$W/rgb8.png" --json
-    vg 2 classify -m "$W/deit.pomt" "$W/bad.pomt"
-  else
-    echo "valgrind: SKIP classify (not in this build)"
-  fi
+  vg 0 classify -m "$W/deit.pomt" "$W/rgb8.png" "$W/ycc420.jpg" "$W/grey16.pgm" --prune "pomt:R=50,layer=3"
+  vg 0 classify -m "$W/tiny.pomt" "$W/rgb8.png" --json
+  vg 0 classify -m "$W/tiny_int8.pomt" "$W/rgb8.png" --json
+  vg 2 classify -m "$W/deit.pomt" "$W/bad.pomt"
   done_step "valgrind: convert, quantize, run, classify"
 fi
 

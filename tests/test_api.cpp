@@ -286,10 +286,7 @@ TEST_CASE("api: the examples built by `make examples` run") {
     const std::string bin = pomt_test::pomt_binary();
     const std::string dir = bin.substr(0, bin.rfind('/')) + "/examples";
     if (!pomt_test::file_exists(dir + "/classify_minimal") || !pomt_test::file_exists(dir + "/classify_pruned")) {
-        MESSAGE("SKIP: examples not built (make examples)");
-        std::printf("SKIP: %s: examples not built beside the tests (make examples)\n",
-                    doctest::getContextOptions()->currentTest->m_name);
-        ++pomt_test::g_skipped;
+        pomt_test::skip_test("examples not built beside the tests (make examples)");
         return;
     }
     const std::string tmp = pomt_test::temp_dir();

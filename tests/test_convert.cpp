@@ -242,8 +242,7 @@ TEST_CASE("convert: malformed safetensors files") {
 TEST_CASE("convert_timm.py writes byte-identical files") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     if (std::system("python3 -c 'import sys' 2>/dev/null") != 0) {
-        MESSAGE("SKIP: python3 is not installed");
-        ++pomt_test::g_skipped;
+        pomt_test::skip_test("python3 is not installed");
         return;
     }
     for (const char* name : {"micro", "deit_tiny_distilled_d2", "deit3_micro"}) {
@@ -281,8 +280,7 @@ TEST_CASE("convert_timm.py writes byte-identical files") {
 
 TEST_CASE("convert_timm.py refuses bad input with exit code 2 and no output") {
     if (std::system("python3 -c 'import sys' 2>/dev/null") != 0) {
-        MESSAGE("SKIP: python3 is not installed");
-        ++pomt_test::g_skipped;
+        pomt_test::skip_test("python3 is not installed");
         return;
     }
     ModelConfig cfg = tiny_cfg();

@@ -17,6 +17,7 @@
 using namespace pomt;
 
 TEST_CASE("fidelity: top-1 agrees with the reference implementations on real ImageNet images") {
+    if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("data/imagenet-val-1300/reference_predictions.tsv", tsv);
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", weights);
     const std::string data = pomt_test::shared_dir() + "/data/imagenet-val-1300";

@@ -63,8 +63,7 @@ json::Value read_json(const std::string& path) {
 
 bool python3_available() {
     if (std::system("python3 -c 'import sys' 2>/dev/null") == 0) return true;
-    MESSAGE("SKIP: python3 is not installed");
-    ++pomt_test::g_skipped;
+    pomt_test::skip_test("python3 is not installed");
     return false;
 }
 

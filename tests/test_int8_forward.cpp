@@ -108,6 +108,7 @@ TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     for (const std::string& name : pomt_test::fixture_names()) {
         if (name == "deit_tiny") continue;  // 12 blocks: the reference pass is slow (the real ViT-Tiny below)
+        if (pomt_test::skip_long_fixture_here(name)) continue;
         CAPTURE(name);
         const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
         auto fp32 = fp32_fixture(folder);
@@ -131,6 +132,7 @@ TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 
 }
 
 TEST_CASE("int8: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
+    if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
     auto q = int8_of(*fp32_fixture(folder));

@@ -55,7 +55,7 @@ void for_each_int8_variant(const std::function<void(const char*)>& fn) {
         if (!int8_variant_supported(name)) {
             if (std::find(reported.begin(), reported.end(), variant) == reported.end()) {
                 reported.push_back(variant);
-                MESSAGE("SKIP " << variant << ": CPU lacks it");
+                pomt_test::skip_part("int8 variant " + variant + ": CPU lacks it");
             }
             continue;
         }

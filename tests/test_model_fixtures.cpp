@@ -117,6 +117,7 @@ TEST_CASE("fixtures: the reference forward pass matches timm on every family") {
     POMT_REQUIRE_SHARED("fixtures/siglip_map_d3/model.safetensors", p);
     for (const std::string& name : pomt_test::fixture_names()) {
         if (name == "deit_tiny" || name == "micro") continue;  // micro: the test below; deit_tiny: 12 blocks, slow
+        if (pomt_test::skip_long_fixture_here(name)) continue;
         CAPTURE(name);
         const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
         auto model = convert_and_load(folder);
@@ -143,6 +144,7 @@ TEST_CASE("reference forward pass matches timm and the fast path on micro") {
 }
 
 TEST_CASE("real pretrained ViT-Tiny matches timm on 8 ImageNet images") {
+    if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
     auto model = convert_and_load(folder);

@@ -36,8 +36,8 @@ json::Value read_cases(const std::string& folder) {
 }
 
 // Every fixture folder (pomt_test::fixture_names() must all be there and pass; a folder pomt cannot
-// load fails the test). The resize_224/ sub-folders (a model run at another image size) belong to
-// the --image-size tests and get a visible SKIP line here.
+// load fails the test). The resize_224/ sub-folders (a model run at another image size) are the
+// --image-size tests' (test_image_size.cpp runs every case of their cases.json).
 std::vector<std::string> fixture_folders() {
     std::vector<std::string> names;
     const std::string root = pomt_test::shared_dir() + "/fixtures";
@@ -45,9 +45,6 @@ std::vector<std::string> fixture_folders() {
         while (dirent* e = readdir(d)) {
             std::string name = e->d_name;
             if (name[0] != '.' && pomt_test::file_exists(root + "/" + name + "/cases.json")) names.push_back(name);
-            if (name[0] != '.' && pomt_test::file_exists(root + "/" + name + "/resize_224/cases.json"))
-                std::printf("SKIP: pruning fixture %s/resize_224: runs at another image size (the --image-size tests)\n",
-                            name.c_str());
         }
         closedir(d);
     }
@@ -97,12 +94,12 @@ int argmax(const float* v, int n) { return int(std::max_element(v, v + n) - v); 
 namespace {
 
 // Runs every pruned case of every fixture folder; `print` lists max |Δlogit| per case.
-void check_all_cases(bool print, bool every_isa) {
+void check_all_cases(bool print) {
     const std::vector<std::string> folders = fixture_folders();
     REQUIRE(!folders.empty());
     int cases_run = 0, skipped = 0;
     for (const std::string& name : folders) {
-        if (every_isa && pomt_test::skip_long_fixture_here(name)) {
+        if (pomt_test::skip_long_fixture_here(name)) {
             skipped += int(read_cases(pomt_test::shared_dir() + "/fixtures/" + name).find("pruned")->as_array("").size());
             continue;
         }
@@ -156,7 +153,7 @@ void check_all_cases(bool print, bool every_isa) {
 
 TEST_CASE("pruning fixtures: every pruned case matches its reference logits") {
     POMT_REQUIRE_SHARED("fixtures", p);
-    check_all_cases(true, false);
+    check_all_cases(true);
 }
 
 TEST_CASE("pruning fixtures: every case at every ISA level the CPU has") {
@@ -164,7 +161,7 @@ TEST_CASE("pruning fixtures: every case at every ISA level the CPU has") {
     if (!pomt_test::sweep_fixtures_every_isa_here()) return;
     pomt_test::for_each_isa([&](Isa isa) {
         CAPTURE(isa_name(isa));
-        check_all_cases(false, true);
+        check_all_cases(false);
     });
 }
 

@@ -189,10 +189,7 @@ TEST_CASE("schedule search api: the schedule_search example computes and writes 
     const std::string bin = pomt_test::pomt_binary();
     const std::string example = bin.substr(0, bin.rfind('/')) + "/examples/schedule_search";
     if (!pomt_test::file_exists(example)) {
-        MESSAGE("SKIP: examples not built (make examples)");
-        std::printf("SKIP: %s: examples not built beside the tests (make examples)\n",
-                    doctest::getContextOptions()->currentTest->m_name);
-        ++pomt_test::g_skipped;
+        pomt_test::skip_test("examples not built beside the tests (make examples)");
         return;
     }
     Fixture f = make_fixture(4);

@@ -99,6 +99,23 @@ std::vector<float> random_floats(size_t n, unsigned seed, float lo, float hi) {
     return v;
 }
 
+namespace {
+std::string current_test_name() {
+    const auto* test = doctest::getContextOptions()->currentTest;
+    return test ? test->m_name : "";
+}
+}  // namespace
+
+void skip_test(const std::string& why) {
+    std::printf("SKIP: %s: %s\n", current_test_name().c_str(), why.c_str());
+    ++g_skipped;
+}
+
+void skip_part(const std::string& why) {
+    std::printf("SKIP: %s: %s\n", current_test_name().c_str(), why.c_str());
+    ++g_skipped_parts;
+}
+
 void for_each_isa(const std::function<void(pomt::Isa)>& fn) {
     using pomt::Isa;
 #if defined(__aarch64__)
@@ -124,7 +141,7 @@ void for_each_isa(const std::function<void(pomt::Isa)>& fn) {
             const unsigned bit = 1u << unsigned(isa);
             if (!(reported_levels & bit)) {
                 reported_levels |= bit;
-                std::printf("SKIP: %s: %s not on this CPU\n", test.c_str(), pomt::isa_name(isa));
+                skip_part(std::string(pomt::isa_name(isa)) + " not on this CPU");
             }
             continue;
         }
@@ -168,17 +185,22 @@ constexpr bool kSanitized = false;
 
 bool sweep_fixtures_every_isa_here() {
     if (!kSanitized) return true;
-    const auto* test = doctest::getContextOptions()->currentTest;
-    std::printf("SKIP: %s: the every-level sweep in a sanitizer build (the plain build runs it; the kernels' "
-                "tests run every level here)\n",
-                test ? test->m_name : "");
+    skip_part("the every-level sweep in a sanitizer build (the plain build runs it; the kernels' tests run every "
+              "level here)");
     return false;
 }
 
+bool sanitized() { return kSanitized; }
+
 bool skip_long_fixture_here(const std::string& name) {
     if (!kSanitized || name != "dinov2_reg4_d3") return false;
-    std::printf("SKIP: %s at every ISA level in a sanitizer build (1374 tokens; the plain build runs it)\n",
-                name.c_str());
+    skip_part(name + " in a sanitizer build (1374 tokens; the plain build runs it)");
+    return true;
+}
+
+bool skip_heavy_test_here() {
+    if (!kSanitized) return false;
+    skip_test("a heavy data test, left to the plain build in a sanitizer build");
     return true;
 }
 

@@ -17,7 +17,15 @@ class Model;
 
 namespace pomt_test {
 
-extern int g_skipped;
+// Skips, each printed as exactly one "SKIP: <test case>: <why>" line and counted in the closing line
+// "tests: N passed, N failed, N skipped, N parts skipped" (test_main.cpp):
+// - skip_test: the whole test case could not run (its ../shared data, python3 or cmake absent); the
+//   caller returns, and the case counts as skipped, not passed.
+// - skip_part: a part of a test case that otherwise ran (an ISA level or int8 variant this CPU lacks,
+//   a sweep left to the plain build in a sanitizer build); the case still counts as passed.
+extern int g_skipped, g_skipped_parts;
+void skip_test(const std::string& why);
+void skip_part(const std::string& why);
 
 // ../shared (or $POMT_SHARED); empty when absent.
 std::string shared_dir();
@@ -27,11 +35,17 @@ std::string shared_dir();
 // pooling, registers + average pooling, SigLIP and SO150M attention pooling).
 const std::vector<std::string>& fixture_names();
 
-// In a sanitizer build (ASan / TSan: .ci/reliability.sh runs the whole suite there) the fixture at
-// a long sequence (DINOv2 + registers at 518², 1374 tokens) is skipped by the every-ISA loops, with
-// a visible SKIP line: it runs at the default level in the cases without a loop, and at every level
-// in the plain build.
+// Whether this is a sanitizer build (ASan / TSan: .ci/reliability.sh runs the suite there).
+bool sanitized();
+
+// In a sanitizer build the fixture at a long sequence (DINOv2 + registers at 518², 1374 tokens) is
+// left to the plain build, with a visible SKIP line; true when the caller should skip it.
 bool skip_long_fixture_here(const std::string& name);
+
+// The heavy data tests (real images, the real model, packaging) stay out of the sanitizer passes:
+// in a sanitizer build this skips the test case visibly (skip_test) and returns true, and the
+// caller returns. Their code paths run under the sanitizers through the small fixtures and models.
+bool skip_heavy_test_here();
 
 // Whether the fixture sweeps over every ISA level run here: not in a sanitizer build, where they
 // would repeat at -O1 what the plain build checks (the per-level kernels run under the sanitizers
@@ -119,11 +133,7 @@ pomt::json::Value& entry_named(pomt::json::Value& header, const std::string& nam
         std::string base_ = pomt_test::shared_dir();                                            \
         out_path = base_.empty() ? std::string() : base_ + "/" + (rel);                          \
         if (out_path.empty() || !pomt_test::file_exists(out_path)) {                            \
-            MESSAGE("SKIP: ../shared/" << (rel) << " is absent");                              \
-            std::printf("SKIP: %s: ../shared/%s is absent\n", doctest::getContextOptions()      \
-                                                                 ->currentTest->m_name,         \
-                        std::string(rel).c_str());                                             \
-            ++pomt_test::g_skipped;                                                             \
+            pomt_test::skip_test("../shared/" + std::string(rel) + " is absent");               \
             return;                                                                             \
         }                                                                                       \
     }
