@@ -37,6 +37,20 @@ namespace pomt {
 
 namespace {
 
+// Table cells as strings, so printf pads them by bytes that are all one column wide (an en dash in
+// a cell is three bytes for one column and shifts everything after it).
+std::string cell_ms(double ms, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f ms", decimals, ms);
+    return buf;
+}
+
+std::string cell_spread(double p10, double p90, int decimals) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.*f-%.*f ms", decimals, p10, decimals, p90);
+    return buf;
+}
+
 void bench_int8(int runs) {
     const double peak = measure_int8_peak_gmacs();
     std::printf("int8 peak, 1 core, measured: %.1f GMAC/s (%s)\n\n", peak, int8_variant_name());
@@ -57,15 +71,17 @@ int bench_suite(int runs, int warmup) {
     std::printf("%s\n", format_gemm_bench(gemm, peak, 1).c_str());
     bench_int8(runs);
 
-    std::printf("Whole model, batch 1 (median, p10–p90 of %d runs after %d warm-up)\n", runs, warmup);
-    std::printf("  %-26s %8s %18s %8s %18s %9s\n", "model", "1 thread", "p10–p90", std::to_string(all).append(" thr").c_str(),
-                "p10–p90", "speed-up");
+    std::printf("Whole model, batch 1 (median, p10-p90 of %d runs after %d warm-up)\n", runs, warmup);
+    // Wide enough for 9999.99 ms (ViT-Base on a slow core) and its spread.
+    std::printf("  %-24s %11s %19s %11s %19s %9s\n", "model", "1 thread", "p10-p90",
+                std::to_string(all).append(all == 1 ? " thread" : " threads").c_str(), "p10-p90", "speed-up");
     for (const char* arch : {"deit_tiny_patch16_224", "deit_small_patch16_224", "vit_base_patch16_224"}) {
         auto model = Model::random(arch, 0);
         auto one = profiler::measure_model_latency(model, PruneSchedule(), 1, 1, runs, warmup);
         auto many = profiler::measure_model_latency(model, PruneSchedule(), all, 1, runs, warmup);
-        std::printf("  %-26s %6.2f ms %7.2f–%-7.2f ms %6.2f ms %7.2f–%-7.2f ms %8.2fx\n", arch, one.median_ms, one.p10_ms,
-                    one.p90_ms, many.median_ms, many.p10_ms, many.p90_ms, one.median_ms / many.median_ms);
+        std::printf("  %-24s %11s %19s %11s %19s %8.2fx\n", arch, cell_ms(one.median_ms, 2).c_str(),
+                    cell_spread(one.p10_ms, one.p90_ms, 2).c_str(), cell_ms(many.median_ms, 2).c_str(),
+                    cell_spread(many.p10_ms, many.p90_ms, 2).c_str(), one.median_ms / many.median_ms);
     }
     return 0;
 }
@@ -86,9 +102,11 @@ std::vector<std::pair<std::string, PruneSchedule>> parse_compare_list(const std:
     return out;
 }
 
-int bench_compare(std::shared_ptr<const Model> model, const std::string& list, int threads, int batch, int runs,
-                  int warmup, bool json_out, bool full_last_block) {
+int bench_compare(const Args& args, std::shared_ptr<const Model> model, const std::string& list, int threads, int batch,
+                  int runs, int warmup, bool json_out, bool full_last_block) {
     auto entries = parse_compare_list(list);
+    for (const auto& e : entries)
+        print_prune_warnings(args, e.second, model->config(), full_last_block, entries.size() > 1 ? e.first : "");
     std::vector<PruneSchedule> schedules = {PruneSchedule()};
     std::vector<std::string> names = {"none"};
     for (auto& e : entries) {
@@ -113,18 +131,18 @@ int bench_compare(std::shared_ptr<const Model> model, const std::string& list, i
     }
     std::printf("%s  batch %d  threads %d  isa %s  (%d interleaved runs after %d warm-up)\n", c.architecture.c_str(),
                 batch, threads, isa, runs, warmup);
-    std::printf("  %-32s %10s %20s %8s\n", "schedule", "median", "p10–p90", "ratio");
+    int name_width = 8;  // "schedule"
+    for (const std::string& name : names) name_width = std::max(name_width, int(name.size()));
+    std::printf("  %-*s %12s %21s %7s\n", name_width, "schedule", "median", "p10-p90", "ratio");
     for (size_t i = 0; i < stats.size(); ++i)
-        std::printf("  %-32s %7.3f ms %8.3f–%-8.3f ms %7.3f\n", names[i].c_str(), stats[i].median_ms, stats[i].p10_ms,
-                    stats[i].p90_ms, stats[i].median_ms / stats[0].median_ms);
+        std::printf("  %-*s %12s %21s %7.3f\n", name_width, names[i].c_str(), cell_ms(stats[i].median_ms, 3).c_str(),
+                    cell_spread(stats[i].p10_ms, stats[i].p90_ms, 3).c_str(), stats[i].median_ms / stats[0].median_ms);
     return 0;
 }
 
 }  // namespace
 
-int cmd_bench(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--threads", "--runs", "--warmup", "--batch", "--compare"},
-              {"--json", "--full-last-block", "--attention", "--int8"});
+int cmd_bench(const Args& args) {
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int runs = args.get_int("--runs", 30, 1, 100000);
     const int warmup = args.get_int("--warmup", 5, 0, 100000);
@@ -155,7 +173,7 @@ int cmd_bench(int argc, char** argv) {
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const bool full_last_block = args.has("--full-last-block");
     if (args.has("--compare"))
-        return bench_compare(model, args.get("--compare"), threads, batch, runs, warmup, args.has("--json"),
+        return bench_compare(args, model, args.get("--compare"), threads, batch, runs, warmup, args.has("--json"),
                              full_last_block);
     const ModelConfig& c = model->config();
     auto l = profiler::measure_model_latency(model, PruneSchedule(), threads, batch, runs, warmup, {}, full_last_block);

@@ -13,6 +13,7 @@
 #include "pomt/error.h"
 #include "core/file_util.h"
 #include "core/json.h"
+#include "kernels/gemm_int8_kernels.h"
 
 namespace pomt {
 
@@ -40,39 +41,42 @@ struct ImageOutcome {
 };
 
 // --show-tokens PATH: the picture file of each image. One image: PATH itself, unless PATH is an
-// existing folder; several: PATH must be a folder, receiving <image-stem>.tokens.png. Checked before
-// any work, so a bad PATH fails with nothing written.
-std::vector<std::string> picture_paths(const std::string& path, const std::vector<std::string>& images) {
+// existing folder or ends in '/'; several: PATH is a folder, receiving <image-stem>.tokens.png.
+// Checked before any work, so a bad PATH fails with nothing written; a missing folder (parents
+// too) is only checked here, and made by the caller once the model has loaded.
+struct Pictures {
+    std::vector<std::string> files;  // one per image
+    std::string folder_to_make;      // empty: PATH exists or is a file
+};
+
+Pictures picture_paths(const std::string& path, const std::vector<std::string>& images) {
     if (path.empty()) fail("--show-tokens needs a path");
     const bool folder = is_directory(path);
-    if (!folder && images.size() == 1) {
+    if (!folder && images.size() == 1 && path.back() != '/') {
         require_writable_path(path);
-        return {path};
+        return {{path}, ""};
     }
-    if (!folder)
-        fail("--show-tokens '" + path + "' must be an existing folder when " + std::to_string(images.size()) +
-             " images are given");
-    std::vector<std::string> out;
+    Pictures out;
+    if (!folder) {
+        require_creatable_directory(path, "--show-tokens");
+        out.folder_to_make = path;
+    }
     std::set<std::string> seen;
     for (const std::string& image : images) {
         std::string stem = image.substr(image.find_last_of('/') + 1);
         if (stem.find('.') != std::string::npos && stem.find_last_of('.') > 0) stem.resize(stem.find_last_of('.'));
         const std::string file = path + (path.back() == '/' ? "" : "/") + stem + ".tokens.png";
         if (!seen.insert(file).second) fail("--show-tokens: two images would both write '" + file + "'");
-        require_writable_path(file);
-        out.push_back(file);
+        if (folder) require_writable_path(file);  // a missing folder has no files to clash with
+        out.files.push_back(file);
     }
     return out;
 }
 
 }  // namespace
 
-int cmd_classify(int argc, char** argv) {
+int cmd_classify(const Args& args) {
     const Clock::time_point start = Clock::now();
-    Args args(argc, argv, 2,
-              {"-m", "--arch", "--seed", "--top", "--prune", "--schedule", "--threads", "--labels", "--max-pixels",
-               "--show-tokens"},
-              {"--json"});
     const std::vector<std::string>& images = args.positional();
     if (images.empty()) fail("give at least one image file");
     const int top = args.get_int("--top", 5, 1, INT_MAX);
@@ -81,17 +85,21 @@ int cmd_classify(int argc, char** argv) {
     image_options.max_pixels = uint64_t(args.get_int("--max-pixels", int(image_options.max_pixels), 1, INT_MAX));
     const bool as_json = args.has("--json");
     // Before the model load, so a bad spec or schedule file fails fast.
-    const Schedule schedule = Schedule::from_steps(schedule_from_args(args));
+    const PruneSchedule steps = schedule_from_args(args);
+    const Schedule schedule = Schedule::from_steps(steps);
     const bool show_tokens = args.has("--show-tokens");
-    const std::vector<std::string> pictures = show_tokens ? picture_paths(args.get("--show-tokens"), images)
-                                                          : std::vector<std::string>();
+    const Pictures pictures = show_tokens ? picture_paths(args.get("--show-tokens"), images) : Pictures();
 
     // Load: map the weights, wrap them, make the workspace (buffers, thread pool).
     Classifier classifier = Classifier::from_model(load_model_from_args(args));
     if (classifier.num_classes() <= 0) fail("the model has no classifier head (num_classes 0)");
     if (args.has("--labels")) classifier = classifier.with_labels_file(args.get("--labels"));
     const std::string plan = classifier.describe(schedule);  // validated against the model here
+    print_prune_warnings(args, steps, classifier.model()->config());
     Workspace workspace(classifier, threads);
+    const std::string precision = precision_text(*classifier.model());
+    // Made only now, so a model that fails to load leaves no empty folder behind.
+    if (!pictures.folder_to_make.empty()) make_directories(pictures.folder_to_make, "--show-tokens");
     const double load_ms = ms_since(start);
 
     InferenceOptions options;
@@ -114,7 +122,7 @@ int cmd_classify(int argc, char** argv) {
             t0 = Clock::now();
             o.result = workspace.run(input, options);
             o.forward_ms = ms_since(t0);
-            if (show_tokens) o.result.token_picture.save_png(o.picture = pictures[i]);
+            if (show_tokens) o.result.token_picture.save_png(o.picture = pictures.files[i]);
         } catch (const Error& e) {
             o.error = e.what();
         } catch (const std::bad_alloc&) {
@@ -131,8 +139,8 @@ int cmd_classify(int argc, char** argv) {
                 const Prediction& p = o.result.top[r];
                 std::printf("%2zu  %.4f  %4d  %s\n", r + 1, p.prob, p.index, p.name.c_str());
             }
-            std::printf("load %.1f ms  decode+preprocess %.1f ms  forward %.1f ms\n", load_ms, o.decode_ms,
-                        o.forward_ms);
+            std::printf("load %.1f ms  decode+preprocess %.1f ms  forward %.1f ms  %s\n", load_ms, o.decode_ms,
+                        o.forward_ms, precision.c_str());
             if (show_tokens)
                 std::printf("tokens picture %s: %s\n", o.picture.c_str(), o.result.token_picture.legend.c_str());
             std::fflush(stdout);  // results appear as they are ready (and before a later error line)
@@ -143,6 +151,8 @@ int cmd_classify(int argc, char** argv) {
     if (as_json) {
         json::Value doc = json::Value::object();
         doc.set("model", json::Value::string(classifier.architecture()));
+        doc.set("precision", json::Value::string(classifier.model()->meta().quantization.precision));
+        if (classifier.model()->is_int8()) doc.set("int8_kernels", json::Value::string(active_int8_variant()));
         doc.set("threads", json::Value::number(workspace.threads()));
         doc.set("schedule", json::Value::string(plan));
         doc.set("load_ms", rounded(load_ms, 4));

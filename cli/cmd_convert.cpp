@@ -16,11 +16,8 @@
 
 namespace pomt {
 
-int cmd_convert(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-o", "--output", "--config", "--arch", "--seed", "--format-version", "--image-size", "--quantize",
-               "--data", "--root", "--images", "--threads"},
-              {"--quiet", "--random"});
-    const std::string output = args.get("-o", args.get("--output"));
+int cmd_convert(const Args& args) {
+    const std::string output = args.get("-o");
     const uint32_t version = uint32_t(args.get_int("--format-version", int(kPomtFormatVersion), 1, int(kPomtFormatVersion)));
     const int image_size = args.get_int("--image-size", 0, 1, 4096);
     const bool quantize = args.has("--quantize");

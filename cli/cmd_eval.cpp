@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/prune_args.h"
+#include "kernels/gemm_int8_kernels.h"
 #include "kernels/isa.h"
 #include "kernels/threads.h"
 #include "profiler/model_latency.h"
@@ -14,11 +15,7 @@
 
 namespace pomt {
 
-int cmd_eval(int argc, char** argv) {
-    Args args(argc, argv, 2,
-              {"-m", "--arch", "--seed", "--data", "--root", "--prune", "--schedule", "--limit", "--threads",
-               "--predictions", "--latency-runs", "--max-pixels"},
-              {"--json", "--skip-bad", "--quiet"});
+int cmd_eval(const Args& args) {
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     if (!args.has("--data")) fail("missing --data LIST (a 'path label' list) or --data DIR (one folder per class)");
     const PruneSchedule schedule = schedule_from_args(args);
@@ -32,6 +29,7 @@ int cmd_eval(int argc, char** argv) {
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
     const ResolvedSchedule plan = resolve_schedule(schedule, c);  // fail before decoding anything
+    print_prune_warnings(args, schedule, c);
     std::vector<LabelledImage> images = load_dataset(args.get("--data"), args.get("--root"), c.num_classes);
     // Refuse an unwritable path now, not after minutes of work.
     if (args.has("--predictions")) require_writable_path(args.get("--predictions"));
@@ -54,6 +52,8 @@ int cmd_eval(int argc, char** argv) {
     if (args.has("--json")) {
         json::Value v = json::Value::object();
         v.set("model", json::Value::string(c.architecture));
+        v.set("precision", json::Value::string(model->meta().quantization.precision));
+        if (model->is_int8()) v.set("int8_kernels", json::Value::string(active_int8_variant()));
         v.set("schedule", json::Value::string(plan.describe()));
         v.set("images", json::Value::number(r.images));
         v.set("evaluated", json::Value::number(r.evaluated));
@@ -68,7 +68,8 @@ int cmd_eval(int argc, char** argv) {
         v.set("latency_runs", json::Value::number(lat.runs));
         std::printf("%s\n", v.dump().c_str());
     } else {
-        std::printf("%s, pruning: %s\n", c.architecture.c_str(), plan.describe().c_str());
+        std::printf("%s, %s, pruning: %s\n", c.architecture.c_str(), precision_text(*model).c_str(),
+                    plan.describe().c_str());
         std::printf("images   %d evaluated%s\n", r.evaluated,
                     r.skipped ? (", " + std::to_string(r.skipped) + " skipped (unreadable)").c_str() : "");
         std::printf("top-1    %.2f%%\ntop-5    %.2f%%\n", r.top1(), r.top5());

@@ -1,4 +1,4 @@
-// pomt info: what a .pomt file holds.
+// pomt info: what a .pomt file holds; `pomt info --architectures`: the names --arch takes.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -8,9 +8,18 @@
 
 namespace pomt {
 
-int cmd_info(int argc, char** argv) {
-    Args args(argc, argv, 2, {}, {"--json"});
-    if (args.positional().size() != 1) fail("give one model file: pomt info model.pomt");
+int cmd_info(const Args& args) {
+    if (args.has("--architectures")) {
+        if (!args.positional().empty()) fail("--architectures takes no model file: pomt info --architectures [--json]");
+        json::Value list = json::Value::array();
+        for (const std::string& name : known_architectures()) {
+            if (!args.has("--json")) std::printf("%s\n", name.c_str());
+            list.push_back(json::Value::string(name));
+        }
+        if (args.has("--json")) std::printf("%s\n", list.dump().c_str());
+        return 0;
+    }
+    if (args.positional().size() != 1) fail("give one model file: pomt info model.pomt (or pomt info --architectures)");
     const std::string path = args.positional()[0];
     WeightsFile f(path);
     const WeightsMeta& m = f.meta();

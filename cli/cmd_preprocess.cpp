@@ -2,6 +2,7 @@
 // out (NPY), with the model's preprocessing configuration: what `pomt run --input` takes, and what
 // a Python pipeline can compare with timm's transform directly.
 #include <climits>
+#include <cstdio>
 #include <vector>
 
 #include "cli/commands.h"
@@ -14,14 +15,14 @@
 
 namespace pomt {
 
-int cmd_preprocess(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-m", "--arch", "-o", "--output", "--max-pixels"}, {});
+int cmd_preprocess(const Args& args) {
     const std::vector<std::string>& images = args.positional();
     if (images.empty()) fail("give at least one image file");
-    if (args.has("-o") == args.has("--output")) fail("give the output file once: -o x.npy");
-    const std::string output = args.has("-o") ? args.get("-o") : args.get("--output");
+    if (!args.has("-o")) fail("give the output file: -o x.npy");
+    const std::string output = args.get("-o");
     if (output.empty()) fail("-o needs a file name, e.g. -o x.npy");
     if (args.has("-m") == args.has("--arch")) fail("give exactly one of -m model.pomt or --arch NAME");
+    apply_max_memory(args);
     ImageLimits limits;
     limits.max_pixels = uint64_t(args.get_int("--max-pixels", int(limits.max_pixels), 1, INT_MAX));
     // Only the preprocessing configuration is needed: --arch gives timm's defaults for the
@@ -36,6 +37,8 @@ int cmd_preprocess(int argc, char** argv) {
     for (size_t i = 0; i < images.size(); ++i)
         preprocess_image(load_image(images[i], limits), cfg, tensor.data() + i * per_image);
     write_npy(output, tensor.data(), {int64_t(images.size()), 3, h, w});
+    if (!args.has("--quiet"))
+        std::printf("wrote %s: (%zu, 3, %d, %d) float32\n", output.c_str(), images.size(), h, w);
     return 0;
 }
 

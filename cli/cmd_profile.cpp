@@ -123,11 +123,7 @@ int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, 
 
 }  // namespace
 
-int cmd_profile(int argc, char** argv) {
-    Args args(argc, argv, 2,
-              {"-m", "--arch", "--seed", "--tokens", "--batch", "--threads", "--mode", "--pin", "--csv", "--svg",
-               "--budget", "--prune", "--schedule"},
-              {"--fast", "--quiet", "--no-svg"});
+int cmd_profile(const Args& args) {
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const int threads = threads_from_args(args);
     const int batch = args.get_int("--batch", 1, 1, 1024);
@@ -137,6 +133,7 @@ int cmd_profile(int argc, char** argv) {
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
     if (!schedule.empty()) {
+        print_prune_warnings(args, schedule, c);
         if (args.has("--tokens") || args.has("--svg") || (args.has("--mode") && mode == profiler::ProfileMode::Block))
             fail("with --prune/--schedule, profile compares the schedule with the full model (or, with --mode op, "
                  "the pruning block's operations): --tokens, --svg and --mode block do not apply");

@@ -23,11 +23,10 @@ QuantizeOptions quantize_options_from_args(const Args& args) {
     return o;
 }
 
-int cmd_quantize(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-o", "--output", "--data", "--root", "--images", "--threads"}, {"--quiet"});
+int cmd_quantize(const Args& args) {
     if (args.positional().size() != 1) fail("give one input: pomt quantize model.pomt -o model_int8.pomt");
     const std::string input = args.positional()[0];
-    const std::string output = args.get("-o", args.get("--output"));
+    const std::string output = args.get("-o");
     if (output.empty()) fail("no output file given (-o model_int8.pomt)");
     if (output == input) fail("the output would overwrite the input '" + input + "': give another -o");
     quantize_file(input, output, quantize_options_from_args(args));

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/prune_args.h"
 #include "pomt/error.h"
 #include "vit/forward.h"
 #include "core/npy.h"
@@ -10,16 +11,14 @@
 
 namespace pomt {
 
-int cmd_run(int argc, char** argv) {
-    Args args(argc, argv, 2, {"-m", "--arch", "--seed", "--input", "--output", "--threads", "--chunk", "--prune", "--schedule"}, {"--verbose"});
+int cmd_run(const Args& args) {
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     if (!args.has("--input")) fail("missing --input x.npy");
     if (!args.has("--output")) fail("missing --output logits.npy");
     const int threads = threads_from_args(args);
     const int chunk = args.get_int("--chunk", 16, 1, 4096);
     // Parse the schedule before the (slower) model load so a bad spec fails fast.
-    const PruneSchedule schedule = schedule_from_options(args.get("--prune"), args.get("--schedule"));
-    if (args.has("--prune") && args.get("--prune").empty()) fail("--prune needs a spec, e.g. pomt:R=56,layer=3");
+    const PruneSchedule schedule = schedule_from_args(args);
     NpyArray input = read_npy(args.get("--input"));
     std::shared_ptr<const Model> model = load_model_from_args(args);
     const ModelConfig& c = model->config();
@@ -29,6 +28,7 @@ int cmd_run(int argc, char** argv) {
              std::to_string(c.img_size) + ", " + std::to_string(c.img_size) + ") for this model");
 
     const ResolvedSchedule plan = resolve_schedule(schedule, c);
+    print_prune_warnings(args, schedule, c);
     std::unique_ptr<TokenPruner> pruner = make_pruner(plan, c);
 
     Session session(model, threads);
@@ -54,6 +54,9 @@ int cmd_run(int argc, char** argv) {
         }
     }
     write_npy(args.get("--output"), logits.data(), {n, outs});
+    if (!args.has("--quiet"))
+        std::printf("wrote %s: (%d, %d) float32 %s\n", args.get("--output").c_str(), n, outs,
+                    c.num_classes > 0 ? "logits" : "pooled features");
     return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "core/json.h"
 #include "pomt/error.h"
 #include "pomt/search.h"
+#include "prune/pruning.h"
 
 namespace pomt {
 
@@ -138,13 +139,7 @@ void write_schedule(const std::string& output, const std::string& text) {
 
 }  // namespace
 
-int cmd_schedule(int argc, char** argv) {
-    Args args(argc, argv, 2,
-              {"-m", "--arch", "--seed", "--data", "--root", "--images", "--alpha", "--batch", "--layer", "--latency",
-               "--tokens", "--threads", "--coarse-step", "-o", "--output", "--svg-prefix", "--verify-runs", "--search",
-               "--block-latency", "--grid", "--max-prunes", "--compare", "--max-loss", "--max-ms", "--max-ratio", "--z",
-               "--first-images", "--max-measured", "--latency-step", "--also"},
-              {"--fast", "--full-grid", "--no-verify", "--skip-bad", "--quiet", "--by-bound"});
+int cmd_schedule(const Args& args) {
     if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
     const std::string search = args.get("--search", "paper");
     if (search != "paper" && search != "layer" && search != "pareto")
@@ -159,7 +154,7 @@ int cmd_schedule(int argc, char** argv) {
     if (search == "pareto")
         for (const char* f : {"--grid", "--max-prunes", "--no-verify", "--full-grid", "--coarse-step", "--seed", "--layer"})
             if (args.has(f)) fail(std::string(f) + " does not apply to --search pareto");
-    const std::string output = args.get("-o", args.get("--output"));
+    const std::string output = args.get("-o");
     if (output.empty()) fail("no output file given (-o schedule.json)");
     if (!args.has("--data")) fail("missing --data LIST (the accuracy-estimation images)");
     require_writable_path(output);
@@ -183,6 +178,15 @@ int cmd_schedule(int argc, char** argv) {
         o.max_prunes = args.get_int("--max-prunes", 2, 1, 2);
     }
     const Classifier model = Classifier::from_model(load_model_from_args(args));
+    // The schedule given (not those the search makes): a no-op or degenerate one is worth a line.
+    if (args.has("--compare")) {
+        try {
+            print_prune_warnings(args, load_schedule_file(args.get("--compare")), model.model()->config(), false,
+                                 "--compare");
+        } catch (const Error&) {
+            // One that does not load or resolve is refused by the search, in its own words.
+        }
+    }
     const int depth = model.model()->config().depth;
     o.layer = args.get_int("--layer", std::min(3, depth - 1), 0, 1 << 20);
     if (o.layer >= depth) fail("--layer " + std::to_string(o.layer) + " is outside the model's blocks 0.." + std::to_string(depth - 1));

@@ -6,88 +6,74 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "core/suggest.h"
+#include "kernels/gemm_int8_kernels.h"
+#include "kernels/isa.h"
 #include "pomt/error.h"
+#include "pomt/version.h"
 
-namespace {
+namespace pomt {
 
-const char* kUsage =
-    "usage: pomt COMMAND [options]\n"
-    "\n"
-    "commands:\n"
-    "  convert HUB_DIR|model.safetensors [--config config.json] [--arch NAME] [--image-size S]\n"
-    "          [--format-version 1] [--quantize int8 [--data LIST ...]] -o model.pomt\n"
-    "                      convert timm weights to a .pomt file (--image-size: for SxS inputs, as timm's img_size=S)\n"
-    "  convert --arch NAME --random [--seed S] [--image-size S] -o model.pomt\n"
-    "                      write an architecture with seeded random weights\n"
-    "  classify (-m model.pomt | --arch NAME) IMAGE... [--top K] [--prune SPEC | --schedule FILE]\n"
-    "           [--threads N] [--labels FILE] [--max-pixels N] [--json] [--show-tokens PATH]\n"
-    "                      top-K classes of each image (JPEG, PNG, BMP, GIF, TGA, PNM); --show-tokens:\n"
-    "                      a PNG of the tokens pruning kept (a folder for several images)\n"
-    "  info model.pomt     print the model and preprocessing configuration (and its precision)\n"
-    "  quantize model.pomt -o model_int8.pomt [--data LIST [--root DIR] [--images N]] [--threads T]\n"
-    "                      write the int8 model (Linear weights int8 per output channel, activations\n"
-    "                      quantized per token at run time; --data: calibrate on those images)\n"
-    "  preprocess (-m model.pomt | --arch NAME) IMAGE... -o x.npy [--max-pixels N]\n"
-    "                      write the (N,3,H,W) float32 tensor of timm's eval transform for the images\n"
-    "                      (the model's preprocessing; the input `run` takes)\n"
-    "  run (-m model.pomt | --arch NAME) --input x.npy --output logits.npy [--threads N]\n"
-    "                      run preprocessed images (N,3,H,W) and write the logits (N,classes)\n"
-    "  profile (-m model.pomt | --arch NAME) [--mode model|block|op] [--tokens START:END:STEP]\n"
-    "          [--batch B] [--threads T] [--fast] [--budget SECONDS] [--pin CPUS] [--csv FILE] [--svg FILE]\n"
-    "          [--no-svg] [--prune SPEC | --schedule FILE] [--quiet]\n"
-    "                      measure latency vs tokens on this device and find the steps\n"
-    "  eval (-m model.pomt | --arch NAME) --data LIST|DIR [--root DIR] [--prune SPEC | --schedule FILE]\n"
-    "          [--limit N] [--threads T] [--json] [--predictions FILE] [--skip-bad] [--latency-runs N]\n"
-    "          [--max-pixels N] [--quiet]\n"
-    "                      top-1/top-5 accuracy on labelled images and the latency of that configuration\n"
-    "  schedule (-m model.pomt | --arch NAME) --data LIST [--images 1024] [--alpha 0.5] [--layer 3]\n"
-    "          [--latency profile.csv] [--tokens START:END:STEP] [--threads T] [--svg-prefix P] -o schedule.json\n"
-    "          [--search layer [--block-latency block.csv] [--grid 8] [--max-prunes 2] [--compare paper.json]]\n"
-    "          [--verify-runs N | --no-verify] [--fast] [--full-grid] [--seed S] [--skip-bad] [--quiet]\n"
-    "                      the paper's offline computation: pick how many tokens to prune, and verify it\n"
-    "  bench [(-m model.pomt | --arch NAME) [--threads T] [--batch B] [--compare 'SPEC|@FILE|...'] [--json]]\n"
-    "        [--runs N] [--warmup N] [--full-last-block]\n"
-    "                      time one model (warm-up, median and spread), or with no model the full\n"
-    "                      report: FMA peak, GEMM GFLOP/s, DeiT/ViT latency at 1 and all threads;\n"
-    "                      --compare times schedules interleaved with the unpruned model;\n"
-    "                      --full-last-block computes every row of the last block (by default a\n"
-    "                      class-token model's last block computes the class token's row only)\n"
-    "  bench --attention [--runs N]\n"
-    "                      one head's fused attention at 197-1370 tokens against the same GEMMs\n"
-    "\n"
-    "--arch NAME uses seeded random weights (latency does not depend on them).\n"
-    "--max-memory SIZE (512M, 2G, ...; every command that takes a model) caps the activation memory\n"
-    "  a run may use; default: half the physical memory.\n";
+// pomt version / pomt --version: the version first (scripts read that line), then what this build
+// and this CPU run.
+int cmd_version(const Args& args) {
+    if (!args.positional().empty()) fail("unexpected argument '" + args.positional()[0] + "'");
+    std::printf("pomt %s\n", kVersion);
+    std::string levels;
+    for (Isa isa : {Isa::Scalar, Isa::Neon, Isa::Avx2, Isa::Avx512})
+        if (isa_supported(isa)) levels += std::string(levels.empty() ? "" : ", ") + isa_name(isa);
+    std::printf("kernels: %s in use (this build on this CPU: %s; POMT_ISA selects a lower one)\n",
+                isa_name(active_isa()), levels.c_str());
+    std::string int8;
+    for (const char* v : int8_variants())
+        if (int8_variant_supported(v)) int8 += std::string(int8.empty() ? "" : ", ") + v;
+    std::printf("int8 kernels: %s in use (this build on this CPU: %s; POMT_INT8 selects another)\n",
+                active_int8_variant(), int8.c_str());
+    return 0;
+}
 
-}  // namespace
+}  // namespace pomt
 
 int main(int argc, char** argv) {
-    if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
-        std::fputs(kUsage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        std::fputs(pomt::top_level_help().c_str(), stderr);
+        return 2;
     }
     std::string cmd = argv[1];
+    if (cmd == "-h" || cmd == "--help" || (cmd == "help" && argc == 2)) {
+        std::fputs(pomt::top_level_help().c_str(), stdout);
+        return 0;
+    }
+    // `pomt help COMMAND`, as git has it: the same as `pomt COMMAND --help`.
+    const bool help_for = cmd == "help";
+    if (help_for) cmd = argv[2];
+    if (cmd == "--version" || cmd == "-V") cmd = "version";
     try {
-        if (cmd == "run") return pomt::cmd_run(argc, argv);
-        if (cmd == "info") return pomt::cmd_info(argc, argv);
-        if (cmd == "convert") return pomt::cmd_convert(argc, argv);
-        if (cmd == "quantize") return pomt::cmd_quantize(argc, argv);
-        if (cmd == "bench") return pomt::cmd_bench(argc, argv);
-        if (cmd == "profile") return pomt::cmd_profile(argc, argv);
-        if (cmd == "classify") return pomt::cmd_classify(argc, argv);
-        if (cmd == "eval") return pomt::cmd_eval(argc, argv);
-        if (cmd == "schedule") return pomt::cmd_schedule(argc, argv);
-        if (cmd == "preprocess") return pomt::cmd_preprocess(argc, argv);
-        std::fprintf(stderr, "pomt: error: unknown command '%s' (try pomt --help)\n", pomt::one_line(cmd).c_str());
-        return 2;
+        const pomt::CommandSpec* spec = pomt::find_command(cmd);
+        if (!spec) {
+            std::vector<std::string> names;
+            for (const pomt::CommandSpec& c : pomt::commands()) names.push_back(c.name);
+            const std::vector<std::string> near = pomt::nearest_names(cmd, names);
+            std::fprintf(stderr, "pomt: error: unknown command '%s'%s (pomt --help lists the commands)\n",
+                         pomt::one_line(cmd).c_str(),
+                         near.empty() ? "" : (": did you mean " + pomt::or_list(near) + "?").c_str());
+            return 2;
+        }
+        if (help_for && argc > 3) pomt::fail("pomt help takes one command, e.g. pomt help classify");
+        const pomt::Args args(help_for ? 0 : argc, argv, 2, *spec);
+        if (help_for || args.help()) {
+            std::fputs(pomt::command_help(*spec).c_str(), stdout);
+            return 0;
+        }
+        return spec->run(args);
     } catch (const pomt::Error& e) {  // already one line (pomt/error.h)
-        std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), e.what());
+        std::fprintf(stderr, "pomt %s: error: %s\n", pomt::one_line(cmd).c_str(), e.what());
         return 2;
     } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "pomt %s: error: out of memory\n", cmd.c_str());
+        std::fprintf(stderr, "pomt %s: error: out of memory\n", pomt::one_line(cmd).c_str());
         return 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "pomt %s: error: %s\n", cmd.c_str(), pomt::one_line(e.what()).c_str());
+        std::fprintf(stderr, "pomt %s: error: %s\n", pomt::one_line(cmd).c_str(), pomt::one_line(e.what()).c_str());
         return 2;
     }
 }

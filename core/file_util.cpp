@@ -38,6 +38,51 @@ bool is_directory(const std::string& path) {
     return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+namespace {
+
+// `path` without trailing slashes ("/" stays).
+std::string trimmed(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+}
+
+}  // namespace
+
+void require_creatable_directory(const std::string& path, const std::string& what) {
+    std::string p = trimmed(path);
+    while (true) {
+        struct stat st;
+        if (stat(p.c_str(), &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                const std::string which = p == trimmed(path) ? "it" : "'" + p + "'";
+                fail(what + " '" + path + "': " + which + " is a file, not a folder");
+            }
+            if (access(p.c_str(), W_OK) != 0) fail(what + " '" + path + "': folder '" + p + "' is not writable");
+            return;
+        }
+        // ENOTDIR: a file on the way, found as the walk goes up.
+        if (errno != ENOENT && errno != ENOTDIR) fail(what + " '" + path + "': '" + p + "': " + std::strerror(errno));
+        const size_t slash = p.rfind('/');
+        if (slash == std::string::npos) {
+            p = ".";
+        } else {
+            p = trimmed(p.substr(0, slash));
+            if (p.empty()) p = "/";
+        }
+    }
+}
+
+void make_directories(const std::string& path, const std::string& what) {
+    const std::string p = trimmed(path);
+    for (size_t end = p.find('/', 1);; end = p.find('/', end + 1)) {
+        const std::string part = end == std::string::npos ? p : p.substr(0, end);
+        if (mkdir(part.c_str(), 0777) != 0 && !(errno == EEXIST && is_directory(part)))
+            fail(what + ": cannot make folder '" + part + "': " + std::strerror(errno));
+        if (end == std::string::npos) return;
+    }
+}
+
 void require_writable_path(const std::string& path) {
     struct stat st;
     if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("output '" + path + "' is a directory");

@@ -19,6 +19,13 @@ void require_writable_path(const std::string& path);
 // Whether `path` names an existing directory.
 bool is_directory(const std::string& path);
 
+// Throws pomt::Error (naming `what`, e.g. "--show-tokens") unless `path` is a writable directory or
+// make_directories could make it: nothing on the way is a file and its nearest existing ancestor is
+// a writable directory. Lets a command refuse a bad folder before doing the work.
+void require_creatable_directory(const std::string& path, const std::string& what);
+// mkdir -p: makes `path` and its missing parents; pomt::Error naming `what` on failure.
+void make_directories(const std::string& path, const std::string& what);
+
 // Writes `size` bytes to `path` via `path.tmp.<pid>` + rename; removes the temporary on failure.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 

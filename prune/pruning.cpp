@@ -500,6 +500,67 @@ ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConf
     return out;
 }
 
+// A model whose later blocks see fewer than 1/32 of its patches (6 of ViT-Tiny's 196) has little of
+// the image left to classify: worth a warning, not an error (it runs, and may be what is measured).
+constexpr int kFewPatchesDivisor = 32;
+
+std::vector<std::string> schedule_warnings(const PruneSchedule& schedule, const ModelConfig& c,
+                                           bool last_block_all_rows) {
+    std::vector<std::string> out;
+    if (schedule.empty()) return out;
+    const ResolvedSchedule plan = resolve_schedule(schedule, c);
+    const int depth = c.depth, p = c.num_prefix_tokens(), patches = c.num_patches();
+    // The last block of a class-token model computes the pooled rows only (Session::forward_blocks),
+    // and no step changes those rows, so a step there is skipped.
+    const bool pooled_last = c.global_pool == "token" && !last_block_all_rows;
+    const std::string rows = c.distilled ? "the class and distillation tokens' rows" : "the class token's row";
+    const PruneMethod last_method = plan.layers[size_t(depth - 1)].method;
+    bool effective = plan.keep > 0;
+    for (int l = 0; l < depth - (pooled_last ? 1 : 0); ++l)
+        effective = effective || plan.layers[size_t(l)].method != PruneMethod::None;
+    const bool at_last = pooled_last && last_method != PruneMethod::None;
+    // Said only for a step placed there explicitly: a method run in every block (tome:r=13) reaches
+    // the last one by design.
+    bool placed_last = false;
+    for (const PruneStep& st : schedule.steps)
+        placed_last = placed_last || (st.layer == depth - 1 && !st.r.empty() && st.r[0] != 0) ||
+                      (st.per_block && int(st.r.size()) == depth && st.r.back() != 0);
+    const std::string last = "block " + std::to_string(depth - 1) + " is the last, which computes " + rows + " only";
+    if (!effective) {
+        out.push_back("pruning changes nothing on this model: " +
+                      (at_last ? last + ", so a prune there is a no-op" : "every step removes 0 tokens"));
+        return out;
+    }
+    if (at_last && placed_last)
+        out.push_back("the " + std::string(prune_method_name(last_method)) + " step at block " +
+                      std::to_string(depth - 1) + " is a no-op: " + last);
+    // The token counts the blocks compute with: entering each block, and after the last one when
+    // pooling reads every token.
+    std::vector<int> seen = {plan.tokens_after_embedding};
+    for (int l = 0; l + 1 < depth; ++l) seen.push_back(plan.tokens_after_block[size_t(l)]);
+    if (!pooled_last) seen.push_back(plan.tokens_after_block.back());
+    const int few = std::max(1, patches / kFewPatchesDivisor);
+    auto where = [&](size_t i) {
+        if (i == 0) return std::string("after the embedding");
+        return i < size_t(depth) ? "from block " + std::to_string(i) + " on" : std::string("after the last block");
+    };
+    for (size_t i = 0; i < seen.size(); ++i)
+        if (seen[i] - p <= few) {
+            // Where it falls under the threshold, and the fewest it comes to (ToMe keeps merging).
+            const size_t least = size_t(std::min_element(seen.begin() + long(i), seen.end()) - seen.begin());
+            const std::string fewest = std::to_string(seen[least] - p), all = std::to_string(seen[least]);
+            out.push_back("pruning leaves " +
+                          (least == i ? fewest + " of the " + std::to_string(patches) + " patch tokens (" + all +
+                                            " tokens in all) " + where(i)
+                                      : std::to_string(seen[i] - p) + " of the " + std::to_string(patches) +
+                                            " patch tokens " + where(i) + ", and " + fewest + " (" + all +
+                                            " tokens in all) " + where(least)) +
+                          ": the model sees almost nothing of the image");
+            break;
+        }
+    return out;
+}
+
 // ---- the pruner -------------------------------------------------------------------------------
 
 namespace {

@@ -77,6 +77,14 @@ struct ResolvedSchedule {
 // token, two steps on one block, ...) and expands it to one action per block. Throws pomt::Error.
 ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConfig& config);
 
+// One-line warnings (no "warning:" prefix) for a schedule that runs but is probably not what was
+// meant on this model: steps that cannot change anything (R = 0 / r = 0 everywhere; a step at the
+// last block of a class-token model, which computes the pooled rows only unless
+// `last_block_all_rows`), and pruning that leaves the blocks after it at most 1/32 of the patch
+// tokens (at least one). Empty when there is nothing to say; throws pomt::Error as resolve_schedule.
+std::vector<std::string> schedule_warnings(const PruneSchedule& schedule, const ModelConfig& config,
+                                           bool last_block_all_rows = false);
+
 // The pruner for a resolved schedule, or null when the schedule changes nothing. The pruner keeps
 // only scratch space between runs, so one instance can serve many runs of one Session.
 std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config);

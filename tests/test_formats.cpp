@@ -88,6 +88,19 @@ TEST_CASE("config: timm architecture names") {
     CHECK(d3.layer_scale);
     CHECK(d3.pos_embed_len() == 576);
     CHECK_THROWS_WITH_AS(config_for_architecture("resnet50"), doctest::Contains("unknown architecture"), Error);
+    // A mistyped or abbreviated name gets the nearest known names and how to list them all.
+    CHECK_THROWS_WITH_AS(config_for_architecture("vit_tiny"),
+                         "unknown architecture 'vit_tiny': did you mean vit_tiny_patch16_224, vit_tiny_patch16_384 or "
+                         "vit_tiny_patch32_224? (every name: pomt info --architectures, or pomt.architectures() in "
+                         "Python)",
+                         Error);
+    CHECK(suggest_architectures("deit_small_patch16_244.fb_in1k").at(0) == "deit_small_patch16_224");
+    CHECK(suggest_architectures("vit_base_patch14_dino").at(0) == "vit_base_patch14_dinov2");
+    CHECK(suggest_architectures("vit_so400m_patch14_siglip") ==
+          std::vector<std::string>{"vit_so400m_patch14_siglip_224"});
+    CHECK(suggest_architectures("resnet50").empty());
+    CHECK_THROWS_WITH_AS(config_for_architecture("resnet50"),
+                         doctest::Contains("not a timm VisionTransformer pomt knows"), Error);
     CHECK_THROWS_AS(config_for_architecture("vit_distilled_tiny_patch16_224"), Error);
     CHECK_THROWS_AS(config_for_architecture("deit3_tiny_distilled_patch16_224"), Error);
     for (const std::string& name : known_architectures()) {

@@ -484,3 +484,37 @@ TEST_CASE("pruning CLI: pomt run --prune / --schedule / --verbose; bad specs exi
         CHECK(!pomt_test::file_exists(dir + "/bad.npy"));
     }
 }
+
+TEST_CASE("pruning warnings: no-op steps and almost no patch token are said; ordinary schedules are not") {
+    const ModelConfig tiny = config_for_architecture("vit_tiny_patch16_224");  // 196 patches, 12 blocks
+    auto warnings = [&](const std::string& s) { return schedule_warnings(spec(s), tiny); };
+    auto has = [](const std::vector<std::string>& w, const std::string& needle) {
+        return w.size() == 1 && w[0].find(needle) != std::string::npos;
+    };
+    CHECK(schedule_warnings(PruneSchedule(), tiny).empty());
+    for (const char* quiet : {"pomt:R=56,layer=3", "tome:r=13", "topk:r=8", "tome:r=16", "random:keep=120"})
+        CHECK_MESSAGE(warnings(quiet).empty(), quiet);
+    // The last block of a class-token model computes the class row only: a prune there does nothing.
+    CHECK(has(warnings("pomt:R=56,layer=11"), "pruning changes nothing on this model: block 11 is the last, which "
+                                              "computes the class token's row only"));
+    CHECK(has(warnings("pomt:R=56,layer=3;topk:r=4,layer=11"), "the topk step at block 11 is a no-op"));
+    CHECK(has(warnings("pomt:R=0,layer=3"), "every step removes 0 tokens"));
+    CHECK(has(warnings("random:keep=197"), "every step removes 0 tokens"));
+    // Unless the full last block runs (pomt bench --full-last-block): then only the output is unchanged.
+    CHECK(schedule_warnings(spec("pomt:R=56,layer=3;topk:r=4,layer=11"), tiny, true).empty());
+    // ToMe's merges clamp to half the tokens: r=130 ends with the class token and one patch token.
+    CHECK(has(warnings("tome:r=130"), "pruning leaves 4 of the 196 patch tokens from block 6 on, and 1 (2 tokens in "
+                                      "all) from block 8 on: the model sees almost nothing of the image"));
+    CHECK(has(warnings("tome:r=20"), "from block 11 on"));
+    CHECK(has(warnings("random:keep=5"), "leaves 4 of the 196 patch tokens (5 tokens in all) after the embedding"));
+    CHECK(has(warnings("pomt:R=193,layer=10"), "from block 11 on"));
+    // Average pooling reads every token after the last block: a prune there counts.
+    ModelConfig gap = tiny;
+    gap.global_pool = "avg";
+    gap.class_token = false;
+    gap.fc_norm = true;
+    CHECK(schedule_warnings(spec("tome:r=8,layer=11"), gap).empty());
+    CHECK(has(schedule_warnings(spec("topk:r=190,layer=11"), tiny), "changes nothing"));
+    // A bad schedule fails as resolve_schedule does.
+    CHECK_THROWS_AS(warnings("pomt:R=56,layer=12"), Error);
+}

@@ -321,8 +321,8 @@ TEST_CASE("classify --show-tokens: one file, a folder for several images, bad pa
         };
         const Case cases[] = {
             {{a}, f.dir + "/no/such/folder/x.png", "is not writable or does not exist"},
-            {{a, b}, file, "must be an existing folder when 2 images are given"},
-            {{a, b}, f.dir + "/missing-folder", "must be an existing folder"},
+            {{a, b}, file, "it is a file, not a folder"},
+            {{a, b}, file + "/sub", "'" + file + "' is a file, not a folder"},  // a missing folder is made
             {{a, f.dir + "/sub/img0.bmp"}, f.dir, "two images would both write"},
             {{a}, "", "--show-tokens needs a path"},
         };

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <regex>
 
+#include "core/suggest.h"
 #include "pomt/error.h"
 #include "vit/config.h"
 
@@ -207,6 +208,15 @@ ModelConfig finish(TimmArgs a) {
 
 std::string shown(const std::string& s) { return s.size() > 80 ? s.substr(0, 80) + "..." : s; }
 
+std::string unknown_architecture_message(const std::string& full_name) {
+    const std::vector<std::string> near = suggest_architectures(full_name);
+    const std::string listing = "every name: pomt info --architectures, or pomt.architectures() in Python";
+    if (!near.empty())
+        return "unknown architecture '" + shown(full_name) + "': did you mean " + or_list(near) + "? (" + listing + ")";
+    return "unknown architecture '" + shown(full_name) + "': not a timm VisionTransformer pomt knows (" + listing +
+           "; config.json's model_args give other dimensions)";
+}
+
 TimmArgs args_for_architecture(const std::string& full_name) {
     const std::string name = full_name.substr(0, full_name.find('.'));
     TimmArgs a;
@@ -225,10 +235,7 @@ TimmArgs args_for_architecture(const std::string& full_name) {
     // Length-checked first: libstdc++'s std::regex recurses once per character, so a long name (a
     // hostile config.json) would overflow the stack; the {1,4} digit bounds keep std::stoi in range.
     if (name.size() > 64 || !std::regex_match(name, m, arch_regex()))
-        fail("unknown architecture '" + shown(full_name) +
-             "': pomt knows timm's vit_/deit_/deit3_{tiny,small,base,large,huge}[_distilled]_patchP_IMG and the "
-             "DINOv2, CLIP, SigLIP, _gap_ and _reg4_ names of known_architectures() "
-             "(give model_args in config.json for other dimensions)");
+        fail(unknown_architecture_message(full_name));
     for (const Size& s : kSizes)
         if (m[2] == s.name) {
             c.embed_dim = s.embed_dim;
@@ -261,6 +268,10 @@ std::vector<std::string> known_architectures() {
                 }
     for (const NamedArchitecture& n : kNamed) names.push_back(n.name);
     return names;
+}
+
+std::vector<std::string> suggest_architectures(const std::string& name) {
+    return nearest_names(name.substr(0, name.find('.')), known_architectures());
 }
 
 ModelConfig config_for_architecture(const std::string& full_name) { return finish(args_for_architecture(full_name)); }

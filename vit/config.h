@@ -66,8 +66,13 @@ struct PreprocessConfig {
 // it; throws pomt::Error for a name pomt does not know rather than guess a head count.
 ModelConfig config_for_architecture(const std::string& name);
 
-// Names of the architectures pomt knows (for messages and --arch listings).
+// Names of the architectures pomt knows (for messages and `pomt info --architectures`): the classic
+// family at patch 16 and 32, 224 and 384 pixels (other _patchP_IMG sizes resolve too), then the
+// DINOv2, CLIP, SigLIP, _gap_ and _reg4_ names.
 std::vector<std::string> known_architectures();
+// The known names closest to `name` (its pretrained tag ignored), closest first, at most three;
+// empty when none is close. The unknown-architecture message offers them.
+std::vector<std::string> suggest_architectures(const std::string& name);
 
 // Resolves a hub config.json: architecture, then model_args / num_classes / global_pool overrides.
 // `arch_override` (from --arch) replaces the "architecture" field when non-empty.

@@ -33,7 +33,10 @@ from ._pomt import Error
 __all__ = [
     "Error", "Schedule", "Model", "Latency", "EvalResult", "ImageOutcome", "ConvertReport",
     "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "quantize", "from_timm", "isa",
+    "architectures", "__version__",
 ]
+
+__version__: str = _pomt.__version__  # include/pomt/version.h, the same as the package metadata's
 
 Error.__doc__ = ("A pomt failure: bad input, spec, schedule, image or model file. Subclass of ValueError; "
                  "str(e) is the one-line message the pomt command line prints.")
@@ -239,6 +242,12 @@ class Model:
         """Checks a schedule against this model: "pomt R=56 at block 3", "none"; raises pomt.Error if it cannot apply."""
         return self._m.describe(_schedule(prune))
 
+    def warnings(self, prune: Prune) -> List[str]:
+        """What the command line warns about this schedule on this model, one line each (empty: nothing):
+        a step that changes nothing (R=0, or at the last block of a class-token model, which computes the
+        class token's row only), or pruning that leaves almost no patch token. Raises pomt.Error as describe."""
+        return list(self._m.warnings(_schedule(prune)))
+
     def profile(self, prune: Prune = None, *, threads: Optional[int] = None, batch: int = 1, runs: int = 30,
                 warmup: int = 3) -> Latency:
         """Latency of this model (with a schedule) as `pomt bench` measures it: median/p10/p90 ms per run."""
@@ -370,6 +379,12 @@ def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[s
     weights int8 per output channel, activations quantized per token at run time; .pomt format
     version 3). pomt.load(out) runs it with the int8 kernels."""
     _pomt.quantize(os.fsdecode(src), os.fsdecode(out))
+
+
+def architectures() -> List[str]:
+    """The timm architecture names from_arch takes (as `pomt info --architectures`); the vit_/deit_/deit3_
+    names also take other _patchP_IMG sizes."""
+    return list(_pomt.architectures())
 
 
 def isa() -> str:

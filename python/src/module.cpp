@@ -29,8 +29,10 @@
 #include "pomt/error.h"
 #include "pomt/pomt.h"
 #include "pomt/search.h"
+#include "pomt/version.h"
 #include "profiler/model_latency.h"
 #include "prune/pruning.h"
+#include "vit/config.h"
 #include "vit/model.h"
 #include "weights_tools/convert.h"
 #include "pomt/quantize.h"
@@ -183,6 +185,8 @@ NB_MODULE(_pomt, m) {
     m.def("hardware_threads", &pomt::ThreadPool::hardware_threads);
     m.def("last_run_ms", [] { return last_run_ms; });
     m.def("isa", [] { return std::string(pomt::isa_name(pomt::active_isa())); });
+    m.attr("__version__") = pomt::kVersion;  // include/pomt/version.h: the package metadata's version too
+    m.def("architectures", &pomt::known_architectures);
 
     nb::class_<PySchedule>(m, "Schedule",
                            "A token-pruning schedule, checked against a model when it runs (or by Model.describe).\n\n"
@@ -274,6 +278,9 @@ NB_MODULE(_pomt, m) {
         }, "logits"_a, "k"_a)
         .def("describe", [](const PyModel& p, const PySchedule* s) {
             return p.classifier().describe(s ? s->api : pomt::Schedule());
+        }, "schedule"_a.none())
+        .def("warnings", [](const PyModel& p, const PySchedule* s) {
+            return pomt::schedule_warnings(steps_of(s), p.classifier().model()->config());
         }, "schedule"_a.none())
         .def("profile", [](const PyModel& p, const PySchedule* s, int threads, int batch, int runs, int warmup) {
             if (batch < 1 || batch > 4096) pomt::fail("batch must be in [1, 4096], got " + std::to_string(batch));

@@ -126,6 +126,31 @@ def test_from_arch_and_features():
     assert np.array_equal(a, b)
 
 
+def test_version_is_the_package_metadata_and_the_cpp_header():
+    from importlib.metadata import version
+    assert pomt.__version__ == version("pomt")
+    header = open(os.path.join(REPO, "include", "pomt", "version.h")).read()
+    assert '#define POMT_VERSION "%s"' % pomt.__version__ in header
+
+
+def test_architectures_and_the_unknown_name_message():
+    names = pomt.architectures()
+    assert "deit_tiny_patch16_224" in names and "vit_so400m_patch14_siglip_224" in names
+    with pytest.raises(pomt.Error, match="did you mean vit_tiny_patch16_224.*pomt.architectures()"):
+        pomt.from_arch("vit_tiny")
+
+
+def test_schedule_warnings():
+    m = pomt.from_arch("vit_tiny_patch16_224", threads=1)
+    assert m.warnings(None) == [] and m.warnings("pomt:R=56,layer=3") == [] and m.warnings("tome:r=13") == []
+    (w,) = m.warnings("pomt:R=56,layer=11")  # the last block computes the class token's row only
+    assert "changes nothing" in w
+    (w,) = m.warnings(pomt.Schedule.parse("tome:r=130"))
+    assert "1 (2 tokens in all)" in w
+    with pytest.raises(pomt.Error, match="out of range"):
+        m.warnings("pomt:R=56,layer=12")
+
+
 def test_show_tokens_picture():
     # A synthetic image and a random ViT-Tiny: the picture is the crop where nothing is pruned,
     # dimmed patches are (3v + 5) // 10 of the crop, and schedules give different pictures.
