@@ -1,5 +1,6 @@
 // The choice of int8 variant: the best the CPU has within the active fp32 level, or the one
 // POMT_INT8 / set_active_int8_variant forces (kernels/gemm_int8_kernels.h).
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +38,37 @@ const Int8Kernels* find(const char* name) {
     return nullptr;
 }
 
-bool supported(const Int8Kernels& k) { return isa_supported(k.isa) && k.cpu_has(); }
+// Whether the CPU runs variant k, asked once per variant: cpu_has() may execute CPUID, which traps
+// to the hypervisor on a VM (tens of microseconds), and the choice is read on every GEMM and every
+// quantize_rows call.
+bool supported(const Int8Kernels& k) {
+    static const std::vector<bool> answers = [] {
+        std::vector<bool> a;
+        for (const Int8Kernels* v : variants()) a.push_back(isa_supported(v->isa) && v->cpu_has());
+        return a;
+    }();
+    const std::vector<const Int8Kernels*>& v = variants();
+    for (size_t i = 0; i < v.size(); ++i)
+        if (v[i] == &k) return answers[i];
+    return isa_supported(k.isa) && k.cpu_has();  // not a variant of this build (not reached)
+}
+
+// The best supported variant for each fp32 level (Isa values 0..3), chosen once.
+const Int8Kernels& best_for(Isa isa) {
+    static const std::array<const Int8Kernels*, 4> best = [] {
+        std::array<const Int8Kernels*, 4> b;
+        for (size_t level = 0; level < b.size(); ++level) {
+            b[level] = &int8_kernels_scalar();
+            for (const Int8Kernels* k : variants())  // best first
+                if (size_t(k->isa) == level && supported(*k)) {
+                    b[level] = k;
+                    break;
+                }
+        }
+        return b;
+    }();
+    return *best[size_t(isa) % best.size()];
+}
 
 const Int8Kernels* from_env() {
     const char* env = std::getenv("POMT_INT8");
@@ -71,10 +102,7 @@ bool int8_variant_supported(const char* name) {
 
 const Int8Kernels& active_int8_kernels() {
     if (const Int8Kernels* k = forced().load(std::memory_order_relaxed)) return *k;
-    const Isa isa = active_isa();
-    for (const Int8Kernels* k : variants())
-        if (k->isa == isa && supported(*k)) return *k;
-    return int8_kernels_scalar();
+    return best_for(active_isa());
 }
 
 const char* active_int8_variant() { return active_int8_kernels().name; }
