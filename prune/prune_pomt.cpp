@@ -7,6 +7,7 @@
 #include "kernels/reductions.h"
 #include "kernels/threads.h"
 #include "pomt/error.h"
+#include "prune/prune_rows.h"
 
 namespace pomt {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pomt/error.h"
+#include "prune/prune_rows.h"
 
 namespace pomt {
 

@@ -6,6 +6,7 @@
 
 #include "kernels/gemm.h"
 #include "pomt/error.h"
+#include "prune/prune_rows.h"
 
 namespace pomt {
 

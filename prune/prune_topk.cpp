@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "pomt/error.h"
+#include "prune/prune_rows.h"
 
 namespace pomt {
 

@@ -1,6 +1,7 @@
 // Token pruning schedules: what the user asked for (a `--prune` spec or a schedule JSON file),
 // resolved against a model into one per-block plan, and the TokenPruner that carries it out
 // inside Session::run. The methods themselves live in prune/prune_{pomt,topk,tome,random}.cpp.
+// Reading: schedule_spec.cpp; resolution and warnings: schedule_resolve.cpp; the pruner: pruner.cpp.
 //
 // Spec grammar (docs/SCHEDULES.md has the details and the JSON format):
 //   spec   := step (';' step)*
@@ -73,6 +74,11 @@ struct ResolvedSchedule {
     json::Value to_json() const;         // the per-layer schedule file form
 };
 
+// Tokens after action `a` at a block entered by n tokens (`prefix` of them prefix tokens,
+// `protected_tokens` of those never merged by ToMe: the class and distillation tokens), or -1
+// where the step would refuse (no patch token left).
+int tokens_after_action(const LayerAction& a, int n, int prefix, int protected_tokens);
+
 // Validates the schedule for this model (layers in range, R / r / keep leaving at least one patch
 // token, two steps on one block, ...) and expands it to one action per block. Throws pomt::Error.
 ResolvedSchedule resolve_schedule(const PruneSchedule& schedule, const ModelConfig& config);
@@ -94,24 +100,5 @@ std::unique_ptr<TokenPruner> make_pruner(const PruneSchedule& schedule, const Mo
 struct TokenProvenance;
 std::unique_ptr<TokenPruner> make_pruner(const ResolvedSchedule& schedule, const ModelConfig& config,
                                          TokenProvenance* record);
-
-// ---- shared by the method files (each keeps its own scratch struct, e.g. PomtScratch) ---------
-
-// Image b's rows keep[0..k) (ascending source indices, stride `tokens`) move to rows [0..k) of
-// image b at stride `new_tokens`, in place. Images must be compacted in order b = 0, 1, ...; the
-// rows after k (merged tokens) are written by the caller after this call.
-void compact_rows(float* x, int b, int tokens, int new_tokens, int dim, const int* keep, int k);
-
-// Indices [begin, end) sorted by score descending, ties by lower index (deterministic).
-void rank_descending(const double* score, int begin, int end, std::vector<int>* order);
-
-// Provenance recording (TokenProvenance): image b's old row keep[i] goes to new row i, every other
-// row to -1; then the `merged_count` rows prefix + merged[i] (patch indices) go to `merged_row`.
-void record_moves(const int* keep, int k, int* moved_to, int tokens, const int* merged = nullptr,
-                  int merged_count = 0, int prefix = 0, int merged_row = -1);
-
-// The rows an image keeps when patch tokens are dropped: its `prefix` tokens, then the patch tokens
-// ranked[0..kept) (patch indices, best first) in position order; `keep` gets prefix + kept entries.
-void keep_prefix_and_best(const int* ranked, int prefix, int kept, std::vector<int>* keep);
 
 }  // namespace pomt
