@@ -17,11 +17,14 @@
 #include "core/json.h"
 #include "vit/model.h"
 #include "core/npy.h"
+#include "tests/image_bytes.h"
 #include "weights_tools/safetensors.h"
 #include "vit/weights_file.h"
 
 using namespace pomt;
-using Bytes = std::string;
+using pomt_test::Bytes;
+using pomt_test::make_jpeg;
+using pomt_test::make_png;
 
 namespace {
 
@@ -50,17 +53,9 @@ Bytes read_all(const std::string& path) {
 
 std::string tmp_path(const char* ext) { return g_out + "/.tmp" + ext; }
 
-void put_le16(Bytes& s, uint32_t v) {
-    s += char(v & 0xFF);
-    s += char((v >> 8) & 0xFF);
-}
-void put_le32(Bytes& s, uint32_t v) {
-    put_le16(s, v & 0xFFFF);
-    put_le16(s, v >> 16);
-}
-void put_be32(Bytes& s, uint32_t v) {
-    for (int i = 3; i >= 0; --i) s += char((v >> (8 * i)) & 0xFF);
-}
+using pomt_test::put_be32;
+using pomt_test::put_le16;
+using pomt_test::put_le32;
 
 // ---- models -----------------------------------------------------------------------------------
 
@@ -266,51 +261,6 @@ void config_seeds() {
 
 // ---- images -----------------------------------------------------------------------------------
 
-uint32_t crc32(const Bytes& s) {
-    uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char ch : s) {
-        c ^= ch;
-        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-void png_chunk(Bytes& png, const char* type, const Bytes& data) {
-    put_be32(png, uint32_t(data.size()));
-    Bytes td = std::string(type, 4) + data;
-    png += td;
-    put_be32(png, crc32(td));
-}
-
-// A PNG with stored (uncompressed) deflate blocks; `filter` is each row's filter byte.
-Bytes make_png(uint32_t w, uint32_t h, int ct, int depth, const Bytes& pixels, size_t row_bytes, int filter,
-               const Bytes& plte = "", bool interlace = false) {
-    Bytes raw;
-    for (uint32_t y = 0; y < h; ++y) raw += char(filter) + pixels.substr(y * row_bytes, row_bytes);
-    Bytes z = "\x78\x01";
-    size_t n = raw.size();
-    z += '\x01';
-    put_le16(z, uint32_t(n));
-    put_le16(z, uint32_t(~n & 0xFFFF));
-    z += raw;
-    uint32_t a = 1, b = 0;
-    for (unsigned char c : raw) a = (a + c) % 65521, b = (b + a) % 65521;
-    put_be32(z, b << 16 | a);
-    Bytes png = "\x89PNG\r\n\x1a\n";
-    Bytes ihdr;
-    put_be32(ihdr, w);
-    put_be32(ihdr, h);
-    ihdr += char(depth);
-    ihdr += char(ct);
-    ihdr += Bytes(2, '\0');
-    ihdr += char(interlace ? 1 : 0);
-    png_chunk(png, "IHDR", ihdr);
-    if (!plte.empty()) png_chunk(png, "PLTE", plte);
-    png_chunk(png, "IDAT", z);
-    png_chunk(png, "IEND", "");
-    return png;
-}
-
 Bytes pattern(size_t n, int seed) {
     Bytes b(n, '\0');
     for (size_t i = 0; i < n; ++i) b[i] = char((i * 37 + size_t(seed) * 101) & 0xFF);
@@ -319,23 +269,9 @@ Bytes pattern(size_t n, int seed) {
 
 Bytes make_bmp(int w, int h, int bpp) {
     const int row = (w * bpp / 8 + 3) / 4 * 4;
-    const int palette = bpp == 8 ? 256 * 4 : 0;
-    Bytes b = "BM";
-    put_le32(b, uint32_t(54 + palette + row * h));
-    put_le32(b, 0);
-    put_le32(b, uint32_t(54 + palette));
-    put_le32(b, 40);
-    put_le32(b, uint32_t(w));
-    put_le32(b, uint32_t(h));
-    put_le16(b, 1);
-    put_le16(b, uint32_t(bpp));
-    put_le32(b, 0);
-    put_le32(b, uint32_t(row * h));
-    put_le32(b, 2835);
-    put_le32(b, 2835);
-    put_le32(b, bpp == 8 ? 256 : 0);
-    put_le32(b, 0);
-    for (int i = 0; i < palette / 4; ++i) b += Bytes{char(i), char(255 - i), char(i / 2), 0};
+    const int palette = bpp == 8 ? 256 : 0;
+    Bytes b = pomt_test::bmp_header(w, h, bpp, palette);
+    for (int i = 0; i < palette; ++i) b += Bytes{char(i), char(255 - i), char(i / 2), 0};
     b += pattern(size_t(row * h), bpp);
     return b;
 }
@@ -347,30 +283,6 @@ Bytes make_tga(int w, int h) {
     t[14] = char(h & 0xFF), t[15] = char(h >> 8);
     t[16] = 24;
     return t + pattern(size_t(w * h * 3), 3);
-}
-
-// A baseline JPEG whose blocks all decode to DC 0 / EOB (flat grey): `comps` components with the
-// given sampling of component 0 (0x11 or 0x22); one-code Huffman tables; `scan` is the entropy data.
-Bytes make_jpeg(int w, int h, int comps, int sampling, const Bytes& scan) {
-    Bytes j = "\xFF\xD8";
-    j += Bytes("\xFF\xDB\x00\x43\x00", 5) + Bytes(64, '\x01');
-    Bytes sof = "\xFF\xC0";
-    const int len = 8 + 3 * comps;
-    sof += char(len >> 8), sof += char(len & 0xFF), sof += '\x08';
-    sof += char(h >> 8), sof += char(h & 0xFF), sof += char(w >> 8), sof += char(w & 0xFF), sof += char(comps);
-    for (int c = 0; c < comps; ++c) sof += char(c + 1), sof += char(c == 0 ? sampling : 0x11), sof += '\0';
-    j += sof;
-    Bytes counts(16, '\0');
-    counts[0] = 1;
-    j += Bytes("\xFF\xC4\x00\x14\x00", 5) + counts + Bytes(1, '\x00');
-    j += Bytes("\xFF\xC4\x00\x14\x10", 5) + counts + Bytes(1, '\x00');
-    Bytes sos = "\xFF\xDA";
-    const int slen = 6 + 2 * comps;
-    sos += char(0), sos += char(slen), sos += char(comps);
-    for (int c = 0; c < comps; ++c) sos += char(c + 1), sos += '\0';
-    sos += Bytes("\x00\x3F\x00", 3);
-    j += sos + scan + "\xFF\xD9";
-    return j;
 }
 
 void image_seeds() {

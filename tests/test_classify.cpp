@@ -11,6 +11,7 @@
 
 #include "doctest/doctest.h"
 #include "pomt/pomt.h"
+#include "tests/image_bytes.h"
 #include "tests/test_util.h"
 #include "core/json.h"
 #include "vit/model.h"
@@ -47,63 +48,12 @@ Bytes make_ppm(int w, int h, int seed = 0) {
     return s;
 }
 
-void put_be32(Bytes& s, uint32_t v) {
-    for (int i = 3; i >= 0; --i) s += char((v >> (8 * i)) & 0xFF);
-}
-
-uint32_t crc32(const Bytes& s) {
-    uint32_t c = 0xFFFFFFFFu;
-    for (char ch : s) {
-        c ^= uint8_t(ch);
-        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-// An RGB PNG whose zlib stream is one stored deflate block (images here are tiny).
+// A w × h RGB PNG of a fixed pattern.
 Bytes make_png(uint32_t w, uint32_t h) {
-    Bytes raw;
-    for (uint32_t y = 0; y < h; ++y) {
-        raw += '\0';
-        for (uint32_t x = 0; x < w * 3; ++x) raw += char((x * 7 + y * 3) & 0xFF);
-    }
-    Bytes z = "\x78\x01";
-    z += '\x01';
-    z += char(raw.size() & 0xFF), z += char(raw.size() >> 8);
-    z += char(~raw.size() & 0xFF), z += char((~raw.size() >> 8) & 0xFF);
-    z += raw;
-    uint32_t a = 1, b = 0;
-    for (char c : raw) a = (a + uint8_t(c)) % 65521, b = (b + a) % 65521;
-    put_be32(z, b << 16 | a);
-    Bytes png = "\x89PNG\r\n\x1a\n";
-    auto chunk = [&](const char* type, const Bytes& data) {
-        put_be32(png, uint32_t(data.size()));
-        png += std::string(type, 4) + data;
-        put_be32(png, crc32(std::string(type, 4) + data));
-    };
-    Bytes ihdr;
-    put_be32(ihdr, w);
-    put_be32(ihdr, h);
-    ihdr += Bytes("\x08\x02\x00\x00\x00", 5);
-    chunk("IHDR", ihdr);
-    chunk("IDAT", z);
-    chunk("IEND", "");
-    return png;
-}
-
-// An 8×8 baseline greyscale JPEG (every pixel 128): quantisation table, one-code Huffman tables,
-// a 1-byte scan.
-Bytes make_jpeg() {
-    Bytes j = "\xFF\xD8";
-    j += Bytes("\xFF\xDB\x00\x43\x00", 5) + Bytes(64, '\x01');
-    j += Bytes("\xFF\xC0\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00", 13);
-    Bytes counts(16, '\0');
-    counts[0] = 1;
-    j += Bytes("\xFF\xC4\x00\x14\x00", 5) + counts + Bytes(1, '\x00');
-    j += Bytes("\xFF\xC4\x00\x14\x10", 5) + counts + Bytes(1, '\x00');
-    j += Bytes("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10);
-    j += "\x3F\xFF\xD9";
-    return j;
+    Bytes rgb;
+    for (uint32_t y = 0; y < h; ++y)
+        for (uint32_t x = 0; x < w * 3; ++x) rgb += char((x * 7 + y * 3) & 0xFF);
+    return pomt_test::make_png(w, h, 2, 8, rgb, w * 3);
 }
 
 std::string write_file(const std::string& dir, const std::string& name, const Bytes& bytes) {
@@ -223,8 +173,8 @@ TEST_CASE("classify: bad images get a one-line error naming the file; the others
     const std::string dir = pomt_test::temp_dir();
     const std::string model = make_model(dir);
     const std::string good1 = write_file(dir, "good1.ppm", make_ppm(40, 40));
-    const std::string good2 = write_file(dir, "good2.jpg", make_jpeg());
-    const Bytes png = make_png(16, 16), jpeg = make_jpeg();
+    const std::string good2 = write_file(dir, "good2.jpg", pomt_test::make_jpeg_grey8());
+    const Bytes png = make_png(16, 16), jpeg = pomt_test::make_jpeg_grey8();
     struct Bad {
         std::string path, needle;
     };

@@ -8,118 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "tests/image_bytes.h"
 #include "tests/test_util.h"
 #include "pomt/error.h"
 #include "image/image.h"
 
 namespace {
 
-using Bytes = std::string;
-
-uint32_t crc32(const Bytes& s, size_t from = 0) {
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = from; i < s.size(); ++i) {
-        c ^= uint8_t(s[i]);
-        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-void put_be32(Bytes& s, uint32_t v) {
-    for (int i = 3; i >= 0; --i) s += char((v >> (8 * i)) & 0xFF);
-}
-void put_le16(Bytes& s, uint32_t v) {
-    s += char(v & 0xFF);
-    s += char((v >> 8) & 0xFF);
-}
-void put_le32(Bytes& s, uint32_t v) {
-    put_le16(s, v & 0xFFFF);
-    put_le16(s, v >> 16);
-}
-
-void png_chunk(Bytes& png, const char* type, const Bytes& data) {
-    put_be32(png, uint32_t(data.size()));
-    Bytes td = std::string(type, 4) + data;
-    png += td;
-    put_be32(png, crc32(td));
-}
-
-// PNG of `raw` (filter byte 0 per row is added here), colour type `ct`, `depth` bits, with the
-// zlib stream made of stored (uncompressed) deflate blocks.
-Bytes make_png(uint32_t w, uint32_t h, int ct, int depth, const Bytes& pixels, size_t row_bytes) {
-    Bytes raw;
-    for (uint32_t y = 0; y < h; ++y) raw += '\0' + pixels.substr(y * row_bytes, row_bytes);
-    Bytes z = "\x78\x01";
-    for (size_t i = 0; i < raw.size() || i == 0; i += 65535) {
-        size_t n = std::min<size_t>(65535, raw.size() - i);
-        z += char(i + n >= raw.size() ? 1 : 0);
-        put_le16(z, uint32_t(n));
-        put_le16(z, uint32_t(~n & 0xFFFF));
-        z += raw.substr(i, n);
-        if (raw.empty()) break;
-    }
-    uint32_t a = 1, b = 0;
-    for (char c : raw) a = (a + uint8_t(c)) % 65521, b = (b + a) % 65521;
-    put_be32(z, b << 16 | a);
-    Bytes png = "\x89PNG\r\n\x1a\n";
-    Bytes ihdr;
-    put_be32(ihdr, w);
-    put_be32(ihdr, h);
-    ihdr += char(depth);
-    ihdr += char(ct);
-    ihdr += Bytes(3, '\0');
-    png_chunk(png, "IHDR", ihdr);
-    png_chunk(png, "IDAT", z);
-    png_chunk(png, "IEND", "");
-    return png;
-}
-
-// 24-bit bottom-up BMP of RGB pixels.
-Bytes make_bmp(int w, int h, const Bytes& rgb) {
-    int row = (w * 3 + 3) / 4 * 4;
-    Bytes b = "BM";
-    put_le32(b, uint32_t(54 + row * h));
-    put_le32(b, 0);
-    put_le32(b, 54);
-    put_le32(b, 40);
-    put_le32(b, uint32_t(w));
-    put_le32(b, uint32_t(h));
-    put_le16(b, 1);
-    put_le16(b, 24);
-    put_le32(b, 0);
-    put_le32(b, uint32_t(row * h));
-    put_le32(b, 2835);
-    put_le32(b, 2835);
-    put_le32(b, 0);
-    put_le32(b, 0);
-    for (int y = h - 1; y >= 0; --y) {
-        for (int x = 0; x < w; ++x) {
-            const char* p = &rgb[size_t(y * w + x) * 3];
-            b += p[2];
-            b += p[1];
-            b += p[0];
-        }
-        b += Bytes(size_t(row - w * 3), '\0');
-    }
-    return b;
-}
-
-// An 8×8 baseline greyscale JPEG, all DC differences 0 (so every pixel decodes to 128): one
-// quantisation table, one-code Huffman tables (DC category 0, AC end-of-block), a 1-byte scan.
-Bytes make_jpeg_grey8() {
-    Bytes j = "\xFF\xD8";
-    j += Bytes("\xFF\xDB\x00\x43\x00", 5) + Bytes(64, '\x01');  // DQT: length 67, table 0, all ones
-    j += Bytes("\xFF\xC0\x00\x0B\x08\x00\x08\x00\x08\x01\x01\x11\x00", 13);  // SOF0 8x8, 1 comp
-    // DHT DC0: one code of length 1 for symbol 0; DHT AC0: one code of length 1 for 0x00 (EOB).
-    Bytes counts(16, '\0');
-    counts[0] = 1;
-    j += Bytes("\xFF\xC4\x00\x14\x00", 5) + counts + Bytes(1, '\x00');
-    j += Bytes("\xFF\xC4\x00\x14\x10", 5) + counts + Bytes(1, '\x00');
-    j += Bytes("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10);  // SOS
-    j += "\x3F";  // bits 0 (DC cat 0) 0 (EOB), padded with ones
-    j += "\xFF\xD9";
-    return j;
-}
+using pomt_test::Bytes;
+using pomt_test::make_bmp;
+using pomt_test::make_jpeg_grey8;
+using pomt_test::make_png;
+using pomt_test::png_chunk;
 
 std::string write_temp(const std::string& name, const Bytes& bytes) {
     std::string path = pomt_test::temp_dir() + "/" + name;

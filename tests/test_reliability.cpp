@@ -15,6 +15,7 @@
 #include "doctest/doctest.h"
 #include "kernels/gemm.h"
 #include "pomt/pomt.h"
+#include "tests/image_bytes.h"
 #include "tests/test_util.h"
 #include "pomt/error.h"
 #include "vit/forward.h"
@@ -76,12 +77,9 @@ const std::shared_ptr<const Model>& deit_tiny() {
 
 using Bytes = std::string;
 
-void put_be32(Bytes& s, uint32_t v) {
-    for (int i = 3; i >= 0; --i) s += char((v >> (8 * i)) & 0xFF);
-}
-
 // The first 33 bytes of a PNG: signature + IHDR (CRC not checked by the header probe's limit).
 Bytes png_header(uint32_t w, uint32_t h) {
+    using pomt_test::put_be32;
     Bytes png = "\x89PNG\r\n\x1a\n";
     put_be32(png, 13);
     png += "IHDR";

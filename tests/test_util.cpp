@@ -13,29 +13,20 @@
 #include <sstream>
 
 #include "pomt/error.h"
+#include "tests/image_bytes.h"
 #include "vit/model.h"
 #include "vit/weights_file.h"
 
 namespace pomt_test {
 
 std::string bmp_image(int w, int h, int seed) {
-    const int row = (3 * w + 3) / 4 * 4, size = 54 + row * h;
-    std::string b(size_t(size), '\0');
-    auto put = [&](int at, uint32_t v, int bytes) {
-        for (int i = 0; i < bytes; ++i) b[size_t(at + i)] = char((v >> (8 * i)) & 0xff);
-    };
-    b[0] = 'B';
-    b[1] = 'M';
-    put(2, uint32_t(size), 4);
-    put(10, 54, 4);
-    put(14, 40, 4);
-    put(18, uint32_t(w), 4);
-    put(22, uint32_t(h), 4);
-    put(26, 1, 2);
-    put(28, 24, 2);
-    for (int y = 0; y < h; ++y)
+    const int row = (3 * w + 3) / 4 * 4;
+    std::string b = bmp_header(w, h, 24);
+    for (int y = 0; y < h; ++y) {  // file order: bottom-up
         for (int x = 0; x < w; ++x)
-            for (int c = 0; c < 3; ++c) b[size_t(54 + y * row + 3 * x + c)] = char((x * (c + 1) + y * seed * 7 + seed * 31) & 0xff);
+            for (int c = 0; c < 3; ++c) b += char((x * (c + 1) + y * seed * 7 + seed * 31) & 0xff);
+        b += std::string(size_t(row - 3 * w), '\0');
+    }
     return b;
 }
 
