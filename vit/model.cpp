@@ -2,24 +2,13 @@
 
 #include <cmath>
 
+#include "core/splitmix64.h"
 #include "pomt/error.h"
 #include "vit/imagenet_classes.h"
 
 namespace pomt {
 
 namespace {
-
-// SplitMix64: a tiny, well-mixed, portable generator so random models are identical everywhere.
-struct SplitMix64 {
-    uint64_t s;
-    uint64_t next() {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
 
 int64_t numel_of(const std::vector<int64_t>& shape) {
     int64_t n = 1;
