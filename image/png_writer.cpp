@@ -1,6 +1,5 @@
 #include "image/png_writer.h"
 
-#include "core/file_util.h"
 #include "pomt/error.h"
 
 // The one translation unit that compiles stb_image_write; only its PNG writer to memory is used.
@@ -35,11 +34,6 @@ std::vector<uint8_t> encode_png(const uint8_t* rgb, int width, int height) {
     if (!stbi_write_png_to_func(append, &png, width, height, 3, rgb, width * 3) || png.empty())
         fail("PNG: encoding failed (out of memory)");
     return png;
-}
-
-void write_png(const std::string& path, const uint8_t* rgb, int width, int height) {
-    const std::vector<uint8_t> png = encode_png(rgb, width, height);
-    write_file_atomic(path, png.data(), png.size());
 }
 
 }  // namespace pomt

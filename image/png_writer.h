@@ -12,7 +12,4 @@ namespace pomt {
 // empty or oversized image.
 std::vector<uint8_t> encode_png(const uint8_t* rgb, int width, int height);
 
-// encode_png written to `path` atomically (a temporary renamed into place; nothing on failure).
-void write_png(const std::string& path, const uint8_t* rgb, int width, int height);
-
 }  // namespace pomt

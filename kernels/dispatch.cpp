@@ -6,14 +6,13 @@
 namespace pomt {
 
 const IsaKernels& kernels_for(Isa isa) {
-    const IsaKernels* k = nullptr;
 #if defined(__x86_64__)
-    if (isa == Isa::Avx512) k = isa_kernels_avx512();
-    if (isa == Isa::Avx2) k = isa_kernels_avx2();
+    if (isa == Isa::Avx512) return isa_kernels_avx512();
+    if (isa == Isa::Avx2) return isa_kernels_avx2();
 #elif defined(__aarch64__)
-    if (isa == Isa::Neon) k = isa_kernels_neon();
+    if (isa == Isa::Neon) return isa_kernels_neon();
 #endif
-    return k ? *k : isa_kernels_scalar();
+    return isa_kernels_scalar();
 }
 
 float* thread_scratch(size_t floats) {

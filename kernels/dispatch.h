@@ -31,13 +31,16 @@ struct IsaKernels {
     int fma_per_step;
 };
 
-// Null when the build lacks that ISA's kernels.
-const IsaKernels* isa_kernels_avx512();
-const IsaKernels* isa_kernels_avx2();
-const IsaKernels* isa_kernels_neon();
+// Each ISA's table, declared for the architecture whose build compiles it.
+#if defined(__x86_64__)
+const IsaKernels& isa_kernels_avx512();
+const IsaKernels& isa_kernels_avx2();
+#elif defined(__aarch64__)
+const IsaKernels& isa_kernels_neon();
+#endif
 const IsaKernels& isa_kernels_scalar();
 
-// The table for `isa` (the scalar one when the build lacks it).
+// The table for `isa` (the scalar one for a level of another architecture).
 const IsaKernels& kernels_for(Isa isa);
 inline const IsaKernels& active_kernels() { return kernels_for(active_isa()); }
 

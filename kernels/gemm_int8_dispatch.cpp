@@ -16,12 +16,9 @@ namespace {
 std::vector<const Int8Kernels*> built_variants() {
     std::vector<const Int8Kernels*> v;
 #if defined(__x86_64__)
-    for (const Int8Kernels* k :
-         {int8_kernels_avx512vnni(), int8_kernels_avx512bw(), int8_kernels_avxvnni(), int8_kernels_avx2()})
-        if (k) v.push_back(k);
+    v = {&int8_kernels_avx512vnni(), &int8_kernels_avx512bw(), &int8_kernels_avxvnni(), &int8_kernels_avx2()};
 #elif defined(__aarch64__)
-    for (const Int8Kernels* k : {int8_kernels_neondot(), int8_kernels_neon()})
-        if (k) v.push_back(k);
+    v = {&int8_kernels_neondot(), &int8_kernels_neon()};
 #endif
     v.push_back(&int8_kernels_scalar());
     return v;

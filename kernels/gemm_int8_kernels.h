@@ -47,13 +47,16 @@ struct Int8Kernels {
     void (*quantize_row)(const float* x, int k, int8_t* q, float* scale, float* offset);
 };
 
-// Null when the build lacks that variant.
-const Int8Kernels* int8_kernels_avx512vnni();
-const Int8Kernels* int8_kernels_avx512bw();
-const Int8Kernels* int8_kernels_avxvnni();
-const Int8Kernels* int8_kernels_avx2();
-const Int8Kernels* int8_kernels_neondot();
-const Int8Kernels* int8_kernels_neon();
+// Each variant's table, declared for the architecture whose build compiles it.
+#if defined(__x86_64__)
+const Int8Kernels& int8_kernels_avx512vnni();
+const Int8Kernels& int8_kernels_avx512bw();
+const Int8Kernels& int8_kernels_avxvnni();
+const Int8Kernels& int8_kernels_avx2();
+#elif defined(__aarch64__)
+const Int8Kernels& int8_kernels_neondot();
+const Int8Kernels& int8_kernels_neon();
+#endif
 const Int8Kernels& int8_kernels_scalar();
 
 // Every variant this build has, best first ("avx512-vnni", "avx512bw", "avx-vnni", "avx2",

@@ -41,6 +41,11 @@ Image decode_exact(const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("image: JPEG IDCT, SSE2 and scalar code agree on random and extreme blocks") {
+#if !defined(__SSE2__)
+    // idct_islow is idct_islow_scalar here: there is no second implementation to compare.
+    pomt_test::skip_test("this build has no SSE2 IDCT (idct_islow is the scalar code)");
+    return;
+#endif
     uint32_t seed = 12345;
     for (int trial = 0; trial < 20000; ++trial) {
         int16_t coef[64];

@@ -1,5 +1,5 @@
 // ImageNet-1k class names (WordNet id and lemmas) in the standard 0..999 order.
-// Generated from weights_tools/imagenet_classes.txt; tests/test_config.cpp checks they agree.
+// Generated from weights_tools/imagenet_classes.txt; tests/test_convert.cpp checks they agree.
 #include "vit/imagenet_classes.h"
 
 namespace pomt {

@@ -44,6 +44,6 @@ constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("neon", Isa::
 
 }  // namespace
 
-const Int8Kernels* int8_kernels_neon() { return &kTable; }
+const Int8Kernels& int8_kernels_neon() { return kTable; }
 
 }  // namespace pomt

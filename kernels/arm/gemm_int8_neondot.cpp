@@ -37,6 +37,6 @@ constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("neon-dot", I
 
 }  // namespace
 
-const Int8Kernels* int8_kernels_neondot() { return &kTable; }
+const Int8Kernels& int8_kernels_neondot() { return kTable; }
 
 }  // namespace pomt

@@ -18,6 +18,6 @@ constexpr IsaKernels kTable = simd::kernel_table<simd::VecNeon, Tiles>(Isa::Neon
 
 }  // namespace
 
-const IsaKernels* isa_kernels_neon() { return &kTable; }
+const IsaKernels& isa_kernels_neon() { return kTable; }
 
 }  // namespace pomt

@@ -35,6 +35,6 @@ constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("avx2", Isa::
 
 }  // namespace
 
-const Int8Kernels* int8_kernels_avx2() { return &kTable; }
+const Int8Kernels& int8_kernels_avx2() { return kTable; }
 
 }  // namespace pomt

@@ -38,6 +38,6 @@ constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("avx512bw", I
 
 }  // namespace
 
-const Int8Kernels* int8_kernels_avx512bw() { return &kTable; }
+const Int8Kernels& int8_kernels_avx512bw() { return kTable; }
 
 }  // namespace pomt

@@ -30,6 +30,6 @@ constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("avx512-vnni"
 
 }  // namespace
 
-const Int8Kernels* int8_kernels_avx512vnni() { return &kTable; }
+const Int8Kernels& int8_kernels_avx512vnni() { return kTable; }
 
 }  // namespace pomt

@@ -38,6 +38,6 @@ constexpr Int8Kernels kTable = simd::int8_kernel_table<Ops, Tiles>("avx-vnni", I
 
 }  // namespace
 
-const Int8Kernels* int8_kernels_avxvnni() { return &kTable; }
+const Int8Kernels& int8_kernels_avxvnni() { return kTable; }
 
 }  // namespace pomt

@@ -17,6 +17,6 @@ constexpr IsaKernels kTable = simd::kernel_table<simd::VecAvx2, Tiles>(Isa::Avx2
 
 }  // namespace
 
-const IsaKernels* isa_kernels_avx2() { return &kTable; }
+const IsaKernels& isa_kernels_avx2() { return kTable; }
 
 }  // namespace pomt

@@ -19,6 +19,6 @@ constexpr IsaKernels kTable = simd::kernel_table<simd::VecAvx512, Tiles>(Isa::Av
 
 }  // namespace
 
-const IsaKernels* isa_kernels_avx512() { return &kTable; }
+const IsaKernels& isa_kernels_avx512() { return kTable; }
 
 }  // namespace pomt
