@@ -9,7 +9,7 @@
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
 #include "pomt/error.h"
-#include "vit/block_steps.h"
+#include "vit/layers.h"
 
 namespace pomt {
 

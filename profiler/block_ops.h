@@ -1,6 +1,6 @@
 // `pomt profile --mode op`: one transformer block run operation by operation, each timed. It is
-// the profiler's own block, built on the public kernels (kernels/*.h), the block steps the Session
-// shares (vit/block_steps.h) and the Model's parameters, so the Session's forward pass carries no
+// the profiler's own block, built on the public kernels (kernels/*.h), the block layers the Session
+// shares (vit/layers.h) and the Model's parameters, so the Session's forward pass carries no
 // timing code and no unfused path.
 #pragma once
 #include <vector>

@@ -1,5 +1,5 @@
 // The int8 forward pass (Model::quantized: int8 weights per output column, activations quantized
-// per row at every Linear input, vit/block_steps.h) against its readable simulation
+// per row at every Linear input, vit/layers.h) against its readable simulation
 // (forward_reference on the int8 model) and against timm's fp32 outputs; pruning, threads, the
 // memory limit and the profiler's run_blocks on int8 models.
 //

@@ -12,7 +12,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "pomt/error.h"
-#include "vit/block_steps.h"
+#include "vit/layers.h"
 
 namespace pomt {
 

@@ -61,7 +61,7 @@ struct RunOptions {
     bool last_block_all_rows = false;
 };
 
-// What a Linear reads (vit/block_steps.h): fp32 rows (x, stride ld) for an fp32 layer, quantized
+// What a Linear reads (vit/layers.h): fp32 rows (x, stride ld) for an fp32 layer, quantized
 // rows (kernels/quantize.h) for an int8 one (LinearParams::is_int8).
 struct LinearInput {
     const float* x = nullptr;

@@ -1,6 +1,6 @@
-// The steps a transformer block is made of, on a token matrix [rows × features]: shared by the
+// The layers a transformer block is made of, on a token matrix [rows × features]: shared by the
 // Session's fused block and the profiler's op-by-op block (profiler/block_ops.h), so both compute
-// each step the same way.
+// each layer the same way.
 #pragma once
 #include "vit/forward.h"
 

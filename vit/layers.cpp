@@ -1,4 +1,4 @@
-#include "vit/block_steps.h"
+#include "vit/layers.h"
 
 #include <algorithm>
 #include <vector>
