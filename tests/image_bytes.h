@@ -76,6 +76,20 @@ inline Bytes make_png(uint32_t w, uint32_t h, int ct, int depth, const Bytes& pi
     return png;
 }
 
+// The first 33 bytes of a PNG (signature + IHDR of an 8-bit RGB image, CRC 0) and an IEND, so the
+// file is not "truncated": enough for the header probe, which checks sizes before any CRC.
+inline Bytes png_header(uint32_t w, uint32_t h) {
+    Bytes png = "\x89PNG\r\n\x1a\n";
+    put_be32(png, 13);
+    png += "IHDR";
+    put_be32(png, w);
+    put_be32(png, h);
+    png += Bytes("\x08\x02\x00\x00\x00", 5);
+    put_be32(png, 0);
+    png += Bytes("\0\0\0\0IEND\xAE\x42\x60\x82", 12);
+    return png;
+}
+
 // The 54-byte header of an uncompressed BMP (BITMAPINFOHEADER) of `bpp` bits per pixel, bottom-up,
 // followed by `palette` colours; the caller appends the palette and the rows (padded to 4 bytes).
 inline Bytes bmp_header(int w, int h, int bpp, int palette = 0) {

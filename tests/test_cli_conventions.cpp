@@ -26,13 +26,6 @@ const char* const kCommands[] = {"convert", "classify", "info", "quantize", "pre
 
 int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 
-void expect_one_line_error(const pomt_test::CommandResult& r, const std::string& needle) {
-    INFO("stderr: " << r.err);
-    CHECK(r.exit_code == 2);
-    CHECK(r.err.find(needle) != std::string::npos);
-    CHECK(lines(r.err) == 1);
-}
-
 struct ListedOption {
     std::vector<std::string> names;  // the option and its alias
     bool takes_value = false;
@@ -114,7 +107,7 @@ TEST_CASE("cli: every option a command's help lists is one its parser accepts") 
                 if (o.takes_value) args.push_back("1");
                 args.push_back("--zz-sentinel");
                 auto r = run_pomt(args);
-                expect_one_line_error(r, "unknown option '--zz-sentinel'");
+                pomt_test::expect_cli_error(r, "unknown option '--zz-sentinel'");
             }
     }
 }
@@ -123,17 +116,17 @@ TEST_CASE("cli: an unknown option is one line naming it and pointing at the comm
     for (const char* cmd : kCommands) {
         CAPTURE(cmd);
         auto r = run_pomt({cmd, "--no-such-option"});
-        expect_one_line_error(r, "unknown option '--no-such-option'");
+        pomt_test::expect_cli_error(r, "unknown option '--no-such-option'");
         CHECK(r.err.find(std::string("pomt ") + cmd + " --help") != std::string::npos);
         CHECK(r.out.empty());
     }
     // A near miss is named; a flag given a value and a value option without one are refused.
-    expect_one_line_error(run_pomt({"run", "--thread", "2"}), "did you mean --threads?");
-    expect_one_line_error(run_pomt({"eval", "--json=1"}), "option --json takes no value");
-    expect_one_line_error(run_pomt({"eval", "--threads"}), "option --threads needs a value: --threads N");
-    expect_one_line_error(run_pomt({"quantize", "m.pomt", "-o", "a", "--output", "b"}),
+    pomt_test::expect_cli_error(run_pomt({"run", "--thread", "2"}), "did you mean --threads?");
+    pomt_test::expect_cli_error(run_pomt({"eval", "--json=1"}), "option --json takes no value");
+    pomt_test::expect_cli_error(run_pomt({"eval", "--threads"}), "option --threads needs a value: --threads N");
+    pomt_test::expect_cli_error(run_pomt({"quantize", "m.pomt", "-o", "a", "--output", "b"}),
                           "option -o/--output given twice");
-    expect_one_line_error(run_pomt({"clasify"}), "unknown command 'clasify': did you mean classify?");
+    pomt_test::expect_cli_error(run_pomt({"clasify"}), "unknown command 'clasify': did you mean classify?");
 }
 
 TEST_CASE("cli: pomt --help lists every command's synopsis, generated from the same tables") {
@@ -177,7 +170,7 @@ TEST_CASE("cli: --version prints the version of include/pomt/version.h, the same
 
 TEST_CASE("cli: an unknown --arch suggests the nearest names and how to list them all") {
     auto r = run_pomt({"bench", "--arch", "vit_tiny"});
-    expect_one_line_error(r, "unknown architecture 'vit_tiny': did you mean vit_tiny_patch16_224");
+    pomt_test::expect_cli_error(r, "unknown architecture 'vit_tiny': did you mean vit_tiny_patch16_224");
     CHECK(r.err.find("pomt info --architectures") != std::string::npos);
     auto list = run_pomt({"info", "--architectures"});
     CHECK(list.exit_code == 0);
@@ -188,7 +181,7 @@ TEST_CASE("cli: an unknown --arch suggests the nearest names and how to list the
     auto as_json = run_pomt({"info", "--architectures", "--json"});
     CHECK(as_json.exit_code == 0);
     CHECK(json::parse(as_json.out, "info --json").as_array("").size() == known.size());
-    expect_one_line_error(run_pomt({"info", "--architectures", "m.pomt"}), "--architectures takes no model file");
+    pomt_test::expect_cli_error(run_pomt({"info", "--architectures", "m.pomt"}), "--architectures takes no model file");
 }
 
 TEST_CASE("cli: classify --show-tokens makes a missing folder for several images; a bad one is one line, exit 2") {
@@ -208,7 +201,7 @@ TEST_CASE("cli: classify --show-tokens makes a missing folder for several images
     const std::string file = f.dir + "/plain.txt";
     pomt_test::write_bytes(file, "x");
     r = run_pomt({"classify", "-m", f.model, a, b, "--show-tokens", file + "/sub"});
-    expect_one_line_error(r, "'" + file + "' is a file, not a folder");
+    pomt_test::expect_cli_error(r, "'" + file + "' is a file, not a folder");
     CHECK(r.out.empty());
     // A model that fails to load leaves no empty folder behind.
     const std::string never = pomt_test::temp_dir() + "/never";
@@ -308,4 +301,41 @@ TEST_CASE("cli: bench --compare's table is aligned (every row as wide as its hea
         CHECK(row.size() == rows[0].size());
         CHECK(std::all_of(row.begin(), row.end(), [](char c) { return c > 0 && c < 127; }));
     }
+}
+
+TEST_CASE("cli: errors quoting user text stay one line (file names with a newline)") {
+    CHECK(std::string(Error("a\nb\r\tc\x01").what()) == "a\\nb\\r\\tc\\x01");
+    const std::string dir = pomt_test::temp_dir();
+    // A missing model, and an existing file that is not an image, both named with a newline.
+    auto r = pomt_test::run_pomt({"info", dir + "/two\nlines.pomt"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("two\\nlines.pomt") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    const std::string image = dir + "/cat\nerror: fake.jpg";
+    pomt_test::write_bytes(image, "not an image");
+    r = pomt_test::run_pomt({"classify", "--arch", "vit_tiny_patch16_224", image});
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("cat\\nerror: fake.jpg") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    // A flag value and an unknown command.
+    r = pomt_test::run_pomt({"bench", "--arch", "vit_tiny_patch16_224", "--runs", "1\n2"});
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    r = pomt_test::run_pomt({"no\ncommand"});
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+TEST_CASE("bad command lines: exit 2 with a one-line message") {
+    pomt_test::expect_cli_error(run_pomt({"frobnicate"}), "unknown command");
+    pomt_test::expect_cli_error(run_pomt({"run", "--bogus"}), "unknown option '--bogus'");
+    pomt_test::expect_cli_error(run_pomt({"bench", "--arch", "vit_tiny_patch16_224", "--threads", "0"}), "--threads must be between");
+    pomt_test::expect_cli_error(run_pomt({"bench", "--arch", "vit_tiny_patch16_224", "--runs", "x"}), "--runs must be an integer");
+    pomt_test::expect_cli_error(run_pomt({"bench", "--arch", "vit_gigantic_patch16_224"}), "unknown architecture");
+    pomt_test::expect_cli_error(run_pomt({"bench", "--json"}), "need a model");
+    pomt_test::expect_cli_error(run_pomt({"bench", "-m", "a.pomt", "--arch", "vit_tiny_patch16_224"}), "give exactly one of -m model.pomt or --arch NAME");
+    pomt_test::expect_cli_error(run_pomt({"bench", "--attention", "--arch", "vit_tiny_patch16_224"}), "--attention takes only --runs N");
+    pomt_test::expect_cli_error(run_pomt({"convert", "/nonexistent/x.safetensors", "--arch", "vit_tiny_patch16_224", "-o", "/tmp/x.pomt"}),
+                         "No such file");
 }

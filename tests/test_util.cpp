@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -139,6 +140,13 @@ void for_each_isa(const std::function<void(pomt::Isa)>& fn) {
         REQUIRE(pomt::set_active_isa(isa));
         fn(isa);
     }
+}
+
+void expect_cli_error(const CommandResult& r, const std::string& needle) {
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(needle) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // the message and its newline
 }
 
 void expect_error(const std::function<void()>& fn, const std::string& needle) {

@@ -99,6 +99,9 @@ std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, floa
 // as a skipped test case, since the other levels ran.
 void for_each_isa(const std::function<void(pomt::Isa)>& fn);
 
+// A refused command line: exit code 2 and one line on stderr containing `needle`.
+void expect_cli_error(const CommandResult& r, const std::string& needle);
+
 // fn() must throw pomt::Error with a one-line message containing `needle`.
 void expect_error(const std::function<void()>& fn, const std::string& needle);
 

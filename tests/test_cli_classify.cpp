@@ -89,13 +89,6 @@ std::vector<Row> parse_rows(const std::vector<std::string>& lines, size_t first,
     return rows;
 }
 
-void expect_one_line_error(const pomt_test::CommandResult& r, const std::string& needle) {
-    INFO("stderr: " << r.err);
-    CHECK(r.exit_code == 2);
-    CHECK(r.err.find(needle) != std::string::npos);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-}
-
 }  // namespace
 
 TEST_CASE("classify: text output is top-k rows of softmax probabilities and one timing line") {
@@ -229,10 +222,10 @@ TEST_CASE("classify: --max-pixels sets the decoding limit") {
     const std::string dir = pomt_test::temp_dir();
     const std::string model = make_model(dir);
     const std::string img = write_file(dir, "ten.ppm", make_ppm(10, 10));
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--max-pixels", "99"}),
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--max-pixels", "99"}),
                           "10x10 pixels exceeds the limit of 99 pixels");
     CHECK(run_pomt({"classify", "-m", model, img, "--max-pixels", "100"}).exit_code == 0);
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--max-pixels", "0"}), "--max-pixels must be between");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--max-pixels", "0"}), "--max-pixels must be between");
 }
 
 TEST_CASE("classify: an image smaller than the crop is upsampled, as timm does") {
@@ -266,11 +259,11 @@ TEST_CASE("classify: --labels overrides the names; its line count must match") {
         const int64_t i = p.find("index")->as_int("index");
         CHECK(p.find("name")->as_string("name") == expect[size_t(i)]);
     }
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--labels", write_file(dir, "l4.txt", "a\nb\nc\nd\n")}),
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--labels", write_file(dir, "l4.txt", "a\nb\nc\nd\n")}),
                           "has 4 names, the model has 5 classes");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--labels", write_file(dir, "le.txt", "a\n\nc\nd\ne\n")}),
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--labels", write_file(dir, "le.txt", "a\n\nc\nd\ne\n")}),
                           "line 2 is empty");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--labels", dir + "/none.txt"}), "No such file");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--labels", dir + "/none.txt"}), "No such file");
 }
 
 TEST_CASE("classify: --prune and --schedule run the pruned model, validated before any image") {
@@ -307,21 +300,21 @@ TEST_CASE("classify: --prune and --schedule run the pruned model, validated befo
     REQUIRE(f.exit_code == 0);
     CHECK(json::parse(f.out, "classify output").find("schedule")->as_string("") == "pomt R=2 at block 0");
 
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--prune", "bogus:x=1"}), "bogus");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--prune", ""}), "--prune needs a spec");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--prune", "pomt:R=2,layer=7"}), "out of range");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--schedule", dir + "/none.json"}), "none.json");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--prune", "bogus:x=1"}), "bogus");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--prune", ""}), "--prune needs a spec");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--prune", "pomt:R=2,layer=7"}), "out of range");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--schedule", dir + "/none.json"}), "none.json");
 }
 
 TEST_CASE("classify: bad command lines are one-line errors") {
     const std::string dir = pomt_test::temp_dir();
     const std::string model = make_model(dir);
     const std::string img = write_file(dir, "a.ppm", make_ppm(8, 8));
-    expect_one_line_error(run_pomt({"classify", "-m", model}), "give at least one image");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--top", "0"}), "--top must be between");
-    expect_one_line_error(run_pomt({"classify", "-m", model, img, "--bogus"}), "unknown option '--bogus'");
-    expect_one_line_error(run_pomt({"classify", img}), "give exactly one of -m model.pomt or --arch NAME");
-    expect_one_line_error(run_pomt({"classify", "-m", dir + "/no.pomt", img}), "No such file");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model}), "give at least one image");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--top", "0"}), "--top must be between");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", model, img, "--bogus"}), "unknown option '--bogus'");
+    pomt_test::expect_cli_error(run_pomt({"classify", img}), "give exactly one of -m model.pomt or --arch NAME");
+    pomt_test::expect_cli_error(run_pomt({"classify", "-m", dir + "/no.pomt", img}), "No such file");
     // --top larger than the class count shows every class.
     auto r = run_pomt({"classify", "-m", model, img, "--top", "50"});
     CHECK(r.exit_code == 0);

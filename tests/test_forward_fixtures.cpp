@@ -219,12 +219,6 @@ TEST_CASE("cli: a model without a classifier head, and a hub folder inconsistent
     POMT_REQUIRE_SHARED("fixtures/dinov2_reg4_d3/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/fixtures/dinov2_reg4_d3";
     const std::string dir = pomt_test::temp_dir(), model = dir + "/dino.pomt";
-    auto one_line_error = [](const pomt_test::CommandResult& r, const std::string& needle) {
-        INFO("stderr: " << r.err);
-        CHECK(r.exit_code == 2);
-        CHECK(r.err.find(needle) != std::string::npos);
-        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    };
     REQUIRE(pomt_test::run_pomt({"convert", folder, "-o", model}).exit_code == 0);
     pomt_test::CommandResult r =
         pomt_test::run_pomt({"run", "-m", model, "--input", folder + "/input.npy", "--output", dir + "/f.npy"});
@@ -232,15 +226,15 @@ TEST_CASE("cli: a model without a classifier head, and a hub folder inconsistent
     NpyArray got = read_npy(dir + "/f.npy"), ref = read_npy(folder + "/logits.npy");
     CHECK(got.shape == std::vector<int64_t>{1, 96});
     CHECK(compare_logits(got.data, ref).max_abs_diff <= baseline_tol(folder));
-    one_line_error(pomt_test::run_pomt({"classify", "-m", model, folder + "/image.png"}), "no classifier head");
+    pomt_test::expect_cli_error(pomt_test::run_pomt({"classify", "-m", model, folder + "/image.png"}), "no classifier head");
     pomt_test::write_bytes(dir + "/labels.txt", folder + "/image.png 0\n");
-    one_line_error(pomt_test::run_pomt({"eval", "-m", model, "--data", dir + "/labels.txt"}), "no classifier head");
+    pomt_test::expect_cli_error(pomt_test::run_pomt({"eval", "-m", model, "--data", dir + "/labels.txt"}), "no classifier head");
 
     // The same tensors under a config that disagrees with them (another depth, another pooling).
     const std::string hub = pomt_test::temp_dir();
     std::string config = pomt_test::read_bytes(folder + "/config.json");
     pomt_test::write_bytes(hub + "/model.safetensors", pomt_test::read_bytes(folder + "/model.safetensors"));
     pomt_test::write_bytes(hub + "/config.json", config.replace(config.find("\"depth\": 3"), 10, "\"depth\": 4"));
-    one_line_error(pomt_test::run_pomt({"convert", hub, "-o", dir + "/x.pomt"}), "blocks.3");
+    pomt_test::expect_cli_error(pomt_test::run_pomt({"convert", hub, "-o", dir + "/x.pomt"}), "blocks.3");
     CHECK_FALSE(pomt_test::file_exists(dir + "/x.pomt"));
 }
