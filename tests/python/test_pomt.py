@@ -379,6 +379,67 @@ def test_from_timm_path_without_torch(tmp_path, family, layer_scale):
     assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "b.pomt", "rb").read()
 
 
+def read_safetensors(path):
+    """{name: float32 array} of a .safetensors file (F32 / F16 tensors)."""
+    raw = open(path, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    out = {}
+    for name, t in json.loads(raw[8:8 + n]).items():
+        if name != "__metadata__":
+            b, e = t["data_offsets"]
+            dtype = {"F32": "<f4", "F16": "<f2"}[t["dtype"]]
+            out[name] = np.frombuffer(raw[8 + n + b:8 + n + e], dtype).astype(np.float32).reshape(t["shape"])
+    return out
+
+
+@pytest.mark.parametrize("family", ["micro", "deit_tiny_distilled_d2", "siglip_map_d3"])
+def test_read_weights_gives_the_timm_tensors(converted, family):
+    """pomt.read_weights of a converted fp32 file (version 2, Linear weights stored in panels): the
+    model config and every tensor of the hub folder, bit for bit, in timm's shapes."""
+    folder = shared("fixtures/" + family)
+    cfg, tensors = pomt.read_weights(converted("fixtures/" + family))
+    m = pomt.load(converted("fixtures/" + family), threads=1)
+    assert cfg["architecture"] == m.architecture and cfg["num_classes"] == m.num_classes
+    assert (3, cfg["img_size"], cfg["img_size"]) == m.input_shape
+    want = read_safetensors(os.path.join(folder, "model.safetensors"))
+    assert sorted(tensors) == sorted(want)
+    for name, a in tensors.items():
+        assert a.dtype == np.float32 and a.flags.c_contiguous and a.shape == want[name].shape, name
+        assert a.tobytes() == want[name].tobytes(), name
+
+
+def test_read_weights_of_an_int8_file(tmp_path, converted):
+    """pomt.read_weights of an int8 file (version 3): each Linear weight int8 in timm's shape with its
+    per-output scales and sums beside it; dequantized, within half a step of the fp32 weight; every
+    other tensor the fp32 file's."""
+    fp32 = converted("fixtures/deit_tiny_distilled_d2")
+    pomt.quantize(fp32, str(tmp_path / "q.pomt"))
+    cfg, q = pomt.read_weights(str(tmp_path / "q.pomt"))
+    cfg32, w = pomt.read_weights(fp32)
+    assert cfg == cfg32
+    linear = [n for n, a in q.items() if a.dtype == np.int8]
+    assert len(linear) == 1 + 4 * cfg["depth"] + 2  # patch_embed, 4 per block, head and head_dist
+    assert sorted(q) == sorted(list(w) + [n + "_scale" for n in linear] + [n + "_sum" for n in linear])
+    for name, a in q.items():
+        if name in linear:
+            scale, sums = q[name + "_scale"], q[name + "_sum"]
+            assert a.shape == w[name].shape and np.abs(a.astype(np.int32)).max() <= 127, name
+            assert scale.dtype == np.float32 and scale.shape == (a.shape[0],) and (scale > 0).all(), name
+            assert sums.dtype == np.int32 and (sums == a.reshape(a.shape[0], -1).sum(1, dtype=np.int64)).all(), name
+            deq = a.astype(np.float32) * scale.reshape((-1,) + (1,) * (a.ndim - 1))
+            step = scale.reshape(deq.shape[:1] + (1,) * (a.ndim - 1))
+            assert (np.abs(deq - w[name]) <= 0.5001 * step).all(), name
+        elif not name.endswith(("_scale", "_sum")):
+            assert a.tobytes() == w[name].tobytes(), name
+
+
+def test_read_weights_refuses_what_pomt_load_refuses(tmp_path):
+    (tmp_path / "bad.pomt").write_bytes(b"POMTVIT\0" + bytes(40))
+    for path in (tmp_path / "bad.pomt", tmp_path / "none.pomt"):
+        with pytest.raises(pomt.Error):
+            pomt.read_weights(path)
+
+
 def test_convert_at_another_image_size(tmp_path):
     """image_size=S: the model and its preprocessing at S (pos_embed resampled as timm does;
     tests/test_image_size.cpp checks the values against timm's resize_224 fixtures)."""
