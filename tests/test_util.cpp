@@ -73,12 +73,12 @@ pomt::ModelConfig small_config(int depth, int num_classes) {
 }
 
 std::string write_model(const std::string& path, const pomt::Model& model) {
-    return write_model(path, model, pomt::kPomtFormatVersion);
+    pomt::write_weights_file(path, model.meta(), [&](const pomt::TensorSpec& s) { return model.tensor_values(s); });
+    return path;
 }
 
-std::string write_model(const std::string& path, const pomt::Model& model, uint32_t version) {
-    pomt::write_weights_file(
-        path, model.meta(), [&](const pomt::TensorSpec& s) { return model.tensor_values(s); }, version);
+std::string write_model_v1(const std::string& path, const pomt::Model& model) {
+    write_bytes(path, as_format_v1(read_bytes(write_model(path, model))));
     return path;
 }
 
@@ -305,29 +305,6 @@ pomt::ModelConfig odd_widths_config() {
     c.img_size = 32;
     c.patch_size = 8;
     return c;
-}
-
-uint64_t header_len(const std::string& bytes) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[16 + i]);
-    return v;
-}
-
-pomt::json::Value header_of(const std::string& bytes) {
-    return pomt::json::parse(bytes.substr(24, header_len(bytes)), "header");
-}
-
-uint64_t data_start(const std::string& bytes) { return (24 + header_len(bytes) + 63) / 64 * 64; }
-
-std::string with_header(const std::string& bytes, const std::function<void(pomt::json::Value&)>& edit) {
-    pomt::json::Value h = header_of(bytes);
-    edit(h);
-    const std::string text = h.dump();
-    std::string out = bytes.substr(0, 16);
-    for (int i = 0; i < 8; ++i) out += char((text.size() >> (8 * i)) & 0xff);
-    out += text;
-    out.append((64 - out.size() % 64) % 64, '\0');
-    return out + bytes.substr(data_start(bytes));
 }
 
 pomt::json::Value& entry_named(pomt::json::Value& h, const std::string& name) {

@@ -14,7 +14,6 @@ struct ConvertOptions {
     std::string config_path;  // --config: a config.json for a bare .safetensors
     std::string arch;         // --arch: timm architecture name (overrides config.json's)
     std::string output;       // the .pomt to write
-    uint32_t format_version = kPomtFormatVersion;  // --format-version 1: for pomt before version 2
     int image_size = 0;       // --image-size S: run at S×S, pos_embed resampled as timm does (0: trained size)
 };
 

@@ -361,8 +361,7 @@ def schedule(model: Model, data: Union[str, "os.PathLike[str]"], *, root: Option
 
 
 def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], arch: Optional[str] = None,
-            config: Optional[str] = None, format_version: Optional[int] = None,
-            image_size: Optional[int] = None) -> ConvertReport:
+            config: Optional[str] = None, *, image_size: Optional[int] = None) -> ConvertReport:
     """timm weights -> a .pomt file, as `pomt convert`: src is a hub folder (config.json +
     model.safetensors) or a .safetensors file (with config= a config.json, or arch= a timm name).
     image_size=S converts for S x S inputs as timm's create_model(..., img_size=S) does (the
@@ -370,7 +369,7 @@ def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[st
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0):
         raise Error("image_size must be a positive integer, got %r" % (image_size,))
     a, n, p, names = _pomt.convert(os.fsdecode(src), os.fsdecode(out), os.fsdecode(config) if config else "",
-                                   arch or "", int(format_version or 0), int(image_size or 0))
+                                   arch or "", int(image_size or 0))
     return ConvertReport(os.fsdecode(out), a, n, p, names)
 
 

@@ -424,13 +424,12 @@ NB_MODULE(_pomt, m) {
         return new PyModel(pomt::Classifier::random(arch, seed, load_options(max_memory)), threads);
     }, "arch"_a, "seed"_a, "max_memory"_a, "threads"_a);
     m.def("convert", [](const std::string& input, const std::string& output, const std::string& config,
-                        const std::string& arch, uint32_t format_version, int image_size) {
+                        const std::string& arch, int image_size) {
         pomt::ConvertOptions o;
         o.input = input;
         o.output = output;
         o.config_path = config;
         o.arch = arch;
-        if (format_version) o.format_version = format_version;
         o.image_size = image_size;
         pomt::ConvertReport r;
         {
@@ -438,7 +437,7 @@ NB_MODULE(_pomt, m) {
             r = pomt::convert_timm_weights(o);
         }
         return std::make_tuple(r.meta.model.architecture, r.tensors, r.parameters, int(r.meta.class_names.size()));
-    }, "input"_a, "output"_a, "config"_a, "arch"_a, "format_version"_a, "image_size"_a);
+    }, "input"_a, "output"_a, "config"_a, "arch"_a, "image_size"_a);
     // Every tensor of a .pomt file (any version) in timm's layout, read by pomt's own reader
     // (vit/weights_file.h, every offset and shape checked), with the model config as the header's
     // JSON: (config_json, [(name, array)]) in the file's tensor order.
