@@ -255,6 +255,24 @@ static std::string slurp_fd(int fd) {
 }
 
 CommandResult run_pomt(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {pomt_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+}
+
+CommandResult run_convert_timm(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"python3", "weights_tools/convert_timm.py", "--pomt", pomt_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());  // a --pomt among them wins (argparse keeps the last)
+    return run_command(argv);
+}
+
+bool python_has(const std::string& module, const std::string& why) {
+    if (std::system(("python3 -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0) return true;
+    skip_test(why);
+    return false;
+}
+
+CommandResult run_command(const std::vector<std::string>& args) {
     std::string dir = temp_dir();
     std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
     pid_t pid = fork();
@@ -263,12 +281,10 @@ CommandResult run_pomt(const std::vector<std::string>& args) {
         int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        std::string bin = pomt_binary();
         std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(bin.c_str()));
         for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
+        execvp(argv[0], argv.data());
         _exit(127);
     }
     int status = 0;

@@ -66,6 +66,14 @@ struct CommandResult {
 };
 // Runs `pomt ARGS...` (no shell) and captures its output.
 CommandResult run_pomt(const std::vector<std::string>& args);
+// Runs ARGV (argv[0] looked up on PATH, no shell) and captures its output.
+CommandResult run_command(const std::vector<std::string>& argv);
+// Runs `python3 weights_tools/convert_timm.py --pomt BIN ARGS...`, BIN the pomt binary beside the
+// tests (so it writes with the pomt under test whether or not a pomt package is installed).
+CommandResult run_convert_timm(const std::vector<std::string>& args);
+// Whether python3 can import `module` ("sys": whether there is a python3); when not, the test case
+// is skipped (skip_test) with `why`, and the caller returns.
+bool python_has(const std::string& module, const std::string& why);
 
 bool file_exists(const std::string& path);
 

@@ -1,5 +1,6 @@
 // Conversion of timm weights (hub folder or .safetensors) to a .pomt file, in C++ so no Python is
-// needed. weights_tools/convert_timm.py writes byte-identical files for users who have Python.
+// needed. pomt's one .pomt writer: pomt.convert and weights_tools/convert_timm.py (which first turns a
+// PyTorch state dict or a timm model name into a hub folder) call it.
 #pragma once
 #include <functional>
 #include <string>

@@ -3,6 +3,7 @@ real JPEG, preprocessing paths, bad inputs, threads, the GIL, and the no-extra-c
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -361,17 +362,11 @@ def fake_timm_model(hub, layer_scale):
 
 
 @pytest.mark.parametrize("family,layer_scale", [("micro", False), ("deit3_micro", True)])
-def test_from_timm_path_without_torch(tmp_path, family, layer_scale):
+def test_from_timm_path_without_torch(tmp_path, converted, family, layer_scale):
     """from_timm's config (read off the live model) and hand-written safetensors give the same .pomt
-    as converting the fixture's hub folder; tensors read with weights_tools/convert_timm.py's reader."""
+    as converting the fixture's hub folder; the tensors read back from that .pomt by pomt.read_weights."""
     folder = shared("fixtures/" + family)
-    sys.path.insert(0, os.path.join(REPO, "weights_tools"))
-    try:
-        import convert_timm
-    finally:
-        sys.path.pop(0)
-    src = convert_timm.SafetensorsSource(os.path.join(folder, "model.safetensors"))
-    tensors = {n: np.frombuffer(src.read_f32(n).tobytes(), np.float32).reshape(src.shape(n)) for n in src.names()}
+    _, tensors = pomt.read_weights(converted("fixtures/" + family))
     hub = pomt._timm_hub_config(fake_timm_model(json.load(open(os.path.join(folder, "config.json"))), layer_scale))
     pomt._write_hub(str(tmp_path), hub, tensors)
     pomt.convert(str(tmp_path), str(tmp_path / "a.pomt"))
@@ -438,6 +433,41 @@ def test_read_weights_refuses_what_pomt_load_refuses(tmp_path):
     for path in (tmp_path / "bad.pomt", tmp_path / "none.pomt"):
         with pytest.raises(pomt.Error):
             pomt.read_weights(path)
+
+
+CONVERT_TIMM = os.path.join(REPO, "weights_tools", "convert_timm.py")
+
+
+def test_convert_timm_writes_through_the_package(tmp_path):
+    """weights_tools/convert_timm.py with the pomt package importable: a hub folder and a bare
+    .safetensors give pomt.convert's bytes (tests/test_convert.cpp checks the binary path)."""
+    folder = shared("fixtures/micro")
+    pomt.convert(folder, str(tmp_path / "want.pomt"), image_size=160)
+    want = open(tmp_path / "want.pomt", "rb").read()
+    for args in ([folder], [os.path.join(folder, "model.safetensors"), "--config", os.path.join(folder, "config.json")]):
+        p = subprocess.run([sys.executable, CONVERT_TIMM] + args + ["--image-size", "160", "-o", str(tmp_path / "a.pomt")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith("wrote %s: vit_tiny_patch16_224, " % (tmp_path / "a.pomt"))
+        assert open(tmp_path / "a.pomt", "rb").read() == want
+    p = subprocess.run([sys.executable, CONVERT_TIMM, folder, "--image-size", "100", "-o", str(tmp_path / "b.pomt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "not a multiple of the patch size" in p.stderr
+    assert not os.path.exists(tmp_path / "b.pomt")
+
+
+def test_convert_timm_state_dict(tmp_path):
+    """A .pth state dict through convert_timm.py: the bytes of pomt.convert on the hub folder."""
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch to test .pth conversion)")
+    folder = shared("fixtures/deit3_micro")
+    sd = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(os.path.join(folder, "model.safetensors")).items()}
+    torch.save({"model": sd}, str(tmp_path / "m.pth"))
+    pomt.convert(folder, str(tmp_path / "want.pomt"))
+    p = subprocess.run([sys.executable, CONVERT_TIMM, str(tmp_path / "m.pth"), "--config",
+                        os.path.join(folder, "config.json"), "--quiet", "-o", str(tmp_path / "a.pomt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert p.returncode == 0, p.stderr
+    assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "want.pomt", "rb").read()
 
 
 def test_convert_at_another_image_size(tmp_path):
