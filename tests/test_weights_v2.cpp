@@ -1,5 +1,6 @@
 // .pomt format version 2: Linear weights stored as GEMM panels and used from the mapping, the
-// version 1 files older pomt wrote, and malformed layout fields.
+// version 1 files older pomt wrote (still read; built here by pomt_test::as_format_v1, since pomt
+// writes them no more), and malformed layout fields.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -25,9 +26,12 @@ namespace {
 
 ModelConfig odd_config() { return pomt_test::odd_widths_config(); }
 
-std::string write_model(const Model& model, const std::string& path, uint32_t version) {
-    pomt_test::write_model(path, model, version);
-    return pomt_test::read_bytes(path);
+// The file's bytes: version 2, or the version 1 file older pomt wrote.
+std::string write_model(const Model& model, const std::string& path) {
+    return pomt_test::read_bytes(pomt_test::write_model(path, model));
+}
+std::string write_model_v1(const Model& model, const std::string& path) {
+    return pomt_test::read_bytes(pomt_test::write_model_v1(path, model));
 }
 
 using pomt_test::data_start;
@@ -57,7 +61,7 @@ void expect_same_values(const Model& a, const Model& b) {
 TEST_CASE("pomt v2: Linear weights stored in panels, read from the mapping, unpacked bit-exactly") {
     const std::string dir = pomt_test::temp_dir();
     auto random = Model::random(odd_config(), 3);
-    const std::string bytes = write_model(*random, dir + "/v2.pomt", 2);
+    const std::string bytes = write_model(*random, dir + "/v2.pomt");
     CHECK(bytes[8] == 2);
 
     // The tensor table: layout exactly on the Linear weights, nbytes = ceil(n/16)·16·k·4.
@@ -107,7 +111,7 @@ TEST_CASE("pomt v2: Linear weights stored in panels, read from the mapping, unpa
     CHECK(model->linear_weight(fc1) == model->tensor("blocks.1.mlp.fc1.weight"));  // one copy, kept
 
     // Re-saving gives the same file; the forward passes (fast and reference) give the same logits.
-    CHECK(write_model(*model, dir + "/again.pomt", 2) == bytes);
+    CHECK(write_model(*model, dir + "/again.pomt") == bytes);
     const std::vector<float> x = test_images(model->config(), 2);
     Session a(random, 1), b(model, 1);
     CHECK(a.run(x.data(), 2) == b.run(x.data(), 2));
@@ -117,7 +121,7 @@ TEST_CASE("pomt v2: Linear weights stored in panels, read from the mapping, unpa
 TEST_CASE("pomt v2: unpacking on demand is thread-safe and happens once per layer") {
     const std::string dir = pomt_test::temp_dir();
     auto random = Model::random(odd_config(), 8);
-    write_model(*random, dir + "/m.pomt", 2);
+    write_model(*random, dir + "/m.pomt");
     auto model = Model::load(dir + "/m.pomt");
     const char* names[] = {"blocks.0.attn.qkv.weight", "blocks.1.mlp.fc2.weight", "head.weight"};
     std::vector<const float*> seen(12);
@@ -136,8 +140,8 @@ TEST_CASE("pomt v2: unpacking on demand is thread-safe and happens once per laye
 TEST_CASE("pomt v1 files still load, packed at load, with the v2 file's logits") {
     const std::string dir = pomt_test::temp_dir();
     auto random = Model::random(odd_config(), 5);
-    const std::string v1 = write_model(*random, dir + "/v1.pomt", 1);
-    const std::string v2 = write_model(*random, dir + "/v2.pomt", 2);
+    const std::string v1 = write_model_v1(*random, dir + "/v1.pomt");
+    const std::string v2 = write_model(*random, dir + "/v2.pomt");
     CHECK(v1[8] == 1);
     CHECK(v1.find("\"layout\"") == std::string::npos);
     CHECK(v1.size() < v2.size());  // the panels' zero padding
@@ -154,28 +158,35 @@ TEST_CASE("pomt v1 files still load, packed at load, with the v2 file's logits")
     CHECK(forward_reference(*m1, x.data(), 3) == forward_reference(*m2, x.data(), 3));
 
     // Re-saving a v1 model writes version 2; `pomt info` names each file's version.
-    CHECK(write_model(*m1, dir + "/up.pomt", kPomtFormatVersion) == v2);
+    CHECK(write_model(*m1, dir + "/up.pomt") == v2);
     auto r = run_pomt({"info", dir + "/v1.pomt"});
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("(format v1,") != std::string::npos);
     r = run_pomt({"info", dir + "/v2.pomt"});
     CHECK(r.out.find("(format v2,") != std::string::npos);
-    CHECK_THROWS_WITH_AS(write_model(*m1, dir + "/v3.pomt", 3), doctest::Contains("cannot write .pomt format version 3"),
-                         Error);
 
-    // `pomt convert --format-version 1` writes what older pomt reads; the same model either way.
-    REQUIRE(run_pomt({"convert", "--arch", "vit_tiny_patch16_224", "--random", "--seed", "2", "--format-version", "1",
-                      "-o", dir + "/r1.pomt"}).exit_code == 0);
-    REQUIRE(run_pomt({"convert", "--arch", "vit_tiny_patch16_224", "--random", "--seed", "2", "-o", dir + "/r2.pomt"})
-                .exit_code == 0);
-    CHECK(WeightsFile(dir + "/r1.pomt").version() == 1);
-    CHECK(WeightsFile(dir + "/r2.pomt").version() == 2);
-    expect_same_values(*Model::load(dir + "/r1.pomt"), *Model::load(dir + "/r2.pomt"));
-    r = run_pomt({"convert", "--arch", "vit_tiny_patch16_224", "--random", "--format-version", "3", "-o", dir + "/r3.pomt"});
+    // Nothing writes version 1 any more: `pomt convert --format-version` is gone.
+    r = run_pomt({"convert", "--arch", "vit_tiny_patch16_224", "--random", "--format-version", "1", "-o", dir + "/r1.pomt"});
     CHECK(r.exit_code == 2);
-    CHECK(r.err.find("--format-version") != std::string::npos);
+    CHECK(r.err.find("unknown option '--format-version'") != std::string::npos);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK_FALSE(pomt_test::file_exists(dir + "/r3.pomt"));
+    CHECK_FALSE(pomt_test::file_exists(dir + "/r1.pomt"));
+}
+
+TEST_CASE("pomt v1: the tests' version 1 files are those pomt's version 1 writer wrote") {
+    // The committed fuzz seeds *_v1.pomt were written by pomt's own version 1 writer (since removed)
+    // from the same models as their version 2 seeds: as_format_v1 must give those bytes.
+    for (const char* name : {"vit", "deit_distilled", "deit3_reg", "avg_prenorm", "headless"}) {
+        CAPTURE(name);
+        const std::string seeds = "fuzz/corpus/pomt_file/" + std::string(name);
+        const std::string v2 = pomt_test::read_bytes(seeds + ".pomt"), v1 = pomt_test::read_bytes(seeds + "_v1.pomt");
+        REQUIRE(!v2.empty());
+        REQUIRE(!v1.empty());
+        CHECK(pomt_test::as_format_v1(v2) == v1);
+    }
+    auto random = Model::random(odd_config(), 2);
+    CHECK_THROWS_WITH_AS(pomt_test::as_format_v1(pomt_test::as_format_v1(write_model(*random, pomt_test::temp_dir() + "/m.pomt"))),
+                         doctest::Contains("needs a version 2 file"), Error);
 }
 
 TEST_CASE("pomt v2: converted timm weights unpack to the safetensors values, v1 and v2 agree") {
@@ -193,7 +204,7 @@ TEST_CASE("pomt v2: converted timm weights unpack to the safetensors values, v1 
         const std::vector<float> want = st.read_f32(*st.find(s.name));
         CHECK(std::memcmp(model->tensor(s.name), want.data(), want.size() * 4) == 0);
     }
-    write_model(*model, dir + "/v1.pomt", 1);
+    write_model_v1(*model, dir + "/v1.pomt");
     auto v1 = Model::load(dir + "/v1.pomt");
     const std::vector<float> x = test_images(model->config(), 1);
     Session a(model, 2), b(v1, 2);
@@ -203,8 +214,8 @@ TEST_CASE("pomt v2: converted timm weights unpack to the safetensors values, v1 
 TEST_CASE("pomt v2: malformed layout fields are refused with a one-line error, exit 2") {
     const std::string dir = pomt_test::temp_dir();
     auto random = Model::random(odd_config(), 1);
-    const std::string v2 = write_model(*random, dir + "/v2.pomt", 2);
-    const std::string v1 = write_model(*random, dir + "/v1.pomt", 1);
+    const std::string v2 = write_model(*random, dir + "/v2.pomt");
+    const std::string v1 = write_model_v1(*random, dir + "/v1.pomt");
     const std::vector<float> x = test_images(random->config(), 1);
     write_npy(dir + "/x.npy", x.data(), {1, 3, 32, 32});
     auto expect_refused = [&](const std::string& bytes, const std::string& needle) {
