@@ -132,6 +132,13 @@ void print_pareto_search(const ParetoSearchResult& r) {
     std::printf("  f: on the measured front; %d methods measured\n", methods);
 }
 
+// The verification's disturbance warning (one line on stderr, after the report), when it has one.
+void warn(const std::string& warning) {
+    if (warning.empty()) return;
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", warning.c_str());
+}
+
 void write_schedule(const std::string& output, const std::string& text) {
     write_file_atomic(output, text.data(), text.size());
     std::printf("wrote %s\n", output.c_str());
@@ -234,6 +241,7 @@ int cmd_schedule(const Args& args) {
         const ParetoSearchResult r = search_pareto(model, po);
         bars.end();
         print_pareto_search(r);
+        warn(r.verify_warning);
         if (r.chosen < 0) fail(r.choice);
         std::printf("chosen: %s\n  %s\n", r.plans[size_t(r.chosen)].spec.c_str(), r.choice.c_str());
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
@@ -242,12 +250,14 @@ int cmd_schedule(const Args& args) {
         const JointSearchResult r = search_joint_schedule(model, o);
         bars.end();
         print_joint_search(r);
+        warn(r.verify_warning);
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
         write_schedule(output, schedule_file_json(model, r));
     } else {
         const ScheduleSearchResult r = search_schedule(model, o);
         bars.end();
         print_paper_choice(r);
+        warn(r.verify_warning);
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
         write_schedule(output, schedule_file_json(model, r));
     }

@@ -125,10 +125,13 @@ JointSearchResult search_joint_schedule(const Classifier& model, const JointSear
     out.description = out.chosen.description;
 
     if (o.verify) {
-        const std::vector<double> ms =
+        const VerifiedLatency v =
             verify_latency(s, {PruneSchedule(), profiler::plan_schedule(paper_plan, c), chosen}, o, progress);
+        const std::vector<double>& ms = v.ms;
         out.verified = true;
         out.verify_runs = o.verify_runs;
+        out.verify_remeasured = v.remeasured;
+        out.verify_warning = v.warning;
         out.baseline_ms = ms[0];
         out.paper_ms = ms[1];
         out.schedule_ms = ms[2];

@@ -98,10 +98,13 @@ ScheduleSearchResult run_paper_search(const SearchSetup& s, const ScheduleSearch
 
     if (verify) {
         // The deployed schedule runs blocks 0..layer at N tokens: measure it instead of trusting L(n*).
-        const std::vector<double> ms =
+        const VerifiedLatency v =
             verify_latency(s, {PruneSchedule(), schedule, pomt_at_layer(out.reference_r, s.layer)}, o, progress);
+        const std::vector<double>& ms = v.ms;
         out.verified = true;
         out.verify_runs = o.verify_runs;
+        out.verify_remeasured = v.remeasured;
+        out.verify_warning = v.warning;
         out.baseline_ms = ms[0];
         out.schedule_ms = ms[1];
         out.reference_ms = ms[2];

@@ -220,8 +220,11 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     std::sort(timed.begin(), timed.end());  // the unpruned model first
     std::vector<PruneSchedule> timed_schedules;
     for (int ci : timed) timed_schedules.push_back(schedules[size_t(ci)]);
-    const std::vector<double> ms = verify_latency(s, timed_schedules, o, progress);
+    const VerifiedLatency v = verify_latency(s, timed_schedules, o, progress);
+    const std::vector<double>& ms = v.ms;
     out.verify_runs = o.verify_runs;
+    out.verify_remeasured = v.remeasured;
+    out.verify_warning = v.warning;
     out.baseline_ms = ms[0];
     std::vector<double> measured_ms(plans.size(), 0);
     for (size_t k = 0; k < timed.size(); ++k) {

@@ -80,14 +80,31 @@ void load_estimation_images(SearchSetup& s, const ScheduleSearchOptions& o, cons
     if (s.images.crops.empty()) fail("no readable estimation images");
 }
 
-std::vector<double> verify_latency(const SearchSetup& s, const std::vector<PruneSchedule>& schedules,
-                                   const ScheduleSearchOptions& o, const ProgressReporter& progress) {
+VerifiedLatency verify_latency(const SearchSetup& s, const std::vector<PruneSchedule>& schedules,
+                               const ScheduleSearchOptions& o, const ProgressReporter& progress) {
+    VerifiedLatency out;
+    auto measure = [&](profiler::Disturbance* d) {
+        profiler::HostLoadMeter load;
+        auto m = profiler::measure_schedules_interleaved(s.model, schedules, s.threads, s.batch, o.verify_runs, 3);
+        *d = profiler::disturbance_of(m);
+        d->load = load.read();
+        return m;
+    };
     progress("verify", 0, 1);
-    auto measured = profiler::measure_schedules_interleaved(s.model, schedules, s.threads, s.batch, o.verify_runs, 3);
-    progress("verify", 1, 1);
-    std::vector<double> ms;
-    for (const auto& m : measured) ms.push_back(m.median_ms);
-    return ms;
+    profiler::Disturbance disturbance;
+    std::vector<profiler::LatencyStats> measured = measure(&disturbance);
+    if (disturbance.disturbed()) {
+        // Once more, at another time; the second measurement is the one reported.
+        out.remeasured = true;
+        progress("verify", 1, 2);
+        measured = measure(&disturbance);
+        out.warning = disturbance.warning("the verification (measured twice)", "schedule");
+        progress("verify", 2, 2);
+    } else {
+        progress("verify", 1, 1);
+    }
+    for (const auto& m : measured) out.ms.push_back(m.median_ms);
+    return out;
 }
 
 std::vector<profiler::CurvePoint> curve_at_counts(const std::vector<profiler::CurvePoint>& curve,

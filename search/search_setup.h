@@ -53,9 +53,17 @@ void describe_setup(const SearchSetup& s, const ScheduleSearchOptions& o, Result
 }
 
 // Median latencies of `schedules` measured side by side (options.verify_runs interleaved runs, so
-// load and clock drift land on all alike), reported as the "verify" phase.
-std::vector<double> verify_latency(const SearchSetup& setup, const std::vector<PruneSchedule>& schedules,
-                                   const ScheduleSearchOptions& options, const ProgressReporter& progress);
+// load and clock drift land on all alike), reported as the "verify" phase. When the runs look
+// disturbed (profiler/measure.h, Disturbance: slow runs, a slow median, a busy host) they are
+// measured once more and the second measurement is reported; `warning` is set ("warning: ...")
+// when that one looks disturbed too.
+struct VerifiedLatency {
+    std::vector<double> ms;
+    bool remeasured = false;
+    std::string warning;
+};
+VerifiedLatency verify_latency(const SearchSetup& setup, const std::vector<PruneSchedule>& schedules,
+                               const ScheduleSearchOptions& options, const ProgressReporter& progress);
 
 // The points of `curve` at `counts` (those it has), in the order of `counts`.
 std::vector<profiler::CurvePoint> curve_at_counts(const std::vector<profiler::CurvePoint>& curve,

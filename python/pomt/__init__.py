@@ -93,6 +93,12 @@ class Latency:
     threads: int
     batch: int
     schedule: str
+    # Interference (docs/PROFILING.md, "Interference"): runs over 1.5x the p10, whether the
+    # measurement looks disturbed (slow runs, a slow median, other processes busy), and then a
+    # one-line warning saying why ("" otherwise).
+    slow_runs: int = 0
+    disturbed: bool = False
+    warning: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,8 +259,8 @@ class Model:
         """Latency of this model (with a schedule) as `pomt bench` measures it: median/p10/p90 ms per run."""
         s = _schedule(prune)
         t = _threads(threads) or self.threads
-        median, p10, p90, mn, n = self._m.profile(s, t, batch, runs, warmup)
-        return Latency(median, p10, p90, mn, n, t, batch, self._m.describe(s))
+        median, p10, p90, mn, n, slow, disturbed, warning = self._m.profile(s, t, batch, runs, warmup)
+        return Latency(median, p10, p90, mn, n, t, batch, self._m.describe(s), slow, disturbed, warning)
 
     def _time_cpp_runs(self, x: np.ndarray, runs: int) -> List[float]:
         """Per-call milliseconds of the C++ Workspace::run_batch on one image (overhead measurements)."""
@@ -330,6 +336,10 @@ class ScheduleResult:
     schedule_ms: float
     reference_ms: float
     json: str
+    # The verification looked disturbed by other load and was measured again (the numbers above are
+    # the second measurement); verify_warning is a one-line warning when that one did too, else "".
+    verify_remeasured: bool = False
+    verify_warning: str = ""
 
     @property
     def schedule(self) -> Optional["Schedule"]:
@@ -355,9 +365,9 @@ def schedule(model: Model, data: Union[str, "os.PathLike[str]"], *, root: Option
                               seed, float(alpha), -1 if layer is None else layer, lo, hi, step, coarse_step,
                               _threads(threads), os.fsdecode(latency_csv) if latency_csv else "", fast, verify,
                               verify_runs, progress)
-    n_star, full, lay, rr, ref_r, desc, n_img, latency, points, verified, base, sched, ref, text = r
+    n_star, full, lay, rr, ref_r, desc, n_img, latency, points, verified, base, sched, ref, text, again, warning = r
     return ScheduleResult(n_star, full, lay, rr, ref_r, desc, n_img, list(latency), [TokenPoint(*p) for p in points],
-                          verified, base, sched, ref, text)
+                          verified, base, sched, ref, text, again, warning)
 
 
 def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], arch: Optional[str] = None,

@@ -338,13 +338,17 @@ NB_MODULE(_pomt, m) {
             if (warmup < 0) pomt::fail("warmup must not be negative, got " + std::to_string(warmup));
             const pomt::PruneSchedule& steps = steps_of(s);
             pomt::resolve_schedule(steps, p.classifier().model()->config());  // fails with the schedule's message
-            pomt::profiler::LatencyStats l;
+            pomt::profiler::CheckedLatency c;
             {
                 nb::gil_scoped_release release;
-                l = pomt::profiler::measure_model_latency(p.classifier().model(), steps, threads > 0 ? threads : p.threads(),
-                                                          batch, runs, warmup);
+                const int t = threads > 0 ? threads : p.threads();
+                c = pomt::profiler::measure_model_latency_checked(p.classifier().model(), steps, t, batch, runs,
+                                                                  warmup);
             }
-            return std::make_tuple(l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.runs);
+            const pomt::profiler::LatencyStats& l = c.stats;
+            const std::string warning = c.disturbance.warning("the measurement", "configuration");
+            return std::make_tuple(l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.runs, l.slow_runs,
+                                   c.disturbance.disturbed(), warning);
         }, "schedule"_a.none(), "threads"_a, "batch"_a, "runs"_a, "warmup"_a)
         .def("evaluate", [](const PyModel& p, const std::string& data, const std::string& root, const PySchedule* s,
                             int limit, int threads, bool skip_bad) {
@@ -411,7 +415,7 @@ NB_MODULE(_pomt, m) {
             points.emplace_back(u.tokens, u.latency_ms, u.accuracy, u.accuracy_measured, u.utility);
         return nb::make_tuple(r.n_star, r.tokens_full, r.layer, r.r, r.reference_r, r.description, r.images, latency,
                               points, r.verified, r.baseline_ms, r.schedule_ms, r.reference_ms,
-                              pomt::schedule_file_json(p.classifier(), r));
+                              pomt::schedule_file_json(p.classifier(), r), r.verify_remeasured, r.verify_warning);
     }, "model"_a, "data"_a, "root"_a, "max_images"_a, "skip_bad"_a, "seed"_a, "alpha"_a, "layer"_a, "min_tokens"_a,
        "max_tokens"_a, "token_step"_a, "coarse_step"_a, "threads"_a, "latency_csv"_a, "fast"_a, "verify"_a,
        "verify_runs"_a, "progress"_a.none());

@@ -111,6 +111,8 @@ def test_schedule_describe_profile(micro, tmp_path):
     assert "pomt:R=56,layer=1" in repr(s)
     lat = micro.profile("tome:r=8", runs=5, warmup=1, threads=1)
     assert lat.runs == 5 and 0 < lat.p10_ms <= lat.median_ms <= lat.p90_ms and lat.threads == 1
+    # The disturbance verdict: counted, and a warning exactly when disturbed (no timing asserted).
+    assert 0 <= lat.slow_runs <= lat.runs and lat.disturbed == lat.warning.startswith("warning: ")
     with pytest.raises(pomt.Error):
         pomt.Schedule.load(str(tmp_path / "missing.json"))
     with pytest.raises(pomt.Error, match="block 40 is out of range"):
@@ -524,6 +526,8 @@ def test_schedule_search_over_the_library(converted):
     assert {"images", "L(n)", "A(n)"} <= set(phases)
     assert r.verified and r.baseline_ms > 0 and r.schedule_ms > 0
     assert json.loads(r.json)  # the schedule file pomt schedule -o writes
+    verified = json.loads(r.json)["search"]["verified_latency"]
+    assert verified["remeasured"] == r.verify_remeasured and verified["disturbed"] == bool(r.verify_warning)
     if r.r > 0:
         assert m.describe(r.schedule) == r.description
         assert m.run(np.zeros((1,) + m.input_shape, np.float32), prune=r.schedule).shape == (1, 1000)
