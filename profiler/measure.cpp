@@ -12,6 +12,7 @@
 #include <limits>
 #include <set>
 
+#include "core/splitmix64.h"
 #include "pomt/error.h"
 
 namespace pomt {
@@ -25,22 +26,11 @@ double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// splitmix64: a fixed generator, because std::shuffle and the std distributions are
-// implementation-defined and the visiting order should be the same on every platform.
-struct Rng {
-    uint64_t s;
-    uint64_t next() {
-        uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    size_t below(size_t n) { return size_t(next() % n); }  // bias < n/2^64: irrelevant here
-};
-
+// The visiting order comes from core/splitmix64.h: std::shuffle and the std distributions are
+// implementation-defined, and the order should be the same on every platform.
 template <class T>
-void shuffle(std::vector<T>& v, Rng& rng) {
-    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+void shuffle(std::vector<T>& v, SplitMix64& rng) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[size_t(rng.below(i))]);
 }
 
 struct PointState {
@@ -153,7 +143,7 @@ std::vector<PointStats> measure_points(const std::vector<int>& points, const Run
     const InterferenceRule& rule = o.interference;
 
     const auto t_start = Clock::now();
-    Rng rng{o.seed};
+    SplitMix64 rng{o.seed};
 
     // Warm-up on the largest point: the heaviest workload touches every page any point will.
     {
