@@ -20,7 +20,7 @@ const char* plan_precision_name(PlanPrecision p) {
     return "?";
 }
 
-namespace search_detail {
+namespace search {
 
 namespace {
 
@@ -78,10 +78,10 @@ std::vector<int> thin_front(const std::vector<int>& front, int count) {
 
 }  // namespace
 
-}  // namespace search_detail
+}  // namespace search
 
 ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOptions& o) {
-    using namespace search_detail;
+    using namespace search;
     SearchSetup s = check_search_options(model, o);
     {
         std::string why;
@@ -133,7 +133,7 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     out.images = int(s.images.crops.size());
     out.tokens_full = s.full_tokens;
     out.z = o.z;
-    const profiler::BlockLatencyTable table = block_latency_table(s, o, progress, &out.block_latency_source);
+    const search::BlockLatencyTable table = block_latency_table(s, o, progress, &out.block_latency_source);
     out.block_latency = latency_points(table.block);
     out.overhead_ms = table.overhead_ms;
     out.after_prune_share = table.after_prune_share;

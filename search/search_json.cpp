@@ -201,15 +201,15 @@ std::string schedule_file(const ResolvedSchedule& plan, const std::string& made_
 
 std::string schedule_file_json(const Classifier& model, const ScheduleSearchResult& r) {
     const ModelConfig& c = model.model()->config();
-    return schedule_file(resolve_schedule(search_detail::pomt_at_layer(r.r, r.layer), c), "pomt schedule",
+    return schedule_file(resolve_schedule(search::pomt_at_layer(r.r, r.layer), c), "pomt schedule",
                          paper_search_json(r));
 }
 
 std::string schedule_file_json(const Classifier& model, const JointSearchResult& r) {
     const ModelConfig& c = model.model()->config();
-    profiler::PrunePlan plan;
+    search::PrunePlan plan;
     for (const PlanPrune& p : r.chosen.prunes) plan.push_back({p.layer, p.tokens});
-    return schedule_file(resolve_schedule(profiler::plan_schedule(plan, c), c), "pomt schedule --search layer",
+    return schedule_file(resolve_schedule(search::plan_schedule(plan, c), c), "pomt schedule --search layer",
                          joint_search_json(r));
 }
 

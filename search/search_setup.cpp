@@ -9,7 +9,7 @@
 #include "prune/prune_pomt.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 void ProgressReporter::operator()(const std::string& phase, int done, int total) const {
     if (!fn_) return;
@@ -20,7 +20,7 @@ void ProgressReporter::operator()(const std::string& phase, int done, int total)
     if (!fn_(p)) fail("schedule search cancelled (during " + phase + ")");
 }
 
-}  // namespace search_detail
+}  // namespace search
 
 TokenBounds search_token_bounds(const Classifier& model) {
     const ModelConfig& c = model.model()->config();
@@ -30,7 +30,7 @@ TokenBounds search_token_bounds(const Classifier& model) {
     return {std::max(lowest, prefix + 1), n};
 }
 
-namespace search_detail {
+namespace search {
 
 SearchSetup check_search_options(const Classifier& model, const ScheduleSearchOptions& o) {
     SearchSetup s;
@@ -141,5 +141,5 @@ std::vector<profiler::CurvePoint> curve_points(const std::vector<LatencyPoint>& 
     return out;
 }
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

@@ -14,7 +14,7 @@
 #include "vit/model.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 // Forwards progress to the caller's callback; throws pomt::Error when it asks to stop.
 class ProgressReporter {
@@ -77,5 +77,5 @@ std::vector<profiler::CurvePoint> measure_curve(const std::vector<int>& counts, 
 std::vector<LatencyPoint> latency_points(const std::vector<profiler::CurvePoint>& curve);
 std::vector<profiler::CurvePoint> curve_points(const std::vector<LatencyPoint>& points);
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt
