@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "api/internal.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/token_range.h"
@@ -184,17 +185,17 @@ int cmd_schedule(const Args& args) {
         o.grid_step = args.get_int("--grid", 8, 1, 1 << 20);
         o.max_prunes = args.get_int("--max-prunes", 2, 1, 2);
     }
-    const Classifier model = Classifier::from_model(load_model_from_args(args));
+    const Classifier model = classifier_from_model(load_model_from_args(args));
     // The schedule given (not those the search makes): a no-op or degenerate one is worth a line.
     if (args.has("--compare")) {
         try {
-            print_prune_warnings(args, load_schedule_file(args.get("--compare")), model.model()->config(), false,
+            print_prune_warnings(args, load_schedule_file(args.get("--compare")), model_of(model)->config(), false,
                                  "--compare");
         } catch (const Error&) {
             // One that does not load or resolve is refused by the search, in its own words.
         }
     }
-    const int depth = model.model()->config().depth;
+    const int depth = model_of(model)->config().depth;
     o.layer = args.get_int("--layer", std::min(3, depth - 1), 0, 1 << 20);
     if (o.layer >= depth) fail("--layer " + std::to_string(o.layer) + " is outside the model's blocks 0.." + std::to_string(depth - 1));
     const TokenBounds bounds = search_token_bounds(model);

@@ -2,6 +2,7 @@
 // does the coarse-to-fine search), compared with the paper's choice, both verified side by side.
 #include <algorithm>
 
+#include "api/internal.h"
 #include "eval/evaluate.h"
 #include "profiler/steps.h"
 #include "search/block_table_source.h"
@@ -121,7 +122,7 @@ JointSearchResult search_joint_schedule(const Classifier& model, const JointSear
     out.best_single = outcome(r.best_single, c);
     out.chosen = outcome(r.best, c);
     const PruneSchedule chosen = search::plan_schedule(r.best.plan, c);
-    out.schedule = Schedule::from_steps(chosen);
+    out.schedule = schedule_from_steps(chosen);
     out.description = out.chosen.description;
 
     if (o.verify) {

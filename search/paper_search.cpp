@@ -1,6 +1,7 @@
 // search_schedule: n* = argmax U(n) with L(n) in model mode and A(n) by random pruning, POMT at one
 // block pruning to n*, then the deployed schedule measured (search/utility.h does the
 // coarse-to-fine arg max).
+#include "api/internal.h"
 #include "search/paper_search.h"
 
 #include <algorithm>
@@ -93,7 +94,7 @@ ScheduleSearchResult run_paper_search(const SearchSetup& s, const ScheduleSearch
     out.reference_r = std::max(0, out.r - 2);
     out.reference_tokens = pomt_tokens_after(s.full_tokens, s.prefix, out.reference_r);
     const PruneSchedule schedule = pomt_at_layer(out.r, s.layer);
-    out.schedule = Schedule::from_steps(schedule);
+    out.schedule = schedule_from_steps(schedule);
     out.description = resolve_schedule(schedule, c).describe();
 
     if (verify) {

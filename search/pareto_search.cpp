@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "api/internal.h"
 #include "eval/evaluate.h"
 #include "pomt/error.h"
 #include "search/block_table_source.h"
@@ -238,7 +239,7 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     out.chosen = choose_pareto_plan(plans, o.budget, &out.choice);
     out.plans = std::move(plans);
     out.compare_index = compare_index;
-    if (out.chosen >= 0) out.schedule = Schedule::from_steps(schedules[size_t(out.chosen)]);
+    if (out.chosen >= 0) out.schedule = schedule_from_steps(schedules[size_t(out.chosen)]);
     return out;
 }
 

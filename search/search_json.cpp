@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/internal.h"
 #include "core/json.h"
 #include "pomt/error.h"
 #include "profiler/device.h"
@@ -200,13 +201,13 @@ std::string schedule_file(const ResolvedSchedule& plan, const std::string& made_
 }  // namespace
 
 std::string schedule_file_json(const Classifier& model, const ScheduleSearchResult& r) {
-    const ModelConfig& c = model.model()->config();
+    const ModelConfig& c = model_of(model)->config();
     return schedule_file(resolve_schedule(search::pomt_at_layer(r.r, r.layer), c), "pomt schedule",
                          paper_search_json(r));
 }
 
 std::string schedule_file_json(const Classifier& model, const JointSearchResult& r) {
-    const ModelConfig& c = model.model()->config();
+    const ModelConfig& c = model_of(model)->config();
     search::PrunePlan plan;
     for (const PlanPrune& p : r.chosen.prunes) plan.push_back({p.layer, p.tokens});
     return schedule_file(resolve_schedule(search::plan_schedule(plan, c), c), "pomt schedule --search layer",
@@ -215,7 +216,7 @@ std::string schedule_file_json(const Classifier& model, const JointSearchResult&
 
 std::string schedule_file_json(const Classifier& model, const ParetoSearchResult& r) {
     if (r.chosen < 0) fail(r.choice);
-    const ModelConfig& c = model.model()->config();
+    const ModelConfig& c = model_of(model)->config();
     const std::string& spec = r.plans[size_t(r.chosen)].spec;  // a --prune spec, or @FILE for the --compare plan
     const PruneSchedule steps = spec[0] == '@' ? load_schedule_file(spec.substr(1)) : parse_prune_spec(spec);
     return schedule_file(resolve_schedule(steps, c), "pomt schedule --search pareto", pareto_search_json(r));

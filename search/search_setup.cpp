@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/internal.h"
 #include "eval/dataset.h"
 #include "kernels/threads.h"
 #include "pomt/error.h"
@@ -23,7 +24,7 @@ void ProgressReporter::operator()(const std::string& phase, int done, int total)
 }  // namespace search
 
 TokenBounds search_token_bounds(const Classifier& model) {
-    const ModelConfig& c = model.model()->config();
+    const ModelConfig& c = model_of(model)->config();
     const int n = c.num_tokens(), prefix = c.num_prefix_tokens();
     // Counts POMT can reach at one block: it keeps at least one patch token plus the merged one.
     const int lowest = pomt_tokens_after(n, prefix, n - prefix - 2);
@@ -34,7 +35,7 @@ namespace search {
 
 SearchSetup check_search_options(const Classifier& model, const ScheduleSearchOptions& o) {
     SearchSetup s;
-    s.model = model.model();
+    s.model = model_of(model);
     const ModelConfig& c = s.model->config();
     if (o.data.empty()) fail("no estimation images given (ScheduleSearchOptions::data: a labelled list or class folders)");
     if (!(o.alpha >= 0 && o.alpha <= 1)) fail("alpha must be between 0 and 1, got " + std::to_string(o.alpha));

@@ -24,6 +24,7 @@
 #include <tuple>
 #include <vector>
 
+#include "api/internal.h"
 #include "eval/dataset.h"
 #include "eval/evaluate.h"
 #include "kernels/gemm_int8.h"
@@ -60,7 +61,7 @@ struct PySchedule {
 
     static PySchedule make(pomt::PruneSchedule steps, std::string text) {
         PySchedule s;
-        s.api = pomt::Schedule::from_steps(steps);
+        s.api = pomt::schedule_from_steps(steps);
         s.steps = std::move(steps);
         s.text = std::move(text);
         return s;
@@ -330,19 +331,19 @@ NB_MODULE(_pomt, m) {
             return p.classifier().describe(s ? s->api : pomt::Schedule());
         }, "schedule"_a.none())
         .def("warnings", [](const PyModel& p, const PySchedule* s) {
-            return pomt::schedule_warnings(steps_of(s), p.classifier().model()->config());
+            return pomt::schedule_warnings(steps_of(s), model_of(p.classifier())->config());
         }, "schedule"_a.none())
         .def("profile", [](const PyModel& p, const PySchedule* s, int threads, int batch, int runs, int warmup) {
             if (batch < 1 || batch > 4096) pomt::fail("batch must be in [1, 4096], got " + std::to_string(batch));
             if (runs < 1 || runs > 1000000) pomt::fail("runs must be at least 1, got " + std::to_string(runs));
             if (warmup < 0) pomt::fail("warmup must not be negative, got " + std::to_string(warmup));
             const pomt::PruneSchedule& steps = steps_of(s);
-            pomt::resolve_schedule(steps, p.classifier().model()->config());  // fails with the schedule's message
+            pomt::resolve_schedule(steps, model_of(p.classifier())->config());  // fails with the schedule's message
             pomt::profiler::CheckedLatency c;
             {
                 nb::gil_scoped_release release;
                 const int t = threads > 0 ? threads : p.threads();
-                c = pomt::profiler::measure_model_latency_checked(p.classifier().model(), steps, t, batch, runs,
+                c = pomt::profiler::measure_model_latency_checked(model_of(p.classifier()), steps, t, batch, runs,
                                                                   warmup);
             }
             const pomt::profiler::LatencyStats& l = c.stats;
@@ -353,7 +354,7 @@ NB_MODULE(_pomt, m) {
         .def("evaluate", [](const PyModel& p, const std::string& data, const std::string& root, const PySchedule* s,
                             int limit, int threads, bool skip_bad) {
             if (limit < 0) pomt::fail("limit must not be negative, got " + std::to_string(limit));
-            const std::shared_ptr<const pomt::Model> model = p.classifier().model();
+            const std::shared_ptr<const pomt::Model> model = model_of(p.classifier());
             const pomt::PruneSchedule& steps = steps_of(s);
             pomt::resolve_schedule(steps, model->config());  // fail before decoding anything
             pomt::EvalOptions o;
