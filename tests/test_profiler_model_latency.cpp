@@ -13,11 +13,7 @@ using namespace pomt::profiler;
 
 namespace {
 
-double jitter(uint64_t k, double amp) {
-    uint64_t z = (k + 1) * 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
-    return 1 + amp * (2 * double((z >> 11) % 10000) / 10000.0 - 1);
-}
+using pomt_test::jitter;
 
 // 1 thread: ms1, 2 threads: ms2, ±1% jitter; burst(threads, call) slows some runs down.
 struct TwoCores {

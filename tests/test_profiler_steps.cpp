@@ -17,6 +17,8 @@ using namespace pomt::profiler;
 
 namespace {
 
+using pomt_test::jitter;
+
 // p10/p90 at ±spread around the median, runs as the measurement engine would report.
 std::vector<CurvePoint> make_curve(int first, int last, double (*f)(int), double spread = 0.02, int runs = 30) {
     std::vector<CurvePoint> c;
@@ -154,13 +156,6 @@ TEST_CASE("steps: coarse token grids and short curves") {
 // ---- confirmation under synthetic interference (the workload callback reports its own times) ----
 
 namespace {
-
-// ±amp from a counter: deterministic run-to-run jitter.
-double jitter(uint64_t k, double amp) {
-    uint64_t z = (k + 1) * 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
-    return 1 + amp * (2 * double((z >> 11) % 10000) / 10000.0 - 1);
-}
 
 // A machine running `f` (ms at n tokens) with ±1% jitter; `burst(n, call)` says which runs some
 // other load slows down, and by how much.

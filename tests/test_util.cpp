@@ -108,6 +108,12 @@ void skip_part(const std::string& why) {
     ++g_skipped_parts;
 }
 
+double jitter(uint64_t k, double amp) {
+    uint64_t z = (k + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
+    return 1 + amp * (2 * double((z >> 11) % 10000) / 10000.0 - 1);
+}
+
 void for_each_isa(const std::function<void(pomt::Isa)>& fn) {
     using pomt::Isa;
 #if defined(__aarch64__)

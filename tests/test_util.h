@@ -101,6 +101,8 @@ std::string write_model_v1(const std::string& path, const pomt::Model& model);
 
 // `n` floats drawn uniformly from [lo, hi) by std::mt19937(seed): the same values on every run.
 std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f);
+// 1 ± amp from a counter: the synthetic timers' deterministic run-to-run jitter (profiler tests).
+double jitter(uint64_t k, double amp);
 
 // Runs fn(isa) once per ISA level this CPU and build support (scalar first), with that level
 // active, and restores the level that was active before (also when fn throws, e.g. a REQUIRE).
