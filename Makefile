@@ -74,8 +74,8 @@ $(BUILD)/examples/%: examples/%.cpp $(BUILD)/libpomt.a
 
 examples: $(EXAMPLES)
 
-# Decode-speed benchmark (profiler/tools/bench_decode.cpp); not part of `all`.
-$(BUILD)/bench_decode: profiler/tools/bench_decode.cpp $(BUILD)/libpomt.a
+# Decode-speed benchmark (tools/bench_decode.cpp, tools/README.md); not part of `all`.
+$(BUILD)/bench_decode: tools/bench_decode.cpp $(BUILD)/libpomt.a
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpomt.a $(LDLIBS)
 
 # The tests find the pomt binary (for CLI tests) next to themselves.

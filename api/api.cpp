@@ -3,6 +3,8 @@
 // names, softmax / top-k and per-call or per-thread workspaces.
 #include "pomt/pomt.h"
 
+#include "api/internal.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -56,8 +58,8 @@ Tensor to_tensor(const Image& img, const PreprocessConfig& cfg) {
     return t;
 }
 
-ResolvedSchedule resolve(const std::shared_ptr<const PruneSchedule>& steps, const ModelConfig& config) {
-    return resolve_schedule(steps ? *steps : PruneSchedule(), config);
+ResolvedSchedule resolve(const Schedule& schedule, const ModelConfig& config) {
+    return resolve_schedule(steps_of(schedule), config);
 }
 
 TokenPicture to_picture(TokenPictureParts parts) {
@@ -92,32 +94,33 @@ void TokenPicture::save_png(const std::string& path) const {
 
 Schedule::Schedule() = default;
 
+struct Schedule::Steps {
+    PruneSchedule steps;
+};
+
+Schedule ApiAccess::schedule(const PruneSchedule& steps) {
+    Schedule s;
+    s.steps_ = std::make_shared<const Schedule::Steps>(Schedule::Steps{steps});
+    return s;
+}
+
+const PruneSchedule& ApiAccess::steps(const Schedule& schedule) {
+    static const PruneSchedule kNone;
+    return schedule.steps_ ? schedule.steps_->steps : kNone;
+}
+
 Schedule Schedule::parse(const std::string& spec) {
     if (spec.empty()) fail("empty pruning spec (e.g. pomt:R=56,layer=3)");
-    Schedule s;
-    s.steps_ = std::make_shared<const PruneSchedule>(parse_prune_spec(spec));
-    return s;
+    return schedule_from_steps(parse_prune_spec(spec));
 }
 
-Schedule Schedule::load(const std::string& path) {
-    Schedule s;
-    s.steps_ = std::make_shared<const PruneSchedule>(load_schedule_file(path));
-    return s;
-}
+Schedule Schedule::load(const std::string& path) { return schedule_from_steps(load_schedule_file(path)); }
 
 Schedule Schedule::from_options(const std::string& spec, const std::string& path) {
-    Schedule s;
-    s.steps_ = std::make_shared<const PruneSchedule>(schedule_from_options(spec, path));
-    return s;
+    return schedule_from_steps(schedule_from_options(spec, path));
 }
 
-Schedule Schedule::from_steps(const PruneSchedule& steps) {
-    Schedule s;
-    s.steps_ = std::make_shared<const PruneSchedule>(steps);
-    return s;
-}
-
-bool Schedule::empty() const { return !steps_ || steps_->empty(); }
+bool Schedule::empty() const { return !steps_ || steps_->steps.empty(); }
 
 // ---- Classifier --------------------------------------------------------------------------------
 
@@ -129,9 +132,9 @@ struct Classifier::State {
 
 Classifier::Classifier(std::shared_ptr<const State> state) : state_(std::move(state)) {}
 
-Classifier Classifier::from_model(std::shared_ptr<const Model> model, const LoadOptions& options) {
+Classifier ApiAccess::classifier(std::shared_ptr<const Model> model, const LoadOptions& options) {
     if (!model) fail("no model");
-    auto s = std::make_shared<State>();
+    auto s = std::make_shared<Classifier::State>();
     s->max_memory = options.max_memory ? options.max_memory : default_memory_limit();
     // A model that cannot run even one image within the limit is refused now, not at its first run.
     check_model_memory(model->config(), s->max_memory, model->is_int8());
@@ -140,12 +143,14 @@ Classifier Classifier::from_model(std::shared_ptr<const Model> model, const Load
     return Classifier(std::move(s));
 }
 
+const std::shared_ptr<const Model>& ApiAccess::model(const Classifier& classifier) { return classifier.state_->model; }
+
 Classifier Classifier::load(const std::string& path, const LoadOptions& options) {
-    return from_model(Model::load(path), options);
+    return classifier_from_model(Model::load(path), options);
 }
 
 Classifier Classifier::random(const std::string& architecture, uint64_t seed, const LoadOptions& options) {
-    return from_model(Model::random(architecture, seed), options);
+    return classifier_from_model(Model::random(architecture, seed), options);
 }
 
 Classifier Classifier::with_labels(std::vector<std::string> names) const {
@@ -197,7 +202,6 @@ const std::string& Classifier::class_name(int index) const {
     return state_->names[size_t(index)];
 }
 
-std::shared_ptr<const Model> Classifier::model() const { return state_->model; }
 uint64_t Classifier::max_memory() const { return state_->max_memory; }
 
 Tensor Classifier::preprocess_file(const std::string& path, const ImageOptions& options) const {
@@ -260,7 +264,7 @@ TokenPicture Classifier::show_tokens(const Tensor& input, const Schedule& schedu
 }
 
 std::string Classifier::describe(const Schedule& schedule) const {
-    ResolvedSchedule plan = resolve(schedule.steps_, state_->model->config());
+    ResolvedSchedule plan = resolve(schedule, state_->model->config());
     return plan.empty() ? "none" : plan.describe();
 }
 
@@ -269,7 +273,7 @@ std::string Classifier::describe(const Schedule& schedule) const {
 struct Workspace::Impl {
     Classifier classifier;
     Session session;
-    Impl(const Classifier& c, int threads) : classifier(c), session(c.model(), threads) {
+    Impl(const Classifier& c, int threads) : classifier(c), session(model_of(c), threads) {
         session.set_memory_limit(c.max_memory());
     }
 };
@@ -301,7 +305,7 @@ Result Workspace::run(const Tensor& input, const InferenceOptions& options) {
         recording = &record;
     }
     std::unique_ptr<TokenPruner> pruner;
-    if (!options.schedule.empty()) pruner = make_pruner(resolve(options.schedule.steps_, c), c, recording);
+    if (!options.schedule.empty()) pruner = make_pruner(resolve(options.schedule, c), c, recording);
     Result r;
     RunOptions ro;
     ro.pruner = pruner.get();
@@ -320,7 +324,7 @@ void Workspace::run_batch(const float* images, int batch, float* outputs, const 
     if (batch < 1) fail("batch must be at least 1, got " + std::to_string(batch));
     if (!images || !outputs) fail("run_batch needs input and output buffers");
     std::unique_ptr<TokenPruner> pruner;
-    if (!schedule.empty()) pruner = make_pruner(resolve(schedule.steps_, c), c);
+    if (!schedule.empty()) pruner = make_pruner(resolve(schedule, c), c);
     RunOptions ro;
     ro.pruner = pruner.get();
     ro.tokens_after_block = tokens_after_block;

@@ -51,6 +51,13 @@ std::string cell_spread(double p10, double p90, int decimals) {
     return buf;
 }
 
+// A disturbance warning (one line, or nothing), on stderr after the report already printed.
+void warn(const std::string& warning) {
+    if (warning.empty()) return;
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", warning.c_str());
+}
+
 void bench_int8(int runs) {
     const double peak = measure_int8_peak_gmacs();
     std::printf("int8 peak, 1 core, measured: %.1f GMAC/s (%s)\n\n", peak, int8_variant_name());
@@ -75,14 +82,21 @@ int bench_suite(int runs, int warmup) {
     // Wide enough for 9999.99 ms (ViT-Base on a slow core) and its spread.
     std::printf("  %-24s %11s %19s %11s %19s %9s\n", "model", "1 thread", "p10-p90",
                 std::to_string(all).append(all == 1 ? " thread" : " threads").c_str(), "p10-p90", "speed-up");
+    // T threads slower than 1 (or faster than T×) is re-measured interleaved: thread_scaling_warning
+    // then says whether it persisted and whether the machine looked busy.
+    std::vector<std::pair<std::string, profiler::ThreadScaling>> scaling;
     for (const char* arch : {"deit_tiny_patch16_224", "deit_small_patch16_224", "vit_base_patch16_224"}) {
-        auto model = Model::random(arch, 0);
-        auto one = profiler::measure_model_latency(model, PruneSchedule(), 1, 1, runs, warmup);
-        auto many = profiler::measure_model_latency(model, PruneSchedule(), all, 1, runs, warmup);
-        std::printf("  %-24s %11s %19s %11s %19s %8.2fx\n", arch, cell_ms(one.median_ms, 2).c_str(),
-                    cell_spread(one.p10_ms, one.p90_ms, 2).c_str(), cell_ms(many.median_ms, 2).c_str(),
-                    cell_spread(many.p10_ms, many.p90_ms, 2).c_str(), one.median_ms / many.median_ms);
+        auto r = profiler::measure_thread_scaling(Model::random(arch, 0), all, runs, warmup);
+        std::printf("  %-24s %11s %19s %11s %19s %8.2fx%s\n", arch, cell_ms(r.one.median_ms, 2).c_str(),
+                    cell_spread(r.one.p10_ms, r.one.p90_ms, 2).c_str(), cell_ms(r.many.median_ms, 2).c_str(),
+                    cell_spread(r.many.p10_ms, r.many.p90_ms, 2).c_str(), r.speedup(), r.remeasured ? "*" : "");
+        scaling.emplace_back(arch, r);
     }
+    for (const auto& nr : scaling)
+        if (nr.second.remeasured)
+            std::printf("  * %s: %.2fx measured back to back, so both were measured again interleaved\n",
+                        nr.first.c_str(), nr.second.first_speedup);
+    warn(profiler::thread_scaling_warning(scaling));
     return 0;
 }
 
@@ -113,8 +127,12 @@ int bench_compare(const Args& args, std::shared_ptr<const Model> model, const st
         schedules.push_back(e.second);
         names.push_back(e.first);
     }
+    profiler::HostLoadMeter load;
     auto stats =
         profiler::measure_schedules_interleaved(model, schedules, threads, batch, runs, warmup, full_last_block);
+    profiler::Disturbance disturbance = profiler::disturbance_of(stats);
+    disturbance.load = load.read();
+    const std::string warning = disturbance.warning("the measurement", "schedule");
     const ModelConfig& c = model->config();
     const char* isa = isa_name(active_isa());
     if (json_out) {
@@ -123,10 +141,12 @@ int bench_compare(const Args& args, std::shared_ptr<const Model> model, const st
                     c.architecture.c_str(), batch, threads, isa, runs, warmup);
         for (size_t i = 0; i < stats.size(); ++i)
             std::printf("%s{\"schedule\":%s,\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f,"
-                        "\"ratio\":%.4f}",
+                        "\"ratio\":%.4f,\"slow_runs\":%d}",
                         i ? "," : "", json::Value::string(names[i]).dump().c_str(), stats[i].median_ms, stats[i].p10_ms,
-                        stats[i].p90_ms, stats[i].min_ms, stats[i].median_ms / stats[0].median_ms);
-        std::printf("]}\n");
+                        stats[i].p90_ms, stats[i].min_ms, stats[i].median_ms / stats[0].median_ms, stats[i].slow_runs);
+        std::printf("],\"disturbed\":%s,\"warning\":%s}\n", disturbance.disturbed() ? "true" : "false",
+                    json::Value::string(warning).dump().c_str());
+        warn(warning);
         return 0;
     }
     std::printf("%s  batch %d  threads %d  isa %s  (%d interleaved runs after %d warm-up)\n", c.architecture.c_str(),
@@ -137,6 +157,7 @@ int bench_compare(const Args& args, std::shared_ptr<const Model> model, const st
     for (size_t i = 0; i < stats.size(); ++i)
         std::printf("  %-*s %12s %21s %7.3f\n", name_width, names[i].c_str(), cell_ms(stats[i].median_ms, 3).c_str(),
                     cell_spread(stats[i].p10_ms, stats[i].p90_ms, 3).c_str(), stats[i].median_ms / stats[0].median_ms);
+    warn(warning);
     return 0;
 }
 
@@ -176,21 +197,28 @@ int cmd_bench(const Args& args) {
         return bench_compare(args, model, args.get("--compare"), threads, batch, runs, warmup, args.has("--json"),
                              full_last_block);
     const ModelConfig& c = model->config();
-    auto l = profiler::measure_model_latency(model, PruneSchedule(), threads, batch, runs, warmup, {}, full_last_block);
+    const profiler::CheckedLatency checked =
+        profiler::measure_model_latency_checked(model, PruneSchedule(), threads, batch, runs, warmup, full_last_block);
+    const profiler::LatencyStats& l = checked.stats;
+    const profiler::Disturbance& disturbance = checked.disturbance;
+    const std::string warning = disturbance.warning("the measurement", "configuration");
     const char* isa = isa_name(active_isa());
     // What the last block computes: every row, or the pooled (class, distillation) rows only.
     const char* last_block = !full_last_block && c.global_pool == "token" ? "pooled rows" : "all rows";
     if (args.has("--json")) {
         std::printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"isa\":\"%s\",\"runs\":%d,\"warmup\":%d,"
-                    "\"last_block\":\"%s\",\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f}\n",
+                    "\"last_block\":\"%s\",\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f,"
+                    "\"slow_runs\":%d,\"disturbed\":%s,\"warning\":%s}\n",
                     c.architecture.c_str(), batch, threads, isa, runs, warmup, last_block,
-                    l.median_ms, l.p10_ms, l.p90_ms, l.min_ms);
+                    l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.slow_runs, disturbance.disturbed() ? "true" : "false",
+                    json::Value::string(warning).dump().c_str());
     } else {
         std::printf("%s  batch %d  threads %d  isa %s  last block: %s\n", c.architecture.c_str(), batch, threads, isa,
                     last_block);
         std::printf("forward: median %.3f ms  (p10 %.3f, p90 %.3f, min %.3f) over %d runs after %d warm-up\n", l.median_ms,
                     l.p10_ms, l.p90_ms, l.min_ms, runs, warmup);
     }
+    warn(warning);
     return 0;
 }
 

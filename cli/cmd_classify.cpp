@@ -7,6 +7,7 @@
 #include <new>
 #include <set>
 
+#include "api/internal.h"
 #include "cli/commands.h"
 #include "cli/prune_args.h"
 #include "pomt/pomt.h"
@@ -86,18 +87,18 @@ int cmd_classify(const Args& args) {
     const bool as_json = args.has("--json");
     // Before the model load, so a bad spec or schedule file fails fast.
     const PruneSchedule steps = schedule_from_args(args);
-    const Schedule schedule = Schedule::from_steps(steps);
+    const Schedule schedule = schedule_from_steps(steps);
     const bool show_tokens = args.has("--show-tokens");
     const Pictures pictures = show_tokens ? picture_paths(args.get("--show-tokens"), images) : Pictures();
 
     // Load: map the weights, wrap them, make the workspace (buffers, thread pool).
-    Classifier classifier = Classifier::from_model(load_model_from_args(args));
+    Classifier classifier = classifier_from_model(load_model_from_args(args));
     if (classifier.num_classes() <= 0) fail("the model has no classifier head (num_classes 0)");
     if (args.has("--labels")) classifier = classifier.with_labels_file(args.get("--labels"));
     const std::string plan = classifier.describe(schedule);  // validated against the model here
-    print_prune_warnings(args, steps, classifier.model()->config());
+    print_prune_warnings(args, steps, model_of(classifier)->config());
     Workspace workspace(classifier, threads);
-    const std::string precision = precision_text(*classifier.model());
+    const std::string precision = precision_text(*model_of(classifier));
     // Made only now, so a model that fails to load leaves no empty folder behind.
     if (!pictures.folder_to_make.empty()) make_directories(pictures.folder_to_make, "--show-tokens");
     const double load_ms = ms_since(start);
@@ -151,8 +152,8 @@ int cmd_classify(const Args& args) {
     if (as_json) {
         json::Value doc = json::Value::object();
         doc.set("model", json::Value::string(classifier.architecture()));
-        doc.set("precision", json::Value::string(classifier.model()->meta().quantization.precision));
-        if (classifier.model()->is_int8()) doc.set("int8_kernels", json::Value::string(active_int8_variant()));
+        doc.set("precision", json::Value::string(model_of(classifier)->meta().quantization.precision));
+        if (model_of(classifier)->is_int8()) doc.set("int8_kernels", json::Value::string(active_int8_variant()));
         doc.set("threads", json::Value::number(workspace.threads()));
         doc.set("schedule", json::Value::string(plan));
         doc.set("load_ms", rounded(load_ms, 4));

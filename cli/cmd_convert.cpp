@@ -1,7 +1,6 @@
 // pomt convert: timm hub folder or .safetensors → .pomt, no Python needed.
 // `pomt convert --arch NAME --random [--seed S] -o x.pomt` writes seeded random weights instead
 // (benchmarks and comparisons with other engines need a file, not a download).
-// `--format-version 1` writes the pre-packing format older pomt reads (docs/FORMAT.md).
 // `--image-size S` converts for S×S inputs as timm's create_model(..., img_size=S) does (the
 // position embedding resampled; with --random, the random model is made at that size).
 // `--quantize int8 [--data LIST ...]` writes the int8 model instead (as `pomt quantize` would from
@@ -18,12 +17,10 @@ namespace pomt {
 
 int cmd_convert(const Args& args) {
     const std::string output = args.get("-o");
-    const uint32_t version = uint32_t(args.get_int("--format-version", int(kPomtFormatVersion), 1, int(kPomtFormatVersion)));
     const int image_size = args.get_int("--image-size", 0, 1, 4096);
     const bool quantize = args.has("--quantize");
     if (quantize && args.get("--quantize") != "int8")
         fail("--quantize '" + args.get("--quantize") + "' is not supported (only int8)");
-    if (quantize && args.has("--format-version")) fail("--format-version does not apply to --quantize int8 (version 3)");
     const QuantizeOptions qopts = quantize_options_from_args(args);
     if (!quantize && (args.has("--data") || args.has("--threads")))
         fail("--data and --threads apply to --quantize int8 only");
@@ -38,7 +35,7 @@ int cmd_convert(const Args& args) {
         }
         std::shared_ptr<const Model> model = Model::random(cfg, uint64_t(args.get_int("--seed", 0, 0, 1 << 30)));
         if (quantize) save_model(*quantize_model(*model, qopts), output);
-        else write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
+        else write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
         if (!args.has("--quiet"))
             std::printf("wrote %s: %s with seeded random weights%s\n", output.c_str(), model->config().architecture.c_str(),
                         quantize ? ", int8" : "");
@@ -50,7 +47,6 @@ int cmd_convert(const Args& args) {
     o.output = output;
     o.config_path = args.get("--config");
     o.arch = args.get("--arch");
-    o.format_version = version;
     o.image_size = image_size;
     ConvertReport r = quantize ? convert_and_quantize(o, qopts) : convert_timm_weights(o);
     if (!args.has("--quiet"))

@@ -21,6 +21,13 @@ namespace pomt {
 
 namespace {
 
+// A disturbance warning (one line, or nothing), on stderr after the report already printed.
+void warn(const std::string& warning) {
+    if (warning.empty()) return;
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", warning.c_str());
+}
+
 // The deployed schedule against the plain model, side by side: both are measurement points of
 // one run (visited in shuffled order), so drift hits them alike.
 int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const PruneSchedule& schedule, int threads,
@@ -37,6 +44,7 @@ int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const
     std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
     profiler::fill_pseudo_random(images, 12345);
     profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
+    profiler::HostLoadMeter load;
     auto stats = profiler::measure_points({0, 1}, [&](int which) {
         RunOptions ro;
         ro.pruner = which ? pruner.get() : nullptr;
@@ -55,8 +63,11 @@ int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const
         r.p10_ms = s.p10_ms;
         r.p90_ms = s.p90_ms;
         r.runs = s.runs;
+        r.slow_runs = s.slow_runs;
         rows.push_back(r);
     }
+    profiler::Disturbance disturbance = profiler::disturbance_of(stats, mo.interference);
+    disturbance.load = load.read();
     profiler::write_latency_csv(csv_path, rows);
     std::printf("%s, batch %d, %d thread%s, %s\n", c.architecture.c_str(), batch, threads, threads == 1 ? "" : "s",
                 isa_name(active_isa()));
@@ -67,6 +78,7 @@ int profile_schedule(const Args& args, std::shared_ptr<const Model> model, const
     std::printf("tokens after each block:");
     for (int t : plan.tokens_after_block) std::printf(" %d", t);
     std::printf("\nwrote %s\n", csv_path.c_str());
+    warn(disturbance.warning("the measurement", "side"));
     return 0;
 }
 
@@ -90,6 +102,7 @@ int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, 
     profiler::fill_pseudo_random(input, 777);
     std::vector<std::vector<OpTimes>> samples(2);
     profiler::MeasureOptions mo = args.has("--fast") ? profiler::MeasureOptions::fast() : profiler::MeasureOptions();
+    profiler::HostLoadMeter load;
     auto stats = profiler::measure_points({0, 1}, [&](int pruned) {
         std::copy(input.begin(), input.end(), work.begin());
         OpTimes t;
@@ -118,6 +131,9 @@ int profile_pruning_block(const Args& args, std::shared_ptr<const Model> model, 
     const double step = op_median(1, int(BlockOp::Prune));
     std::printf("pruning step at block %d: %.4f ms = %.1f%% of the plain block's %.4f ms (sum of its operations)\n", layer,
                 step, 100.0 * step / plain_block, plain_block);
+    profiler::Disturbance disturbance = profiler::disturbance_of(stats, mo.interference);
+    disturbance.load = load.read();
+    warn(disturbance.warning("the measurement", "side"));
     return 0;
 }
 
@@ -164,6 +180,7 @@ int cmd_profile(const Args& args) {
         std::fprintf(stderr, "profiling %s, %s mode, tokens %d..%d step %d, batch %d, %d thread%s, isa %s%s\n",
                      c.architecture.c_str(), profiler::mode_name(mode), range.start, range.end, range.step, batch,
                      threads, threads == 1 ? "" : "s", isa_name(active_isa()), args.has("--fast") ? " (fast)" : "");
+    profiler::HostLoadMeter load;
     std::vector<profiler::PointStats> stats =
         profiler::measure_points(points, [&](int n) { return workload.run(n); }, mo, progress);
     if (show_progress) std::fprintf(stderr, "\n");
@@ -179,6 +196,7 @@ int cmd_profile(const Args& args) {
         r.p10_ms = s.p10_ms;
         r.p90_ms = s.p90_ms;
         r.runs = s.runs;
+        r.slow_runs = s.slow_runs;
         if (mode == profiler::ProfileMode::Op) r.op = "block";
         rows.push_back(r);
     }
@@ -202,6 +220,7 @@ int cmd_profile(const Args& args) {
                 r.p10_ms = profiler::quantile_sorted(ms, 0.1);
                 r.p90_ms = profiler::quantile_sorted(ms, 0.9);
                 r.runs = int(ms.size());
+                r.slow_runs = profiler::count_slow_runs(ms, mo.interference.slow_excess);
                 rows.push_back(r);
             }
         }
@@ -211,6 +230,13 @@ int cmd_profile(const Args& args) {
     std::vector<profiler::CurvePoint> curve =
         profiler::select_curve(rows, profiler::mode_name(mode), batch, threads, mode == profiler::ProfileMode::Op ? "block" : "");
     profiler::StepAnalysis analysis = profiler::detect_steps(curve);
+    // Every step found is measured again, its two sides side by side; one that does not reproduce
+    // is not reported (docs/PROFILING.md, "Interference").
+    profiler::Disturbance disturbance = profiler::disturbance_of(stats, mo.interference);
+    profiler::confirm_steps(curve, analysis, [&](int n) { return workload.run(n); },
+                            args.has("--fast") ? profiler::ConfirmOptions::fast() : profiler::ConfirmOptions(),
+                            &disturbance);
+    disturbance.load = load.read();
     std::string title = c.architecture + ", " + profiler::mode_name(mode) + " mode, batch " + std::to_string(batch) +
                         ", " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") + ", " +
                         isa_name(active_isa());
@@ -233,6 +259,7 @@ int cmd_profile(const Args& args) {
             if (r.mode == "op" && r.op != "block" && r.tokens == n) std::printf("  %-10s %8.4f\n", r.op.c_str(), r.median_ms);
     }
     std::printf("\nwrote %s%s%s\n", csv_path.c_str(), svg_path.empty() ? "" : " and ", svg_path.c_str());
+    warn(disturbance.warning("the profile"));
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "api/internal.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/token_range.h"
@@ -132,6 +133,13 @@ void print_pareto_search(const ParetoSearchResult& r) {
     std::printf("  f: on the measured front; %d methods measured\n", methods);
 }
 
+// The verification's disturbance warning (one line on stderr, after the report), when it has one.
+void warn(const std::string& warning) {
+    if (warning.empty()) return;
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", warning.c_str());
+}
+
 void write_schedule(const std::string& output, const std::string& text) {
     write_file_atomic(output, text.data(), text.size());
     std::printf("wrote %s\n", output.c_str());
@@ -177,17 +185,17 @@ int cmd_schedule(const Args& args) {
         o.grid_step = args.get_int("--grid", 8, 1, 1 << 20);
         o.max_prunes = args.get_int("--max-prunes", 2, 1, 2);
     }
-    const Classifier model = Classifier::from_model(load_model_from_args(args));
+    const Classifier model = classifier_from_model(load_model_from_args(args));
     // The schedule given (not those the search makes): a no-op or degenerate one is worth a line.
     if (args.has("--compare")) {
         try {
-            print_prune_warnings(args, load_schedule_file(args.get("--compare")), model.model()->config(), false,
+            print_prune_warnings(args, load_schedule_file(args.get("--compare")), model_of(model)->config(), false,
                                  "--compare");
         } catch (const Error&) {
             // One that does not load or resolve is refused by the search, in its own words.
         }
     }
-    const int depth = model.model()->config().depth;
+    const int depth = model_of(model)->config().depth;
     o.layer = args.get_int("--layer", std::min(3, depth - 1), 0, 1 << 20);
     if (o.layer >= depth) fail("--layer " + std::to_string(o.layer) + " is outside the model's blocks 0.." + std::to_string(depth - 1));
     const TokenBounds bounds = search_token_bounds(model);
@@ -234,6 +242,7 @@ int cmd_schedule(const Args& args) {
         const ParetoSearchResult r = search_pareto(model, po);
         bars.end();
         print_pareto_search(r);
+        warn(r.verify_warning);
         if (r.chosen < 0) fail(r.choice);
         std::printf("chosen: %s\n  %s\n", r.plans[size_t(r.chosen)].spec.c_str(), r.choice.c_str());
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
@@ -242,12 +251,14 @@ int cmd_schedule(const Args& args) {
         const JointSearchResult r = search_joint_schedule(model, o);
         bars.end();
         print_joint_search(r);
+        warn(r.verify_warning);
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
         write_schedule(output, schedule_file_json(model, r));
     } else {
         const ScheduleSearchResult r = search_schedule(model, o);
         bars.end();
         print_paper_choice(r);
+        warn(r.verify_warning);
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
         write_schedule(output, schedule_file_json(model, r));
     }

@@ -69,7 +69,6 @@ std::vector<CommandSpec> make_commands() {
              {"--random", nullptr, "write --arch NAME with seeded random weights instead of converting a file"},
              {"--seed", "S", "the seed of --random's weights (default 0)"},
              {"--image-size", "S", "convert for SxS inputs, as timm's img_size=S (the position embedding resampled)"},
-             {"--format-version", "V", "write .pomt format V: 2 (default), or 1, which older pomt reads"},
              {"--quantize", "int8", "write the int8 model (.pomt format 3), as pomt quantize would"},
          } + calibration_options("with --quantize int8: calibrate on these images ('path label' list or folder)") +
              std::vector<OptionSpec>{kQuiet},

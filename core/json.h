@@ -70,7 +70,7 @@ constexpr size_t kMaxValues = 1000000;
 Value parse(const std::string& text, const std::string& what);
 
 // Integers (|d| < 2^53) as plain integers; other numbers in the shortest "%.{p}g" form that reads
-// back to the same double. The Python writer (weights_tools/convert_timm.py) uses the same rule.
+// back to the same double (docs/FORMAT.md states the rule for .pomt headers).
 std::string format_number(double d);
 
 }  // namespace json

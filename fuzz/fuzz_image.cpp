@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "api/internal.h"
 #include "fuzz/fuzz_common.h"
 #include "pomt/pomt.h"
 #include "image/image.h"
@@ -39,9 +40,9 @@ ModelConfig small(const char* arch, int img, int patch) {
 
 const Classifier& classifier(int which) {
     static const Classifier models[3] = {
-        Classifier::from_model(Model::random(small("vit_tiny_patch16_224", 32, 8), 1)),
-        Classifier::from_model(Model::random(small("deit_tiny_patch16_224", 48, 16), 2)),
-        Classifier::from_model(Model::random(small("vit_tiny_patch16_384", 384, 32), 3)),
+        classifier_from_model(Model::random(small("vit_tiny_patch16_224", 32, 8), 1)),
+        classifier_from_model(Model::random(small("deit_tiny_patch16_224", 48, 16), 2)),
+        classifier_from_model(Model::random(small("vit_tiny_patch16_384", 384, 32), 3)),
     };
     return models[which];
 }

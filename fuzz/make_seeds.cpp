@@ -1,5 +1,6 @@
 // Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/) from pomt's own code:
-// .pomt files from write_weights_file (int8 ones from write_quantized_weights_file), NPY from write_npy, safetensors and config.json in the
+// .pomt files from write_weights_file (int8 ones from write_quantized_weights_file, version 1 ones
+// rewritten from version 2 by tests/test_util_pomt.h), NPY from write_npy, safetensors and config.json in the
 // layout the converter reads, small images built byte by byte (stored-deflate PNG, BMP, PNM, TGA,
 // GIF, baseline JPEG), and the pruning specs and schedule files of docs/SCHEDULES.md scaled to the
 // fuzzers' small models. Nothing comes from ../shared. Deterministic: rerunning rewrites the same
@@ -18,6 +19,7 @@
 #include "vit/model.h"
 #include "core/npy.h"
 #include "tests/image_bytes.h"
+#include "tests/test_util_pomt.h"
 #include "weights_tools/safetensors.h"
 #include "vit/weights_file.h"
 
@@ -91,14 +93,14 @@ std::vector<std::pair<std::string, ModelConfig>> model_variants() {
     return v;
 }
 
-Bytes pomt_bytes(const ModelConfig& c, bool names, uint32_t version = kPomtFormatVersion) {
+Bytes pomt_bytes(const ModelConfig& c, bool names) {
     auto model = Model::random(c, 7);
     WeightsMeta meta = model->meta();
     meta.class_names.clear();
     if (names)
         for (int i = 0; i < c.num_classes; ++i) meta.class_names.push_back("class \"" + std::to_string(i) + "\" \xc3\xa9");
     const std::string p = tmp_path(".pomt");
-    write_weights_file(p, meta, [&](const TensorSpec& s) { return model->tensor_values(s); }, version);
+    write_weights_file(p, meta, [&](const TensorSpec& s) { return model->tensor_values(s); });
     Bytes b = read_all(p);
     std::remove(p.c_str());
     return b;
@@ -132,7 +134,7 @@ void pomt_seeds() {
     // version 1 files older pomt wrote, which the reader still takes.
     for (auto& [name, c] : model_variants()) {
         put("pomt_file", name + ".pomt", pomt_bytes(c, name == "vit"));
-        put("pomt_file", name + "_v1.pomt", pomt_bytes(c, name == "vit", 1));
+        put("pomt_file", name + "_v1.pomt", pomt_test::as_format_v1(pomt_bytes(c, name == "vit")));
     }
     Bytes b = pomt_bytes(small("vit_tiny_patch16_224"), false);
     put("pomt_file", "truncated.pomt", b.substr(0, b.size() - 40));

@@ -97,12 +97,12 @@ int parse_int(const std::string& s, const std::string& where, const std::string&
 
 std::string latency_csv_text(const std::vector<LatencyRow>& rows) {
     bool with_op = std::any_of(rows.begin(), rows.end(), [](const LatencyRow& r) { return !r.op.empty(); });
-    std::string out = "mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs";
+    std::string out = "mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs,slow_runs";
     out += with_op ? ",op\n" : "\n";
     for (const LatencyRow& r : rows) {
         out += csv_field(r.mode) + "," + std::to_string(r.tokens) + "," + std::to_string(r.batch) + "," +
                std::to_string(r.threads) + "," + fmt_ms(r.median_ms) + "," + fmt_ms(r.p10_ms) + "," +
-               fmt_ms(r.p90_ms) + "," + std::to_string(r.runs);
+               fmt_ms(r.p90_ms) + "," + std::to_string(r.runs) + "," + std::to_string(r.slow_runs);
         if (with_op) out += "," + csv_field(r.op);
         out += "\n";
     }
@@ -158,6 +158,7 @@ std::vector<LatencyRow> parse_latency_csv(const std::string& text, const std::st
         if (auto s = get("batch")) r.batch = parse_int(*s, where, "batch");
         if (auto s = get("threads")) r.threads = parse_int(*s, where, "threads");
         if (auto s = get("runs")) r.runs = parse_int(*s, where, "runs");
+        if (auto s = get("slow_runs")) r.slow_runs = parse_int(*s, where, "slow_runs");
         r.median_ms = parse_double(*get("median_ms"), where, "median_ms");
         r.p10_ms = parse_double(*get("p10_ms"), where, "p10_ms");
         r.p90_ms = parse_double(*get("p90_ms"), where, "p90_ms");

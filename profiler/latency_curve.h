@@ -22,16 +22,18 @@ struct LatencyRow {
     int tokens = 0, batch = 0, threads = 0;
     double median_ms = 0, p10_ms = 0, p90_ms = 0;
     int runs = 0;
+    int slow_runs = 0;  // runs the interference rule calls slow (profiler/measure.h); 0 when unknown
 };
 
-// Columns: mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs — plus a trailing `op` column
-// when any row has an op. Written to `path.tmp.<pid>` and renamed, so a failed or interrupted run
+// Columns: mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs,slow_runs — plus a trailing `op`
+// column when any row has an op. Written to `path.tmp.<pid>` and renamed, so a failed or interrupted run
 // never leaves a half-written CSV. Throws pomt::Error when the path cannot be written.
 void write_latency_csv(const std::string& path, const std::vector<LatencyRow>& rows);
 std::string latency_csv_text(const std::vector<LatencyRow>& rows);
 
 // Reads either format by its header (columns in any order; `tokens`, `median_ms`, `p10_ms` and
-// `p90_ms` are required, the rest optional). Malformed files throw pomt::Error naming the line.
+// `p90_ms` are required, the rest optional: files from before `slow_runs` existed still read).
+// Malformed files throw pomt::Error naming the line.
 std::vector<LatencyRow> read_latency_csv(const std::string& path);
 std::vector<LatencyRow> parse_latency_csv(const std::string& text, const std::string& what);
 

@@ -43,6 +43,22 @@ double median_se(const CurvePoint& p, int runs_if_unknown) {
     return 1.2533 * (half / 1.2816) / std::sqrt(double(runs));
 }
 
+// The stretches between steps: from the count above one step to the count below the next.
+std::vector<Segment> segments_between(const std::vector<CurvePoint>& c, const std::vector<Step>& steps) {
+    std::vector<Segment> out;
+    if (c.empty()) return out;
+    size_t start = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+        const bool boundary = i + 1 == c.size() || std::any_of(steps.begin(), steps.end(), [&](const Step& s) {
+                                  return s.to_tokens == c[i].tokens;
+                              });
+        if (!boundary) continue;
+        out.push_back({c[start].tokens, c[i].tokens, robust_slope(c, start, i)});
+        start = i + 1;
+    }
+    return out;
+}
+
 }  // namespace
 
 double robust_slope(const std::vector<CurvePoint>& c, size_t first, size_t last) {
@@ -189,19 +205,65 @@ StepAnalysis detect_steps(const std::vector<CurvePoint>& c, const StepOptions& o
         s.drop_fraction = s.from_ms > 0 ? s.drop_ms / s.from_ms : 0;
         s.z = k.z;
         s.periodic = periodic[i];
+        s.slope_ms_per_token = k.slope_ms_per_token;
         out.steps.push_back(s);
     }
 
-    // Segments between steps: from the count above one step to the count below the next.
-    size_t start = 0;
-    for (size_t i = 0; i <= out.candidates.size(); ++i) {
-        bool boundary = i == out.candidates.size() || accepted[i];
-        if (!boundary) continue;
-        size_t end = i;  // index of the point below the step (or the last point)
-        out.segments.push_back({c[start].tokens, c[end].tokens, robust_slope(c, start, end)});
-        start = i + 1;
-    }
+    out.segments = segments_between(c, out.steps);
     return out;
+}
+
+ConfirmOptions ConfirmOptions::fast() {
+    ConfirmOptions o;
+    o.paired.max_seconds = 0.5;
+    return o;
+}
+
+void confirm_steps(const std::vector<CurvePoint>& curve, StepAnalysis& a, const RunOnce& run, const ConfirmOptions& o,
+                   Disturbance* disturbance) {
+    if (!run) fail("confirm_steps: no workload");
+    std::vector<Step> kept;
+    for (Step st : a.steps) {
+        // What the tokens between the two sides cost at the local slope: not part of a step.
+        const double token_cost = st.slope_ms_per_token * double(st.from_tokens - st.to_tokens);
+        auto confirmed = [&](const PairedResult& r) {
+            return r.diff_lo_ms > token_cost && r.diff_median_ms >= o.min_drop_fraction * r.b_stats.median_ms;
+        };
+        auto ruled_out = [&](const PairedResult& r) {
+            return r.diff_hi_ms < std::max(token_cost, o.min_drop_fraction * r.b_stats.median_ms);
+        };
+        PairedResult r = measure_paired(
+            st.to_tokens, st.from_tokens, run, o.paired,
+            [&](const PairedResult& p) { return confirmed(p) || ruled_out(p); }, o.interference);
+        st.pairs = r.pairs();
+        st.confirmed = confirmed(r);
+        st.paired_drop_ms = r.diff_median_ms;
+        st.paired_drop_fraction = r.b_stats.median_ms > 0 ? r.diff_median_ms / r.b_stats.median_ms : 0;
+        if (disturbance) {
+            disturbance->runs += r.a_stats.runs + r.b_stats.runs;
+            disturbance->slow_runs += r.a_stats.slow_runs + r.b_stats.slow_runs;
+        }
+        (st.confirmed ? kept : a.unconfirmed).push_back(st);
+    }
+    if (disturbance) {
+        disturbance->candidate_steps += int(a.steps.size());
+        disturbance->unconfirmed_steps += int(a.unconfirmed.size());
+    }
+    a.confirmation_run = true;
+    a.steps = kept;
+    if (a.unconfirmed.empty()) return;
+    a.segments = segments_between(curve, a.steps);
+    // A period stands on its steps: it goes when most of them did not reproduce.
+    std::vector<Period> periods;
+    for (const Period& p : a.periods) {
+        auto on = [&](const Step& st) {
+            return st.from_tokens == st.to_tokens + 1 && ((st.to_tokens % p.period) + p.period) % p.period == p.phase;
+        };
+        const long good = std::count_if(a.steps.begin(), a.steps.end(), on);
+        const long bad = std::count_if(a.unconfirmed.begin(), a.unconfirmed.end(), on);
+        if (good >= 1 && good >= bad) periods.push_back(p);
+    }
+    a.periods = periods;
 }
 
 namespace {
@@ -209,6 +271,22 @@ std::string fmt(const char* f, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, f, v);
     return buf;
+}
+
+// "2 candidate steps did not reproduce ... : 129 → 128 (−73.7% in the sweep, +0.4% side by side)".
+std::string unconfirmed_text(const StepAnalysis& a) {
+    if (a.unconfirmed.empty()) return "";
+    const size_t n = a.unconfirmed.size();
+    std::string s = std::to_string(n) + " candidate step" + (n == 1 ? " does" : "s do") +
+                    " not reproduce when the two counts are re-measured side by side, so " +
+                    (n == 1 ? "it is" : "they are") + " not reported:";
+    for (auto it = a.unconfirmed.rbegin(); it != a.unconfirmed.rend(); ++it) {
+        const double paired = -100 * it->paired_drop_fraction;
+        s += std::string(it == a.unconfirmed.rbegin() ? " " : ", ") + std::to_string(it->from_tokens) + " → " +
+             std::to_string(it->to_tokens) + " (−" + fmt("%.1f", 100 * it->drop_fraction) + "% in the sweep, " +
+             (paired < 0 ? "−" : "+") + fmt("%.1f", std::fabs(paired)) + "% side by side)";
+    }
+    return s + "\n";
 }
 }  // namespace
 
@@ -222,13 +300,16 @@ std::string format_step_summary(const std::vector<CurvePoint>& curve, const Step
         if (curve.size() > 1)
             s += " (" + fmt("%.4f", robust_slope(curve, 0, curve.size() - 1)) + " ms per token, " +
                  std::to_string(curve.front().tokens) + "–" + std::to_string(curve.back().tokens) + " tokens)";
-        return s + ".\nNo count is worth pruning to for latency alone; every token removed saves about the same.\n";
+        return s + ".\nNo count is worth pruning to for latency alone; every token removed saves about the same.\n" +
+               unconfirmed_text(a);
     }
     s += "Steps (removing one token drops latency well beyond the cost of a token):\n";
     for (auto it = a.steps.rbegin(); it != a.steps.rend(); ++it)
         s += "  " + std::to_string(it->from_tokens) + " → " + std::to_string(it->to_tokens) +
              " tokens: −" + fmt("%.1f", 100 * it->drop_fraction) + "% latency (" + fmt("%.2f", it->from_ms) +
-             " → " + fmt("%.2f", it->to_ms) + " ms)" + (it->periodic ? "  [periodic]" : "") + "\n";
+             " → " + fmt("%.2f", it->to_ms) + " ms" +
+             (it->pairs > 0 ? "; side by side −" + fmt("%.1f", 100 * it->paired_drop_fraction) + "%" : "") + ")" +
+             (it->periodic ? "  [periodic]" : "") + "\n";
     for (const Period& p : a.periods) {
         s += "Drops recur every " + std::to_string(p.period) + " tokens (";
         s += p.phase == 0 ? "at multiples of " + std::to_string(p.period)
@@ -242,7 +323,7 @@ std::string format_step_summary(const std::vector<CurvePoint>& curve, const Step
     s += "Token counts worth pruning to:";
     for (auto it = a.steps.rbegin(); it != a.steps.rend(); ++it)
         s += " " + std::to_string(it->prune_to()) + (it + 1 == a.steps.rend() ? "" : ",");
-    return s + "\n";
+    return s + "\n" + unconfirmed_text(a);
 }
 
 }  // namespace profiler

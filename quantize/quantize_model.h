@@ -24,7 +24,7 @@ std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
                                              const QuantizeOptions& options);
 
 // `pomt convert ... --quantize int8`: a timm checkpoint straight to an int8 .pomt (options.output),
-// with no fp32 file in between. options.format_version is ignored (int8 models are version 3).
+// with no fp32 file in between (.pomt format version 3).
 ConvertReport convert_and_quantize(const ConvertOptions& convert, const QuantizeOptions& options);
 
 // The calibration images of `options` (paths, in list order, at most calibration.images), each

@@ -6,7 +6,7 @@
 #include "profiler/workloads.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 namespace {
 
@@ -69,7 +69,7 @@ std::vector<profiler::CurvePoint> block_curve_from_csv(const std::vector<profile
     return curve;
 }
 
-profiler::BlockLatencyTable block_latency_table(const SearchSetup& s, const JointSearchOptions& o,
+search::BlockLatencyTable block_latency_table(const SearchSetup& s, const JointSearchOptions& o,
                                                 const ProgressReporter& progress, std::string* source) {
     const ModelConfig& c = s.model->config();
     std::vector<profiler::CurvePoint> block;
@@ -103,11 +103,11 @@ profiler::BlockLatencyTable block_latency_table(const SearchSetup& s, const Join
             *source += "; model latency at " + std::to_string(s.full_tokens) + " tokens measured here";
     }
     const BlockShares shares = block_shares(s);
-    profiler::BlockLatencyTable table =
-        profiler::make_block_table(block, model_full, c.depth, s.full_tokens, *source, shares.last_block);
+    search::BlockLatencyTable table =
+        search::make_block_table(block, model_full, c.depth, s.full_tokens, *source, shares.last_block);
     table.after_prune_share = shares.after_prune;
     return table;
 }
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

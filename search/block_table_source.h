@@ -11,7 +11,7 @@
 #include "search/search_setup.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 // The CSV's block-mode curve for the setup's batch (and thread filter); throws pomt::Error naming
 // the file when it has none.
@@ -19,8 +19,8 @@ std::vector<profiler::CurvePoint> block_curve_from_csv(const std::vector<profile
                                                        const std::string& path, const SearchSetup& setup);
 
 // B(n) at the setup's counts (and N), the overhead, the shares. `source` says where each came from.
-profiler::BlockLatencyTable block_latency_table(const SearchSetup& setup, const JointSearchOptions& options,
+search::BlockLatencyTable block_latency_table(const SearchSetup& setup, const JointSearchOptions& options,
                                                 const ProgressReporter& progress, std::string* source);
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

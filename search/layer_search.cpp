@@ -12,7 +12,7 @@
 #include "vit/forward.h"
 
 namespace pomt {
-namespace profiler {
+namespace search {
 
 double BlockLatencyTable::block_ms(int tokens) const {
     if (block.empty() || tokens < block.front().tokens || tokens > block.back().tokens)
@@ -20,20 +20,20 @@ double BlockLatencyTable::block_ms(int tokens) const {
              (block.empty() ? std::string("nothing") :
                               std::to_string(block.front().tokens) + ".." + std::to_string(block.back().tokens)) + ")");
     auto it = std::lower_bound(block.begin(), block.end(), tokens,
-                               [](const CurvePoint& p, int n) { return p.tokens < n; });
+                               [](const profiler::CurvePoint& p, int n) { return p.tokens < n; });
     if (it->tokens == tokens) return it->median_ms;
-    const CurvePoint& hi = *it;
-    const CurvePoint& lo = *(it - 1);
+    const profiler::CurvePoint& hi = *it;
+    const profiler::CurvePoint& lo = *(it - 1);
     double t = double(tokens - lo.tokens) / double(hi.tokens - lo.tokens);
     return lo.median_ms + t * (hi.median_ms - lo.median_ms);
 }
 
-BlockLatencyTable make_block_table(std::vector<CurvePoint> block, double model_full_ms, int depth, int full_tokens,
+BlockLatencyTable make_block_table(std::vector<profiler::CurvePoint> block, double model_full_ms, int depth, int full_tokens,
                                    const std::string& what, double last_block_share) {
     if (block.size() < 2) fail(what + " has fewer than 2 block-latency points");
     for (size_t i = 1; i < block.size(); ++i)
         if (block[i].tokens <= block[i - 1].tokens) fail(what + ": block latencies must be ascending in tokens");
-    for (const CurvePoint& p : block)
+    for (const profiler::CurvePoint& p : block)
         if (!(p.median_ms > 0) || !std::isfinite(p.median_ms))
             fail(what + ": block latency at " + std::to_string(p.tokens) + " tokens is not a positive number");
     if (block.back().tokens != full_tokens)
@@ -121,11 +121,11 @@ std::vector<int> default_candidate_layers(int depth, bool last_block_pooled) {
     return layers;
 }
 
-std::vector<int> candidate_token_counts(const std::vector<Step>& steps, int lowest, int full_tokens, int grid_step,
+std::vector<int> candidate_token_counts(const std::vector<profiler::Step>& steps, int lowest, int full_tokens, int grid_step,
                                         const std::vector<int>& extra) {
     if (grid_step < 1) fail("the token grid step must be at least 1");
     std::set<int> c;
-    for (const Step& s : steps) c.insert(s.to_tokens);
+    for (const profiler::Step& s : steps) c.insert(s.to_tokens);
     for (int n = full_tokens - grid_step; n >= lowest; n -= grid_step) c.insert(n);
     c.insert(lowest);
     for (int n : extra) c.insert(n);
@@ -372,5 +372,5 @@ LayerSearchResult search_layers(const BlockLatencyTable& table, const PlanAccura
     return s.finish();
 }
 
-}  // namespace profiler
+}  // namespace search
 }  // namespace pomt

@@ -27,7 +27,7 @@
 #include "prune/pruning.h"
 
 namespace pomt {
-namespace profiler {
+namespace search {
 
 // B(n) and the overhead: what the latency prediction needs.
 struct BlockLatencyTable {
@@ -35,7 +35,7 @@ struct BlockLatencyTable {
     double overhead_ms = 0;        // model(N) − depth·B(N), clamped at 0
     double after_prune_share = 0;  // f: share of a block's time after the pruning point, in [0, 1)
     double last_block_share = 1;   // s: the last block's cost as a share of B(n); 1 = a full block
-    std::vector<CurvePoint> block; // B(n), ascending by tokens, containing full_tokens
+    std::vector<profiler::CurvePoint> block; // B(n), ascending by tokens, containing full_tokens
     // B(n): the measured median, linearly interpolated between measured counts. Throws
     // pomt::Error outside the measured range.
     double block_ms(int tokens) const;
@@ -47,7 +47,7 @@ struct BlockLatencyTable {
 
 // Checks the curve (ascending, distinct, contains N) and derives the overhead from the model's
 // latency at N tokens. Throws pomt::Error naming `what` on a curve that cannot serve.
-BlockLatencyTable make_block_table(std::vector<CurvePoint> block, double model_full_ms, int depth, int full_tokens,
+BlockLatencyTable make_block_table(std::vector<profiler::CurvePoint> block, double model_full_ms, int depth, int full_tokens,
                                    const std::string& what, double last_block_share = 1);
 
 // One POMT prune: at block `layer`, leaving `tokens` tokens (prefix tokens and the merged token
@@ -71,7 +71,7 @@ std::string describe_plan(const PrunePlan& plan);  // "none", "block 3 → 141",
 std::vector<int> default_candidate_layers(int depth, bool last_block_pooled = false);
 // Candidate token counts after a prune, ascending, all in [lowest, full_tokens): the `to` side of
 // every step of the block curve plus a grid full_tokens − k·grid_step, plus `extra` counts in range.
-std::vector<int> candidate_token_counts(const std::vector<Step>& steps, int lowest, int full_tokens, int grid_step,
+std::vector<int> candidate_token_counts(const std::vector<profiler::Step>& steps, int lowest, int full_tokens, int grid_step,
                                         const std::vector<int>& extra = {});
 
 struct PlanResult {
@@ -109,5 +109,5 @@ using PlanAccuracy = std::function<double(const PrunePlan&)>;
 LayerSearchResult search_layers(const BlockLatencyTable& table, const PlanAccuracy& accuracy,
                                 const LayerSearchOptions& options);
 
-}  // namespace profiler
+}  // namespace search
 }  // namespace pomt

@@ -1,6 +1,7 @@
 // search_schedule: n* = argmax U(n) with L(n) in model mode and A(n) by random pruning, POMT at one
-// block pruning to n*, then the deployed schedule measured (search/schedule_search.h does the
+// block pruning to n*, then the deployed schedule measured (search/utility.h does the
 // coarse-to-fine arg max).
+#include "api/internal.h"
 #include "search/paper_search.h"
 
 #include <algorithm>
@@ -9,10 +10,10 @@
 #include "prune/prune_pomt.h"
 #include "profiler/workloads.h"
 #include "search/layer_search.h"
-#include "search/schedule_search.h"
+#include "search/utility.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 namespace {
 
@@ -77,10 +78,10 @@ ScheduleSearchResult run_paper_search(const SearchSetup& s, const ScheduleSearch
         progress("A(n)", evaluated, std::max(evaluated + 1, expected_evaluations));
         return top1;
     };
-    profiler::UtilitySearchOptions so;
+    search::UtilitySearchOptions so;
     so.alpha = o.alpha;
     so.coarse_step = o.coarse_step;
-    profiler::UtilitySearchResult search = profiler::search_utility(latency, accuracy_at, so);
+    search::UtilitySearchResult search = search::search_utility(latency, accuracy_at, so);
     progress("A(n)", 1, 1);
     out.accuracy_evaluations = search.accuracy_evaluations;
     out.points = search.points;
@@ -89,19 +90,22 @@ ScheduleSearchResult run_paper_search(const SearchSetup& s, const ScheduleSearch
     out.best = *std::find_if(out.points.begin(), out.points.end(), [&](const auto& p) { return p.tokens == out.n_star; });
     // POMT prunes to exactly n* tokens after the layer. The reference code measures L(n) with every
     // block at n but deploys R such that n* + 2 tokens remain; both are reported and measured.
-    out.r = profiler::pomt_r_for(s.full_tokens, out.n_star, s.prefix);
+    out.r = search::pomt_r_for(s.full_tokens, out.n_star, s.prefix);
     out.reference_r = std::max(0, out.r - 2);
     out.reference_tokens = pomt_tokens_after(s.full_tokens, s.prefix, out.reference_r);
     const PruneSchedule schedule = pomt_at_layer(out.r, s.layer);
-    out.schedule = Schedule::from_steps(schedule);
+    out.schedule = schedule_from_steps(schedule);
     out.description = resolve_schedule(schedule, c).describe();
 
     if (verify) {
         // The deployed schedule runs blocks 0..layer at N tokens: measure it instead of trusting L(n*).
-        const std::vector<double> ms =
+        const VerifiedLatency v =
             verify_latency(s, {PruneSchedule(), schedule, pomt_at_layer(out.reference_r, s.layer)}, o, progress);
+        const std::vector<double>& ms = v.ms;
         out.verified = true;
         out.verify_runs = o.verify_runs;
+        out.verify_remeasured = v.remeasured;
+        out.verify_warning = v.warning;
         out.baseline_ms = ms[0];
         out.schedule_ms = ms[1];
         out.reference_ms = ms[2];
@@ -109,13 +113,13 @@ ScheduleSearchResult run_paper_search(const SearchSetup& s, const ScheduleSearch
     return out;
 }
 
-}  // namespace search_detail
+}  // namespace search
 
 ScheduleSearchResult search_schedule(const Classifier& model, const ScheduleSearchOptions& options) {
-    search_detail::SearchSetup setup = search_detail::check_search_options(model, options);
-    const search_detail::ProgressReporter progress(options.progress);
-    search_detail::load_estimation_images(setup, options, progress);
-    return search_detail::run_paper_search(setup, options, progress, options.verify);
+    search::SearchSetup setup = search::check_search_options(model, options);
+    const search::ProgressReporter progress(options.progress);
+    search::load_estimation_images(setup, options, progress);
+    return search::run_paper_search(setup, options, progress, options.verify);
 }
 
 }  // namespace pomt

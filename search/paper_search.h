@@ -6,7 +6,7 @@
 #include "search/search_setup.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 // POMT with `r` at `layer` (no step when r is 0).
 PruneSchedule pomt_at_layer(int r, int layer);
@@ -15,5 +15,5 @@ PruneSchedule pomt_at_layer(int r, int layer);
 ScheduleSearchResult run_paper_search(const SearchSetup& setup, const ScheduleSearchOptions& options,
                                       const ProgressReporter& progress, bool verify);
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

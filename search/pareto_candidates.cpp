@@ -7,7 +7,7 @@
 #include "pomt/error.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 namespace {
 
@@ -90,7 +90,7 @@ std::vector<CandidateSpec> pareto_candidates(const ModelConfig& c, bool fast, bo
     return out;
 }
 
-double predict_schedule_ms(const profiler::BlockLatencyTable& t, const ResolvedSchedule& r) {
+double predict_schedule_ms(const search::BlockLatencyTable& t, const ResolvedSchedule& r) {
     double ms = t.overhead_ms;
     for (int b = 0; b < t.depth; ++b) {
         const int in = b == 0 ? r.tokens_after_embedding : r.tokens_after_block[size_t(b - 1)];
@@ -105,5 +105,5 @@ double predict_schedule_ms(const profiler::BlockLatencyTable& t, const ResolvedS
     return ms;
 }
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

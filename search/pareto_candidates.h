@@ -9,7 +9,7 @@
 #include "vit/config.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 struct CandidateSpec {
     std::string method, family, spec;
@@ -25,7 +25,7 @@ std::vector<CandidateSpec> pareto_candidates(const ModelConfig& config, bool fas
 // overhead + Σ blocks (the pruning-block rule and the pooled last block of layer_search.h) for
 // the tokens entering and leaving each block. Top-K's scoring and ToMe's matching are not in B(n):
 // the prediction ranks candidates; the front is measured for real.
-double predict_schedule_ms(const profiler::BlockLatencyTable& table, const ResolvedSchedule& schedule);
+double predict_schedule_ms(const search::BlockLatencyTable& table, const ResolvedSchedule& schedule);
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "api/internal.h"
 #include "eval/evaluate.h"
 #include "pomt/error.h"
 #include "search/block_table_source.h"
@@ -20,7 +21,7 @@ const char* plan_precision_name(PlanPrecision p) {
     return "?";
 }
 
-namespace search_detail {
+namespace search {
 
 namespace {
 
@@ -78,10 +79,10 @@ std::vector<int> thin_front(const std::vector<int>& front, int count) {
 
 }  // namespace
 
-}  // namespace search_detail
+}  // namespace search
 
 ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOptions& o) {
-    using namespace search_detail;
+    using namespace search;
     SearchSetup s = check_search_options(model, o);
     {
         std::string why;
@@ -133,7 +134,7 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     out.images = int(s.images.crops.size());
     out.tokens_full = s.full_tokens;
     out.z = o.z;
-    const profiler::BlockLatencyTable table = block_latency_table(s, o, progress, &out.block_latency_source);
+    const search::BlockLatencyTable table = block_latency_table(s, o, progress, &out.block_latency_source);
     out.block_latency = latency_points(table.block);
     out.overhead_ms = table.overhead_ms;
     out.after_prune_share = table.after_prune_share;
@@ -220,8 +221,11 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     std::sort(timed.begin(), timed.end());  // the unpruned model first
     std::vector<PruneSchedule> timed_schedules;
     for (int ci : timed) timed_schedules.push_back(schedules[size_t(ci)]);
-    const std::vector<double> ms = verify_latency(s, timed_schedules, o, progress);
+    const VerifiedLatency v = verify_latency(s, timed_schedules, o, progress);
+    const std::vector<double>& ms = v.ms;
     out.verify_runs = o.verify_runs;
+    out.verify_remeasured = v.remeasured;
+    out.verify_warning = v.warning;
     out.baseline_ms = ms[0];
     std::vector<double> measured_ms(plans.size(), 0);
     for (size_t k = 0; k < timed.size(); ++k) {
@@ -235,7 +239,7 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     out.chosen = choose_pareto_plan(plans, o.budget, &out.choice);
     out.plans = std::move(plans);
     out.compare_index = compare_index;
-    if (out.chosen >= 0) out.schedule = Schedule::from_steps(schedules[size_t(out.chosen)]);
+    if (out.chosen >= 0) out.schedule = schedule_from_steps(schedules[size_t(out.chosen)]);
     return out;
 }
 

@@ -10,7 +10,7 @@
 
 namespace pomt {
 
-namespace search_detail {
+namespace search {
 
 PairedInterval paired_difference(const Correctness& a, const Correctness& b, int n, double z) {
     if (n < 1 || size_t(n) > a.size() || size_t(n) > b.size()) fail("paired difference over " + std::to_string(n) + " images of too few");
@@ -79,7 +79,7 @@ std::vector<int> halving_survivors(const std::vector<double>& latency, const std
     return kept;
 }
 
-}  // namespace search_detail
+}  // namespace search
 
 std::vector<int> pareto_front(const std::vector<double>& latency, const std::vector<double>& top1,
                               const std::vector<int>& candidates) {

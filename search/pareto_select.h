@@ -5,7 +5,7 @@
 #include <vector>
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 // Per-image top-1 correctness (1 / 0) of one plan, in image order.
 using Correctness = std::vector<unsigned char>;
@@ -27,5 +27,5 @@ std::vector<int> halving_survivors(const std::vector<double>& latency, const std
                                    const std::vector<int>& alive, int n, double z, int keep_max,
                                    const std::vector<int>& always);
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

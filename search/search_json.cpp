@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/internal.h"
 #include "core/json.h"
 #include "pomt/error.h"
 #include "profiler/device.h"
@@ -40,12 +41,18 @@ json::Value search_record(const std::string& method, const Result& r) {
     return sj;
 }
 
-// The interleaved medians as {"baseline_ms": …, <name>: …, "runs": N, "interleaved": true}.
-json::Value verified_json(const std::vector<std::pair<const char*, double>>& medians, int runs) {
+// The interleaved medians as {"baseline_ms": …, <name>: …, "runs": N, "interleaved": true,
+// "remeasured": bool, "disturbed": bool[, "warning": "..."]}: remeasured when the first measurement
+// looked disturbed, disturbed when the second did too.
+template <class Result>
+json::Value verified_json(const std::vector<std::pair<const char*, double>>& medians, const Result& r) {
     json::Value v = json::Value::object();
     for (const auto& m : medians) v.set(m.first, json::Value::number(m.second));
-    v.set("runs", json::Value::number(runs));
+    v.set("runs", json::Value::number(r.verify_runs));
     v.set("interleaved", json::Value::boolean(true));
+    v.set("remeasured", json::Value::boolean(r.verify_remeasured));
+    v.set("disturbed", json::Value::boolean(!r.verify_warning.empty()));
+    if (!r.verify_warning.empty()) v.set("warning", json::Value::string(r.verify_warning));
     return v;
 }
 
@@ -73,7 +80,7 @@ json::Value paper_search_json(const ScheduleSearchResult& r) {
     if (r.verified)
         sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}, {"schedule_ms", r.schedule_ms},
                                                   {"reference_R_ms", r.reference_ms}},
-                                                 r.verify_runs));
+                                                 r));
     return sj;
 }
 
@@ -131,7 +138,7 @@ json::Value joint_search_json(const JointSearchResult& r) {
     if (r.verified)
         sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}, {"paper_ms", r.paper_ms},
                                                   {"schedule_ms", r.schedule_ms}},
-                                                 r.verify_runs));
+                                                 r));
     return sj;
 }
 
@@ -173,7 +180,7 @@ json::Value pareto_search_json(const ParetoSearchResult& r) {
     sj.set("round_images", numbers(r.round_images));
     sj.set("round_candidates", numbers(r.round_candidates));
     sj.set("image_evaluations", json::Value::number(r.image_evaluations));
-    sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}}, r.verify_runs));
+    sj.set("verified_latency", verified_json({{"baseline_ms", r.baseline_ms}}, r));
     json::Value front = json::Value::array(), others = json::Value::array();
     for (const ParetoPlan& p : r.plans) (p.measured ? front : others).push_back(pareto_plan_json(p));
     sj.set("measured", front);
@@ -194,22 +201,22 @@ std::string schedule_file(const ResolvedSchedule& plan, const std::string& made_
 }  // namespace
 
 std::string schedule_file_json(const Classifier& model, const ScheduleSearchResult& r) {
-    const ModelConfig& c = model.model()->config();
-    return schedule_file(resolve_schedule(search_detail::pomt_at_layer(r.r, r.layer), c), "pomt schedule",
+    const ModelConfig& c = model_of(model)->config();
+    return schedule_file(resolve_schedule(search::pomt_at_layer(r.r, r.layer), c), "pomt schedule",
                          paper_search_json(r));
 }
 
 std::string schedule_file_json(const Classifier& model, const JointSearchResult& r) {
-    const ModelConfig& c = model.model()->config();
-    profiler::PrunePlan plan;
+    const ModelConfig& c = model_of(model)->config();
+    search::PrunePlan plan;
     for (const PlanPrune& p : r.chosen.prunes) plan.push_back({p.layer, p.tokens});
-    return schedule_file(resolve_schedule(profiler::plan_schedule(plan, c), c), "pomt schedule --search layer",
+    return schedule_file(resolve_schedule(search::plan_schedule(plan, c), c), "pomt schedule --search layer",
                          joint_search_json(r));
 }
 
 std::string schedule_file_json(const Classifier& model, const ParetoSearchResult& r) {
     if (r.chosen < 0) fail(r.choice);
-    const ModelConfig& c = model.model()->config();
+    const ModelConfig& c = model_of(model)->config();
     const std::string& spec = r.plans[size_t(r.chosen)].spec;  // a --prune spec, or @FILE for the --compare plan
     const PruneSchedule steps = spec[0] == '@' ? load_schedule_file(spec.substr(1)) : parse_prune_spec(spec);
     return schedule_file(resolve_schedule(steps, c), "pomt schedule --search pareto", pareto_search_json(r));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/internal.h"
 #include "eval/dataset.h"
 #include "kernels/threads.h"
 #include "pomt/error.h"
@@ -9,7 +10,7 @@
 #include "prune/prune_pomt.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 void ProgressReporter::operator()(const std::string& phase, int done, int total) const {
     if (!fn_) return;
@@ -20,21 +21,21 @@ void ProgressReporter::operator()(const std::string& phase, int done, int total)
     if (!fn_(p)) fail("schedule search cancelled (during " + phase + ")");
 }
 
-}  // namespace search_detail
+}  // namespace search
 
 TokenBounds search_token_bounds(const Classifier& model) {
-    const ModelConfig& c = model.model()->config();
+    const ModelConfig& c = model_of(model)->config();
     const int n = c.num_tokens(), prefix = c.num_prefix_tokens();
     // Counts POMT can reach at one block: it keeps at least one patch token plus the merged one.
     const int lowest = pomt_tokens_after(n, prefix, n - prefix - 2);
     return {std::max(lowest, prefix + 1), n};
 }
 
-namespace search_detail {
+namespace search {
 
 SearchSetup check_search_options(const Classifier& model, const ScheduleSearchOptions& o) {
     SearchSetup s;
-    s.model = model.model();
+    s.model = model_of(model);
     const ModelConfig& c = s.model->config();
     if (o.data.empty()) fail("no estimation images given (ScheduleSearchOptions::data: a labelled list or class folders)");
     if (!(o.alpha >= 0 && o.alpha <= 1)) fail("alpha must be between 0 and 1, got " + std::to_string(o.alpha));
@@ -80,14 +81,31 @@ void load_estimation_images(SearchSetup& s, const ScheduleSearchOptions& o, cons
     if (s.images.crops.empty()) fail("no readable estimation images");
 }
 
-std::vector<double> verify_latency(const SearchSetup& s, const std::vector<PruneSchedule>& schedules,
-                                   const ScheduleSearchOptions& o, const ProgressReporter& progress) {
+VerifiedLatency verify_latency(const SearchSetup& s, const std::vector<PruneSchedule>& schedules,
+                               const ScheduleSearchOptions& o, const ProgressReporter& progress) {
+    VerifiedLatency out;
+    auto measure = [&](profiler::Disturbance* d) {
+        profiler::HostLoadMeter load;
+        auto m = profiler::measure_schedules_interleaved(s.model, schedules, s.threads, s.batch, o.verify_runs, 3);
+        *d = profiler::disturbance_of(m);
+        d->load = load.read();
+        return m;
+    };
     progress("verify", 0, 1);
-    auto measured = profiler::measure_schedules_interleaved(s.model, schedules, s.threads, s.batch, o.verify_runs, 3);
-    progress("verify", 1, 1);
-    std::vector<double> ms;
-    for (const auto& m : measured) ms.push_back(m.median_ms);
-    return ms;
+    profiler::Disturbance disturbance;
+    std::vector<profiler::LatencyStats> measured = measure(&disturbance);
+    if (disturbance.disturbed()) {
+        // Once more, at another time; the second measurement is the one reported.
+        out.remeasured = true;
+        progress("verify", 1, 2);
+        measured = measure(&disturbance);
+        out.warning = disturbance.warning("the verification (measured twice)", "schedule");
+        progress("verify", 2, 2);
+    } else {
+        progress("verify", 1, 1);
+    }
+    for (const auto& m : measured) out.ms.push_back(m.median_ms);
+    return out;
 }
 
 std::vector<profiler::CurvePoint> curve_at_counts(const std::vector<profiler::CurvePoint>& curve,
@@ -124,5 +142,5 @@ std::vector<profiler::CurvePoint> curve_points(const std::vector<LatencyPoint>& 
     return out;
 }
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

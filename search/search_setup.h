@@ -14,7 +14,7 @@
 #include "vit/model.h"
 
 namespace pomt {
-namespace search_detail {
+namespace search {
 
 // Forwards progress to the caller's callback; throws pomt::Error when it asks to stop.
 class ProgressReporter {
@@ -53,9 +53,17 @@ void describe_setup(const SearchSetup& s, const ScheduleSearchOptions& o, Result
 }
 
 // Median latencies of `schedules` measured side by side (options.verify_runs interleaved runs, so
-// load and clock drift land on all alike), reported as the "verify" phase.
-std::vector<double> verify_latency(const SearchSetup& setup, const std::vector<PruneSchedule>& schedules,
-                                   const ScheduleSearchOptions& options, const ProgressReporter& progress);
+// load and clock drift land on all alike), reported as the "verify" phase. When the runs look
+// disturbed (profiler/measure.h, Disturbance: slow runs, a slow median, a busy host) they are
+// measured once more and the second measurement is reported; `warning` is set ("warning: ...")
+// when that one looks disturbed too.
+struct VerifiedLatency {
+    std::vector<double> ms;
+    bool remeasured = false;
+    std::string warning;
+};
+VerifiedLatency verify_latency(const SearchSetup& setup, const std::vector<PruneSchedule>& schedules,
+                               const ScheduleSearchOptions& options, const ProgressReporter& progress);
 
 // The points of `curve` at `counts` (those it has), in the order of `counts`.
 std::vector<profiler::CurvePoint> curve_at_counts(const std::vector<profiler::CurvePoint>& curve,
@@ -69,5 +77,5 @@ std::vector<profiler::CurvePoint> measure_curve(const std::vector<int>& counts, 
 std::vector<LatencyPoint> latency_points(const std::vector<profiler::CurvePoint>& curve);
 std::vector<profiler::CurvePoint> curve_points(const std::vector<LatencyPoint>& points);
 
-}  // namespace search_detail
+}  // namespace search
 }  // namespace pomt

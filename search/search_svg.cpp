@@ -24,7 +24,7 @@ void write_curve_svg(const std::string& path, const std::string& title, const st
 }  // namespace
 
 void write_search_svgs(const ScheduleSearchResult& r, const std::string& prefix) {
-    const std::vector<profiler::CurvePoint> latency = search_detail::curve_points(r.latency);
+    const std::vector<profiler::CurvePoint> latency = search::curve_points(r.latency);
     std::vector<profiler::CurvePoint> a, u;
     for (const auto& p : r.points) {
         a.push_back({p.tokens, p.accuracy, p.accuracy, p.accuracy, 0});
@@ -39,7 +39,7 @@ void write_search_svgs(const ScheduleSearchResult& r, const std::string& prefix)
 
 void write_search_svgs(const JointSearchResult& r, const std::string& prefix) {
     if (r.paper_computed) write_search_svgs(r.paper_search, prefix);
-    const std::vector<profiler::CurvePoint> block = search_detail::curve_points(r.block_latency);
+    const std::vector<profiler::CurvePoint> block = search::curve_points(r.block_latency);
     write_curve_svg(prefix + "-block-latency.svg", r.architecture + " B(n), one block", "block latency (ms)", block,
                     profiler::detect_steps(block).steps);
 }

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/internal.h"
 #include "doctest/doctest.h"
 #include "pomt/pomt.h"
 #include "tests/test_util.h"
@@ -118,7 +119,7 @@ TEST_CASE("api: load, preprocess and run give exactly what vit/ gives") {
 }
 
 TEST_CASE("api: top_k is the softmax ranking, ties to the lower index, k clamped") {
-    Classifier c = Classifier::from_model(Model::random(small_config(), 1));
+    Classifier c = classifier_from_model(Model::random(small_config(), 1));
     std::vector<float> z = {0.f, 2.f, 1.f, 2.f, -1.f, 0.5f, 0.f, 0.f, 3.f, -5.f};
     std::vector<Prediction> top = c.top_k(z, 4);
     REQUIRE(top.size() == 4);
@@ -144,7 +145,7 @@ TEST_CASE("api: top_k is the softmax ranking, ties to the lower index, k clamped
 TEST_CASE("api: class names are unambiguous; with_labels replaces them") {
     ModelConfig cfg = small_config();
     cfg.num_classes = 1000;
-    Classifier c = Classifier::from_model(Model::random(cfg, 1));
+    Classifier c = classifier_from_model(Model::random(cfg, 1));
     CHECK(c.class_name(0) == "tench");
     CHECK(c.class_name(134) == "crane (class 134)");
     CHECK(c.class_name(517) == "crane (class 517)");
@@ -154,19 +155,19 @@ TEST_CASE("api: class names are unambiguous; with_labels replaces them") {
     std::sort(names.begin(), names.end());
     CHECK(std::adjacent_find(names.begin(), names.end()) == names.end());
 
-    Classifier small = Classifier::from_model(Model::random(small_config(), 1));
+    Classifier small = classifier_from_model(Model::random(small_config(), 1));
     std::vector<std::string> labels;
     for (int i = 0; i < 10; ++i) labels.push_back("label" + std::to_string(i));
     Classifier named = small.with_labels(labels);
     CHECK(named.class_name(4) == "label4");
     CHECK(small.class_name(4) == "class 4");  // the original handle is unchanged
-    CHECK(named.model().get() == small.model().get());  // one model, shared
+    CHECK(model_of(named).get() == model_of(small).get());  // one model, shared
     CHECK(error_of([&] { small.with_labels({"a", "b"}); }).find("2 labels given, the model has 10 classes") !=
           std::string::npos);
 }
 
 TEST_CASE("api: bad inputs are one-line pomt::Errors") {
-    Classifier c = Classifier::from_model(Model::random(small_config(), 1));
+    Classifier c = classifier_from_model(Model::random(small_config(), 1));
     Tensor wrong;
     wrong.channels = 3, wrong.height = 32, wrong.width = 32;
     wrong.data.assign(3 * 32 * 32, 0.f);
@@ -190,7 +191,7 @@ TEST_CASE("api: bad inputs are one-line pomt::Errors") {
 }
 
 TEST_CASE("api: one model, 4 threads x 25 inferences, every result equal to the serial one") {
-    Classifier c = Classifier::from_model(Model::random(small_config(), 5));
+    Classifier c = classifier_from_model(Model::random(small_config(), 5));
     const int kImages = 5, kThreads = 4, kRuns = 25;
     std::vector<std::string> encoded;
     for (int i = 0; i < kImages; ++i) encoded.push_back(ppm(180 + 20 * i, 240 - 10 * i, i));
@@ -245,8 +246,8 @@ TEST_CASE("api: one model, 4 threads x 25 inferences, every result equal to the 
 TEST_CASE("api: Workspace::run_batch writes a batch's logits into the caller's buffer") {
     ModelConfig nohead = small_config();
     nohead.num_classes = 0;
-    CHECK(Classifier::from_model(Model::random(nohead, 2)).num_outputs() == 64);  // pooled features
-    Classifier c = Classifier::from_model(Model::random(small_config(), 9));
+    CHECK(classifier_from_model(Model::random(nohead, 2)).num_outputs() == 64);  // pooled features
+    Classifier c = classifier_from_model(Model::random(small_config(), 9));
     REQUIRE(c.num_outputs() == 10);
     const int kBatch = 3;
     std::vector<Tensor> images;

@@ -1,8 +1,6 @@
-// Conversion from safetensors: good files, the C++/Python byte-identity, and every malformed input.
-#include <sys/wait.h>
-
+// Conversion from safetensors: good files, every malformed input, and convert_timm.py in front of it.
+#include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 
 #include "doctest/doctest.h"
@@ -75,20 +73,6 @@ std::string write_hub(const std::vector<Tensor>& tensors, const std::string& con
     pomt_test::write_bytes(dir + "/config.json", config);
     pomt_test::write_bytes(dir + "/model.safetensors", safetensors_bytes(tensors));
     return dir;
-}
-
-// Both writers compared on version 2 files: every Linear weight in panels, so the packing (and
-// its zero padding) is part of what must be byte-identical.
-void expect_version2_panels(const std::string& bytes, const ModelConfig& cfg) {
-    REQUIRE(bytes.size() > 24);
-    CHECK(bytes[8] == 2);
-    size_t marks = 0, linear = 0;
-    for (size_t p = bytes.find("\"layout\":\"panels16\""); p != std::string::npos;
-         p = bytes.find("\"layout\":\"panels16\"", p + 1))
-        ++marks;
-    for (const TensorSpec& s : expected_tensors(cfg)) linear += s.linear ? 1 : 0;
-    CHECK(marks == linear);
-    CHECK(linear == size_t(4 * cfg.depth + 1 + (cfg.num_classes > 0) + (cfg.num_classes > 0 && cfg.distilled)));
 }
 
 void expect_convert_error(const std::string& hub, const std::string& needle) {
@@ -239,58 +223,87 @@ TEST_CASE("convert: malformed safetensors files") {
     }
 }
 
-TEST_CASE("convert_timm.py writes byte-identical files") {
+// convert_timm.py writes nothing itself: each source must become the file pomt convert writes
+// from the equivalent hub folder, byte for byte.
+TEST_CASE("convert_timm.py: a hub folder and a bare .safetensors give the file pomt convert writes") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
-    if (std::system("python3 -c 'import sys' 2>/dev/null") != 0) {
-        pomt_test::skip_test("python3 is not installed");
-        return;
-    }
-    for (const char* name : {"micro", "deit_tiny_distilled_d2", "deit3_micro"}) {
+    if (!pomt_test::python_has("sys", "python3 is not installed")) return;
+    for (const char* name : {"micro", "deit_tiny_distilled_d2"}) {
         CAPTURE(name);
-        const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
-        const std::string dir = pomt_test::temp_dir();
-        ConvertOptions o;
-        o.input = folder;
-        o.output = dir + "/cpp.pomt";
-        convert_timm_weights(o);
-        std::string cmd = "python3 weights_tools/convert_timm.py --quiet '" + folder + "' -o '" + dir + "/py.pomt'";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-        const std::string cpp = pomt_test::read_bytes(dir + "/cpp.pomt");
-        CHECK(cpp == pomt_test::read_bytes(dir + "/py.pomt"));
-        expect_version2_panels(cpp, Model::load(o.output)->config());
+        const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name, dir = pomt_test::temp_dir();
+        REQUIRE(run_pomt({"convert", folder, "--quiet", "-o", dir + "/want.pomt"}).exit_code == 0);
+        const std::string want = pomt_test::read_bytes(dir + "/want.pomt");
+        auto r = pomt_test::run_convert_timm({folder, "-o", dir + "/hub.pomt"});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.out.find("wrote " + dir + "/hub.pomt: ") == 0);  // pomt convert's summary line
+        CHECK(pomt_test::read_bytes(dir + "/hub.pomt") == want);
+        r = pomt_test::run_convert_timm(
+            {folder + "/model.safetensors", "--config", folder + "/config.json", "--quiet", "-o", dir + "/bare.pomt"});
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.out.empty());
+        CHECK(pomt_test::read_bytes(dir + "/bare.pomt") == want);
     }
-    // Also on a random model with every option the writers serialise (F16 input, avg pooling, registers).
-    const char* config = R"({"architecture":"vit_small_patch16_224","num_classes":1000,"global_pool":"avg",
-      "model_args":{"embed_dim":16,"depth":1,"num_heads":2,"img_size":32,"reg_tokens":2,"mlp_ratio":2.5,"init_values":1e-5},
-      "pretrained_cfg":{"input_size":[3,32,32],"interpolation":"bilinear","crop_pct":0.95,"mean":[0.1,0.2,0.3],"std":[0.3,0.2,0.1]}})";
-    ModelConfig cfg;
-    PreprocessConfig pre;
-    config_from_hub_json(json::parse(config, "cfg"), "", "cfg", &cfg, &pre);
-    std::string hub = write_hub(tiny_tensors(cfg), config);
-    ConvertOptions o;
-    o.input = hub;
-    o.output = hub + "/cpp.pomt";
-    convert_timm_weights(o);
-    std::string cmd = "python3 weights_tools/convert_timm.py --quiet '" + hub + "' -o '" + hub + "/py.pomt'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    const std::string cpp = pomt_test::read_bytes(hub + "/cpp.pomt");
-    CHECK(cpp == pomt_test::read_bytes(hub + "/py.pomt"));
-    expect_version2_panels(cpp, cfg);  // MLP width 40 and 1000 classes: padded last panels
 }
 
-TEST_CASE("convert_timm.py refuses bad input with exit code 2 and no output") {
-    if (std::system("python3 -c 'import sys' 2>/dev/null") != 0) {
-        pomt_test::skip_test("python3 is not installed");
-        return;
-    }
+TEST_CASE("convert_timm.py: a PyTorch state dict gives the file pomt convert writes from the hub folder") {
+    POMT_REQUIRE_SHARED("fixtures/deit_tiny_distilled_d2/model.safetensors", p);
+    if (!pomt_test::python_has("torch", "torch is not installed (pip install torch)")) return;
+    const std::string folder = pomt_test::shared_dir() + "/fixtures/deit_tiny_distilled_d2", dir = pomt_test::temp_dir();
+    // The hub folder's tensors as a training checkpoint would hold them: float16 where that is
+    // exact (the norms' ones and zeros), under "state_dict", with DataParallel's "module." prefix.
+    const std::string script = R"(
+import json, struct, sys, torch
+src, out = sys.argv[1:3]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+sd = {}
+for name, t in json.loads(raw[8:8 + n]).items():
+    if name == "__metadata__":
+        continue
+    b, e = t["data_offsets"]
+    v = torch.frombuffer(bytearray(raw[8 + n + b:8 + n + e]), dtype=torch.float32).reshape(t["shape"])
+    sd["module." + name] = v.half() if torch.equal(v.half().float(), v) else v
+torch.save({"epoch": 3, "state_dict": sd}, out)
+)";
+    auto r = pomt_test::run_command({"python3", "-c", script, folder + "/model.safetensors", dir + "/sd.pth"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(run_pomt({"convert", folder, "--quiet", "-o", dir + "/want.pomt"}).exit_code == 0);
+    r = pomt_test::run_convert_timm({dir + "/sd.pth", "--config", folder + "/config.json", "--quiet", "-o", dir + "/sd.pomt"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(pomt_test::read_bytes(dir + "/sd.pomt") == pomt_test::read_bytes(dir + "/want.pomt"));
+}
+
+TEST_CASE("convert_timm.py refuses bad input with one line, exit code 2 and no output") {
+    if (!pomt_test::python_has("sys", "python3 is not installed")) return;
     ModelConfig cfg = tiny_cfg();
     std::vector<Tensor> t = tiny_tensors(cfg);
-    std::vector<Tensor> m(t.begin() + 1, t.end());
-    std::string hub = write_hub(m);
-    std::string cmd = "python3 weights_tools/convert_timm.py --quiet '" + hub + "' -o '" + hub + "/py.pomt' 2>/dev/null";
-    int rc = std::system(cmd.c_str());
-    CHECK(WEXITSTATUS(rc) == 2);
-    CHECK_FALSE(pomt_test::file_exists(hub + "/py.pomt"));
+    const std::string hub = write_hub(t), out = hub + "/out.pomt";
+    const std::string missing = write_hub(std::vector<Tensor>(t.begin() + 1, t.end()));
+    pomt_test::write_bytes(hub + "/empty.pth", "");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+        {{missing, "-o", out}, "tensor 'cls_token' is missing"},  // pomt's own check, passed on
+        {{hub + "/model.safetensors", "-o", out}, "give --config config.json or --arch NAME"},
+        {{hub + "/empty.pth", "-o", out}, "is a bare weights file: give --config config.json or --arch NAME"},
+        {{hub + "/none.pth", "--arch", "vit_tiny_patch16_224", "-o", out}, "none.pth': No such file or directory"},
+        {{hub, "--image-size", "2x", "-o", out}, "--image-size must be an integer, got '2x'"},
+        {{hub, "--image-size", "20", "-o", out}, "not a multiple of the patch size 16"},
+        {{hub, "--arch", "resnet50", "-o", out}, "unknown architecture 'resnet50'"},
+        {{hub, "-o", out, "--pomt", hub + "/none"}, "--pomt '" + hub + "/none' is not an executable file"},
+        {{hub}, "the following arguments are required: -o"},
+        {{hub, "-o", out, "--bogus"}, "unrecognized arguments: --bogus"},
+    };
+    for (const auto& b : bad) {
+        CAPTURE(b.second);
+        auto r = pomt_test::run_convert_timm(b.first);
+        INFO("stderr: " << r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("convert_timm.py: error: ") == 0);
+        CHECK(r.err.find(b.second) != std::string::npos);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK_FALSE(pomt_test::file_exists(out));
+    }
 }
 
 TEST_CASE("compiled-in ImageNet class names equal weights_tools/imagenet_classes.txt") {

@@ -41,7 +41,7 @@ std::vector<profiler::CurvePoint> sawtooth(int lo, int hi) {
 }
 
 // Plausible accuracy: pruning early and far costs most; saturating in the tokens kept.
-double synthetic_accuracy(const profiler::PrunePlan& plan, int full, double c1 = 25.0, double c2 = 1.5) {
+double synthetic_accuracy(const search::PrunePlan& plan, int full, double c1 = 25.0, double c2 = 1.5) {
     double a = 80.0;
     int n_in = full;
     for (const auto& p : plan) {
@@ -55,55 +55,55 @@ double synthetic_accuracy(const profiler::PrunePlan& plan, int full, double c1 =
 }  // namespace
 
 TEST_CASE("layer search: block-table latency prediction and plans") {
-    auto table = profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "synthetic");
+    auto table = search::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "synthetic");
     const double b_full = table.block_ms(197);
     CHECK(table.overhead_ms == doctest::Approx(40.0 - 12 * b_full));
     CHECK(table.unpruned_ms() == doctest::Approx(40.0));
-    CHECK(profiler::predict_plan_ms(table, {}) == doctest::Approx(40.0));
+    CHECK(search::predict_plan_ms(table, {}) == doctest::Approx(40.0));
     // POMT at block ℓ leaving n: overhead + (ℓ+1)·B(N) + (depth−ℓ−1)·B(n).
-    CHECK(profiler::predict_plan_ms(table, {{3, 128}}) ==
+    CHECK(search::predict_plan_ms(table, {{3, 128}}) ==
           doctest::Approx(table.overhead_ms + 4 * b_full + 8 * table.block_ms(128)));
-    CHECK(profiler::predict_plan_ms(table, {{2, 160}, {7, 96}}) ==
+    CHECK(search::predict_plan_ms(table, {{2, 160}, {7, 96}}) ==
           doctest::Approx(table.overhead_ms + 3 * b_full + 5 * table.block_ms(160) + 4 * table.block_ms(96)));
     // With the share f of a block after the pruning point known, the pruning block runs its MLP at n.
     auto split = table;
     split.after_prune_share = 0.6;
     CHECK(split.pruning_block_ms(197, 128) == doctest::Approx(b_full - 0.6 * (b_full - table.block_ms(128))));
-    CHECK(profiler::predict_plan_ms(split, {{3, 128}}) ==
+    CHECK(search::predict_plan_ms(split, {{3, 128}}) ==
           doctest::Approx(table.overhead_ms + 3 * b_full + split.pruning_block_ms(197, 128) + 8 * table.block_ms(128)));
-    CHECK(profiler::predict_plan_ms(split, {{11, 64}}) < profiler::predict_plan_ms(table, {{11, 64}}));  // last block saves too
-    CHECK(profiler::predict_plan_ms(split, {}) == doctest::Approx(40.0));
-    CHECK(profiler::plan_block_tokens({{2, 160}, {7, 96}}, 12, 197) ==
+    CHECK(search::predict_plan_ms(split, {{11, 64}}) < search::predict_plan_ms(table, {{11, 64}}));  // last block saves too
+    CHECK(search::predict_plan_ms(split, {}) == doctest::Approx(40.0));
+    CHECK(search::plan_block_tokens({{2, 160}, {7, 96}}, 12, 197) ==
           std::vector<int>{197, 197, 197, 160, 160, 160, 160, 160, 96, 96, 96, 96});
     // Interpolation between measured counts; outside the table is an error.
-    auto sparse = profiler::make_block_table({{10, 1.0, 1, 1, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 20, "sparse");
+    auto sparse = search::make_block_table({{10, 1.0, 1, 1, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 20, "sparse");
     CHECK(sparse.block_ms(15) == doctest::Approx(1.5));
     CHECK_THROWS_AS(sparse.block_ms(9), Error);
     CHECK(sparse.overhead_ms == doctest::Approx(1.0));
     // Bad tables.
-    CHECK_THROWS_AS(profiler::make_block_table({{10, 1.0, 1, 1, 1}}, 25.0, 12, 10, "one"), Error);
-    CHECK_THROWS_AS(profiler::make_block_table({{10, 1.0, 1, 1, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 30, "no N"), Error);
-    CHECK_THROWS_AS(profiler::make_block_table({{20, 1.0, 1, 1, 1}, {10, 2.0, 2, 2, 1}}, 25.0, 12, 10, "desc"), Error);
-    CHECK_THROWS_AS(profiler::make_block_table({{10, 0.0, 0, 0, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 20, "zero"), Error);
-    CHECK_THROWS_AS(profiler::make_block_table(sawtooth(3, 197), 0.0, 12, 197, "no model"), Error);
+    CHECK_THROWS_AS(search::make_block_table({{10, 1.0, 1, 1, 1}}, 25.0, 12, 10, "one"), Error);
+    CHECK_THROWS_AS(search::make_block_table({{10, 1.0, 1, 1, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 30, "no N"), Error);
+    CHECK_THROWS_AS(search::make_block_table({{20, 1.0, 1, 1, 1}, {10, 2.0, 2, 2, 1}}, 25.0, 12, 10, "desc"), Error);
+    CHECK_THROWS_AS(search::make_block_table({{10, 0.0, 0, 0, 1}, {20, 2.0, 2, 2, 1}}, 25.0, 12, 20, "zero"), Error);
+    CHECK_THROWS_AS(search::make_block_table(sawtooth(3, 197), 0.0, 12, 197, "no model"), Error);
 
     // A last block computing the pooled rows only costs s·B(n) and its prune changes nothing.
-    auto pooled = profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "pooled", 0.25);
+    auto pooled = search::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "pooled", 0.25);
     CHECK(pooled.last_block_pooled());
     CHECK(!table.last_block_pooled());
     CHECK(pooled.overhead_ms == doctest::Approx(40.0 - 11.25 * b_full));
     CHECK(pooled.unpruned_ms() == doctest::Approx(40.0));
-    CHECK(profiler::predict_plan_ms(pooled, {}) == doctest::Approx(40.0));
-    CHECK(profiler::predict_plan_ms(pooled, {{3, 128}}) ==
+    CHECK(search::predict_plan_ms(pooled, {}) == doctest::Approx(40.0));
+    CHECK(search::predict_plan_ms(pooled, {{3, 128}}) ==
           doctest::Approx(pooled.overhead_ms + 4 * b_full + 7 * table.block_ms(128) + 0.25 * table.block_ms(128)));
-    CHECK(profiler::predict_plan_ms(pooled, {{11, 64}}) == doctest::Approx(40.0));
-    CHECK(profiler::predict_plan_ms(pooled, {{3, 128}, {11, 64}}) == doctest::Approx(profiler::predict_plan_ms(pooled, {{3, 128}})));
-    CHECK_THROWS_AS(profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "bad share", 0.0), Error);
-    CHECK_THROWS_AS(profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "bad share", 1.5), Error);
+    CHECK(search::predict_plan_ms(pooled, {{11, 64}}) == doctest::Approx(40.0));
+    CHECK(search::predict_plan_ms(pooled, {{3, 128}, {11, 64}}) == doctest::Approx(search::predict_plan_ms(pooled, {{3, 128}})));
+    CHECK_THROWS_AS(search::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "bad share", 0.0), Error);
+    CHECK_THROWS_AS(search::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "bad share", 1.5), Error);
 
     // Plans become POMT schedules: R from the tokens entering the block.
     ModelConfig c = config_for_architecture("vit_tiny_patch16_224");
-    PruneSchedule s = profiler::plan_schedule({{3, 141}, {7, 101}}, c);
+    PruneSchedule s = search::plan_schedule({{3, 141}, {7, 101}}, c);
     REQUIRE(s.steps.size() == 2);
     CHECK(s.steps[0].r[0] == 56);
     CHECK(s.steps[0].layer == 3);
@@ -112,32 +112,32 @@ TEST_CASE("layer search: block-table latency prediction and plans") {
     CHECK(r.tokens_after_block[3] == 141);
     CHECK(r.tokens_after_block[7] == 101);
     CHECK(r.tokens_after_block[11] == 101);
-    CHECK(profiler::describe_plan({{3, 141}, {7, 101}}) == "block 3 -> 141, block 7 -> 101");
-    CHECK(profiler::describe_plan({}) == "none");
-    CHECK_THROWS_AS(profiler::plan_schedule({{3, 141}, {2, 101}}, c), Error);   // blocks not ascending
-    CHECK_THROWS_AS(profiler::plan_schedule({{3, 141}, {5, 150}}, c), Error);   // tokens not descending
-    CHECK_THROWS_AS(profiler::plan_schedule({{12, 141}}, c), Error);            // no block 12
-    CHECK_THROWS_AS(profiler::plan_schedule({{0, 197}}, c), Error);             // R = 0
+    CHECK(search::describe_plan({{3, 141}, {7, 101}}) == "block 3 -> 141, block 7 -> 101");
+    CHECK(search::describe_plan({}) == "none");
+    CHECK_THROWS_AS(search::plan_schedule({{3, 141}, {2, 101}}, c), Error);   // blocks not ascending
+    CHECK_THROWS_AS(search::plan_schedule({{3, 141}, {5, 150}}, c), Error);   // tokens not descending
+    CHECK_THROWS_AS(search::plan_schedule({{12, 141}}, c), Error);            // no block 12
+    CHECK_THROWS_AS(search::plan_schedule({{0, 197}}, c), Error);             // R = 0
 }
 
 TEST_CASE("layer search: candidate blocks and token counts") {
-    CHECK(profiler::default_candidate_layers(12) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
-    CHECK(profiler::default_candidate_layers(3) == std::vector<int>{0, 1, 2});
-    CHECK(profiler::default_candidate_layers(12, true) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
-    CHECK(profiler::default_candidate_layers(24, true).back() == 22);
-    CHECK(profiler::default_candidate_layers(24) ==
+    CHECK(search::default_candidate_layers(12) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+    CHECK(search::default_candidate_layers(3) == std::vector<int>{0, 1, 2});
+    CHECK(search::default_candidate_layers(12, true) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+    CHECK(search::default_candidate_layers(24, true).back() == 22);
+    CHECK(search::default_candidate_layers(24) ==
           std::vector<int>{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 23});
     std::vector<profiler::Step> steps(2);
     steps[0].from_tokens = 129, steps[0].to_tokens = 128;
     steps[1].from_tokens = 193, steps[1].to_tokens = 192;
-    auto t = profiler::candidate_token_counts(steps, 3, 197, 50, {141, 500, 1});
+    auto t = search::candidate_token_counts(steps, 3, 197, 50, {141, 500, 1});
     CHECK(t == std::vector<int>{3, 47, 97, 128, 141, 147, 192});
-    CHECK_THROWS_AS(profiler::candidate_token_counts(steps, 3, 197, 0), Error);
+    CHECK_THROWS_AS(search::candidate_token_counts(steps, 3, 197, 0), Error);
 }
 
 TEST_CASE("layer search: coarse-to-fine finds the exhaustive grid's best plan with fewer evaluations") {
     const int N = 197, depth = 12;
-    auto table = profiler::make_block_table(sawtooth(3, N), 40.0, depth, N, "synthetic");
+    auto table = search::make_block_table(sawtooth(3, N), 40.0, depth, N, "synthetic");
     std::vector<profiler::Step> steps;
     for (int m = 16; m < N; m += 16) {
         profiler::Step s;
@@ -147,24 +147,24 @@ TEST_CASE("layer search: coarse-to-fine finds the exhaustive grid's best plan wi
     }
     for (double alpha : {0.3, 0.5, 0.7}) {
         CAPTURE(alpha);
-        profiler::LayerSearchOptions coarse;
+        search::LayerSearchOptions coarse;
         coarse.alpha = alpha;
-        coarse.layers = profiler::default_candidate_layers(depth);
-        coarse.tokens = profiler::candidate_token_counts(steps, 3, N, 8, {141});
+        coarse.layers = search::default_candidate_layers(depth);
+        coarse.tokens = search::candidate_token_counts(steps, 3, N, 8, {141});
         coarse.max_prunes = 1;
         coarse.also_measure = {{{3, 141}}};  // the paper's choice competes like any plan
-        profiler::LayerSearchOptions full = coarse;
+        search::LayerSearchOptions full = coarse;
         full.seed_layers = int(full.layers.size());
         full.seed_tokens = int(full.tokens.size());
         std::map<std::string, int> calls;
-        auto accuracy = [&](const profiler::PrunePlan& p) {
-            ++calls[profiler::describe_plan(p)];
+        auto accuracy = [&](const search::PrunePlan& p) {
+            ++calls[search::describe_plan(p)];
             return synthetic_accuracy(p, N);
         };
-        auto a = profiler::search_layers(table, accuracy, full);
+        auto a = search::search_layers(table, accuracy, full);
         for (const auto& kv : calls) CHECK(kv.second == 1);  // each plan measured once
         calls.clear();
-        auto b = profiler::search_layers(table, accuracy, coarse);
+        auto b = search::search_layers(table, accuracy, coarse);
         for (const auto& kv : calls) CHECK(kv.second == 1);
         CHECK(a.best.plan == b.best.plan);
         CHECK(b.accuracy_evaluations < a.accuracy_evaluations / 2);
@@ -180,15 +180,15 @@ TEST_CASE("layer search: coarse-to-fine finds the exhaustive grid's best plan wi
 
 TEST_CASE("layer search: a second prune is kept only when it raises the utility") {
     const int N = 197, depth = 12;
-    auto table = profiler::make_block_table(sawtooth(3, N), 40.0, depth, N, "synthetic");
-    profiler::LayerSearchOptions o;
-    o.layers = profiler::default_candidate_layers(depth);
-    o.tokens = profiler::candidate_token_counts({}, 3, N, 8);
+    auto table = search::make_block_table(sawtooth(3, N), 40.0, depth, N, "synthetic");
+    search::LayerSearchOptions o;
+    o.layers = search::default_candidate_layers(depth);
+    o.tokens = search::candidate_token_counts({}, 3, N, 8);
     o.alpha = 0.3;
-    auto acc = [&](const profiler::PrunePlan& p) { return synthetic_accuracy(p, N, 60.0, 8.0); };
-    auto r = profiler::search_layers(table, acc, o);
+    auto acc = [&](const search::PrunePlan& p) { return synthetic_accuracy(p, N, 60.0, 8.0); };
+    auto r = search::search_layers(table, acc, o);
     REQUIRE(r.best_single.plan.size() == 1);
-    INFO("best single: " << profiler::describe_plan(r.best_single.plan) << ", best: " << profiler::describe_plan(r.best.plan));
+    INFO("best single: " << search::describe_plan(r.best_single.plan) << ", best: " << search::describe_plan(r.best.plan));
     CHECK(r.best.utility >= r.best_single.utility);
     bool second_tried = false;
     for (const auto& m : r.measured) {
@@ -201,38 +201,38 @@ TEST_CASE("layer search: a second prune is kept only when it raises the utility"
     }
     CHECK(second_tried);
     // Here a second prune pays, and the search finds the best one an exhaustive search would.
-    profiler::PrunePlan best2;
+    search::PrunePlan best2;
     double best_u = -1;
     for (int l : o.layers)
         for (int n : o.tokens) {
             if (l <= r.best_single.plan[0].layer || n >= r.best_single.plan[0].tokens) continue;
-            profiler::PrunePlan p = {r.best_single.plan[0], {l, n}};
-            double u = o.alpha * (1 - profiler::predict_plan_ms(table, p) / r.latency_max_ms) +
+            search::PrunePlan p = {r.best_single.plan[0], {l, n}};
+            double u = o.alpha * (1 - search::predict_plan_ms(table, p) / r.latency_max_ms) +
                        (1 - o.alpha) * acc(p) / r.accuracy_max;
             if (u > best_u) best_u = u, best2 = p;
         }
     CHECK(r.best.plan == best2);
     CHECK(r.best.utility == doctest::Approx(best_u));
     // Accuracy that collapses with any second prune: the best plan stays single.
-    auto one = profiler::search_layers(
-        table, [&](const profiler::PrunePlan& p) { return p.size() > 1 ? 1.0 : acc(p); }, o);
+    auto one = search::search_layers(
+        table, [&](const search::PrunePlan& p) { return p.size() > 1 ? 1.0 : acc(p); }, o);
     CHECK(one.best.plan.size() == 1);
     // max_prunes = 1 never tries two.
     o.max_prunes = 1;
-    auto single = profiler::search_layers(table, acc, o);
+    auto single = search::search_layers(table, acc, o);
     for (const auto& m : single.measured) CHECK(m.plan.size() == 1);
     CHECK(single.best.plan == r.best_single.plan);
 }
 
 TEST_CASE("layer search: bad options") {
-    auto table = profiler::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "synthetic");
-    auto acc = [](const profiler::PrunePlan&) { return 50.0; };
-    profiler::LayerSearchOptions o;
+    auto table = search::make_block_table(sawtooth(3, 197), 40.0, 12, 197, "synthetic");
+    auto acc = [](const search::PrunePlan&) { return 50.0; };
+    search::LayerSearchOptions o;
     o.layers = {0, 3};
     o.tokens = {100, 150};
-    auto expect = [&](profiler::LayerSearchOptions bad, const std::string& needle) {
+    auto expect = [&](search::LayerSearchOptions bad, const std::string& needle) {
         try {
-            profiler::search_layers(table, acc, bad);
+            search::search_layers(table, acc, bad);
             FAIL("no error for " << needle);
         } catch (const Error& e) {
             CHECK(std::string(e.what()).find(needle) != std::string::npos);
@@ -255,7 +255,7 @@ TEST_CASE("layer search: bad options") {
     expect(b, "at most two");
     b = o, b.also_measure = {{{3, 150}, {2, 100}}};
     expect(b, "ascending blocks");
-    CHECK_NOTHROW(profiler::search_layers(table, acc, o));
+    CHECK_NOTHROW(search::search_layers(table, acc, o));
 }
 
 TEST_CASE("schedule --search layer: a schedule run accepts, the search and the comparison recorded") {

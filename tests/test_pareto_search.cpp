@@ -15,7 +15,7 @@
 
 using namespace pomt;
 using pomt_test::run_pomt;
-using search_detail::Correctness;
+using search::Correctness;
 
 namespace {
 
@@ -50,19 +50,19 @@ TEST_CASE("pareto: paired interval of per-image correctness") {
     // Identical plans: no difference and a zero-width interval.
     Correctness a(100, 1), b(100, 1);  // a wrong on images 0..9, b on 0..14
     for (int i = 0; i < 15; ++i) b[size_t(i)] = 0, a[size_t(i)] = i >= 10;
-    auto d = search_detail::paired_difference(a, a, 100, 1.96);
+    auto d = search::paired_difference(a, a, 100, 1.96);
     CHECK(d.mean == 0);
     CHECK(d.low == 0);
     CHECK(d.high == 0);
     // b is wrong on 5 more images: a − b = +5 points; sd of the differences sqrt((5 − 100·0.05²)/99).
-    d = search_detail::paired_difference(a, b, 100, 1.96);
+    d = search::paired_difference(a, b, 100, 1.96);
     CHECK(d.mean == doctest::Approx(5.0));
     const double sd = std::sqrt((5 - 100 * 0.05 * 0.05) / 99.0);
     CHECK(d.high - d.mean == doctest::Approx(100 * 1.96 * sd / 10));
     CHECK(d.mean - d.low == doctest::Approx(d.high - d.mean));
     // Over the first n images only; n beyond the data is an error.
-    CHECK(search_detail::paired_difference(a, b, 10, 1.96).mean == 0);
-    CHECK_THROWS_AS(search_detail::paired_difference(a, b, 101, 1.96), Error);
+    CHECK(search::paired_difference(a, b, 10, 1.96).mean == 0);
+    CHECK_THROWS_AS(search::paired_difference(a, b, 101, 1.96), Error);
 }
 
 TEST_CASE("pareto: front extraction, dominance and ties") {
@@ -143,24 +143,24 @@ TEST_CASE("pareto: successive halving keeps the front and drops the clearly domi
                                   correctness(n, 92, 3),   correctness(n, 100, 4), correctness(n, 160, 5),
                                   correctness(n, 150, 100), correctness(n, 300)};
     std::vector<int> all = {0, 1, 2, 3, 4, 5, 6, 7};
-    auto kept = search_detail::halving_survivors(ms, c, all, n, 1.96, 8, {0});
+    auto kept = search::halving_survivors(ms, c, all, n, 1.96, 8, {0});
     CHECK(kept == std::vector<int>{0, 1, 2, 3, 4, 7});  // 5, 6 dropped: 1 is faster and clearly better
     // A cap of 4 keeps the first non-dominated layer by top-1, the unpruned model always.
-    kept = search_detail::halving_survivors(ms, c, all, n, 1.96, 4, {0});
+    kept = search::halving_survivors(ms, c, all, n, 1.96, 4, {0});
     CHECK(kept.size() == 4);
     CHECK(std::count(kept.begin(), kept.end(), 0) == 1);
     CHECK(std::count(kept.begin(), kept.end(), 1) == 1);
     // On few images nothing is clear yet: all stay.
-    kept = search_detail::halving_survivors(ms, c, all, 20, 1.96, 8, {0});
+    kept = search::halving_survivors(ms, c, all, 20, 1.96, 8, {0});
     CHECK(kept.size() == all.size());
     // An "always" plan stays even when dominated.
-    kept = search_detail::halving_survivors(ms, c, all, n, 1.96, 8, {0, 6});
+    kept = search::halving_survivors(ms, c, all, n, 1.96, 8, {0, 6});
     CHECK(std::count(kept.begin(), kept.end(), 6) == 1);
 }
 
 TEST_CASE("pareto: candidates cover every method and resolve on the model") {
     ModelConfig c = pomt_test::small_config(4, 4);
-    auto cands = search_detail::pareto_candidates(c, false, true);
+    auto cands = search::pareto_candidates(c, false, true);
     for (const char* m : {"pomt", "topk", "tome", "random"})
         CHECK(std::count_if(cands.begin(), cands.end(), [&](const auto& x) { return x.method == m; }) > 0);
     for (const auto& x : cands) {
@@ -168,13 +168,13 @@ TEST_CASE("pareto: candidates cover every method and resolve on the model") {
         ResolvedSchedule r = resolve_schedule(parse_prune_spec(x.spec), c);
         CHECK((r.layers.back().r == 0 || x.family == "constant"));  // lists never prune at the pooled last block
     }
-    CHECK(search_detail::pareto_candidates(c, true, true).size() < cands.size());
+    CHECK(search::pareto_candidates(c, true, true).size() < cands.size());
     // ViT-Tiny's shape: per-block lists of every kind.
     ModelConfig tiny = c;
     tiny.depth = 12;
     tiny.img_size = 224;
     tiny.patch_size = 16;
-    auto big = search_detail::pareto_candidates(tiny, false, true);
+    auto big = search::pareto_candidates(tiny, false, true);
     for (const char* fam : {"decreasing", "increasing", "from block 2", "from block 5", "two blocks", "one block"})
         CHECK(std::count_if(big.begin(), big.end(), [&](const auto& x) { return x.family == fam; }) > 0);
 }

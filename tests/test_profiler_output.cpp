@@ -15,14 +15,15 @@ using namespace pomt::profiler;
 
 TEST_CASE("latency CSV: write, read back, select") {
     std::vector<LatencyRow> rows;
-    for (int t = 2; t <= 6; ++t) rows.push_back({"model", "", t, 1, 2, 1.25 * t, 1.2 * t, 1.5 * t, 30 + t});
+    for (int t = 2; t <= 6; ++t) rows.push_back({"model", "", t, 1, 2, 1.25 * t, 1.2 * t, 1.5 * t, 30 + t, t - 2});
     std::string dir = pomt_test::temp_dir();
     std::string path = dir + "/curve.csv";
     write_latency_csv(path, rows);
     CHECK(!pomt_test::file_exists(path + ".tmp." + std::to_string(getpid())));
     std::string text = pomt_test::read_bytes(path);
-    CHECK(text.rfind("mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs\n", 0) == 0);
-    CHECK(text.find("model,2,1,2,2.5000,2.4000,3.0000,32\n") != std::string::npos);
+    CHECK(text.rfind("mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs,slow_runs\n", 0) == 0);
+    CHECK(text.find("model,2,1,2,2.5000,2.4000,3.0000,32,0\n") != std::string::npos);
+    CHECK(text.find("model,6,1,2,7.5000,7.2000,9.0000,36,4\n") != std::string::npos);
     auto back = read_latency_csv(path);
     REQUIRE(back.size() == rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -34,6 +35,7 @@ TEST_CASE("latency CSV: write, read back, select") {
         CHECK(back[i].p10_ms == doctest::Approx(rows[i].p10_ms).epsilon(1e-4));
         CHECK(back[i].p90_ms == doctest::Approx(rows[i].p90_ms).epsilon(1e-4));
         CHECK(back[i].runs == rows[i].runs);
+        CHECK(back[i].slow_runs == rows[i].slow_runs);
     }
     auto curve = select_curve(back, "model", 1, 2);
     CHECK(curve.size() == 5);
@@ -45,7 +47,7 @@ TEST_CASE("latency CSV: op mode adds the op column; quoting survives") {
                                     {"op", "attn, scores", 10, 1, 1, 0.2, 0.1, 0.3, 9},
                                     {"op", "qkv", 11, 1, 1, 0.55, 0.45, 0.65, 9}};
     std::string text = latency_csv_text(rows);
-    CHECK(text.rfind("mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs,op\n", 0) == 0);
+    CHECK(text.rfind("mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs,slow_runs,op\n", 0) == 0);
     auto back = parse_latency_csv(text, "test");
     REQUIRE(back.size() == 3);
     CHECK(back[1].op == "attn, scores");

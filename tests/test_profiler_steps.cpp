@@ -2,11 +2,13 @@
 // engines in ../shared/data/latency-curves.
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <set>
 #include <string>
 
 #include "profiler/latency_curve.h"
+#include "profiler/measure.h"
 #include "profiler/steps.h"
 #include "tests/test_util.h"
 #include "pomt/error.h"
@@ -147,6 +149,170 @@ TEST_CASE("steps: coarse token grids and short curves") {
     CHECK(detect_steps(three).steps.empty());  // too few neighbours to know the slope or noise
     std::vector<CurvePoint> unsorted = {{6, 1, 1, 1, 1}, {5, 1, 1, 1, 1}};
     CHECK_THROWS_AS(detect_steps(unsorted), pomt::Error);
+}
+
+// ---- confirmation under synthetic interference (the workload callback reports its own times) ----
+
+namespace {
+
+// ±amp from a counter: deterministic run-to-run jitter.
+double jitter(uint64_t k, double amp) {
+    uint64_t z = (k + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
+    return 1 + amp * (2 * double((z >> 11) % 10000) / 10000.0 - 1);
+}
+
+// A machine running `f` (ms at n tokens) with ±1% jitter; `burst(n, call)` says which runs some
+// other load slows down, and by how much.
+struct SyntheticMachine {
+    double (*f)(int);
+    std::function<double(int, uint64_t)> burst = [](int, uint64_t) { return 1.0; };
+    uint64_t calls = 0;
+    double run(int n) {
+        const uint64_t k = calls++;
+        return 1e-3 * f(n) * jitter(k, 0.01) * burst(n, k);
+    }
+};
+
+MeasureOptions synthetic_options() {
+    MeasureOptions o;
+    o.warmup_seconds = 0;
+    o.max_seconds_per_point = 0;  // no wall-clock caps: the callbacks return at once
+    o.max_runs = 60;
+    return o;
+}
+
+std::vector<CurvePoint> curve_of(const std::vector<PointStats>& stats) {
+    std::vector<CurvePoint> c;
+    for (const PointStats& s : stats) c.push_back({s.point, s.median_ms, s.p10_ms, s.p90_ms, s.runs});
+    return c;
+}
+
+std::vector<int> counts(int first, int last) {
+    std::vector<int> v;
+    for (int n = first; n <= last; ++n) v.push_back(n);
+    return v;
+}
+
+std::set<int> unconfirmed_targets(const StepAnalysis& a) {
+    std::set<int> s;
+    for (const Step& st : a.unconfirmed) s.insert(st.to_tokens);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("steps: a burst that spans the measurement of two counts makes a false step, dropped") {
+    // Counts 129 and 130 measured entirely inside a burst (every run 3.8× slower, so their own
+    // runs look consistent): the sweep shows a 129 → 128 "step" of −74%, as on the busy VM.
+    SyntheticMachine m{linear};
+    bool busy = true;
+    m.burst = [&](int n, uint64_t) { return busy && (n == 129 || n == 130) ? 3.8 : 1.0; };
+    MeasureOptions o = synthetic_options();
+    auto stats = measure_points(counts(2, 197), [&](int n) { return m.run(n); }, o);
+    std::vector<CurvePoint> c = curve_of(stats);
+    StepAnalysis a = detect_steps(c);
+    REQUIRE(step_targets(a) == std::set<int>{128});  // the detector alone reports it
+    CHECK(a.steps[0].drop_fraction > 0.7);
+
+    busy = false;  // the burst is over when the step is re-measured
+    Disturbance d = disturbance_of(stats, o.interference);
+    CHECK_FALSE(d.disturbed());  // nothing in the sweep's own runs gives it away
+    confirm_steps(c, a, [&](int n) { return m.run(n); }, ConfirmOptions(), &d);
+    CHECK(a.confirmation_run);
+    CHECK(a.steps.empty());
+    CHECK(unconfirmed_targets(a) == std::set<int>{128});
+    CHECK(a.unconfirmed[0].pairs >= 8);
+    CHECK(std::fabs(a.unconfirmed[0].paired_drop_fraction) < 0.02);
+    CHECK(a.segments.size() == 1);
+    std::string text = format_step_summary(c, a);
+    CHECK(text.find("No steps") != std::string::npos);
+    CHECK(text.find("1 candidate step does not reproduce when the two counts are re-measured side by side") !=
+          std::string::npos);
+    CHECK(text.find("129 → 128 (−7") != std::string::npos);
+    CHECK(text.find("Token counts worth pruning to") == std::string::npos);
+    CHECK(d.candidate_steps == 1);
+    CHECK(d.unconfirmed_steps == 1);
+    CHECK(d.disturbed());
+    CHECK(d.warning("the profile").find("1 of 1 candidate steps did not reproduce side by side") != std::string::npos);
+}
+
+TEST_CASE("steps: real periodic steps survive confirmation under bursts, a false one does not") {
+    // The 16-token staircase (a real −9% step after every multiple of 16); counts 100 and 101 fall
+    // in a burst during the sweep; while the steps are re-measured, one run in seven, at random,
+    // is slowed 2× by other load.
+    SyntheticMachine m{staircase};
+    bool sweeping = true;
+    m.burst = [&](int n, uint64_t k) {
+        if (sweeping) return n == 100 || n == 101 ? 2.0 : 1.0;
+        return jitter(k * 7 + 3, 1.0) > 1.72 ? 2.0 : 1.0;
+    };
+    MeasureOptions o = synthetic_options();
+    auto stats = measure_points(counts(2, 197), [&](int n) { return m.run(n); }, o);
+    std::vector<CurvePoint> c = curve_of(stats);
+    StepAnalysis a = detect_steps(c);
+    std::set<int> real;
+    for (int k = 16; k <= 192; k += 16) real.insert(k);
+    std::set<int> found = real;
+    found.insert(99);
+    REQUIRE(step_targets(a) == found);
+
+    sweeping = false;
+    Disturbance d = disturbance_of(stats, o.interference);
+    confirm_steps(c, a, [&](int n) { return m.run(n); }, ConfirmOptions(), &d);
+    CHECK(step_targets(a) == real);
+    CHECK(unconfirmed_targets(a) == std::set<int>{99});
+    for (const Step& st : a.steps) {
+        CHECK(st.confirmed);
+        CHECK(st.paired_drop_fraction == doctest::Approx(st.drop_fraction).epsilon(0.2));
+    }
+    REQUIRE(!a.periods.empty());
+    CHECK(a.periods[0].period == 16);
+    CHECK(a.segments.size() == real.size() + 1);
+    std::string text = format_step_summary(c, a);
+    CHECK(text.find("193 → 192 tokens: −") != std::string::npos);
+    CHECK(text.find("side by side −") != std::string::npos);
+    CHECK(text.find("Token counts worth pruning to: 192, 176,") != std::string::npos);
+    CHECK(text.find("worth pruning to: 192, 176, 160, 144, 128, 112, 96, 80,") != std::string::npos);  // no 99
+    CHECK(text.find("1 candidate step does not reproduce") != std::string::npos);
+    CHECK(d.candidate_steps == 13);
+    CHECK(d.unconfirmed_steps == 1);
+}
+
+TEST_CASE("steps: a uniformly noisy machine reports no steps and says it was disturbed") {
+    // One run in four, anywhere, 1.5–3× slower: interference with no structure in tokens.
+    SyntheticMachine m{linear};
+    m.burst = [](int, uint64_t k) {
+        double u = jitter(k * 3 + 1, 1.0);
+        return u > 1.5 ? 1.5 + 0.75 * jitter(k * 5 + 2, 1.0) : 1.0;
+    };
+    MeasureOptions o = synthetic_options();
+    auto stats = measure_points(counts(2, 197), [&](int n) { return m.run(n); }, o);
+    std::vector<CurvePoint> c = curve_of(stats);
+    StepAnalysis a = detect_steps(c);
+    Disturbance d = disturbance_of(stats, o.interference);
+    confirm_steps(c, a, [&](int n) { return m.run(n); }, ConfirmOptions(), &d);
+    CHECK(a.steps.empty());
+    CHECK(d.slow_share() > 0.1);
+    CHECK(d.disturbed());
+    CHECK(d.warning("the profile").find("timed runs took over 1.50× their count's fast runs") != std::string::npos);
+}
+
+TEST_CASE("steps: confirmation leaves a clean curve's steps as they are") {
+    SyntheticMachine m{staircase};
+    auto stats = measure_points(counts(2, 197), [&](int n) { return m.run(n); }, synthetic_options());
+    std::vector<CurvePoint> c = curve_of(stats);
+    StepAnalysis a = detect_steps(c);
+    const std::set<int> before = step_targets(a);
+    const size_t segments = a.segments.size();
+    Disturbance d;
+    confirm_steps(c, a, [&](int n) { return m.run(n); }, ConfirmOptions::fast(), &d);
+    CHECK(step_targets(a) == before);
+    CHECK(a.unconfirmed.empty());
+    CHECK(a.segments.size() == segments);
+    for (const Step& st : a.steps) CHECK(st.pairs == 8);  // all confirmed at the first check
+    CHECK_FALSE(d.disturbed());
+    CHECK(format_step_summary(c, a).find("does not reproduce") == std::string::npos);
 }
 
 // ---- measured curves of other engines (README of ../shared: deit_tiny, 15 shuffled sweeps) ----

@@ -37,7 +37,7 @@ json::Value read_cases(const std::string& folder) {
 
 // Every fixture folder (pomt_test::fixture_names() must all be there and pass; a folder pomt cannot
 // load fails the test). The resize_224/ sub-folders (a model run at another image size) are the
-// --image-size tests' (test_image_size.cpp runs every case of their cases.json).
+// --image-size tests' (test_convert_image_size.cpp runs every case of their cases.json).
 std::vector<std::string> fixture_folders() {
     std::vector<std::string> names;
     const std::string root = pomt_test::shared_dir() + "/fixtures";

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "api/internal.h"
 #include "core/json.h"
 #include "doctest/doctest.h"
 #include "pomt/search.h"
@@ -27,7 +28,7 @@ ModelConfig search_config() {
 
 struct Fixture {
     std::string dir, list;
-    Classifier model = Classifier::from_model(Model::random(search_config(), 5));
+    Classifier model = classifier_from_model(Model::random(search_config(), 5));
 };
 
 Fixture make_fixture(int images) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/internal.h"
 #include "doctest/doctest.h"
 #include "image/bitmap_font.h"
 #include "image/image.h"
@@ -141,7 +142,7 @@ TEST_CASE("token provenance: each step's moved_to follows the rows it really mov
 
 TEST_CASE("token provenance: recording leaves the logits bit-identical") {
     auto model = Model::random(picture_config(3), 21);
-    Classifier c = Classifier::from_model(model);
+    Classifier c = classifier_from_model(model);
     const Image img = synthetic_image(80, 70);
     const Tensor input = c.preprocess_rgb(img.rgb.data(), img.width, img.height);
     for (const char* spec : {"pomt:R=4,layer=1", "topk:r=2", "tome:r=3", "random:keep=12,seed=3;tome:r=2,layer=1"}) {
@@ -160,7 +161,7 @@ TEST_CASE("token provenance: recording leaves the logits bit-identical") {
 TEST_CASE("token picture: dropped patches dimmed, POMT-merged hatched, ToMe groups their mean colour") {
     auto model = Model::random(picture_config(2), 5);
     const ModelConfig& cfg = model->config();
-    Classifier c = Classifier::from_model(model);
+    Classifier c = classifier_from_model(model);
     const Image img = synthetic_image(90, 75);
     const Tensor input = c.preprocess_rgb(img.rgb.data(), img.width, img.height);
     const Image crop = eval_crop_rgb(img, model->preprocess());  // what de-normalising must give back
@@ -246,7 +247,7 @@ TEST_CASE("token picture: dropped patches dimmed, POMT-merged hatched, ToMe grou
 
 TEST_CASE("token picture: steps compose across blocks, and different schedules give different pictures") {
     auto model = Model::random(picture_config(4), 8);
-    Classifier c = Classifier::from_model(model);
+    Classifier c = classifier_from_model(model);
     const Image img = synthetic_image(64, 64);
     const Tensor input = c.preprocess_rgb(img.rgb.data(), img.width, img.height);
     const char* spec = "topk:r=2,layer=0;pomt:R=2,layer=1;tome:r=2,layer=2";
@@ -268,7 +269,7 @@ TEST_CASE("token picture: steps compose across blocks, and different schedules g
 
 TEST_CASE("token picture: the PNG decodes back to the same pixels; the font draws its glyphs") {
     auto model = Model::random(picture_config(2), 2);
-    Classifier c = Classifier::from_model(model);
+    Classifier c = classifier_from_model(model);
     const Image img = synthetic_image(70, 64);
     const Tensor input = c.preprocess_rgb(img.rgb.data(), img.width, img.height);
     const TokenPicture p = c.show_tokens(input, Schedule::parse("tome:r=5,layer=0"));

@@ -66,12 +66,12 @@ pomt::ModelConfig small_config(int depth, int num_classes) {
 }
 
 std::string write_model(const std::string& path, const pomt::Model& model) {
-    return write_model(path, model, pomt::kPomtFormatVersion);
+    pomt::write_weights_file(path, model.meta(), [&](const pomt::TensorSpec& s) { return model.tensor_values(s); });
+    return path;
 }
 
-std::string write_model(const std::string& path, const pomt::Model& model, uint32_t version) {
-    pomt::write_weights_file(
-        path, model.meta(), [&](const pomt::TensorSpec& s) { return model.tensor_values(s); }, version);
+std::string write_model_v1(const std::string& path, const pomt::Model& model) {
+    write_bytes(path, as_format_v1(read_bytes(write_model(path, model))));
     return path;
 }
 
@@ -280,6 +280,24 @@ static std::string slurp_fd(int fd) {
 }
 
 CommandResult run_pomt(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {pomt_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+}
+
+CommandResult run_convert_timm(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"python3", "weights_tools/convert_timm.py", "--pomt", pomt_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());  // a --pomt among them wins (argparse keeps the last)
+    return run_command(argv);
+}
+
+bool python_has(const std::string& module, const std::string& why) {
+    if (std::system(("python3 -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0) return true;
+    skip_test(why);
+    return false;
+}
+
+CommandResult run_command(const std::vector<std::string>& args) {
     std::string dir = temp_dir();
     std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
     pid_t pid = fork();
@@ -288,12 +306,10 @@ CommandResult run_pomt(const std::vector<std::string>& args) {
         int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        std::string bin = pomt_binary();
         std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(bin.c_str()));
         for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
+        execvp(argv[0], argv.data());
         _exit(127);
     }
     int status = 0;
@@ -330,29 +346,6 @@ pomt::ModelConfig odd_widths_config() {
     c.img_size = 32;
     c.patch_size = 8;
     return c;
-}
-
-uint64_t header_len(const std::string& bytes) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[16 + i]);
-    return v;
-}
-
-pomt::json::Value header_of(const std::string& bytes) {
-    return pomt::json::parse(bytes.substr(24, header_len(bytes)), "header");
-}
-
-uint64_t data_start(const std::string& bytes) { return (24 + header_len(bytes) + 63) / 64 * 64; }
-
-std::string with_header(const std::string& bytes, const std::function<void(pomt::json::Value&)>& edit) {
-    pomt::json::Value h = header_of(bytes);
-    edit(h);
-    const std::string text = h.dump();
-    std::string out = bytes.substr(0, 16);
-    for (int i = 0; i < 8; ++i) out += char((text.size() >> (8 * i)) & 0xff);
-    out += text;
-    out.append((64 - out.size() % 64) % 64, '\0');
-    return out + bytes.substr(data_start(bytes));
 }
 
 pomt::json::Value& entry_named(pomt::json::Value& h, const std::string& name) {

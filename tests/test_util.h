@@ -9,6 +9,7 @@
 #include "doctest/doctest.h"
 #include "kernels/isa.h"
 #include "core/json.h"
+#include "tests/test_util_pomt.h"
 #include "vit/config.h"
 
 namespace pomt {
@@ -65,6 +66,14 @@ struct CommandResult {
 };
 // Runs `pomt ARGS...` (no shell) and captures its output.
 CommandResult run_pomt(const std::vector<std::string>& args);
+// Runs ARGV (argv[0] looked up on PATH, no shell) and captures its output.
+CommandResult run_command(const std::vector<std::string>& argv);
+// Runs `python3 weights_tools/convert_timm.py --pomt BIN ARGS...`, BIN the pomt binary beside the
+// tests (so it writes with the pomt under test whether or not a pomt package is installed).
+CommandResult run_convert_timm(const std::vector<std::string>& args);
+// Whether python3 can import `module` ("sys": whether there is a python3); when not, the test case
+// is skipped (skip_test) with `why`, and the caller returns.
+bool python_has(const std::string& module, const std::string& why);
 
 bool file_exists(const std::string& path);
 
@@ -84,10 +93,11 @@ struct ModelAndImages {
 };
 ModelAndImages model_and_images(int depth, uint64_t seed, int images);
 
-// Writes `model` as a .pomt file (the current format version unless `version` is given); returns
-// `path`.
+// Writes `model` as a .pomt file; returns `path`.
 std::string write_model(const std::string& path, const pomt::Model& model);
-std::string write_model(const std::string& path, const pomt::Model& model, uint32_t version);
+// The same model as the version 1 file older pomt wrote (as_format_v1 of the version 2 file, since
+// pomt writes version 1 no more); returns `path`.
+std::string write_model_v1(const std::string& path, const pomt::Model& model);
 
 // `n` floats drawn uniformly from [lo, hi) by std::mt19937(seed): the same values on every run.
 std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f);
@@ -120,16 +130,11 @@ std::string write_labelled_bmps(const std::string& dir, int images, int classes)
 void write_bytes(const std::string& path, const std::string& bytes);
 std::string read_bytes(const std::string& path);
 
-// Editing a .pomt file's bytes (docs/FORMAT.md): its header length H, its JSON header, where its
-// data starts, the same file with the header rebuilt after `edit` (data kept, re-aligned), and the
-// tensor-table entry named `name` of a header (REQUIREd to exist).
-uint64_t header_len(const std::string& pomt_bytes);
 // A 2-block distilled DeiT whose Linear output widths (24, 72, 40, 5) are no multiple of 16: every
 // stored weight has a padded last panel (the .pomt format tests).
 pomt::ModelConfig odd_widths_config();
-pomt::json::Value header_of(const std::string& pomt_bytes);
-uint64_t data_start(const std::string& pomt_bytes);
-std::string with_header(const std::string& pomt_bytes, const std::function<void(pomt::json::Value&)>& edit);
+// The tensor-table entry named `name` of a .pomt header (REQUIREd to exist); the other helpers that
+// edit a .pomt file's bytes are in tests/test_util_pomt.h.
 pomt::json::Value& entry_named(pomt::json::Value& header, const std::string& name);
 
 }  // namespace pomt_test

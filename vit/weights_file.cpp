@@ -55,12 +55,12 @@ struct Entry {
     uint64_t nbytes = 0;
 };
 
-// The table of an fp32 file (versions 1 and 2), in expected_tensors() order.
-std::vector<Entry> fp32_entries(const ModelConfig& model, uint32_t version) {
+// The table of an fp32 file (version 2), in expected_tensors() order.
+std::vector<Entry> fp32_entries(const ModelConfig& model) {
     std::vector<Entry> out;
     for (const TensorSpec& spec : expected_tensors(model))
-        out.push_back({spec.name, "f32", stored_as_panels(spec, version) ? kPanelsLayoutName : "", spec.shape,
-                       stored_bytes(spec, version)});
+        out.push_back({spec.name, "f32", spec.linear ? kPanelsLayoutName : "", spec.shape,
+                       stored_bytes(spec, kPomtFormatVersion)});
     return out;
 }
 
@@ -162,11 +162,10 @@ private:
 };
 
 // A tensor's float32 values as stored: C order, or packed into panels for a Linear weight.
-std::vector<float> stored_floats(const TensorSpec& spec, const std::function<std::vector<float>(const TensorSpec&)>& data,
-                                 bool panels) {
+std::vector<float> stored_floats(const TensorSpec& spec, const std::function<std::vector<float>(const TensorSpec&)>& data) {
     std::vector<float> values = data(spec);
     if (values.size() != numel_of(spec.shape)) fail("tensor '" + spec.name + "' has the wrong number of values");
-    if (panels) {
+    if (spec.linear) {
         std::vector<float> packed(panel_floats(linear_rows(spec), linear_cols(spec)));
         pack_panels(values.data(), linear_rows(spec), linear_cols(spec), packed.data());
         values.swap(packed);
@@ -189,21 +188,14 @@ std::string QuantizationInfo::calibration_text() const {
     return details.empty() ? s : s + " (" + details + ")";
 }
 
-std::string weights_header_json(const WeightsMeta& meta, uint32_t version) {
-    return header_value(meta, version, fp32_entries(meta.model, version)).dump();
-}
-
 void write_weights_file(const std::string& path, const WeightsMeta& meta,
-                        const std::function<std::vector<float>(const TensorSpec&)>& tensor_data, uint32_t version) {
-    if (version < 1 || version > kPomtFormatVersion)
-        fail("cannot write .pomt format version " + std::to_string(version) + " (1.." +
-             std::to_string(kPomtFormatVersion) + ")");
+                        const std::function<std::vector<float>(const TensorSpec&)>& tensor_data) {
     if (meta.quantization.precision != "fp32")
         fail("an int8 model is written as .pomt format version 3 (write_quantized_weights_file)");
     check_meta(meta);
-    TensorWriter out(path, version, weights_header_json(meta, version));
+    TensorWriter out(path, kPomtFormatVersion, header_value(meta, kPomtFormatVersion, fp32_entries(meta.model)).dump());
     for (const TensorSpec& spec : expected_tensors(meta.model)) {
-        const std::vector<float> values = stored_floats(spec, tensor_data, stored_as_panels(spec, version));
+        const std::vector<float> values = stored_floats(spec, tensor_data);
         out.put(values.data(), values.size() * 4);
     }
     out.commit();
@@ -222,7 +214,7 @@ void write_quantized_weights_file(const std::string& path, const WeightsMeta& me
     for (const TensorSpec& spec : expected_tensors(meta.model)) {
         const Int8Weights* w = spec.linear ? int8_of(spec) : nullptr;
         if (!w) {
-            const std::vector<float> values = stored_floats(spec, tensor_data, spec.linear);
+            const std::vector<float> values = stored_floats(spec, tensor_data);
             out.put(values.data(), values.size() * 4);
             continue;
         }

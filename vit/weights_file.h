@@ -18,7 +18,7 @@
 
 namespace pomt {
 
-constexpr uint32_t kPomtFormatVersion = 2;      // what the writers write for fp32 models; the reader also reads 1
+constexpr uint32_t kPomtFormatVersion = 2;      // what the writer writes for fp32 models; the reader also reads 1
 constexpr uint32_t kPomtInt8FormatVersion = 3;  // int8 models (write_quantized_weights_file)
 constexpr uint32_t kPomtNewestReadVersion = 3;
 constexpr char kPomtMagic[8] = {'P', 'O', 'M', 'T', 'V', 'I', 'T', '\0'};
@@ -49,16 +49,12 @@ struct WeightsMeta {
     QuantizationInfo quantization;
 };
 
-// Writes a .pomt atomically. `tensor_data(spec)` returns the float32 values of each expected
-// tensor (in expected_tensors() order) in timm's row-major layout; its size must match the spec's
-// shape. Version 2 packs the Linear weights into panels here; `version` 1 (plain row-major, as
-// older pomt wrote) exists for compatibility tests and load-time comparisons.
+// Writes an fp32 model as version 2, atomically. `tensor_data(spec)` returns the float32 values
+// of each expected tensor (in expected_tensors() order) in timm's row-major layout; its size must
+// match the spec's shape. The Linear weights are packed into panels here. (Version 1 is read, never
+// written: tests build such files from version 2 ones, tests/test_util_pomt.h.)
 void write_weights_file(const std::string& path, const WeightsMeta& meta,
-                        const std::function<std::vector<float>(const TensorSpec&)>& tensor_data,
-                        uint32_t version = kPomtFormatVersion);
-
-// The JSON header write_weights_file would write (tests compare the C++ and Python writers).
-std::string weights_header_json(const WeightsMeta& meta, uint32_t version = kPomtFormatVersion);
+                        const std::function<std::vector<float>(const TensorSpec&)>& tensor_data);
 
 // Writes an int8 model as version 3, atomically (meta.quantization.precision must be "int8").
 // For each Linear weight `int8_of(spec)` returns its int8 form (written in panels16x4 with

@@ -95,7 +95,7 @@ TimmWeights read_timm_weights(const ConvertOptions& o) {
 ConvertReport convert_timm_weights(const ConvertOptions& o) {
     if (o.output.empty()) fail("no output file given (-o model.pomt)");
     TimmWeights w = read_timm_weights(o);
-    write_weights_file(o.output, w.report.meta, w.values, o.format_version);
+    write_weights_file(o.output, w.report.meta, w.values);
     return w.report;
 }
 

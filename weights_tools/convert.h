@@ -1,5 +1,6 @@
 // Conversion of timm weights (hub folder or .safetensors) to a .pomt file, in C++ so no Python is
-// needed. weights_tools/convert_timm.py writes byte-identical files for users who have Python.
+// needed. pomt's one .pomt writer: pomt.convert and weights_tools/convert_timm.py (which first turns a
+// PyTorch state dict or a timm model name into a hub folder) call it.
 #pragma once
 #include <functional>
 #include <string>
@@ -14,7 +15,6 @@ struct ConvertOptions {
     std::string config_path;  // --config: a config.json for a bare .safetensors
     std::string arch;         // --arch: timm architecture name (overrides config.json's)
     std::string output;       // the .pomt to write
-    uint32_t format_version = kPomtFormatVersion;  // --format-version 1: for pomt before version 2
     int image_size = 0;       // --image-size S: run at S×S, pos_embed resampled as timm does (0: trained size)
 };
 

@@ -13,9 +13,8 @@
 //     upsampling; −0.75 is only the non-antialiased one);
 //   - the width (the grid's column index) is resampled first, then the height.
 // Arithmetic is float32 with ATen's float/double promotions, term by term, so the result is ATen's
-// up to the fused multiply-adds its AVX2 build may form (last-bit differences); weights_tools/
-// convert_timm.py emulates the same float32 steps (byte-identical on x86-64, where this file is
-// compiled without FMA). timm casts the result back to the checkpoint's dtype; for an F16/BF16
+// up to the fused multiply-adds its AVX2 build may form (last-bit differences; this file is compiled
+// without FMA). timm casts the result back to the checkpoint's dtype; for an F16/BF16
 // checkpoint pomt keeps the float32 values (within half an F16/BF16 ulp of timm's).
 #pragma once
 #include <vector>

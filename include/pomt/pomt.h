@@ -23,8 +23,7 @@
 
 namespace pomt {
 
-class Model;           // vit/model.h: the runtime's model, for callers that also use vit/ directly
-struct PruneSchedule;  // prune/pruning.h
+struct ApiAccess;  // the library's own way in (api/internal.h), not part of the API
 
 // A preprocessed image: channels × height × width float32 (CHW), resized, cropped and normalised.
 struct Tensor {
@@ -66,7 +65,7 @@ struct Result {
 
 struct LoadOptions {
     // Activation memory a run may use, in bytes; 0: the library default, half the physical memory.
-    // A model that needs more for one image is refused by load / random / from_model, and a run
+    // A model that needs more for one image is refused by load / random, and a run
     // that would need more (pruning that keeps attention maps, a larger batch) throws pomt::Error
     // naming both sizes. Model files that cannot be memory-mapped are read into memory only up
     // to the process-wide default (core/memory_limit.h, `pomt --max-memory`).
@@ -87,14 +86,12 @@ public:
     static Schedule load(const std::string& path);   // a schedule JSON file
     // `pomt run` / `pomt classify` semantics: --prune SPEC and/or --schedule FILE (either may be empty).
     static Schedule from_options(const std::string& spec, const std::string& path);
-    // A schedule parsed through prune/pruning.h.
-    static Schedule from_steps(const PruneSchedule& steps);
     bool empty() const;
 
 private:
-    friend class Classifier;
-    friend class Workspace;
-    std::shared_ptr<const PruneSchedule> steps_;
+    friend struct ApiAccess;
+    struct Steps;
+    std::shared_ptr<const Steps> steps_;
 };
 
 struct InferenceOptions {
@@ -109,8 +106,6 @@ public:
     static Classifier load(const std::string& path, const LoadOptions& options = {});
     // An architecture (timm name) with seeded random weights: for latency work and tests.
     static Classifier random(const std::string& architecture, uint64_t seed = 0, const LoadOptions& options = {});
-    // Wraps a model already loaded through vit/model.h.
-    static Classifier from_model(std::shared_ptr<const Model> model, const LoadOptions& options = {});
 
     // The same model with other class names: exactly num_classes() of them, none empty.
     Classifier with_labels(std::vector<std::string> names) const;
@@ -151,11 +146,11 @@ public:
     // "none"). Throws pomt::Error when it cannot apply (layer out of range, R too large, ...).
     std::string describe(const Schedule& schedule) const;
 
-    std::shared_ptr<const Model> model() const;
     uint64_t max_memory() const;  // LoadOptions::max_memory as resolved (never 0)
 
 private:
     friend class Workspace;
+    friend struct ApiAccess;
     struct State;
     explicit Classifier(std::shared_ptr<const State> state);
     std::shared_ptr<const State> state_;

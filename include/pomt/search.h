@@ -107,6 +107,11 @@ struct ScheduleSearchResult {
     bool verified = false;  // the three latencies below were measured (options.verify)
     int verify_runs = 0;
     double baseline_ms = 0, schedule_ms = 0, reference_ms = 0;  // medians, interleaved runs
+    // The verification looked disturbed by other load (slow runs, a busy host) and was measured
+    // again; the numbers above are the second measurement. verify_warning ("warning: ...", one
+    // line) when that one looked disturbed too, else "". docs/PROFILING.md, "Interference".
+    bool verify_remeasured = false;
+    std::string verify_warning;
 };
 
 // The paper's schedule for `model` on this device. Throws pomt::Error for bad options (before any
@@ -173,6 +178,8 @@ struct JointSearchResult {
     bool verified = false;
     int verify_runs = 0;
     double baseline_ms = 0, paper_ms = 0, schedule_ms = 0;  // medians, interleaved runs
+    bool verify_remeasured = false;  // as in ScheduleSearchResult
+    std::string verify_warning;
 };
 
 JointSearchResult search_joint_schedule(const Classifier& model, const JointSearchOptions& options);
@@ -248,6 +255,8 @@ struct ParetoSearchResult {
     Schedule schedule;                   // the chosen plan
     int verify_runs = 0;
     double baseline_ms = 0;              // the unpruned model's measured median
+    bool verify_remeasured = false;      // as in ScheduleSearchResult
+    std::string verify_warning;
 };
 
 // Throws pomt::Error for bad options (the budget included, before any work), unreadable files or

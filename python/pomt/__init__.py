@@ -32,8 +32,8 @@ from ._pomt import Error
 
 __all__ = [
     "Error", "Schedule", "Model", "Latency", "EvalResult", "ImageOutcome", "ConvertReport",
-    "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "quantize", "from_timm", "isa",
-    "architectures", "__version__",
+    "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "quantize", "read_weights",
+    "from_timm", "isa", "architectures", "__version__",
 ]
 
 __version__: str = _pomt.__version__  # include/pomt/version.h, the same as the package metadata's
@@ -93,6 +93,12 @@ class Latency:
     threads: int
     batch: int
     schedule: str
+    # Interference (docs/PROFILING.md, "Interference"): runs over 1.5x the p10, whether the
+    # measurement looks disturbed (slow runs, a slow median, other processes busy), and then a
+    # one-line warning saying why ("" otherwise).
+    slow_runs: int = 0
+    disturbed: bool = False
+    warning: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,8 +259,8 @@ class Model:
         """Latency of this model (with a schedule) as `pomt bench` measures it: median/p10/p90 ms per run."""
         s = _schedule(prune)
         t = _threads(threads) or self.threads
-        median, p10, p90, mn, n = self._m.profile(s, t, batch, runs, warmup)
-        return Latency(median, p10, p90, mn, n, t, batch, self._m.describe(s))
+        median, p10, p90, mn, n, slow, disturbed, warning = self._m.profile(s, t, batch, runs, warmup)
+        return Latency(median, p10, p90, mn, n, t, batch, self._m.describe(s), slow, disturbed, warning)
 
     def _time_cpp_runs(self, x: np.ndarray, runs: int) -> List[float]:
         """Per-call milliseconds of the C++ Workspace::run_batch on one image (overhead measurements)."""
@@ -330,6 +336,10 @@ class ScheduleResult:
     schedule_ms: float
     reference_ms: float
     json: str
+    # The verification looked disturbed by other load and was measured again (the numbers above are
+    # the second measurement); verify_warning is a one-line warning when that one did too, else "".
+    verify_remeasured: bool = False
+    verify_warning: str = ""
 
     @property
     def schedule(self) -> Optional["Schedule"]:
@@ -355,14 +365,13 @@ def schedule(model: Model, data: Union[str, "os.PathLike[str]"], *, root: Option
                               seed, float(alpha), -1 if layer is None else layer, lo, hi, step, coarse_step,
                               _threads(threads), os.fsdecode(latency_csv) if latency_csv else "", fast, verify,
                               verify_runs, progress)
-    n_star, full, lay, rr, ref_r, desc, n_img, latency, points, verified, base, sched, ref, text = r
+    n_star, full, lay, rr, ref_r, desc, n_img, latency, points, verified, base, sched, ref, text, again, warning = r
     return ScheduleResult(n_star, full, lay, rr, ref_r, desc, n_img, list(latency), [TokenPoint(*p) for p in points],
-                          verified, base, sched, ref, text)
+                          verified, base, sched, ref, text, again, warning)
 
 
 def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], arch: Optional[str] = None,
-            config: Optional[str] = None, format_version: Optional[int] = None,
-            image_size: Optional[int] = None) -> ConvertReport:
+            config: Optional[str] = None, *, image_size: Optional[int] = None) -> ConvertReport:
     """timm weights -> a .pomt file, as `pomt convert`: src is a hub folder (config.json +
     model.safetensors) or a .safetensors file (with config= a config.json, or arch= a timm name).
     image_size=S converts for S x S inputs as timm's create_model(..., img_size=S) does (the
@@ -370,7 +379,7 @@ def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[st
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0):
         raise Error("image_size must be a positive integer, got %r" % (image_size,))
     a, n, p, names = _pomt.convert(os.fsdecode(src), os.fsdecode(out), os.fsdecode(config) if config else "",
-                                   arch or "", int(format_version or 0), int(image_size or 0))
+                                   arch or "", int(image_size or 0))
     return ConvertReport(os.fsdecode(out), a, n, p, names)
 
 
@@ -379,6 +388,25 @@ def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[s
     weights int8 per output channel, activations quantized per token at run time; .pomt format
     version 3). pomt.load(out) runs it with the int8 kernels."""
     _pomt.quantize(os.fsdecode(src), os.fsdecode(out))
+
+
+def read_weights(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """Every tensor of a .pomt file, read by pomt's own reader (any format version; everything
+    checked as pomt.load checks it): (config, tensors).
+
+    config: the model configuration, the header's "model" object (docs/FORMAT.md: architecture,
+    img_size, patch_size, embed_dim, depth, num_heads, mlp_hidden, num_classes, class_token,
+    distilled, reg_tokens, global_pool, ...). tensors: {timm name: C-contiguous numpy array of timm's
+    shape}, in the file's order; the stored layouts are undone, so a Linear weight is [out, in] as in
+    the timm state dict. An fp32 file (versions 1 and 2) gives float32 arrays, one per parameter.
+    An int8 file (version 3) gives each int8 Linear weight "NAME" as int8 wq (timm's shape), with
+    "NAME_scale" (float32 [out]) and "NAME_sum" (int32 [out]: each output's sum of wq) beside it;
+    the float weight is wq times the scale of its output (per output channel, symmetric:
+    wq * scale.reshape(-1, 1, ...)). Its other tensors, and a Linear layer left in fp32, are float32.
+    """
+    text, tensors = _pomt.read_weights(os.fsdecode(path))
+    import json
+    return json.loads(text), dict(tensors)
 
 
 def architectures() -> List[str]:

@@ -2,7 +2,8 @@
 // API; this module is its engine and checks everything again itself, so no argument can crash the
 // interpreter even when called directly.
 //
-// GIL: every call that computes (run, preprocessing, profile, evaluate, convert, quantize) releases it.
+// GIL: every call that computes (run, preprocessing, profile, evaluate, convert, quantize, read_weights)
+// releases it.
 // Threads: a Model keeps a free list of pomt::Workspace (buffers + thread pool); each call takes
 // one (or makes one) and gives it back, so any number of Python threads may call one Model at once,
 // like the C++ Classifier.
@@ -16,15 +17,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "api/internal.h"
 #include "eval/dataset.h"
 #include "eval/evaluate.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/isa.h"
+#include "kernels/panels.h"
 #include "kernels/threads.h"
 #include "pomt/error.h"
 #include "pomt/pomt.h"
@@ -34,6 +39,7 @@
 #include "prune/pruning.h"
 #include "vit/config.h"
 #include "vit/model.h"
+#include "vit/weights_file.h"
 #include "weights_tools/convert.h"
 #include "pomt/quantize.h"
 
@@ -55,7 +61,7 @@ struct PySchedule {
 
     static PySchedule make(pomt::PruneSchedule steps, std::string text) {
         PySchedule s;
-        s.api = pomt::Schedule::from_steps(steps);
+        s.api = pomt::schedule_from_steps(steps);
         s.steps = std::move(steps);
         s.text = std::move(text);
         return s;
@@ -75,7 +81,7 @@ Array3 to_numpy(pomt::Tensor&& t) {
 }
 
 // Milliseconds the last run_into of this thread spent in Workspace::run_batch, for the per-call
-// overhead measurement (profiler/python_overhead.py): Python wall time minus this, call by call.
+// overhead measurement (tools/python_overhead.py): Python wall time minus this, call by call.
 thread_local double last_run_ms = 0;
 
 class PyModel {
@@ -169,6 +175,51 @@ private:
     std::mutex mutex_;
     std::vector<std::unique_ptr<pomt::Workspace>> free_;
 };
+
+// One tensor of a .pomt file in timm's layout: its values unpacked from the stored panels (f32
+// panels16, i8 panels16x4) or copied (C order), shaped as timm's logical shape.
+struct UnpackedTensor {
+    std::string name;
+    std::vector<size_t> shape;
+    pomt::TensorDtype dtype;
+    std::vector<float> f32;
+    std::vector<int8_t> i8;
+    std::vector<int32_t> i32;
+};
+
+UnpackedTensor unpack_tensor(const pomt::WeightsTensor& t) {
+    UnpackedTensor u{t.name, {}, t.dtype, {}, {}, {}};
+    size_t numel = 1;
+    for (int64_t d : t.shape) u.shape.push_back(size_t(d)), numel *= size_t(d);
+    const int n = t.shape.empty() ? 1 : int(t.shape[0]), k = n ? int(numel / size_t(n)) : 0;  // a Linear weight [n × k]
+    switch (t.layout) {
+    case pomt::TensorLayout::Panels16:
+        u.f32.resize(numel);
+        pomt::unpack_panels(t.data, n, k, u.f32.data());
+        break;
+    case pomt::TensorLayout::Panels16x4:
+        u.i8.resize(numel);
+        pomt::unpack_int8_panels(static_cast<const int8_t*>(t.bytes()), n, k, u.i8.data());
+        break;
+    case pomt::TensorLayout::RowMajor:
+        if (t.dtype == pomt::TensorDtype::I32) {
+            u.i32.resize(numel);
+            std::memcpy(u.i32.data(), t.bytes(), numel * 4);
+        } else {
+            u.f32.assign(t.data, t.data + numel);
+        }
+        break;
+    }
+    return u;
+}
+
+// The vector becomes the numpy array's buffer (a capsule owns it).
+template <class T>
+nb::object numpy_of(std::vector<T>&& values, const std::vector<size_t>& shape) {
+    auto* v = new std::vector<T>(std::move(values));
+    nb::capsule owner(v, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+    return nb::cast(nb::ndarray<nb::numpy, T>(v->data(), shape.size(), shape.data(), owner));
+}
 
 pomt::LoadOptions load_options(uint64_t max_memory) {
     pomt::LoadOptions o;
@@ -280,26 +331,30 @@ NB_MODULE(_pomt, m) {
             return p.classifier().describe(s ? s->api : pomt::Schedule());
         }, "schedule"_a.none())
         .def("warnings", [](const PyModel& p, const PySchedule* s) {
-            return pomt::schedule_warnings(steps_of(s), p.classifier().model()->config());
+            return pomt::schedule_warnings(steps_of(s), model_of(p.classifier())->config());
         }, "schedule"_a.none())
         .def("profile", [](const PyModel& p, const PySchedule* s, int threads, int batch, int runs, int warmup) {
             if (batch < 1 || batch > 4096) pomt::fail("batch must be in [1, 4096], got " + std::to_string(batch));
             if (runs < 1 || runs > 1000000) pomt::fail("runs must be at least 1, got " + std::to_string(runs));
             if (warmup < 0) pomt::fail("warmup must not be negative, got " + std::to_string(warmup));
             const pomt::PruneSchedule& steps = steps_of(s);
-            pomt::resolve_schedule(steps, p.classifier().model()->config());  // fails with the schedule's message
-            pomt::profiler::LatencyStats l;
+            pomt::resolve_schedule(steps, model_of(p.classifier())->config());  // fails with the schedule's message
+            pomt::profiler::CheckedLatency c;
             {
                 nb::gil_scoped_release release;
-                l = pomt::profiler::measure_model_latency(p.classifier().model(), steps, threads > 0 ? threads : p.threads(),
-                                                          batch, runs, warmup);
+                const int t = threads > 0 ? threads : p.threads();
+                c = pomt::profiler::measure_model_latency_checked(model_of(p.classifier()), steps, t, batch, runs,
+                                                                  warmup);
             }
-            return std::make_tuple(l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.runs);
+            const pomt::profiler::LatencyStats& l = c.stats;
+            const std::string warning = c.disturbance.warning("the measurement", "configuration");
+            return std::make_tuple(l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.runs, l.slow_runs,
+                                   c.disturbance.disturbed(), warning);
         }, "schedule"_a.none(), "threads"_a, "batch"_a, "runs"_a, "warmup"_a)
         .def("evaluate", [](const PyModel& p, const std::string& data, const std::string& root, const PySchedule* s,
                             int limit, int threads, bool skip_bad) {
             if (limit < 0) pomt::fail("limit must not be negative, got " + std::to_string(limit));
-            const std::shared_ptr<const pomt::Model> model = p.classifier().model();
+            const std::shared_ptr<const pomt::Model> model = model_of(p.classifier());
             const pomt::PruneSchedule& steps = steps_of(s);
             pomt::resolve_schedule(steps, model->config());  // fail before decoding anything
             pomt::EvalOptions o;
@@ -361,7 +416,7 @@ NB_MODULE(_pomt, m) {
             points.emplace_back(u.tokens, u.latency_ms, u.accuracy, u.accuracy_measured, u.utility);
         return nb::make_tuple(r.n_star, r.tokens_full, r.layer, r.r, r.reference_r, r.description, r.images, latency,
                               points, r.verified, r.baseline_ms, r.schedule_ms, r.reference_ms,
-                              pomt::schedule_file_json(p.classifier(), r));
+                              pomt::schedule_file_json(p.classifier(), r), r.verify_remeasured, r.verify_warning);
     }, "model"_a, "data"_a, "root"_a, "max_images"_a, "skip_bad"_a, "seed"_a, "alpha"_a, "layer"_a, "min_tokens"_a,
        "max_tokens"_a, "token_step"_a, "coarse_step"_a, "threads"_a, "latency_csv"_a, "fast"_a, "verify"_a,
        "verify_runs"_a, "progress"_a.none());
@@ -374,13 +429,12 @@ NB_MODULE(_pomt, m) {
         return new PyModel(pomt::Classifier::random(arch, seed, load_options(max_memory)), threads);
     }, "arch"_a, "seed"_a, "max_memory"_a, "threads"_a);
     m.def("convert", [](const std::string& input, const std::string& output, const std::string& config,
-                        const std::string& arch, uint32_t format_version, int image_size) {
+                        const std::string& arch, int image_size) {
         pomt::ConvertOptions o;
         o.input = input;
         o.output = output;
         o.config_path = config;
         o.arch = arch;
-        if (format_version) o.format_version = format_version;
         o.image_size = image_size;
         pomt::ConvertReport r;
         {
@@ -388,7 +442,28 @@ NB_MODULE(_pomt, m) {
             r = pomt::convert_timm_weights(o);
         }
         return std::make_tuple(r.meta.model.architecture, r.tensors, r.parameters, int(r.meta.class_names.size()));
-    }, "input"_a, "output"_a, "config"_a, "arch"_a, "format_version"_a, "image_size"_a);
+    }, "input"_a, "output"_a, "config"_a, "arch"_a, "image_size"_a);
+    // Every tensor of a .pomt file (any version) in timm's layout, read by pomt's own reader
+    // (vit/weights_file.h, every offset and shape checked), with the model config as the header's
+    // JSON: (config_json, [(name, array)]) in the file's tensor order.
+    m.def("read_weights", [](const std::string& path) {
+        std::string config;
+        std::vector<UnpackedTensor> unpacked;
+        {
+            nb::gil_scoped_release release;
+            const pomt::WeightsFile file(path);
+            config = file.meta().model.to_json().dump();
+            for (const pomt::WeightsTensor& t : file.tensors()) unpacked.push_back(unpack_tensor(t));
+        }
+        nb::list tensors;
+        for (UnpackedTensor& u : unpacked) {
+            nb::object a = u.dtype == pomt::TensorDtype::I8    ? numpy_of(std::move(u.i8), u.shape)
+                           : u.dtype == pomt::TensorDtype::I32 ? numpy_of(std::move(u.i32), u.shape)
+                                                                : numpy_of(std::move(u.f32), u.shape);
+            tensors.append(nb::make_tuple(u.name, a));
+        }
+        return nb::make_tuple(config, tensors);
+    }, "path"_a);
     m.def("quantize", [](const std::string& input, const std::string& output) {
         nb::gil_scoped_release release;
         pomt::quantize_file(input, output);

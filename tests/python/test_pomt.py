@@ -3,6 +3,7 @@ real JPEG, preprocessing paths, bad inputs, threads, the GIL, and the no-extra-c
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -110,6 +111,8 @@ def test_schedule_describe_profile(micro, tmp_path):
     assert "pomt:R=56,layer=1" in repr(s)
     lat = micro.profile("tome:r=8", runs=5, warmup=1, threads=1)
     assert lat.runs == 5 and 0 < lat.p10_ms <= lat.median_ms <= lat.p90_ms and lat.threads == 1
+    # The disturbance verdict: counted, and a warning exactly when disturbed (no timing asserted).
+    assert 0 <= lat.slow_runs <= lat.runs and lat.disturbed == lat.warning.startswith("warning: ")
     with pytest.raises(pomt.Error):
         pomt.Schedule.load(str(tmp_path / "missing.json"))
     with pytest.raises(pomt.Error, match="block 40 is out of range"):
@@ -361,22 +364,112 @@ def fake_timm_model(hub, layer_scale):
 
 
 @pytest.mark.parametrize("family,layer_scale", [("micro", False), ("deit3_micro", True)])
-def test_from_timm_path_without_torch(tmp_path, family, layer_scale):
+def test_from_timm_path_without_torch(tmp_path, converted, family, layer_scale):
     """from_timm's config (read off the live model) and hand-written safetensors give the same .pomt
-    as converting the fixture's hub folder; tensors read with weights_tools/convert_timm.py's reader."""
+    as converting the fixture's hub folder; the tensors read back from that .pomt by pomt.read_weights."""
     folder = shared("fixtures/" + family)
-    sys.path.insert(0, os.path.join(REPO, "weights_tools"))
-    try:
-        import convert_timm
-    finally:
-        sys.path.pop(0)
-    src = convert_timm.SafetensorsSource(os.path.join(folder, "model.safetensors"))
-    tensors = {n: np.frombuffer(src.read_f32(n).tobytes(), np.float32).reshape(src.shape(n)) for n in src.names()}
+    _, tensors = pomt.read_weights(converted("fixtures/" + family))
     hub = pomt._timm_hub_config(fake_timm_model(json.load(open(os.path.join(folder, "config.json"))), layer_scale))
     pomt._write_hub(str(tmp_path), hub, tensors)
     pomt.convert(str(tmp_path), str(tmp_path / "a.pomt"))
     pomt.convert(folder, str(tmp_path / "b.pomt"))
     assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "b.pomt", "rb").read()
+
+
+def read_safetensors(path):
+    """{name: float32 array} of a .safetensors file (F32 / F16 tensors)."""
+    raw = open(path, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    out = {}
+    for name, t in json.loads(raw[8:8 + n]).items():
+        if name != "__metadata__":
+            b, e = t["data_offsets"]
+            dtype = {"F32": "<f4", "F16": "<f2"}[t["dtype"]]
+            out[name] = np.frombuffer(raw[8 + n + b:8 + n + e], dtype).astype(np.float32).reshape(t["shape"])
+    return out
+
+
+@pytest.mark.parametrize("family", ["micro", "deit_tiny_distilled_d2", "siglip_map_d3"])
+def test_read_weights_gives_the_timm_tensors(converted, family):
+    """pomt.read_weights of a converted fp32 file (version 2, Linear weights stored in panels): the
+    model config and every tensor of the hub folder, bit for bit, in timm's shapes."""
+    folder = shared("fixtures/" + family)
+    cfg, tensors = pomt.read_weights(converted("fixtures/" + family))
+    m = pomt.load(converted("fixtures/" + family), threads=1)
+    assert cfg["architecture"] == m.architecture and cfg["num_classes"] == m.num_classes
+    assert (3, cfg["img_size"], cfg["img_size"]) == m.input_shape
+    want = read_safetensors(os.path.join(folder, "model.safetensors"))
+    assert sorted(tensors) == sorted(want)
+    for name, a in tensors.items():
+        assert a.dtype == np.float32 and a.flags.c_contiguous and a.shape == want[name].shape, name
+        assert a.tobytes() == want[name].tobytes(), name
+
+
+def test_read_weights_of_an_int8_file(tmp_path, converted):
+    """pomt.read_weights of an int8 file (version 3): each Linear weight int8 in timm's shape with its
+    per-output scales and sums beside it; dequantized, within half a step of the fp32 weight; every
+    other tensor the fp32 file's."""
+    fp32 = converted("fixtures/deit_tiny_distilled_d2")
+    pomt.quantize(fp32, str(tmp_path / "q.pomt"))
+    cfg, q = pomt.read_weights(str(tmp_path / "q.pomt"))
+    cfg32, w = pomt.read_weights(fp32)
+    assert cfg == cfg32
+    linear = [n for n, a in q.items() if a.dtype == np.int8]
+    assert len(linear) == 1 + 4 * cfg["depth"] + 2  # patch_embed, 4 per block, head and head_dist
+    assert sorted(q) == sorted(list(w) + [n + "_scale" for n in linear] + [n + "_sum" for n in linear])
+    for name, a in q.items():
+        if name in linear:
+            scale, sums = q[name + "_scale"], q[name + "_sum"]
+            assert a.shape == w[name].shape and np.abs(a.astype(np.int32)).max() <= 127, name
+            assert scale.dtype == np.float32 and scale.shape == (a.shape[0],) and (scale > 0).all(), name
+            assert sums.dtype == np.int32 and (sums == a.reshape(a.shape[0], -1).sum(1, dtype=np.int64)).all(), name
+            deq = a.astype(np.float32) * scale.reshape((-1,) + (1,) * (a.ndim - 1))
+            step = scale.reshape(deq.shape[:1] + (1,) * (a.ndim - 1))
+            assert (np.abs(deq - w[name]) <= 0.5001 * step).all(), name
+        elif not name.endswith(("_scale", "_sum")):
+            assert a.tobytes() == w[name].tobytes(), name
+
+
+def test_read_weights_refuses_what_pomt_load_refuses(tmp_path):
+    (tmp_path / "bad.pomt").write_bytes(b"POMTVIT\0" + bytes(40))
+    for path in (tmp_path / "bad.pomt", tmp_path / "none.pomt"):
+        with pytest.raises(pomt.Error):
+            pomt.read_weights(path)
+
+
+CONVERT_TIMM = os.path.join(REPO, "weights_tools", "convert_timm.py")
+
+
+def test_convert_timm_writes_through_the_package(tmp_path):
+    """weights_tools/convert_timm.py with the pomt package importable: a hub folder and a bare
+    .safetensors give pomt.convert's bytes (tests/test_convert.cpp checks the binary path)."""
+    folder = shared("fixtures/micro")
+    pomt.convert(folder, str(tmp_path / "want.pomt"), image_size=160)
+    want = open(tmp_path / "want.pomt", "rb").read()
+    for args in ([folder], [os.path.join(folder, "model.safetensors"), "--config", os.path.join(folder, "config.json")]):
+        p = subprocess.run([sys.executable, CONVERT_TIMM] + args + ["--image-size", "160", "-o", str(tmp_path / "a.pomt")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith("wrote %s: vit_tiny_patch16_224, " % (tmp_path / "a.pomt"))
+        assert open(tmp_path / "a.pomt", "rb").read() == want
+    p = subprocess.run([sys.executable, CONVERT_TIMM, folder, "--image-size", "100", "-o", str(tmp_path / "b.pomt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "not a multiple of the patch size" in p.stderr
+    assert not os.path.exists(tmp_path / "b.pomt")
+
+
+def test_convert_timm_state_dict(tmp_path):
+    """A .pth state dict through convert_timm.py: the bytes of pomt.convert on the hub folder."""
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch to test .pth conversion)")
+    folder = shared("fixtures/deit3_micro")
+    sd = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(os.path.join(folder, "model.safetensors")).items()}
+    torch.save({"model": sd}, str(tmp_path / "m.pth"))
+    pomt.convert(folder, str(tmp_path / "want.pomt"))
+    p = subprocess.run([sys.executable, CONVERT_TIMM, str(tmp_path / "m.pth"), "--config",
+                        os.path.join(folder, "config.json"), "--quiet", "-o", str(tmp_path / "a.pomt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert p.returncode == 0, p.stderr
+    assert open(tmp_path / "a.pomt", "rb").read() == open(tmp_path / "want.pomt", "rb").read()
 
 
 def test_convert_at_another_image_size(tmp_path):
@@ -433,6 +526,8 @@ def test_schedule_search_over_the_library(converted):
     assert {"images", "L(n)", "A(n)"} <= set(phases)
     assert r.verified and r.baseline_ms > 0 and r.schedule_ms > 0
     assert json.loads(r.json)  # the schedule file pomt schedule -o writes
+    verified = json.loads(r.json)["search"]["verified_latency"]
+    assert verified["remeasured"] == r.verify_remeasured and verified["disturbed"] == bool(r.verify_warning)
     if r.r > 0:
         assert m.describe(r.schedule) == r.description
         assert m.run(np.zeros((1,) + m.input_shape, np.float32), prune=r.schedule).shape == (1, 1000)

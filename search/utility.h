@@ -11,7 +11,7 @@
 #include "profiler/latency_curve.h"
 
 namespace pomt {
-namespace profiler {
+namespace search {
 
 // One token count: L(n), A(n) (measured or interpolated), U(n); the public API's struct as it is.
 using UtilityPoint = TokenUtility;
@@ -34,11 +34,11 @@ struct UtilitySearchResult {
 
 // `latency`: L(n) ascending by tokens; `accuracy_at(n)`: top-1 % with n tokens (the expensive
 // part, called once per count it needs). Throws pomt::Error for an empty curve or alpha outside [0, 1].
-UtilitySearchResult search_utility(const std::vector<CurvePoint>& latency, const std::function<double(int)>& accuracy_at,
+UtilitySearchResult search_utility(const std::vector<profiler::CurvePoint>& latency, const std::function<double(int)>& accuracy_at,
                                    const UtilitySearchOptions& options);
 
 // U(n) of every point from its latency and accuracy (used by search_utility; exposed for tests).
 void compute_utility(std::vector<UtilityPoint>& points, double alpha);
 
-}  // namespace profiler
+}  // namespace search
 }  // namespace pomt

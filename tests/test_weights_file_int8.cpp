@@ -313,9 +313,6 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int4", "-o", dir + "/x.pomt"}, "int4"},
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--data", list, "-o", dir + "/x.pomt"},
          "--quantize int8 only"},
-        {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int8", "--format-version", "2", "-o",
-          dir + "/x.pomt"},
-         "--format-version"},
     };
     for (const auto& b : bad) {
         CAPTURE(b.second);

@@ -1,4 +1,4 @@
-#include "search/schedule_search.h"
+#include "search/utility.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "pomt/error.h"
 
 namespace pomt {
-namespace profiler {
+namespace search {
 
 void compute_utility(std::vector<UtilityPoint>& points, double alpha) {
     double max_l = 0, max_a = 0;
@@ -41,7 +41,7 @@ void interpolate_accuracy(std::vector<UtilityPoint>& points) {
 
 }  // namespace
 
-UtilitySearchResult search_utility(const std::vector<CurvePoint>& latency, const std::function<double(int)>& accuracy_at,
+UtilitySearchResult search_utility(const std::vector<profiler::CurvePoint>& latency, const std::function<double(int)>& accuracy_at,
                                    const UtilitySearchOptions& options) {
     if (latency.empty()) fail("the latency curve is empty");
     if (!(options.alpha >= 0 && options.alpha <= 1)) fail("--alpha must be between 0 and 1");
@@ -94,5 +94,5 @@ UtilitySearchResult search_utility(const std::vector<CurvePoint>& latency, const
     }
 }
 
-}  // namespace profiler
+}  // namespace search
 }  // namespace pomt

@@ -3,15 +3,15 @@
 
 Needs (a benchmark script, not part of the tests):
 
-    pip install onnx onnxruntime numpy
+    pip install . onnx onnxruntime numpy   (. is the pomt package: its read_weights reads the .pomt)
 
 and a built pomt (`make`, or `make BUILD=build-perf build-perf/pomt`). No PyTorch: the ONNX graph
-is built from the .pomt weights by profiler/onnx_export.py (the graph torch.onnx.export writes
+is built from the .pomt weights by tools/compare/onnx_export.py (the graph torch.onnx.export writes
 for timm's VisionTransformer, opset 17, batch 1).
 
-    python3 profiler/compare_onnxruntime.py                      # DeiT-Tiny, DeiT-Small, ViT-Base at 1 and 2 threads
-    python3 profiler/compare_onnxruntime.py --arch deit_tiny_patch16_224 --threads 1 --blocks 3
-    python3 profiler/compare_onnxruntime.py -m vit_tiny.pomt --check-only
+    python3 tools/compare/compare_onnxruntime.py                      # DeiT-Tiny, DeiT-Small, ViT-Base at 1 and 2 threads
+    python3 tools/compare/compare_onnxruntime.py --arch deit_tiny_patch16_224 --threads 1 --blocks 3
+    python3 tools/compare/compare_onnxruntime.py -m vit_tiny.pomt --check-only
 
 What it does:
   1. Correctness, per model: a seeded random input (1,3,S,S) through `pomt run` and through ORT;
@@ -33,12 +33,12 @@ What it does:
      quantizes) and pomt's (`pomt quantize MODEL -o INT8.pomt [--data LIST]` with --calibrate; when
      the pomt binary has no such command the pomt int8 side is skipped with a note). The logits of
      one random input, int8 against fp32 per engine, are printed (not judged: random weights; real
-     accuracy is profiler/accuracy_onnxruntime.py's). Then pomt fp32, pomt int8, ORT fp32 and ORT
+     accuracy is tools/compare/accuracy_onnxruntime.py's). Then pomt fp32, pomt int8, ORT fp32 and ORT
      int8 alternate in blocks (that order in even blocks, reversed in odd ones) and the table gives
      per-block-ratio medians (min–max) for pomt8/ORT8, pomt8/pomt32, ORT8/ORT32, pomt32/ORT32 and
      pomt32/ORT8.
 
-    python3 profiler/compare_onnxruntime.py --int8 [--per-channel] [--calibrate labels.txt]
+    python3 tools/compare/compare_onnxruntime.py --int8 [--per-channel] [--calibrate labels.txt]
 Random weights (`pomt convert --arch NAME --random`): latency does not depend on them.
 """
 import argparse
@@ -51,10 +51,9 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import onnx_export  # noqa: E402
+import onnx_export  # a sibling: run as a script, this folder is on sys.path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 DEFAULT_ARCHS = ["deit_tiny_patch16_224", "deit_small_patch16_224", "vit_base_patch16_224"]
 DEFAULT_REFERENCE = os.path.join(ROOT, "..", "shared", "models", "vit_tiny_patch16_224.augreg_in21k_ft_in1k")
@@ -62,6 +61,14 @@ DEFAULT_REFERENCE = os.path.join(ROOT, "..", "shared", "models", "vit_tiny_patch
 
 def log(msg):
     print(msg, flush=True)
+
+
+def pomt_binary(path):
+    """The --pomt binary as an absolute path; exits when there is none."""
+    pomt = os.path.abspath(path)
+    if not os.access(pomt, os.X_OK):
+        sys.exit("no pomt binary at %s (build it, or give --pomt)" % pomt)
+    return pomt
 
 
 def run(cmd):
@@ -359,9 +366,7 @@ def main(argv=None):
 
     import onnx
     import onnxruntime as ort
-    pomt = os.path.abspath(args.pomt)
-    if not os.access(pomt, os.X_OK):
-        sys.exit("no pomt binary at %s (build it, or give --pomt)" % pomt)
+    pomt = pomt_binary(args.pomt)
     threads = [int(t) for t in args.threads.split(",")]
     archs = args.arch or ([] if args.model else DEFAULT_ARCHS)
     log("pomt %s | onnxruntime %s, onnx %s, numpy %s, python %s | %d CPUs, load average %s"
@@ -387,7 +392,10 @@ def main(argv=None):
                 log("  SKIP: reference check: no folder %s" % args.reference)
         built = []
         for path in models:
-            cfg, w = onnx_export.read_pomt(path)
+            import pomt as package  # `pomt` here is the binary
+            cfg, w = package.read_weights(path)
+            if onnx_export.dequantize(w):  # ORT would run fp32 arithmetic on pomt's int8 weights
+                sys.exit("%s is an int8 model: give its fp32 model with --int8 to compare the int8 engines" % path)
             onnx_bytes = onnx_export.build_onnx(cfg, w).SerializeToString()
             del w
             if args.save_onnx:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Per-call overhead of the Python Model.run over the C++ forward pass it wraps.
 
-    python3 profiler/python_overhead.py [--arch deit_tiny_patch16_224] [--threads 1] [--rounds 40] [--per-round 25]
+    python3 tools/python_overhead.py [--arch deit_tiny_patch16_224] [--threads 1] [--rounds 40] [--per-round 25]
 
 Same model (seeded random weights), same input, batch 1. Each round times `per-round` calls of
 Python `m.run(x)` (time.perf_counter around each call: argument checks, output allocation,

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Build a timm-faithful ONNX graph of a .pomt model, without PyTorch.
 
-    pip install onnx numpy          # (onnxruntime too, to run the graph)
-    python3 profiler/onnx_export.py model.pomt -o model.onnx
+    pip install . onnx numpy        # the pomt package reads the .pomt; onnxruntime too, to run the graph
+    python3 tools/compare/onnx_export.py model.pomt -o model.onnx
 
 PyTorch's CPU wheels are not on PyPI (the PyPI wheel brings the whole CUDA stack), so instead of
 `torch.onnx.export(timm.create_model(...))` this writes, with the `onnx` helper API, the graph that
@@ -18,56 +18,45 @@ export produces for timm's VisionTransformer at batch 1 and opset 17:
   tokens with fc_norm; or timm's AttentionPoolLatent for global_pool 'map'), head MatMul + Add
   (distilled: mean of head and head_dist). The MLP activation is exact-erf GELU or QuickGELU.
 
-Weights come from the .pomt file (docs/FORMAT.md); the tensor list is checked against
-weights_tools/convert_timm.py's expected_tensors(). ONNX Runtime fuses these patterns itself
-(LayerNorm, Gelu / BiasGelu, MatMul+Add → Gemm / FusedMatMul, attention) at ORT_ENABLE_ALL, exactly
-as it does on a torch export.
+Weights come from the .pomt file through pomt.read_weights (pomt's own reader: every format
+version, every tensor checked against the configuration). An int8 file (format version 3) is
+exported DEQUANTIZED: each int8 Linear weight becomes the float32 wq · scale (what pomt's reference
+path computes), so the graph is an fp32 graph of the int8 model's weights; activations are not
+quantized in it (ORT's own int8 graphs come from compare_onnxruntime.quantize_ort). ONNX Runtime
+fuses these patterns itself (LayerNorm, Gelu / BiasGelu, MatMul+Add → Gemm / FusedMatMul,
+attention) at ORT_ENABLE_ALL, exactly as it does on a torch export.
 """
 import argparse
-import json
-import os
-import struct
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "weights_tools"))
-import convert_timm  # noqa: E402  (the .pomt conventions: expected_tensors, MAGIC, alignment)
-
 OPSET = 17
 
 
+def dequantize(tensors):
+    """Replaces each int8 Linear weight of pomt.read_weights' tensors by the float32 wq · scale (its
+    _scale and _sum dropped); returns how many there were (0: an fp32 model)."""
+    int8 = [n for n, a in tensors.items() if a.dtype == np.int8]
+    for name in int8:
+        scale = tensors.pop(name + "_scale")
+        del tensors[name + "_sum"]  # the kernels' bookkeeping, not a parameter
+        q = tensors[name]
+        tensors[name] = q.astype(np.float32) * scale.reshape((-1,) + (1,) * (q.ndim - 1))
+    return len(int8)
+
+
 def read_pomt(path):
-    """(model config dict, {name: float32 ndarray}) from a .pomt file (memory-mapped)."""
-    with open(path, "rb") as f:
-        pre = f.read(24)
-    if len(pre) < 24 or pre[:8] != convert_timm.MAGIC:
-        raise ValueError("'%s' is not a .pomt file" % path)
-    version, _, hlen = struct.unpack("<IIQ", pre[8:24])
-    if version not in (1, convert_timm.FORMAT_VERSION):
-        raise ValueError("'%s': .pomt version %d, this script reads 1 and %d" % (path, version, convert_timm.FORMAT_VERSION))
-    with open(path, "rb") as f:
-        f.seek(24)
-        header = json.loads(f.read(hlen).decode("utf-8"))
-    data_start = convert_timm.align_up(24 + hlen)
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
-    cfg = header["model"]
-    tensors = {}
-    for t in header["tensors"]:
-        if t["dtype"] != "f32":
-            raise ValueError("'%s': tensor %s has dtype %s" % (path, t["name"], t["dtype"]))
-        b = data_start + t["offset"]
-        arr = np.frombuffer(mm[b:b + t["nbytes"]], dtype="<f4")
-        if t.get("layout") == "panels16":  # version 2 Linear weight: panels of k x 16 (docs/FORMAT.md)
-            n = t["shape"][0]
-            k = int(np.prod(t["shape"][1:]))
-            arr = arr.reshape(-1, k, convert_timm.PANEL).transpose(0, 2, 1).reshape(-1, k)[:n]
-        arr = arr.reshape(t["shape"])
-        tensors[t["name"]] = np.ascontiguousarray(arr, dtype=np.float32)
-    want = [e[0] for e in convert_timm.expected_tensors(cfg)]
-    if sorted(want) != sorted(tensors):
-        raise ValueError("'%s': tensors do not match the configuration" % path)
+    """(model config dict, {timm name: float32 ndarray}) of a .pomt file, int8 weights dequantized."""
+    import pomt
+    cfg, tensors = pomt.read_weights(path)
+    dequantize(tensors)
     return cfg, tensors
+
+
+def num_prefix(cfg):
+    """Class, distillation and register tokens before the patch tokens."""
+    return int(cfg["class_token"]) + int(cfg["distilled"]) + cfg["reg_tokens"]
 
 
 class _Graph:
@@ -147,7 +136,7 @@ def build_onnx(cfg, w, patch_embed="conv", pomt_prune=None):
     hd = D // heads
     grid = S // P
     npatch = grid * grid
-    prefix = convert_timm.num_prefix(cfg)
+    prefix = num_prefix(cfg)
     N = npatch + prefix
     C = cfg["num_classes"]
 

@@ -61,12 +61,6 @@ json::Value read_json(const std::string& path) {
     return json::parse(std::string(bytes.begin(), bytes.end()), path);
 }
 
-bool python3_available() {
-    if (std::system("python3 -c 'import sys' 2>/dev/null") == 0) return true;
-    pomt_test::skip_test("python3 is not installed");
-    return false;
-}
-
 // The resize_224 fixture of `name`: converted with --image-size 224 (library and CLI), every
 // ISA level within cases.json's tol with the same top-1, and the size kept in the .pomt file.
 // `spelled_out`, when given, replaces the folder's config.json: the same model written as
@@ -193,9 +187,9 @@ TEST_CASE("image size: average pooling, no class token, resized to 224 matches t
     check_resized_fixture("gap_d3");
 }
 
-TEST_CASE("image size: convert_timm.py --image-size writes the same bytes") {
+TEST_CASE("image size: convert_timm.py --image-size writes the bytes of pomt convert --image-size") {
     POMT_REQUIRE_SHARED("fixtures/deit3_micro/model.safetensors", p);
-    if (!python3_available()) return;
+    if (!pomt_test::python_has("sys", "python3 is not installed")) return;
     // micro: one class token resampled around; deit3_micro: no_embed_class (every row resampled).
     for (const char* name : {"micro", "deit3_micro"})
         for (int size : {160, 288}) {
@@ -207,9 +201,10 @@ TEST_CASE("image size: convert_timm.py --image-size writes the same bytes") {
             o.output = dir + "/cpp.pomt";
             o.image_size = size;
             convert_timm_weights(o);
-            const std::string cmd = "python3 weights_tools/convert_timm.py --quiet '" + folder + "' --image-size " +
-                                    std::to_string(size) + " -o '" + dir + "/py.pomt'";
-            REQUIRE(std::system(cmd.c_str()) == 0);
+            auto r = pomt_test::run_convert_timm(
+                {folder, "--quiet", "--image-size", std::to_string(size), "-o", dir + "/py.pomt"});
+            INFO(r.err);
+            REQUIRE(r.exit_code == 0);
             CHECK(pomt_test::read_bytes(o.output) == pomt_test::read_bytes(dir + "/py.pomt"));
             CHECK(Model::load(o.output)->config().img_size == size);
         }

@@ -2,15 +2,16 @@
 """Top-1 / top-5 on labelled images for ONNX Runtime fp32 and int8 (quantize_dynamic, per tensor
 and per channel) beside pomt, on the same preprocessed tensors; per-image top-1 agreement with pomt fp32.
 
-Needs (a benchmark script, not part of the tests): pip install onnx onnxruntime numpy; a built pomt.
+Needs (a benchmark script, not part of the tests): pip install . onnx onnxruntime numpy (the
+pomt package reads the .pomt for the ONNX export); a built pomt.
 
-    python3 profiler/accuracy_onnxruntime.py --prune pomt:R=56,layer=3     # real ViT-Tiny, the 1300 shared images
-    python3 profiler/accuracy_onnxruntime.py --images 100 --pomt-row vit_tiny.int8.pomt \\
+    python3 tools/compare/accuracy_onnxruntime.py --prune pomt:R=56,layer=3     # real ViT-Tiny, the 1300 shared images
+    python3 tools/compare/accuracy_onnxruntime.py --images 100 --pomt-row vit_tiny.int8.pomt \\
         --pomt-row "vit_tiny.int8.pomt@pomt:R=56,layer=3" --pomt-row "vit_tiny.pomt@tome:r=13"
 
 What it does:
   - the model: -m FILE, or (default) the real timm ViT-Tiny of $POMT_SHARED/models converted with
-    `pomt convert`; its ONNX graph from profiler/onnx_export.py, and ORT's int8 models of that graph
+    `pomt convert`; its ONNX graph from tools/compare/onnx_export.py, and ORT's int8 models of that graph
     from compare_onnxruntime.quantize_ort (the exact quantize_dynamic settings are printed);
   - the images: `pomt preprocess -m MODEL` in chunks, i.e. pomt's decoder and timm's eval transform
     (the tensors `pomt eval` classifies), so every row sees the same input bytes;
@@ -31,11 +32,10 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-import compare_onnxruntime as cmp  # noqa: E402
-import onnx_export  # noqa: E402
+import compare_onnxruntime as cmp  # siblings: run as a script, this folder is on sys.path
+import onnx_export
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 SHARED = os.environ.get("POMT_SHARED", os.path.join(ROOT, "..", "shared"))
 VIT_TINY = os.path.join(SHARED, "models", "vit_tiny_patch16_224.augreg_in21k_ft_in1k")
@@ -112,9 +112,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import onnxruntime as ort
-    pomt = os.path.abspath(args.pomt)
-    if not os.access(pomt, os.X_OK):
-        sys.exit("no pomt binary at %s (build it, or give --pomt)" % pomt)
+    pomt = cmp.pomt_binary(args.pomt)
     if not args.no_ort:
         for spec in args.prune:
             try:

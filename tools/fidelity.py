@@ -2,7 +2,7 @@
 """Agreement of pomt's per-image top-1 (`pomt eval --predictions FILE`) with the reference
 PyTorch implementations' (reference_predictions.tsv), for one setting column.
 
-usage: fidelity.py REFERENCE_TSV COLUMN POMT_PREDICTIONS_TSV
+usage: python3 tools/fidelity.py REFERENCE_TSV COLUMN POMT_PREDICTIONS_TSV
 prints: column, images, agreement %, pomt top-1 %, reference top-1 %
 """
 import os
