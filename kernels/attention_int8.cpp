@@ -128,6 +128,12 @@ void attention_head_int8(const AttentionHeadInt8& a, const Int8AttentionTrace* t
     active_kernels().attention_int8(a, trace);
 }
 
+void attention_int8_scores(const AttentionHeadInt8& a, float* logits, size_t ld) {
+    active_kernels().attention_int8_scores(a, logits, ld);
+}
+
+void attention_int8_pv(const AttentionHeadInt8& a, const float* probs, size_t ld) { active_kernels().attention_int8_pv(a, probs, ld); }
+
 void attention_head_int8_reference(const AttentionHeadInt8& a) {
     const Int8Head& h = *a.head;
     const int n = h.tokens, d = h.head_dim;
@@ -173,6 +179,49 @@ void attention_head_int8_reference(const AttentionHeadInt8& a) {
             a.out[size_t(i) * a.ld_out + c] = float(acc + t);
         }
     }
+}
+
+void attention_head_int8_reference(const AttentionHead& a) {
+    const int n = a.tokens, d = a.head_dim;
+    std::vector<float> memory(int8_head_floats(n, d));
+    const Int8Head h = int8_head_in(memory.data(), n, d);
+    int8_head_clear(h);
+    std::vector<int8_t> row(static_cast<size_t>(quantized_row_bytes(d)));
+    QuantizedRows r;
+    r.rows = 1;
+    r.k = d;
+    r.ld = int(row.size());
+    r.q = row.data();
+    for (int j = 0; j < n; ++j) {
+        const float* base = nullptr;
+        QuantizedRows qj = h.q;  // Q straight into its row
+        qj.q += size_t(j) * h.q.ld, qj.scale += j, qj.offset += j, qj.rows = 1;
+        quantize_rows_reference(a.q + size_t(j) * a.ld_qkv, a.ld_qkv, 1, d, qj);
+        for (int which = 0; which < 2; ++which) {
+            base = (which ? a.v : a.k) + size_t(j) * a.ld_qkv;
+            r.scale = which ? h.v_scale + j : h.k_scale + j;
+            r.offset = which ? h.v_offset + j : h.k_offset + j;
+            quantize_rows_reference(base, a.ld_qkv, 1, d, r);
+            int32_t sum = 0;
+            for (int c = 0; c < d; ++c) {
+                if (which) h.v_panels[panel_byte(c, j, n)] = row[size_t(c)];
+                else h.k_panels[panel_byte(j, c, d)] = row[size_t(c)];
+                sum += row[size_t(c)];
+            }
+            if (!which) h.k_sum[j] = sum;
+        }
+    }
+    int8_head_finish(h);
+    AttentionHeadInt8 q;
+    q.head = &h;
+    q.scale = a.scale;
+    q.key_bias = a.key_bias;
+    q.out = a.out;
+    q.ld_out = a.ld_out;
+    q.probs = a.probs;
+    q.row_begin = a.row_begin;
+    q.row_end = a.row_end;
+    attention_head_int8_reference(q);
 }
 
 }  // namespace pomt

@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/attention.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/quantize.h"
 
@@ -81,8 +82,18 @@ struct Int8AttentionTrace {
 
 // Fast path: the active int8 variant's tiles, the active fp32 level's exp.
 void attention_head_int8(const AttentionHeadInt8& a, const Int8AttentionTrace* trace = nullptr);
+// The same in the profiler's op-by-op block (profiler/block_ops.cpp), stage by stage over a's rows:
+// the logits scale·(q̂·k̂) + key_bias into `logits` (row i − row_begin at logits + that·ld, ld ≥
+// tokens rounded up to 16); then, once the caller has taken each row's softmax there, P·V from
+// those probabilities (left as they are) into a.out.
+void attention_int8_scores(const AttentionHeadInt8& a, float* logits, size_t ld);
+void attention_int8_pv(const AttentionHeadInt8& a, const float* probs, size_t ld);
+
 // Readable reference of the same formulas: the dequantized values and the softmax in double, P'
 // quantized by quantize_rows_reference (tests compare the fast path with it within float error).
 void attention_head_int8_reference(const AttentionHeadInt8& a);
+// The same from a head's floats (the reference forward pass simulates an int8 model's attention
+// with it): Q, K and V quantized per token by quantize_rows_reference, then the function above.
+void attention_head_int8_reference(const AttentionHead& a);
 
 }  // namespace pomt

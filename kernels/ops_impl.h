@@ -320,6 +320,8 @@ constexpr IsaKernels kernel_table(Isa isa) {
             layernorm_rows<V>,
             attention<V, Tiles::attn_rows, Tiles::attn_panels>,
             attention_int8<V>,
+            attention_int8_scores<V>,
+            attention_int8_pv<V>,
             head_max_column_sums<V>,
             fma_loop<V, Tiles::fma_chains>,
             Tiles::fma_chains * V::lanes};
