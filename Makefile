@@ -5,6 +5,7 @@
 #   make JPEG=libjpeg    decode JPEG with libjpeg-turbo, bit-exact with PIL (Debian libjpeg62-turbo-dev)
 #   make CXX=aarch64-linux-gnu-g++ BUILD=build-arm   cross-build for the Raspberry Pi
 #   make SAN=address,undefined BUILD=build-asan      sanitizer build
+#   make mca             llvm-mca on the aarch64 inner loops (tools/mca/mca.py; needs llvm-19)
 CXX      ?= g++
 BUILD    ?= build
 BLAS     ?=
@@ -54,7 +55,7 @@ CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 EXAMPLES  := $(EXAMPLE_SRCS:examples/%.cpp=$(BUILD)/examples/%)
 
-.PHONY: all test examples clean
+.PHONY: all test examples clean mca
 all: $(BUILD)/pomt $(BUILD)/libpomt.a
 
 $(BUILD)/libpomt.a: $(LIB_OBJS)
@@ -109,6 +110,19 @@ $(BUILD)/obj/%_avx2.o: %_avx2.cpp
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+# The Raspberry Pi inner loops under llvm-mca's Cortex-A72 and Neoverse-N1 models: the kernel objects
+# of the cross-build (its flags, from the rules above), then one line per loop; fails under a floor
+# or on a GEMM loop that touches the stack, and rewrites its table in docs/PERFORMANCE.md.
+MCA_CXX     ?= aarch64-linux-gnu-g++
+MCA_BUILD   ?= build-arm
+MCA_OBJDUMP ?= aarch64-linux-gnu-objdump
+LLVM_MCA    ?= llvm-mca-19
+MCA_OBJS    := $(patsubst %.cpp,$(MCA_BUILD)/obj/%.o,$(wildcard kernels/arm/*.cpp))
+mca:
+	$(MAKE) --no-print-directory CXX=$(MCA_CXX) BUILD=$(MCA_BUILD) $(MCA_OBJS)
+	python3 tools/mca/mca.py --objs $(MCA_BUILD)/obj --objdump $(MCA_OBJDUMP) --mca $(LLVM_MCA) --check \
+	    --docs docs/PERFORMANCE.md
 
 clean:
 	rm -rf $(BUILD)

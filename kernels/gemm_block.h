@@ -51,7 +51,7 @@ POMT_INLINE void block_accumulate(int k, const float* a, size_t lda, const float
             for (int v = 0; v < PV; ++v) bv[q * PV + v] = V::load(b + size_t(p) * b_k + q * b_p + v * V::lanes);
 #pragma GCC unroll 32
         for (int r = 0; r < R; ++r) {
-            typename V::T av = V::set1(a[r * lda + p]);
+            typename V::T av = V::load1(a + r * lda + p);
 #pragma GCC unroll 32
             for (int j = 0; j < NV; ++j) acc[r][j] = V::fmadd(av, bv[j], acc[r][j]);
         }

@@ -18,6 +18,7 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/gemm_block.h"
 #include "kernels/gemm_int8.h"
@@ -53,12 +54,16 @@ POMT_NOINLINE void int8_tile(const Int8Tile& t) {
         }
     }
     if constexpr (KS > 1) {
-        if (steps * KS < t.groups) {  // one group left (KS = 2)
-            typename I::W wv[NV];
+        if (steps * KS < t.groups) {  // one group left (KS = 2); unrolled like the loop above, or
+            typename I::W wv[NV];      // acc[][] would be indexed at run time and live on the stack
+#pragma GCC unroll 32
             for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 32
                 for (int v = 0; v < PV; ++v) wv[q * PV + v] = I::load_w_tail(w + q * t.panel_stride + v * L * 4);
+#pragma GCC unroll 32
             for (int r = 0; r < R; ++r) {
                 const typename I::AOp av = I::prep_a_tail(a + size_t(r) * t.lda);
+#pragma GCC unroll 32
                 for (int j = 0; j < NV; ++j) acc[r][j] = I::madd(acc[r][j], av, wv[j]);
             }
         }
@@ -83,7 +88,11 @@ POMT_NOINLINE void int8_tile(const Int8Tile& t) {
             if (t.acc) {
                 alignas(64) int32_t tmp[L];
                 I::store_i32(tmp, x);
-                std::memcpy(t.acc + size_t(r) * t.ldacc + j * L, tmp, size_t(n) * 4);
+                int32_t* dst = t.acc + size_t(r) * t.ldacc + j * L;
+                // Not memcpy: a call in the tile makes g++ keep accumulators on the stack in the k loop.
+#pragma GCC unroll 16
+                for (int l = 0; l < L; ++l)
+                    if (l < n) dst[l] = tmp[l];
                 continue;
             }
             const typename V::T y = V::mul(V::load(fscale + j * L),
@@ -141,22 +150,37 @@ void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset)
     for (; t < k; ++t) q[t] = int8_t(std::clamp(std::nearbyint((x[t] - mid) * inv), -127.0f, 127.0f));
 }
 
+// The probe's checksum, out of line: summed inline, g++'s partial redundancy elimination moves
+// the sum of the accumulators into the probe's loop (register copies and spills every step).
+template <class I>
+POMT_NOINLINE int32_t sum_lanes(const int32_t* p, int n) {
+    int32_t s = 0;
+    for (int i = 0; i < n; ++i) s += p[i];
+    return s;
+}
+
 // The peak probe: RA broadcast rows × NW weight vectors = RA·NW independent madd chains, as in a
-// tile but with A in registers. Every chain has its own (a, w) pair, so the compiler cannot share
-// work between chains, and W is reloaded through a volatile pointer so nothing folds across steps.
-template <class I, int RA, int NW>
+// tile but with A in registers: NA of them (row r uses a[r % NA]), so that chains enough for the
+// madd's latency × pipes fit the register file. Each chain starts from its own first step (its own
+// row of bytes), so no two chains compute the same values and the compiler cannot merge any; W is
+// reloaded through a volatile pointer so nothing folds across steps. Every loop is unrolled, so
+// the accumulators stay in registers.
+template <class I, int RA, int NW, int NA>
 int32_t dot_loop(long iters) {
     alignas(64) static const int8_t bytes[256] = {1,  -2,  3,  -4,  5,  -6,  7,  -8,  9,  -10, 11, -12,
-                                                  13, -14, 15, -16, 17, -18, 19, -20, 21, -22, 23, -24};
+                                                  13, -14, 15, -16, 17, -18, 19, -20, 21, -22, 23, -24,
+                                                  25, -26, 27, -28, 29, -30, 31, -32};
     alignas(64) static const int32_t zeros[16] = {};
     static const int8_t* volatile source = bytes;
+    static_assert(RA <= 8, "bytes holds distinct groups for 8 rows");
     typename I::Acc acc[RA][NW];
-    typename I::AOp a[RA];
+    typename I::AOp a[NA];
 #pragma GCC unroll 32
     for (int r = 0; r < RA; ++r) {
-        a[r] = I::prep_a(bytes + 4 * r);
+        if (r < NA) a[r] = I::prep_a(bytes + 4 * r);
 #pragma GCC unroll 32
-        for (int v = 0; v < NW; ++v) acc[r][v] = I::zero();
+        for (int v = 0; v < NW; ++v)
+            acc[r][v] = I::madd(I::zero(), I::prep_a(bytes + 4 * r), I::load_w(bytes + 16 * v));
     }
     for (long it = 0; it < iters; ++it) {
         const int8_t* p = source;
@@ -166,22 +190,32 @@ int32_t dot_loop(long iters) {
 #pragma GCC unroll 32
         for (int r = 0; r < RA; ++r)
 #pragma GCC unroll 32
-            for (int v = 0; v < NW; ++v) acc[r][v] = I::madd(acc[r][v], a[r], w[v]);
+            for (int v = 0; v < NW; ++v) acc[r][v] = I::madd(acc[r][v], a[r % NA], w[v]);
     }
-    int32_t s = 0;
+    alignas(64) int32_t out[RA * NW * I::lanes];
+#pragma GCC unroll 32
     for (int r = 0; r < RA; ++r)
-        for (int v = 0; v < NW; ++v) {
-            alignas(64) int32_t tmp[I::lanes];
-            I::store_i32(tmp, I::finish(acc[r][v], zeros));
-            for (int l = 0; l < I::lanes; ++l) s += tmp[l];
-        }
-    return s;
+#pragma GCC unroll 32
+        for (int v = 0; v < NW; ++v) I::store_i32(out + (r * NW + v) * I::lanes, I::finish(acc[r][v], zeros));
+    return sum_lanes<I>(out, RA * NW * I::lanes);
 }
+
+// Tiles::probe_a_regs where a variant sets it (fewer A registers than probe rows), else probe_rows.
+// Only a one-instruction madd (vpdpbusd, sdot) may share A registers: where madd is several
+// instructions, g++ computes the product of a shared (a, w) pair once for all its chains.
+template <class T, class = void>
+struct ProbeARegs {
+    static constexpr int value = T::probe_rows;
+};
+template <class T>
+struct ProbeARegs<T, std::void_t<decltype(T::probe_a_regs)>> {
+    static constexpr int value = T::probe_a_regs;
+};
 
 template <class I, class Tiles>
 constexpr Int8Kernels int8_kernel_table(const char* name, Isa isa, bool (*cpu_has)()) {
     return {name, isa, cpu_has, int8_tile_dispatch<I, Tiles::rows, Tiles::panels>, Tiles::rows, Tiles::panels,
-            dot_loop<I, Tiles::probe_rows, Tiles::probe_vectors>,
+            dot_loop<I, Tiles::probe_rows, Tiles::probe_vectors, ProbeARegs<Tiles>::value>,
             Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>};
 }
 

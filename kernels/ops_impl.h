@@ -21,18 +21,23 @@ float* thread_scratch(size_t floats);
 
 namespace simd {
 
-// C independent chains: at least FMA latency × FMA pipes (4×2 on Intel and Zen, 7×2 on
-// Cortex-A72 would want 14: NEON uses 16), and C + 2 registers must fit the register file
-// (AVX2 has 16 ymm: 12 chains).
+// C independent chains: at least FMA latency × FMA pipes (4×2 on Intel and Zen, 10×1 on Cortex-A72
+// in LLVM's model, 4×2 on A76: NEON uses 16), and C + 2 registers must fit the register file (AVX2
+// has 16 ymm: 12 chains). Each chain is the addend, as NEON's FMLA accumulates into its destination
+// (acc·b + c would cost two register moves per FMLA), and every loop is unrolled so the chains stay
+// in registers.
 template <class V, int C>
 float fma_loop(long iters) {
     using T = typename V::T;
     T acc[C];
+#pragma GCC unroll 32
     for (int i = 0; i < C; ++i) acc[i] = V::set1(0.001f * float(i));
     const T b = V::set1(0.999f), c = V::set1(0.0001f);
     for (long it = 0; it < iters; ++it)
-        for (int i = 0; i < C; ++i) acc[i] = V::fmadd(acc[i], b, c);
+#pragma GCC unroll 32
+        for (int i = 0; i < C; ++i) acc[i] = V::fmadd(b, c, acc[i]);
     T s = acc[0];
+#pragma GCC unroll 32
     for (int i = 1; i < C; ++i) s = V::add(s, acc[i]);
     return V::hsum(s);
 }

@@ -60,6 +60,7 @@ struct VecF1 {
     static constexpr int lanes = 1;
     static T zero() { return 0.0f; }
     static T set1(float x) { return x; }
+    static T load1(const float* p) { return *p; }  // *p in every lane (the GEMM's A operand)
     static T load(const float* p) { return *p; }
     static void store(float* p, T v) { *p = v; }
     static T load_partial(const float* p, int) { return *p; }
@@ -92,6 +93,7 @@ struct VecAvx512 {
     static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }  // n in [0, 16)
     static T zero() { return _mm512_setzero_ps(); }
     static T set1(float x) { return _mm512_set1_ps(x); }
+    static T load1(const float* p) { return _mm512_set1_ps(*p); }
     static T load(const float* p) { return _mm512_loadu_ps(p); }
     static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
     static T load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
@@ -154,6 +156,7 @@ struct VecAvx2 {
     }
     static T zero() { return _mm256_setzero_ps(); }
     static T set1(float x) { return _mm256_set1_ps(x); }
+    static T load1(const float* p) { return _mm256_set1_ps(*p); }
     static T load(const float* p) { return _mm256_loadu_ps(p); }
     static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
     static T load_partial(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
@@ -216,17 +219,27 @@ struct VecNeon {
     static constexpr int lanes = 4;
     static T zero() { return vdupq_n_f32(0.0f); }
     static T set1(float x) { return vdupq_n_f32(x); }
+    // Through an s register that g++ cannot fold into ld1r, so the FMAs take it by element
+    // (fmla v.4s, v.4s, v.s[0]): ld1r costs a vector-pipe µop on Cortex-A76, ldr s none.
+    static T load1(const float* p) {
+        float x = *p;
+        __asm__("" : "+w"(x));
+        return vdupq_n_f32(x);
+    }
     static T load(const float* p) { return vld1q_f32(p); }
     static void store(float* p, T v) { vst1q_f32(p, v); }
+    // Lane by lane (0 < n < 4): a copy through a stack array becomes a memcpy call, and a call in a GEMM
+    // tile's epilogue makes g++ keep accumulators on the stack inside the k loop.
     static T load_partial(const float* p, int n) {
-        float tmp[4] = {0, 0, 0, 0};
-        for (int i = 0; i < n; ++i) tmp[i] = p[i];
-        return vld1q_f32(tmp);
+        T v = vsetq_lane_f32(p[0], vdupq_n_f32(0.0f), 0);
+        if (n > 1) v = vsetq_lane_f32(p[1], v, 1);
+        if (n > 2) v = vsetq_lane_f32(p[2], v, 2);
+        return v;
     }
     static void store_partial(float* p, T v, int n) {
-        float tmp[4];
-        vst1q_f32(tmp, v);
-        for (int i = 0; i < n; ++i) p[i] = tmp[i];
+        p[0] = vgetq_lane_f32(v, 0);
+        if (n > 1) p[1] = vgetq_lane_f32(v, 1);
+        if (n > 2) p[2] = vgetq_lane_f32(v, 2);
     }
     static T add(T a, T b) { return vaddq_f32(a, b); }
     static T sub(T a, T b) { return vsubq_f32(a, b); }

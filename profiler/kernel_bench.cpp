@@ -70,13 +70,17 @@ namespace {
 
 // Ops per second of the best of 20 windows of probe(iters), each ~`seconds`/4: the peak is the
 // least disturbed window, and short windows are more likely to escape other processes' time slices.
+// The probe runs for 0.2 s first: a core that was idle raises its clock over tens of milliseconds,
+// and a peak timed before that would read below what the GEMMs reach afterwards.
 double best_probe_rate(const std::function<void(long)>& probe, double ops_per_iter, double seconds) {
     long iters = 1 << 14;
+    const double start = now_seconds();
     for (;;) {
         double s = now_seconds();
         probe(iters);
-        if (now_seconds() - s > seconds / 8 || iters > (1L << 40)) break;
-        iters *= 2;
+        const double t = now_seconds();
+        if ((t - s > seconds / 8 && t - start > 0.2) || iters > (1L << 40)) break;
+        if (t - s <= seconds / 8) iters *= 2;
     }
     iters *= 2;
     double best = 0;

@@ -325,6 +325,7 @@ TEST_CASE("classify: bad command lines are one-line errors") {
 }
 
 TEST_CASE("classify: the real ViT-Tiny gives timm's top-1 on its 8 reference ImageNet images") {
+    if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/reference/images.txt", list);
     POMT_REQUIRE_SHARED("data/imagenet-val-1300/images", images_dir);
     const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";

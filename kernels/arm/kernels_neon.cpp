@@ -6,11 +6,11 @@ namespace pomt {
 namespace {
 
 struct Tiles {
-    // GEMM and attention 6 rows × 1 panel (6 × 16): 24 q accumulators + 4 of W + the broadcast fit
-    // the 32 registers; 24 independent chains cover the FMA latency of Cortex-A72 (7 cycles) and
-    // A76 (4) on two pipes.
-    static constexpr int gemm_rows = 6, gemm_panels = 1;
-    static constexpr int attn_rows = 6, attn_panels = 1;
+    // GEMM and attention 5 rows × 1 panel (5 × 16): 20 q accumulators + 4 of W + 5 of A fit the 32
+    // registers (6 rows need 34: g++ then spills accumulators inside the k loop); 20 independent
+    // chains cover the FMA latency × pipes of Cortex-A72 (10 × 1 in LLVM's model) and A76 (4 × 2).
+    static constexpr int gemm_rows = 5, gemm_panels = 1;
+    static constexpr int attn_rows = 5, attn_panels = 1;
     static constexpr int fma_chains = 16;
 };
 

@@ -20,8 +20,9 @@ struct Ops : simd::Int8Avx2Base {
 
 struct Tiles {
     // 6 rows × 1 panel: 12 ymm accumulators + 2 of W + the broadcast fit the 16 registers.
-    // The peak probe: 4 × 2 chains, its operands in registers too.
-    static constexpr int probe_rows = 4, probe_vectors = 2;
+    // The peak probe: 6 × 2 chains on 2 A and 2 W registers (16 ymm): vpdpbusd's latency × pipes
+    // is 5 × 2 on Alder Lake, so 8 chains would reach only 80 % of its peak.
+    static constexpr int probe_rows = 6, probe_vectors = 2, probe_a_regs = 2;
     static constexpr int rows = 6, panels = 1;
 };
 
