@@ -107,8 +107,9 @@ TEST_CASE("int8: Model::quantized makes every Linear int8 and keeps the rest") {
 }
 
 // Every fixture family (one image each): the Session's int8 pass against its simulation, and
-// against timm's fp32 logits.
-TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+// against timm's fp32 logits. One test case per attention precision (qemu runs the int8 one only).
+namespace {
+void check_int8_fixtures(const std::string& attention) {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     for (const std::string& name : pomt_test::fixture_names()) {
         if (name == "deit_tiny") continue;  // 12 blocks: the reference pass is slow (the real ViT-Tiny below)
@@ -119,23 +120,30 @@ TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 
         const NpyArray x = read_npy(folder + "/input.npy");
         const std::vector<float> timm = npy_values(folder + "/logits.npy");
         const int batch = int(x.shape[0]);
-        for (const char* attention : kAttention) {
-            CAPTURE(attention);
-            auto q = int8_of(*fp32, attention);
-            Session session(q, 2);
-            const std::vector<float> fast = session.run(x.data.data(), batch);
-            const std::vector<float> simulated = forward_reference(*q, x.data.data(), batch);
-            const double to_timm = relative_l2(fast, timm), simulated_to_timm = relative_l2(simulated, timm);
-            INFO(name << ": fast int8 vs timm " << to_timm << ", int8 simulation vs timm " << simulated_to_timm
-                      << ", fast vs simulation " << relative_l2(fast, simulated));
-            CHECK(to_timm >= kMinQuantizationEffect);
-            CHECK(to_timm <= kFixtureInt8VsFp32);
-            CHECK(simulated_to_timm <= kFixtureInt8VsFp32);
-            const int outs = session.outputs();
-            CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
-            if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
-        }
+        auto q = int8_of(*fp32, attention);
+        Session session(q, 2);
+        const std::vector<float> fast = session.run(x.data.data(), batch);
+        const std::vector<float> simulated = forward_reference(*q, x.data.data(), batch);
+        const double to_timm = relative_l2(fast, timm), simulated_to_timm = relative_l2(simulated, timm);
+        INFO(name << ": fast int8 vs timm " << to_timm << ", int8 simulation vs timm " << simulated_to_timm
+                  << ", fast vs simulation " << relative_l2(fast, simulated));
+        CHECK(to_timm >= kMinQuantizationEffect);
+        CHECK(to_timm <= kFixtureInt8VsFp32);
+        CHECK(simulated_to_timm <= kFixtureInt8VsFp32);
+        const int outs = session.outputs();
+        CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
+        if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
     }
+}
+
+}  // namespace
+
+TEST_CASE("int8 fixtures with int8 attention: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+    check_int8_fixtures("int8");
+}
+
+TEST_CASE("int8 fixtures with fp32 attention: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+    check_int8_fixtures("fp32");
 }
 
 TEST_CASE("int8: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
