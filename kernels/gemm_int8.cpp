@@ -95,6 +95,28 @@ void gemm_int8_accumulators(int m, const QuantizedRows& a, const Int8Weights& w,
     run_tiles(m, a, w, nullptr, 0, &kNone, acc, ldacc, pool);
 }
 
+void gemm_int8_then(int m, const QuantizedRows& a, const Int8Weights& w, float* c, int ldc, const Epilogue& ep,
+                    const std::function<void(int r0, int r1)>& after, ThreadPool* pool) {
+    if (m <= 0 || w.n <= 0) return;
+    const Int8Kernels& kern = active_int8_kernels();
+    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
+    const int col_tiles = (panels + kern.panels - 1) / kern.panels;
+    const int row_blocks = (m + kern.rows - 1) / kern.rows;
+    const int threads = useful_threads(pool, m, w);
+    auto run = [&](int rb) {
+        int r0, r1;
+        split_range(m, row_blocks, rb, &r0, &r1);
+        for (int ct = 0; ct < col_tiles; ++ct)
+            kern.tile(make_tile(kern, a, w, ct, r0, r1, c + size_t(r0) * ldc, ldc, &ep, nullptr, 0));
+        after(r0, r1);
+    };
+    if (threads == 1) {
+        for (int rb = 0; rb < row_blocks; ++rb) run(rb);
+    } else {
+        pool->run_shared(row_blocks, run);
+    }
+}
+
 // One work item per row block: its rows across every column tile into the thread's scratch, then
 // quantized from there while still in cache. The floats are those gemm_int8 writes (same tiles,
 // same epilogue), so the result equals gemm_int8 followed by quantize_rows.

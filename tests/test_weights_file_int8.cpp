@@ -70,7 +70,7 @@ TEST_CASE("pomt v3: quantize → save → load keeps the int8 bytes and the logi
     const json::Value h = header_of(bytes);
     CHECK(h.find("version")->as_int("") == 3);
     CHECK(h.find("quantization")->dump() ==
-          R"({"precision":"int8","weights":"per-output-channel symmetric","activations":"per-token dynamic",)"
+          R"({"precision":"int8","weights":"per-output-channel symmetric","activations":"per-token dynamic","attention":"fp32",)"
           R"("calibration":"none"})");
     const std::vector<json::Value>& table = h.find("tensors")->as_array("");
     int int8 = 0;
@@ -273,7 +273,7 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
     const std::string out = dir + "/q.pomt";
     auto r = run_pomt({"quantize", in, "-o", out});
     REQUIRE(r.exit_code == 0);
-    CHECK(r.out.find("int8 (format v3), calibration none") != std::string::npos);
+    CHECK(r.out.find("int8 (format v3), attention fp32, calibration none") != std::string::npos);
     // The file is quantize_model's model, byte for byte.
     save_model(*quantize_model(*Model::load(in), QuantizeOptions()), dir + "/lib.pomt");
     CHECK(pomt_test::read_bytes(out) == pomt_test::read_bytes(dir + "/lib.pomt"));
