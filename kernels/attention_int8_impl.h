@@ -28,29 +28,9 @@ constexpr Epilogue kPlain{};
 inline void row_block(const Int8Kernels& kern, const QuantizedRows& a, int row0, int rows, const Int8Weights& w,
                       float* c, int ldc, int32_t* acc, int ldacc) {
     const int all_panels = (w.n + kGemmPanel - 1) / kGemmPanel;
-    for (int p0 = 0; p0 < all_panels; p0 += kern.panels) {
-        Int8Tile t;
-        t.row0 = row0;
-        t.rows = rows;
-        t.col0 = p0 * kGemmPanel;
-        t.panels = std::min(kern.panels, all_panels - p0);
-        t.cols = std::min(t.panels * kGemmPanel, w.n - t.col0);
-        t.groups = quantized_row_bytes(w.k) / kInt8Group;
-        t.a = a.q + size_t(row0) * a.ld;
-        t.lda = a.ld;
-        t.a_scale = a.scale + row0;
-        t.a_offset = a.offset + row0;
-        t.panel_stride = size_t(kGemmPanel) * quantized_row_bytes(w.k);
-        t.panel = w.panels + size_t(p0) * t.panel_stride;
-        t.w_scale = w.scale + t.col0;
-        t.w_sum = w.sum + t.col0;
-        t.c = c ? c + t.col0 : nullptr;
-        t.ldc = ldc;
-        t.ep = &kPlain;
-        t.acc = acc ? acc + t.col0 : nullptr;
-        t.ldacc = ldacc;
-        kern.tile(t);
-    }
+    const int col_tiles = (all_panels + kern.panels - 1) / kern.panels;
+    for (int ct = 0; ct < col_tiles; ++ct)
+        kern.tile(int8_tile(kern, a, w, ct, row0, row0 + rows, c, ldc, &kPlain, acc, ldacc));
 }
 
 // Stage 1 for query rows [i0, i0 + m): the logits, row r at x + r·ldx (ldx ≥ tokens rounded up to

@@ -11,17 +11,8 @@
 using namespace pomt;
 using pomt_test::run_pomt;
 
-namespace {
-
-using Fixture = pomt_test::ModelAndImages;
-
-// depth 3, 17 tokens, 4 classes; `images` BMPs with labels i % 4.
-Fixture make_fixture(int images) { return pomt_test::model_and_images(3, 9, images); }
-
-}  // namespace
-
 TEST_CASE("eval: accuracy, JSON, predictions and bad lists") {
-    Fixture f = make_fixture(12);
+    pomt_test::ModelAndImages f = pomt_test::model_and_images(3, 9, 12);  // depth 3, 17 tokens, 4 classes
     auto r = run_pomt({"eval", "-m", f.model, "--data", f.list, "--json", "--quiet", "--threads", "2", "--latency-runs", "3",
                        "--predictions", f.dir + "/pred.tsv"});
     INFO(r.err);

@@ -14,17 +14,8 @@
 using namespace pomt;
 using pomt_test::run_pomt;
 
-namespace {
-
-using Fixture = pomt_test::ModelAndImages;
-
-// depth 3, 17 tokens, 4 classes; `images` BMPs with labels i % 4.
-Fixture make_fixture(int images) { return pomt_test::model_and_images(3, 9, images); }
-
-}  // namespace
-
 TEST_CASE("schedule: writes a schedule that run accepts, with the search recorded") {
-    Fixture f = make_fixture(8);
+    pomt_test::ModelAndImages f = pomt_test::model_and_images(3, 9, 8);  // depth 3, 17 tokens, 4 classes
     const std::string out = f.dir + "/s.json";
     auto r = run_pomt({"schedule", "-m", f.model, "--data", f.list, "--images", "8", "--fast", "--layer", "1", "--threads", "1",
                        "--verify-runs", "3", "--quiet", "-o", out, "--svg-prefix", f.dir + "/curves"});
@@ -58,7 +49,7 @@ TEST_CASE("schedule: writes a schedule that run accepts, with the search recorde
 }
 
 TEST_CASE("schedule: bad input is refused before any work") {
-    Fixture f = make_fixture(2);
+    pomt_test::ModelAndImages f = pomt_test::model_and_images(3, 9, 2);  // depth 3, 17 tokens, 4 classes
     auto expect = [&](std::vector<std::string> extra, const std::string& needle) {
         std::vector<std::string> args = {"schedule", "-m", f.model, "--data", f.list, "--quiet"};
         args.insert(args.end(), extra.begin(), extra.end());
