@@ -284,8 +284,15 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
     CHECK(r.out.find("precision       int8: weights per-output-channel symmetric, activations per-token dynamic") !=
           std::string::npos);
     CHECK(r.out.find("calibration     none") != std::string::npos);
+    CHECK(r.out.find("attention       fp32") != std::string::npos);
     r = run_pomt({"info", in});
     CHECK(r.out.find("precision       fp32") != std::string::npos);
+    // --attention int8: recorded in the file and shown.
+    r = run_pomt({"quantize", in, "-o", dir + "/qa.pomt", "--attention", "int8"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("int8 (format v3), attention int8, calibration none") != std::string::npos);
+    CHECK(Model::load(dir + "/qa.pomt")->int8_attention());
+    CHECK(run_pomt({"info", dir + "/qa.pomt"}).out.find("attention       int8") != std::string::npos);
     r = run_pomt({"info", out, "--json"});
     CHECK(r.out.find(R"("quantization":{"precision":"int8",)") != std::string::npos);
 
@@ -310,6 +317,11 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
         {{"quantize", in, "-o", in}, "overwrite the input"},
         {{"quantize", dir + "/none.pomt", "-o", dir + "/x.pomt"}, "none.pomt"},
         {{"quantize", in, "-o", dir + "/x.pomt", "--bogus"}, "--bogus"},
+        {{"quantize", in, "-o", dir + "/x.pomt", "--attention", "bf16"}, "--attention must be int8 or fp32"},
+        {{"quantize", in, "-o", dir + "/x.pomt", "--attention"}, "--attention"},
+        {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int8", "--attention", "int4", "-o",
+          dir + "/x.pomt"},
+         "int4"},
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int4", "-o", dir + "/x.pomt"}, "int4"},
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--data", list, "-o", dir + "/x.pomt"},
          "--quantize int8 only"},
