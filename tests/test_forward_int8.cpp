@@ -131,7 +131,16 @@ void check_int8_fixtures(const std::string& attention) {
         CHECK(to_timm <= kFixtureInt8VsFp32);
         CHECK(simulated_to_timm <= kFixtureInt8VsFp32);
         const int outs = session.outputs();
-        CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
+        if (attention == "fp32") {
+            CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
+        } else {
+            // int8 attention quantizes Q, K, V and the probabilities too: where the fast path's
+            // floats and the simulation's differ by rounding (another FMA order at each level), a
+            // value on a quantizer's rounding boundary moves by a whole step, so the two need not
+            // agree on a near-tied top-1 (deit3_micro under qemu's NEON: 0.025 apart, 0.23 from
+            // timm). They stay within a quarter of the quantization effect of each other.
+            CHECK(relative_l2(fast, simulated) <= 0.25 * to_timm);
+        }
         if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
     }
 }
