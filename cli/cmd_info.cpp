@@ -34,6 +34,7 @@ int cmd_info(const Args& args) {
         if (m.quantization.precision != "fp32") {
             q.set("weights", json::Value::string(m.quantization.weights));
             q.set("activations", json::Value::string(m.quantization.activations));
+            q.set("attention", json::Value::string(m.quantization.attention));
             q.set("calibration", json::Value::string(m.quantization.calibration));
             if (!m.quantization.calibration_details.as_object("").empty())
                 q.set("calibration_details", m.quantization.calibration_details);
@@ -59,6 +60,9 @@ int cmd_info(const Args& args) {
     } else {
         std::printf("precision       %s: weights %s, activations %s\n", q.precision.c_str(), q.weights.c_str(),
                     q.activations.c_str());
+        std::printf("attention       %s\n", q.attention == "int8"
+                                                ? "int8 (Q, K, V per token and head, probabilities per row; softmax fp32)"
+                                                : "fp32");
         std::printf("calibration     %s\n", q.calibration_text().c_str());
         std::printf("int8 kernels    %s on this CPU (POMT_INT8 selects another)\n", active_int8_variant());
     }

@@ -20,6 +20,9 @@ QuantizeOptions quantize_options_from_args(const Args& args) {
         fail("--root and --images need --data (the calibration image list)");
     if (args.has("--data") && o.calibration.data.empty()) fail("--data needs an image list or folder");
     o.threads = args.get_int("--threads", 0, 1, 1024);
+    o.attention = args.get("--attention", o.attention);
+    if (o.attention != "int8" && o.attention != "fp32")
+        fail("--attention must be int8 or fp32, got '" + o.attention + "'");
     return o;
 }
 
@@ -32,8 +35,9 @@ int cmd_quantize(const Args& args) {
     quantize_file(input, output, quantize_options_from_args(args));
     if (!args.has("--quiet")) {
         WeightsFile f(output);
-        std::printf("wrote %s: %s, int8 (format v%u), calibration %s\n", output.c_str(),
-                    f.meta().model.architecture.c_str(), f.version(), f.meta().quantization.calibration_text().c_str());
+        std::printf("wrote %s: %s, int8 (format v%u), attention %s, calibration %s\n", output.c_str(),
+                    f.meta().model.architecture.c_str(), f.version(), f.meta().quantization.attention.c_str(),
+                    f.meta().quantization.calibration_text().c_str());
     }
     return 0;
 }

@@ -52,6 +52,7 @@ std::vector<OptionSpec> calibration_options(const char* data_help) {
         {"--root", "DIR", "the folder --data's paths are relative to (default: the list's folder)"},
         {"--images", "N", "calibrate on the first N images of --data (default 256; 0: all)"},
         {"--threads", "N", "threads for the calibration (default: all cores)"},
+        {"--attention", "int8|fp32", "the attention's Q·Kᵀ and P·V in int8 or fp32 (default)"},
     };
 }
 

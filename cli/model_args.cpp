@@ -26,7 +26,7 @@ std::shared_ptr<const Model> load_model_from_args(const Args& args) {
         int seed = args.get_int("--seed", 0, 0, 1 << 30);
         model = Model::random(args.get("--arch"), uint64_t(seed));
     }
-    check_model_memory(model->config(), default_memory_limit());
+    check_model_memory(model->config(), default_memory_limit(), model->is_int8(), model->int8_attention());
     return model;
 }
 

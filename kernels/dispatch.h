@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "kernels/attention.h"
+#include "kernels/attention_int8.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/isa.h"
 #include "kernels/reductions.h"
@@ -22,6 +23,9 @@ struct IsaKernels {
     void (*layernorm)(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,
                       const float* beta, float eps);
     void (*attention)(const AttentionHead& a);
+    void (*attention_int8)(const AttentionHeadInt8& a, const Int8AttentionTrace* trace);
+    void (*attention_int8_scores)(const AttentionHeadInt8& a, float* logits, size_t ld);
+    void (*attention_int8_pv)(const AttentionHeadInt8& a, const float* probs, size_t ld);
     void (*head_max_column_sums)(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
                                  float* out);
     // Runs `iters` steps of independent FMA chains on full vectors (the peak-throughput probe of

@@ -12,20 +12,7 @@
 
 namespace pomt {
 
-namespace {
-
-// As the fp32 driver (kernels/gemm.cpp): whole column tiles per work item, cut into row chunks
-// when there are too few tiles for a balanced share.
-constexpr int kItemsPerThread = 4;
-
-int useful_threads(ThreadPool* pool, int m, const Int8Weights& w) {
-    int threads = pool ? pool->size() : 1;
-    if (2.0 * m * w.n * w.k < 2e6) threads = 1;  // below this a parallel region costs more than it saves
-    return threads;
-}
-
-// The tile of column tile `ct` (of kern.panels panels) for rows [r0, r1); c / acc point at row r0, column 0.
-Int8Tile make_tile(const Int8Kernels& kern, const QuantizedRows& a, const Int8Weights& w, int ct, int r0,
+Int8Tile int8_tile(const Int8Kernels& kern, const QuantizedRows& a, const Int8Weights& w, int ct, int r0,
                    int r1, float* c, int ldc, const Epilogue* ep, int32_t* acc, int ldacc) {
     const int all_panels = (w.n + kGemmPanel - 1) / kGemmPanel, p0 = ct * kern.panels;
     Int8Tile t;
@@ -51,6 +38,19 @@ Int8Tile make_tile(const Int8Kernels& kern, const QuantizedRows& a, const Int8We
     return t;
 }
 
+namespace {
+
+// As the fp32 driver (kernels/gemm.cpp): whole column tiles per work item, cut into row chunks
+// when there are too few tiles for a balanced share.
+constexpr int kItemsPerThread = 4;
+
+int useful_threads(ThreadPool* pool, int m, const Int8Weights& w) {
+    int threads = pool ? pool->size() : 1;
+    if (2.0 * m * w.n * w.k < 2e6) threads = 1;  // below this a parallel region costs more than it saves
+    return threads;
+}
+
+
 // Column tiles outer, their row blocks inner: a tile's panels (k × 16 bytes per panel) stay in
 // L1/L2 while the rows of A stream past them.
 void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, int ldc, const Epilogue* ep,
@@ -70,7 +70,7 @@ void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, in
         for (int rb = rb0; rb < rb1; ++rb) {
             int r0, r1;
             split_range(m, row_blocks, rb, &r0, &r1);
-            kern.tile(make_tile(kern, a, w, ct, r0, r1, c ? c + size_t(r0) * ldc : nullptr, ldc, ep,
+            kern.tile(int8_tile(kern, a, w, ct, r0, r1, c ? c + size_t(r0) * ldc : nullptr, ldc, ep,
                                 acc ? acc + size_t(r0) * ldacc : nullptr, ldacc));
         }
     };
@@ -80,6 +80,28 @@ void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, in
     } else {
         pool->run_shared(items, run);
     }
+}
+
+// The fused drivers' split: one work item per row block of kern.rows rows, every column tile of
+// the block in it, so `fn(r0, r1)` can finish the block's rows while they are in cache.
+template <class Fn>
+void for_each_row_block(int m, const Int8Weights& w, ThreadPool* pool, const Int8Kernels& kern, Fn&& fn) {
+    const int row_blocks = (m + kern.rows - 1) / kern.rows;
+    auto run = [&](int rb) {
+        int r0, r1;
+        split_range(m, row_blocks, rb, &r0, &r1);
+        fn(r0, r1);
+    };
+    if (useful_threads(pool, m, w) == 1) {
+        for (int rb = 0; rb < row_blocks; ++rb) run(rb);
+    } else {
+        pool->run_shared(row_blocks, run);
+    }
+}
+
+int column_tiles(const Int8Kernels& kern, const Int8Weights& w) {
+    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
+    return (panels + kern.panels - 1) / kern.panels;
 }
 
 }  // namespace
@@ -95,6 +117,18 @@ void gemm_int8_accumulators(int m, const QuantizedRows& a, const Int8Weights& w,
     run_tiles(m, a, w, nullptr, 0, &kNone, acc, ldacc, pool);
 }
 
+void gemm_int8_then(int m, const QuantizedRows& a, const Int8Weights& w, float* c, int ldc, const Epilogue& ep,
+                    const std::function<void(int r0, int r1)>& after, ThreadPool* pool) {
+    if (m <= 0 || w.n <= 0) return;
+    const Int8Kernels& kern = active_int8_kernels();
+    const int col_tiles = column_tiles(kern, w);
+    for_each_row_block(m, w, pool, kern, [&](int r0, int r1) {
+        for (int ct = 0; ct < col_tiles; ++ct)
+            kern.tile(int8_tile(kern, a, w, ct, r0, r1, c + size_t(r0) * ldc, ldc, &ep, nullptr, 0));
+        after(r0, r1);
+    });
+}
+
 // One work item per row block: its rows across every column tile into the thread's scratch, then
 // quantized from there while still in cache. The floats are those gemm_int8 writes (same tiles,
 // same epilogue), so the result equals gemm_int8 followed by quantize_rows.
@@ -102,27 +136,17 @@ void gemm_int8_quantized(int m, const QuantizedRows& a, const Int8Weights& w, co
                          QuantizedRows& out, ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
     const Int8Kernels& kern = active_int8_kernels();
-    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
-    const int col_tiles = (panels + kern.panels - 1) / kern.panels;
-    const int row_blocks = (m + kern.rows - 1) / kern.rows;
-    const int threads = useful_threads(pool, m, w);
-    auto run = [&](int rb) {
-        int r0, r1;
-        split_range(m, row_blocks, rb, &r0, &r1);
+    const int col_tiles = column_tiles(kern, w);
+    for_each_row_block(m, w, pool, kern, [&](int r0, int r1) {
         float* rows = thread_scratch(size_t(kern.rows) * w.n);
         for (int ct = 0; ct < col_tiles; ++ct)
-            kern.tile(make_tile(kern, a, w, ct, r0, r1, rows, w.n, &ep, nullptr, 0));
+            kern.tile(int8_tile(kern, a, w, ct, r0, r1, rows, w.n, &ep, nullptr, 0));
         QuantizedRows o = out;
         o.q += size_t(r0) * out.ld;
         o.scale += r0;
         o.offset += r0;
         quantize_rows(rows, w.n, r1 - r0, w.n, o);
-    };
-    if (threads == 1) {
-        for (int rb = 0; rb < row_blocks; ++rb) run(rb);
-    } else {
-        pool->run_shared(row_blocks, run);
-    }
+    });
 }
 
 }  // namespace pomt

@@ -16,6 +16,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "kernels/gemm.h"
@@ -58,6 +59,12 @@ void gemm_int8(int m, const QuantizedRows& a, const Int8Weights& w, float* c, in
 // floats of a row never leave the thread's scratch (the MLP: fc1 + GELU → quantized input of fc2).
 void gemm_int8_quantized(int m, const QuantizedRows& a, const Int8Weights& w, const Epilogue& ep,
                          QuantizedRows& out, ThreadPool* pool);
+
+// gemm_int8 row block by row block: each block's rows across every column tile into c, then
+// `after(r0, r1)` on those rows while they are still in cache (int8 attention quantizes each head's
+// q, k and v there, vit/forward.cpp). c is the same as gemm_int8's.
+void gemm_int8_then(int m, const QuantizedRows& a, const Int8Weights& w, float* c, int ldc, const Epilogue& ep,
+                    const std::function<void(int r0, int r1)>& after, ThreadPool* pool);
 
 // The exact int32 accumulators alone, acc[i][j] = Σ_t aq[i][t]·wq[j][t] (kernel tests).
 void gemm_int8_accumulators(int m, const QuantizedRows& a, const Int8Weights& w, int32_t* acc, int ldacc,

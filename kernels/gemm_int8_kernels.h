@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/isa.h"
 
 namespace pomt {
@@ -67,6 +68,12 @@ bool int8_variant_supported(const char* name);  // built in and the CPU has it
 // best the CPU has within active_isa() (avx512 → avx512-vnni or avx512bw; avx2 → avx-vnni or avx2;
 // neon → neon-dot or neon; scalar → scalar).
 const Int8Kernels& active_int8_kernels();
+
+// The tile of column tile `ct` (kern.panels panels wide) for rows [r0, r1) of a·w: the drivers of
+// kernels/gemm_int8.cpp and the int8 attention (kernels/attention_int8_impl.h) build their tiles
+// with it. c / acc point at row r0, column 0 (null: not written); ep is applied to the floats.
+Int8Tile int8_tile(const Int8Kernels& kern, const QuantizedRows& a, const Int8Weights& w, int ct, int r0, int r1,
+                   float* c, int ldc, const Epilogue* ep, int32_t* acc, int ldacc);
 const char* active_int8_variant();
 // Forces a variant (tests, the bench); false if unsupported. Null or "" returns to the default.
 bool set_active_int8_variant(const char* name);

@@ -302,6 +302,15 @@ void attention(const AttentionHead& a) {
     }
 }
 
+}  // namespace simd
+}  // namespace pomt
+
+// int8 attention's fast path: its softmax is softmax_row above.
+#include "kernels/attention_int8_impl.h"
+
+namespace pomt {
+namespace simd {
+
 // A level's kernel table: every entry instantiated for V, with the tiles of `Tiles` (gemm_rows,
 // gemm_panels, attn_rows, attn_panels: rows × 16-column panels) and fma_chains chains in the FMA probe.
 template <class V, class Tiles>
@@ -315,6 +324,9 @@ constexpr IsaKernels kernel_table(Isa isa) {
             softmax_row<V>,
             layernorm_rows<V>,
             attention<V, Tiles::attn_rows, Tiles::attn_panels>,
+            attention_int8<V>,
+            attention_int8_scores<V>,
+            attention_int8_pv<V>,
             head_max_column_sums<V>,
             fma_loop<V, Tiles::fma_chains>,
             Tiles::fma_chains * V::lanes};

@@ -15,8 +15,9 @@ namespace pomt {
 
 namespace {
 
-// kQIn, kQHidden: an int8 model's quantized inputs of the D-wide Linears and of fc2.
-enum Slot { kH, kQkv, kAttnOut, kProbs, kMlp, kSizes, kLogSizes, kQIn, kQHidden, kSlots };
+// kQIn, kQHidden: an int8 model's quantized inputs of the D-wide Linears and of fc2; kHeads: int8
+// attention's quantized Q, K, V per (image, head), and its logits before the softmax.
+enum Slot { kH, kQkv, kAttnOut, kProbs, kMlp, kSizes, kLogSizes, kQIn, kQHidden, kHeads, kLogits, kSlots };
 
 // Adds the seconds since the previous lap (or the start) to an operation.
 class Laps {
@@ -75,6 +76,52 @@ void attention_unfused(const ModelConfig& c, ThreadPool* pool, const float* qkv,
     lap(BlockOp::AttnV);
 }
 
+// The logits of int8 attention's scores pass: every (image, head)'s rows, whole vectors wide.
+uint64_t int8_logits_floats(const ModelConfig& c, int batch, int n) {
+    return uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t((n + 15) / 16 * 16);
+}
+
+// int8 attention (kernels/attention_int8.h) in the same three timed passes: Q·Kᵀ on the int8 tiles
+// with its float corrections, the softmax rows, then P·V (P' formed, quantized and multiplied on
+// the tiles). The heads were quantized in the qkv GEMM's epilogue, as in the Session.
+void attention_int8_unfused(const ModelConfig& c, ThreadPool* pool, float* heads, int batch, int n,
+                            const float* log_sizes, float* logits, float* probs, float* out, Laps& lap) {
+    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim(), tasks = batch * H;
+    const size_t ld = size_t(n + 15) / 16 * 16;
+    auto head_task = [&](int t, const Int8Head& h) {
+        AttentionHeadInt8 a;
+        a.head = &h;
+        a.scale = 1.0f / std::sqrt(float(hd));
+        a.key_bias = log_sizes ? log_sizes + size_t(t / H) * n : nullptr;
+        a.out = out + size_t(t / H) * n * D + (t % H) * hd;
+        a.ld_out = D;
+        return a;
+    };
+    // `logits` rows are ld apart (whole vectors, int8_logits_floats); probs gets the softmax rows n apart.
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) {
+            const Int8Head h = int8_head_at(c, heads, n, t);
+            attention_int8_scores(head_task(t, h), logits + size_t(t) * n * ld, ld);
+        }
+    });
+    lap(BlockOp::Scores);
+    parallel_for(pool, tasks * n, 64, [&](int r0, int r1) {
+        for (int r = r0; r < r1; ++r) {
+            float* p = probs + size_t(r) * n;
+            std::memcpy(p, logits + size_t(r) * ld, size_t(n) * sizeof(float));
+            softmax_inplace(p, n);
+        }
+    });
+    lap(BlockOp::Softmax);
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) {
+            const Int8Head h = int8_head_at(c, heads, n, t);
+            attention_int8_pv(head_task(t, h), probs + size_t(t) * n * n, size_t(n));
+        }
+    });
+    lap(BlockOp::AttnV);
+}
+
 }  // namespace
 
 const char* block_op_name(BlockOp op) {
@@ -104,12 +151,14 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     const float eps = float(c.ln_eps);
     const bool tracks_sizes = pruner && pruner->tracks_sizes();
     const uint64_t rows_all = uint64_t(batch) * uint64_t(n);
-    const bool int8 = model.is_int8();
+    const bool int8 = model.is_int8(), int8_attention = model.int8_attention();
     const uint64_t floats = rows_all * uint64_t(6 * D + H + (tracks_sizes ? 2 : 0)) +
                             uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t(n) +
+                            (int8_attention ? uint64_t(int8_logits_floats(c, batch, n)) : 0) +
                             (int8 ? uint64_t(quantized_rows_floats(int(rows_all), D)) +
                                         uint64_t(quantized_rows_floats(int(rows_all), H))
-                                  : 0);
+                                  : 0) +
+                            (int8_attention ? uint64_t(int8_heads_floats(c, batch, n)) : 0);
     check_memory_limit(floats * sizeof(float), session_.memory_limit(),
                        "the per-operation block of " + std::to_string(batch) + (batch == 1 ? " image" : " images") +
                            " at " + std::to_string(n) + " tokens");
@@ -157,9 +206,21 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     Laps lap(times);
     normed(bp.qkv, bp.norm1);
     lap(BlockOp::Norm1);
-    linear(pool, bp.qkv, in, rows, qkv, 3 * D);
-    lap(BlockOp::Qkv);
-    attention_unfused(c, pool, qkv, batch, n, log_sizes, probs, attn_out, lap);
+    if (int8_attention) {
+        // The heads quantized in the qkv GEMM's epilogue, V's column sums after it: all timed as qkv.
+        float* heads = buffer(kHeads, int8_heads_floats(c, batch, n));
+        int8_heads_clear(pool, c, heads, batch, n);
+        linear_then(pool, bp.qkv, in.q, rows, qkv, 3 * D,
+                    [&](int r0, int r1) { quantize_qkv_heads(c, heads, qkv, n, r0, r1, true, true); });
+        int8_heads_finish(pool, c, heads, batch, n);
+        lap(BlockOp::Qkv);
+        float* logits = buffer(kLogits, int8_logits_floats(c, batch, n));
+        attention_int8_unfused(c, pool, heads, batch, n, log_sizes, logits, probs, attn_out, lap);
+    } else {
+        linear(pool, bp.qkv, in, rows, qkv, 3 * D);
+        lap(BlockOp::Qkv);
+        attention_unfused(c, pool, qkv, batch, n, log_sizes, probs, attn_out, lap);
+    }
     input_from(bp.proj, attn_out, D, D, kQIn);
     add_linear(pool, bp.proj, in, rows, bp.ls1, x, D);
     lap(BlockOp::Proj);

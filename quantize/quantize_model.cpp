@@ -60,12 +60,15 @@ std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
                                              const std::function<std::vector<float>(const TensorSpec&)>& values,
                                              const QuantizeOptions& o) {
     if (o.precision != "int8") fail("unknown quantization precision '" + o.precision + "' (only int8)");
+    if (o.attention != "int8" && o.attention != "fp32")
+        fail("unknown attention precision '" + o.attention + "' (int8 or fp32)");
     if (meta.quantization.precision != "fp32")
         fail("the model is already " + meta.quantization.precision + ": quantize its fp32 .pomt instead");
     const std::vector<std::string> images = calibration_images(o, meta.model.num_classes > 0 ? meta.model.num_classes : 1);
     WeightsMeta q = meta;
     q.quantization = QuantizationInfo();
     q.quantization.precision = "int8";
+    q.quantization.attention = o.attention;
     if (images.empty()) return Model::quantized(q, values);
     return calibrated(Model::from_values(meta, values), images, q, o);
 }

@@ -36,7 +36,7 @@ using namespace pomt;
 
 namespace {
 
-constexpr double kSimulationShare = 0.1;         // one block: |fast − simulation| ≤ this · |simulation − fp32|
+constexpr double kSimulationShare = 0.1;         // |fast − simulation| ≤ this · |simulation − fp32|
 constexpr double kMinQuantizationEffect = 1e-4;  // relative L2 int8 vs fp32 must be at least this
 // int8 outputs against timm's fp32 ones (relative L2). The real ViT-Tiny: measured 0.034 on its 8
 // reference images. The fixtures' 2–3-block models with random or truncated weights and tiny widths
@@ -54,12 +54,16 @@ std::shared_ptr<const Model> fp32_fixture(const std::string& folder) {
     return Model::load(o.output);
 }
 
-// The same model with every Linear in int8.
-std::shared_ptr<const Model> int8_of(const Model& fp32) {
+// The same model with every Linear in int8, and its attention's products in int8 or fp32.
+std::shared_ptr<const Model> int8_of(const Model& fp32, const std::string& attention) {
     WeightsMeta meta = fp32.meta();
     meta.quantization.precision = "int8";
+    meta.quantization.attention = attention;
     return Model::quantized(meta, [&](const TensorSpec& s) { return fp32.tensor_values(s); });
 }
+
+// Both attention precisions of an int8 model.
+const char* const kAttention[] = {"int8", "fp32"};
 
 // ‖a − b‖ / ‖b‖.
 double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
@@ -92,7 +96,7 @@ std::vector<float> test_images(const ModelConfig& c, int batch, double freq) {
 
 TEST_CASE("int8: Model::quantized makes every Linear int8 and keeps the rest") {
     auto fp32 = Model::random(pomt_test::small_config(2, 4), 5);
-    auto q = int8_of(*fp32);
+    auto q = int8_of(*fp32, "int8");
     CHECK(q->is_int8());
     CHECK(!fp32->is_int8());
     CHECK(q->patch_embed.is_int8());
@@ -103,8 +107,9 @@ TEST_CASE("int8: Model::quantized makes every Linear int8 and keeps the rest") {
 }
 
 // Every fixture family (one image each): the Session's int8 pass against its simulation, and
-// against timm's fp32 logits.
-TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+// against timm's fp32 logits. One test case per attention precision (qemu runs the int8 one only).
+namespace {
+void check_int8_fixtures(const std::string& attention) {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     for (const std::string& name : pomt_test::fixture_names()) {
         if (name == "deit_tiny") continue;  // 12 blocks: the reference pass is slow (the real ViT-Tiny below)
@@ -112,10 +117,10 @@ TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 
         CAPTURE(name);
         const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
         auto fp32 = fp32_fixture(folder);
-        auto q = int8_of(*fp32);
         const NpyArray x = read_npy(folder + "/input.npy");
         const std::vector<float> timm = npy_values(folder + "/logits.npy");
         const int batch = int(x.shape[0]);
+        auto q = int8_of(*fp32, attention);
         Session session(q, 2);
         const std::vector<float> fast = session.run(x.data.data(), batch);
         const std::vector<float> simulated = forward_reference(*q, x.data.data(), batch);
@@ -126,25 +131,47 @@ TEST_CASE("int8 fixtures: the Session and the int8 simulation keep timm's top-1 
         CHECK(to_timm <= kFixtureInt8VsFp32);
         CHECK(simulated_to_timm <= kFixtureInt8VsFp32);
         const int outs = session.outputs();
-        CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
+        if (attention == "fp32") {
+            CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
+        } else {
+            // int8 attention quantizes Q, K, V and the probabilities too: where the fast path's
+            // floats and the simulation's differ by rounding (another FMA order at each level), a
+            // value on a quantizer's rounding boundary moves by a whole step, so the two need not
+            // agree on a near-tied top-1 (deit3_micro under qemu's NEON: 0.025 apart, 0.23 from
+            // timm). They stay within a quarter of the quantization effect of each other.
+            CHECK(relative_l2(fast, simulated) <= 0.25 * to_timm);
+        }
         if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
     }
+}
+
+}  // namespace
+
+TEST_CASE("int8 fixtures with int8 attention: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+    check_int8_fixtures("int8");
+}
+
+TEST_CASE("int8 fixtures with fp32 attention: the Session and the int8 simulation keep timm's top-1 and stay near its fp32 outputs") {
+    check_int8_fixtures("fp32");
 }
 
 TEST_CASE("int8: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
     if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
-    auto q = int8_of(*fp32_fixture(folder));
+    auto fp32 = fp32_fixture(folder);
     const NpyArray x = read_npy(folder + "/reference/input.npy");
     const std::vector<float> timm = npy_values(folder + "/reference/logits.npy");
-    Session session(q, 2);
-    const std::vector<float> fast = session.run(x.data.data(), int(x.shape[0]));
-    const double to_timm = relative_l2(fast, timm);
-    INFO("int8 vs timm fp32, relative L2 " << to_timm);
-    CHECK(to_timm >= kMinQuantizationEffect);
-    CHECK(to_timm <= kRealInt8VsFp32);
-    CHECK(top1_per_row(fast, 1000) == top1_per_row(timm, 1000));
+    for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        Session session(int8_of(*fp32, attention), 2);
+        const std::vector<float> fast = session.run(x.data.data(), int(x.shape[0]));
+        const double to_timm = relative_l2(fast, timm);
+        INFO("int8 vs timm fp32, relative L2 " << to_timm);
+        CHECK(to_timm >= kMinQuantizationEffect);
+        CHECK(to_timm <= kRealInt8VsFp32);
+        CHECK(top1_per_row(fast, 1000) == top1_per_row(timm, 1000));
+    }
 }
 
 namespace {
@@ -164,7 +191,12 @@ ModelConfig small_variant(const char* arch, int depth) {
 }  // namespace
 
 // One block, where rounding flips stay rare (see the top): the fast int8 pass against its
-// simulation, value by value, on every family's layout.
+// simulation on every family's layout. A flip is discrete: an image either matches its simulation
+// to float rounding or differs by a flipped step (measured on these models: 0 or 0.05–0.13 of the
+// quantization effect, and int8 attention, which quantizes Q, K, V and the probabilities too, flips
+// a little more often). So each image is judged alone: at most kImages / 3 of them may carry a
+// flip, a flipped image stays within half its quantization effect, and the images without one
+// match to float rounding (1e-5 relative): a wrong fast path fails every image.
 TEST_CASE("int8: one block of every family matches the int8 simulation within a tenth of the quantization effect") {
     for (const char* arch : {"vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "deit3_small_patch16_224",
                              "vit_small_patch14_reg4_dinov2", "vit_base_patch32_clip_quickgelu_224",
@@ -175,19 +207,32 @@ TEST_CASE("int8: one block of every family matches the int8 simulation within a 
         ModelConfig c = small_variant(arch, 1);
         c.img_size = c.patch_size * 4;
         auto fp32 = Model::random(c, 17);
-        auto q = int8_of(*fp32);
-        // Six images: a decision that flips between the two passes (a value within float rounding
-        // of a quantization boundary moves one input by a whole step) is then one of many rows.
         constexpr int kImages = 6;
         const std::vector<float> images = test_images(c, kImages, 0.019);
-        Session session(q, 2);
-        const std::vector<float> fast = session.run(images.data(), kImages);
-        const std::vector<float> simulated = forward_reference(*q, images.data(), kImages);
         const std::vector<float> fp32_ref = forward_reference(*fp32, images.data(), kImages);
-        const double quantization = relative_l2(simulated, fp32_ref), departure = relative_l2(fast, simulated);
-        INFO("simulation vs fp32 " << quantization << ", fast vs simulation " << departure);
-        CHECK(quantization >= kMinQuantizationEffect);
-        CHECK(departure <= kSimulationShare * quantization);
+        for (const char* attention : kAttention) {
+            CAPTURE(attention);
+            auto q = int8_of(*fp32, attention);
+            Session session(q, 2);
+            const std::vector<float> fast = session.run(images.data(), kImages);
+            const std::vector<float> simulated = forward_reference(*q, images.data(), kImages);
+            const size_t outs = fast.size() / kImages;
+            int flipped = 0;
+            for (int i = 0; i < kImages; ++i) {
+                auto image = [&](const std::vector<float>& v) {
+                    return std::vector<float>(v.begin() + long(i * outs), v.begin() + long((i + 1) * outs));
+                };
+                const double quantization = relative_l2(image(simulated), image(fp32_ref));
+                const double departure = relative_l2(image(fast), image(simulated));
+                INFO("image " << i << ": simulation vs fp32 " << quantization << ", fast vs simulation " << departure);
+                CHECK(quantization >= kMinQuantizationEffect);
+                if (departure > 1e-5) {
+                    ++flipped;
+                    CHECK(departure <= 0.5 * quantization);
+                }
+            }
+            CHECK(flipped <= kImages / 3);
+        }
     }
 }
 
@@ -206,51 +251,54 @@ TEST_CASE("int8 pruning: every method runs, stays near the fp32 pruned reference
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/fixtures/micro";
     auto fp32 = fp32_fixture(folder);
-    auto q = int8_of(*fp32);
-    const ModelConfig& cfg = q->config();
-    const NpyArray x = read_npy(folder + "/input.npy");
-    Session session(q, 2);
-    struct Case {
-        const char* spec;
-        const char* file;
-    };
-    const Case cases[] = {{"pomt:R=56,layer=1", "logits_pomt_R56_L1.npy"},
-                          {"pomt:R=100,layer=2", "logits_pomt_R100_L2.npy"},
-                          {"topk:r=4", "logits_topk_r4.npy"},
-                          {"tome:r=8", "logits_tome_r8.npy"},
-                          {"tome:r=16", "logits_tome_r16.npy"},
-                          {"random:keep=100,seed=3", nullptr}};
-    const std::vector<float> images = test_images(cfg, 3, 0.013);
-    const size_t img = images.size() / 3;
-    for (const Case& c : cases) {
-        const std::string s = c.spec;
-        CAPTURE(s);
-        const ResolvedSchedule plan = resolve_schedule(spec(c.spec), cfg);
-        auto pruner = make_pruner(plan, cfg);
-        REQUIRE(pruner);
-        std::vector<int> tokens;
-        RunOptions opt;
-        opt.pruner = pruner.get();
-        opt.tokens_after_block = &tokens;
-        if (c.file) {
-            const std::vector<float> got = session.run(x.data.data(), 1, opt);
-            const std::vector<float> ref = npy_values(folder + "/" + c.file);
-            INFO("int8 pruned vs timm fp32 pruned, relative L2 " << relative_l2(got, ref));
-            CHECK(relative_l2(got, ref) <= kPrunedInt8VsFp32);
-            CHECK(top1_per_row(got, cfg.num_classes) == top1_per_row(ref, cfg.num_classes));
-            CHECK(tokens == plan.tokens_after_block);
-        }
-        // Pooled rows only (the default) against every row of the last block: the same bits.
-        const std::vector<float> pooled = session.run(images.data(), 3, opt);
-        RunOptions all_rows = opt;
-        all_rows.last_block_all_rows = true;
-        CHECK(session.run(images.data(), 3, all_rows) == pooled);
-        for (float v : pooled) CHECK(std::isfinite(v));
-        // Image by image.
-        for (int b = 0; b < 3; ++b) {
-            const std::vector<float> one = session.run(images.data() + b * img, 1, opt);
-            for (int k = 0; k < cfg.num_classes; ++k)
-                CHECK(one[size_t(k)] == doctest::Approx(pooled[size_t(b) * cfg.num_classes + size_t(k)]).epsilon(1e-4).scale(1e-3));
+    for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        auto q = int8_of(*fp32, attention);
+        const ModelConfig& cfg = q->config();
+        const NpyArray x = read_npy(folder + "/input.npy");
+        Session session(q, 2);
+        struct Case {
+            const char* spec;
+            const char* file;
+        };
+        const Case cases[] = {{"pomt:R=56,layer=1", "logits_pomt_R56_L1.npy"},
+                              {"pomt:R=100,layer=2", "logits_pomt_R100_L2.npy"},
+                              {"topk:r=4", "logits_topk_r4.npy"},
+                              {"tome:r=8", "logits_tome_r8.npy"},
+                              {"tome:r=16", "logits_tome_r16.npy"},
+                              {"random:keep=100,seed=3", nullptr}};
+        const std::vector<float> images = test_images(cfg, 3, 0.013);
+        const size_t img = images.size() / 3;
+        for (const Case& c : cases) {
+            const std::string s = c.spec;
+            CAPTURE(s);
+            const ResolvedSchedule plan = resolve_schedule(spec(c.spec), cfg);
+            auto pruner = make_pruner(plan, cfg);
+            REQUIRE(pruner);
+            std::vector<int> tokens;
+            RunOptions opt;
+            opt.pruner = pruner.get();
+            opt.tokens_after_block = &tokens;
+            if (c.file) {
+                const std::vector<float> got = session.run(x.data.data(), 1, opt);
+                const std::vector<float> ref = npy_values(folder + "/" + c.file);
+                INFO("int8 pruned vs timm fp32 pruned, relative L2 " << relative_l2(got, ref));
+                CHECK(relative_l2(got, ref) <= kPrunedInt8VsFp32);
+                CHECK(top1_per_row(got, cfg.num_classes) == top1_per_row(ref, cfg.num_classes));
+                CHECK(tokens == plan.tokens_after_block);
+            }
+            // Pooled rows only (the default) against every row of the last block: the same bits.
+            const std::vector<float> pooled = session.run(images.data(), 3, opt);
+            RunOptions all_rows = opt;
+            all_rows.last_block_all_rows = true;
+            CHECK(session.run(images.data(), 3, all_rows) == pooled);
+            for (float v : pooled) CHECK(std::isfinite(v));
+            // Image by image.
+            for (int b = 0; b < 3; ++b) {
+                const std::vector<float> one = session.run(images.data() + b * img, 1, opt);
+                for (int k = 0; k < cfg.num_classes; ++k)
+                    CHECK(one[size_t(k)] == doctest::Approx(pooled[size_t(b) * cfg.num_classes + size_t(k)]).epsilon(1e-4).scale(1e-3));
+            }
         }
     }
 }
@@ -264,46 +312,53 @@ TEST_CASE("int8: 1, 2 and 3 threads give identical logits, pruned or not") {
     for (const char* arch : {"vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "vit_base_patch16_siglip_224"}) {
         const std::string name = arch;
         CAPTURE(name);
-        auto q = int8_of(*Model::random(small_variant(arch, 3), 9));
-        const std::vector<float> images = test_images(q->config(), 2, 0.011);
-        for (const char* s : {"none", "tome:r=3", "pomt:R=5,layer=1"}) {
-            CAPTURE(s);
-            if (std::string(s).find("pomt") == 0 && !q->config().class_token) continue;  // POMT ranks by the class token
-            std::unique_ptr<TokenPruner> pruner;
-            if (std::string(s) != "none") pruner = make_pruner(spec(s), q->config());
-            RunOptions opt;
-            opt.pruner = pruner.get();
-            std::vector<float> first;
-            for (int threads : {1, 2, 3}) {
-                Session session(q, threads);
-                const std::vector<float> got = session.run(images.data(), 2, opt);
-                if (first.empty()) first = got;
-                else CHECK(got == first);
+        for (const char* attention : kAttention) {
+            CAPTURE(attention);
+            auto q = int8_of(*Model::random(small_variant(arch, 3), 9), attention);
+            const std::vector<float> images = test_images(q->config(), 2, 0.011);
+            for (const char* s : {"none", "tome:r=3", "pomt:R=5,layer=1"}) {
+                CAPTURE(s);
+                if (std::string(s).find("pomt") == 0 && !q->config().class_token) continue;  // POMT ranks by the class token
+                std::unique_ptr<TokenPruner> pruner;
+                if (std::string(s) != "none") pruner = make_pruner(spec(s), q->config());
+                RunOptions opt;
+                opt.pruner = pruner.get();
+                std::vector<float> first;
+                for (int threads : {1, 2, 3}) {
+                    Session session(q, threads);
+                    const std::vector<float> got = session.run(images.data(), 2, opt);
+                    if (first.empty()) first = got;
+                    else CHECK(got == first);
+                }
             }
         }
     }
 }
 
 TEST_CASE("int8 memory limit: the workspace counts the quantized buffers and a run at the estimate fits") {
-    const auto q = int8_of(*Model::random(pomt_test::tiny_config(2), 1));
-    const ModelConfig& c = q->config();
-    const uint64_t one = Session::workspace_bytes(c, 1, false, false, true);
-    CHECK(one != Session::workspace_bytes(c, 1));  // the int8 buffers differ from the fp32 ones
-    CHECK(Session::workspace_bytes(c, 4, false, false, true) > 3 * one);
-    std::vector<float> x(size_t(4) * 3 * c.img_size * c.img_size, 0.25f);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += float(i % 7) * 0.1f;
-    Session s(q, 2);
-    s.set_memory_limit(one);
-    CHECK(s.run(x.data(), 1).size() == size_t(c.num_classes));  // exactly enough
-    pomt_test::expect_error([&] { s.run(x.data(), 4); }, "the forward pass of 4 images at 5 tokens needs ");
-    Session small(q, 1);
-    small.set_memory_limit(one - 1);
-    pomt_test::expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
-    pomt_test::expect_error([&] { check_model_memory(c, one - 1, true); }, "for one image needs");
-    check_model_memory(c, one, true);
-    // With attention maps and sizes kept (a ToMe/POMT pruner) the estimate grows and still bounds.
-    const uint64_t pruned = Session::workspace_bytes(c, 2, true, true, true);
-    CHECK(pruned > Session::workspace_bytes(c, 2, false, false, true));
+    for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        const auto q = int8_of(*Model::random(pomt_test::tiny_config(2), 1), attention);
+        const ModelConfig& c = q->config();
+        const bool ia = q->int8_attention();  // its quantized heads count too
+        const uint64_t one = Session::workspace_bytes(c, 1, false, false, true, ia);
+        CHECK(one != Session::workspace_bytes(c, 1));  // the int8 buffers differ from the fp32 ones
+        CHECK(Session::workspace_bytes(c, 4, false, false, true, ia) > 3 * one);
+        std::vector<float> x(size_t(4) * 3 * c.img_size * c.img_size, 0.25f);
+        for (size_t i = 0; i < x.size(); ++i) x[i] += float(i % 7) * 0.1f;
+        Session s(q, 2);
+        s.set_memory_limit(one);
+        CHECK(s.run(x.data(), 1).size() == size_t(c.num_classes));  // exactly enough
+        pomt_test::expect_error([&] { s.run(x.data(), 4); }, "the forward pass of 4 images at 5 tokens needs ");
+        Session small(q, 1);
+        small.set_memory_limit(one - 1);
+        pomt_test::expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
+        pomt_test::expect_error([&] { check_model_memory(c, one - 1, true, ia); }, "for one image needs");
+        check_model_memory(c, one, true, ia);
+        // With attention maps and sizes kept (a ToMe/POMT pruner) the estimate grows and still bounds.
+        const uint64_t pruned = Session::workspace_bytes(c, 2, true, true, true, ia);
+        CHECK(pruned > Session::workspace_bytes(c, 2, false, false, true, ia));
+    }
 }
 
 // The profiler's entry (Session::run_blocks) and its op-by-op block run int8 blocks: the two agree
@@ -312,30 +367,33 @@ TEST_CASE("int8 memory limit: the workspace counts the quantized buffers and a r
 TEST_CASE("int8: run_blocks and the profiler's op-by-op block run the int8 blocks") {
     ModelConfig c = pomt_test::small_config(3, 4);
     auto fp32 = Model::random(c, 21);
-    auto q = int8_of(*fp32);
-    const int D = c.embed_dim, n = c.num_tokens(), batch = 2;
-    std::vector<float> tokens(size_t(batch) * n * D);
-    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = float(std::sin(double(i) * 0.05));
-    Session session(q, 2), session32(fp32, 2);
-    std::vector<float> blocks = tokens, blocks32 = tokens, ops = tokens;
-    CHECK(session.run_blocks(blocks.data(), batch, n, 0, c.depth) == n);
-    session32.run_blocks(blocks32.data(), batch, n, 0, c.depth);
-    OpTimedBlock op_block(session);
-    OpTimes times;
-    for (int layer = 0; layer < c.depth; ++layer) CHECK(op_block.run(layer, ops.data(), batch, n, nullptr, times) == n);
-    const double quantization = relative_l2(blocks, blocks32);
-    INFO("int8 vs fp32 blocks " << quantization << ", op block vs run_blocks " << relative_l2(ops, blocks));
-    CHECK(quantization >= kMinQuantizationEffect);
-    CHECK(relative_l2(ops, blocks) <= kSimulationShare * quantization);
-    // With a pruner: the token count follows the schedule.
-    auto pruner = make_pruner(spec("tome:r=2"), c);
-    std::vector<float> pruned = tokens;
-    const int left = session.run_blocks(pruned.data(), batch, n, 0, c.depth, pruner.get());
-    CHECK(left == n - 2 * c.depth);
-    OpTimes pruned_times;
-    std::vector<float> pruned_ops = tokens;
-    auto pruner2 = make_pruner(spec("tome:r=2"), c);
-    int m = n;
-    for (int layer = 0; layer < c.depth; ++layer) m = op_block.run(layer, pruned_ops.data(), batch, m, pruner2.get(), pruned_times);
-    CHECK(m == left);
+    for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        auto q = int8_of(*fp32, attention);
+        const int D = c.embed_dim, n = c.num_tokens(), batch = 2;
+        std::vector<float> tokens(size_t(batch) * n * D);
+        for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = float(std::sin(double(i) * 0.05));
+        Session session(q, 2), session32(fp32, 2);
+        std::vector<float> blocks = tokens, blocks32 = tokens, ops = tokens;
+        CHECK(session.run_blocks(blocks.data(), batch, n, 0, c.depth) == n);
+        session32.run_blocks(blocks32.data(), batch, n, 0, c.depth);
+        OpTimedBlock op_block(session);
+        OpTimes times;
+        for (int layer = 0; layer < c.depth; ++layer) CHECK(op_block.run(layer, ops.data(), batch, n, nullptr, times) == n);
+        const double quantization = relative_l2(blocks, blocks32);
+        INFO("int8 vs fp32 blocks " << quantization << ", op block vs run_blocks " << relative_l2(ops, blocks));
+        CHECK(quantization >= kMinQuantizationEffect);
+        CHECK(relative_l2(ops, blocks) <= kSimulationShare * quantization);
+        // With a pruner: the token count follows the schedule.
+        auto pruner = make_pruner(spec("tome:r=2"), c);
+        std::vector<float> pruned = tokens;
+        const int left = session.run_blocks(pruned.data(), batch, n, 0, c.depth, pruner.get());
+        CHECK(left == n - 2 * c.depth);
+        OpTimes pruned_times;
+        std::vector<float> pruned_ops = tokens;
+        auto pruner2 = make_pruner(spec("tome:r=2"), c);
+        int m = n;
+        for (int layer = 0; layer < c.depth; ++layer) m = op_block.run(layer, pruned_ops.data(), batch, m, pruner2.get(), pruned_times);
+        CHECK(m == left);
+    }
 }

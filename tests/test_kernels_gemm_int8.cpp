@@ -21,6 +21,7 @@
 #include "tests/test_util.h"
 
 using namespace pomt;
+using pomt_test::for_each_int8_variant;
 using pomt_test::random_floats;
 
 namespace {
@@ -35,35 +36,6 @@ ThreadPool* pool_of(int threads) {
     static std::unique_ptr<ThreadPool> pools[4];
     if (!pools[threads]) pools[threads].reset(new ThreadPool(threads));
     return pools[threads].get();
-}
-
-// Runs fn(variant name) with each int8 variant of this build active in turn (a visible SKIP for
-// those the CPU lacks), and returns to the default choice afterwards.
-void for_each_int8_variant(const std::function<void(const char*)>& fn) {
-    struct Restore {
-        ~Restore() { set_active_int8_variant(nullptr); }
-    } restore;
-    // One SKIP line per test case and variant, however often the test case sweeps the variants.
-    static std::string reported_test;
-    static std::vector<std::string> reported;
-    const std::string test = doctest::getContextOptions()->currentTest
-                                 ? doctest::getContextOptions()->currentTest->m_name
-                                 : "";
-    if (test != reported_test) reported_test = test, reported.clear();
-    for (const char* name : int8_variants()) {
-        const std::string variant = name;
-        if (!int8_variant_supported(name)) {
-            if (std::find(reported.begin(), reported.end(), variant) == reported.end()) {
-                reported.push_back(variant);
-                pomt_test::skip_part("int8 variant " + variant + ": CPU lacks it");
-            }
-            continue;
-        }
-        REQUIRE(set_active_int8_variant(name));
-        REQUIRE(std::string(active_int8_variant()) == variant);
-        CAPTURE(variant);
-        fn(name);
-    }
 }
 
 // Quantized rows with owned storage.

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 
+#include "kernels/gemm_int8_kernels.h"
 #include "pomt/error.h"
 #include "tests/image_bytes.h"
 #include "vit/model.h"
@@ -145,6 +146,31 @@ void for_each_isa(const std::function<void(pomt::Isa)>& fn) {
         }
         REQUIRE(pomt::set_active_isa(isa));
         fn(isa);
+    }
+}
+
+void for_each_int8_variant(const std::function<void(const char*)>& fn) {
+    struct Restore {
+        ~Restore() { pomt::set_active_int8_variant(nullptr); }
+    } restore;
+    // One SKIP line per test case and variant, however often the test case sweeps the variants.
+    static std::string reported_test;
+    static std::vector<std::string> reported;
+    const std::string test = current_test_name();
+    if (test != reported_test) reported_test = test, reported.clear();
+    for (const char* name : pomt::int8_variants()) {
+        const std::string variant = name;
+        if (!pomt::int8_variant_supported(name)) {
+            if (std::find(reported.begin(), reported.end(), variant) == reported.end()) {
+                reported.push_back(variant);
+                skip_part("int8 variant " + variant + ": CPU lacks it");
+            }
+            continue;
+        }
+        REQUIRE(pomt::set_active_int8_variant(name));
+        REQUIRE(std::string(pomt::active_int8_variant()) == variant);
+        CAPTURE(variant);
+        fn(name);
     }
 }
 

@@ -114,6 +114,11 @@ void for_each_isa(const std::function<void(pomt::Isa)>& fn);
 // A refused command line: exit code 2 and one line on stderr containing `needle`.
 void expect_cli_error(const CommandResult& r, const std::string& needle);
 
+// Runs fn(variant name) with each int8 variant of this build active in turn (kernels/gemm_int8_kernels.h)
+// and returns to the default choice afterwards; a variant the CPU lacks gets one visible
+// "SKIP: <test case>: int8 variant <name>: CPU lacks it" line per test case (skip_part).
+void for_each_int8_variant(const std::function<void(const char*)>& fn);
+
 // fn() must throw pomt::Error with a one-line message containing `needle`.
 void expect_error(const std::function<void()>& fn, const std::string& needle);
 

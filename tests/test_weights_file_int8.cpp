@@ -70,7 +70,7 @@ TEST_CASE("pomt v3: quantize → save → load keeps the int8 bytes and the logi
     const json::Value h = header_of(bytes);
     CHECK(h.find("version")->as_int("") == 3);
     CHECK(h.find("quantization")->dump() ==
-          R"({"precision":"int8","weights":"per-output-channel symmetric","activations":"per-token dynamic",)"
+          R"({"precision":"int8","weights":"per-output-channel symmetric","activations":"per-token dynamic","attention":"fp32",)"
           R"("calibration":"none"})");
     const std::vector<json::Value>& table = h.find("tensors")->as_array("");
     int int8 = 0;
@@ -273,7 +273,7 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
     const std::string out = dir + "/q.pomt";
     auto r = run_pomt({"quantize", in, "-o", out});
     REQUIRE(r.exit_code == 0);
-    CHECK(r.out.find("int8 (format v3), calibration none") != std::string::npos);
+    CHECK(r.out.find("int8 (format v3), attention fp32, calibration none") != std::string::npos);
     // The file is quantize_model's model, byte for byte.
     save_model(*quantize_model(*Model::load(in), QuantizeOptions()), dir + "/lib.pomt");
     CHECK(pomt_test::read_bytes(out) == pomt_test::read_bytes(dir + "/lib.pomt"));
@@ -284,8 +284,15 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
     CHECK(r.out.find("precision       int8: weights per-output-channel symmetric, activations per-token dynamic") !=
           std::string::npos);
     CHECK(r.out.find("calibration     none") != std::string::npos);
+    CHECK(r.out.find("attention       fp32") != std::string::npos);
     r = run_pomt({"info", in});
     CHECK(r.out.find("precision       fp32") != std::string::npos);
+    // --attention int8: recorded in the file and shown.
+    r = run_pomt({"quantize", in, "-o", dir + "/qa.pomt", "--attention", "int8"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("int8 (format v3), attention int8, calibration none") != std::string::npos);
+    CHECK(Model::load(dir + "/qa.pomt")->int8_attention());
+    CHECK(run_pomt({"info", dir + "/qa.pomt"}).out.find("attention       int8") != std::string::npos);
     r = run_pomt({"info", out, "--json"});
     CHECK(r.out.find(R"("quantization":{"precision":"int8",)") != std::string::npos);
 
@@ -310,6 +317,11 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
         {{"quantize", in, "-o", in}, "overwrite the input"},
         {{"quantize", dir + "/none.pomt", "-o", dir + "/x.pomt"}, "none.pomt"},
         {{"quantize", in, "-o", dir + "/x.pomt", "--bogus"}, "--bogus"},
+        {{"quantize", in, "-o", dir + "/x.pomt", "--attention", "bf16"}, "--attention must be int8 or fp32"},
+        {{"quantize", in, "-o", dir + "/x.pomt", "--attention"}, "--attention"},
+        {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int8", "--attention", "int4", "-o",
+          dir + "/x.pomt"},
+         "int4"},
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int4", "-o", dir + "/x.pomt"}, "int4"},
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--data", list, "-o", dir + "/x.pomt"},
          "--quantize int8 only"},

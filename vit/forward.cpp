@@ -9,6 +9,7 @@
 
 #include "core/memory_limit.h"
 #include "kernels/attention.h"
+#include "kernels/attention_int8.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "pomt/error.h"
@@ -20,9 +21,10 @@ namespace {
 
 // kQIn, kQHidden, kQPatches: an int8 model's quantized Linear inputs (kernels/quantize.h) — of the
 // D-wide layers (qkv, proj, fc1, the head, the attention pool), of fc2, of the patch embedding.
+// kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head).
 enum Slot {
     kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kPoolRows,
-    kQIn, kQHidden, kQPatches, kSlots
+    kQIn, kQHidden, kQPatches, kHeads, kSlots
 };
 
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
@@ -37,7 +39,7 @@ int pooled_rows(const ModelConfig& c) { return c.distilled ? 2 : 1; }
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
 std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
-                                  bool sizes, bool int8) {
+                                  bool sizes, bool int8, bool int8_attention) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
     const uint64_t rows = b * n;
     std::vector<uint64_t> f(kSlots, 0);
@@ -64,6 +66,7 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
         f[kQHidden] = quantized_rows_floats(int(rows), c.mlp_hidden);
         const int K = c.in_chans * c.patch_size * c.patch_size;
         f[kQPatches] = patches ? quantized_rows_floats(batch * c.num_patches(), K) : 0;
+        if (int8_attention) f[kHeads] = int8_heads_floats(c, batch, tokens);
     }
     return f;
 }
@@ -77,21 +80,23 @@ Session::Session(std::shared_ptr<const Model> model, int threads)
       capacity_(kSlots, 0),
       memory_limit_(default_memory_limit()) {}
 
-uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes, bool int8) {
+uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes, bool int8,
+                                  bool int8_attention) {
     uint64_t floats = 0;
-    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8)) floats += f;
+    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention))
+        floats += f;
     return floats * sizeof(float);
 }
 
-void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8) {
-    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8), limit,
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention) {
+    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention), limit,
                        "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
                            " tokens) for one image");
 }
 
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
-        slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8());
+        slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8(), model_->int8_attention());
     uint64_t floats = 0;
     for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
     check_memory_limit(floats * sizeof(float), memory_limit_,
@@ -262,10 +267,20 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
     const int D = c.embed_dim, rows = batch * n;
     const BlockParams& bp = model_->blocks[layer];
     const BlockBuffers buf = start_block(bp, x, rows);
-    linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
     const bool keep_probs = pruner && pruner->wants_attention(layer);
     float* probs = keep_probs ? buffer(kProbs, size_t(batch) * c.num_heads * n * n) : nullptr;
-    run_attention(buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
+    if (model_->int8_attention()) {
+        // q, k, v quantized per token and head as the qkv GEMM finishes each row block; qkv is still
+        // written in fp32 (the pruners read it).
+        float* heads = start_int8_heads(batch, n);
+        linear_then(&pool_, bp.qkv, buf.in.q, rows, buf.qkv, 3 * D, [&](int r0, int r1) {
+            quantize_qkv_heads(c, heads, buf.qkv, n, r0, r1, true, true);
+        });
+        run_attention_int8(heads, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
+    } else {
+        linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
+        run_attention(buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
+    }
     // Quantizing proj's input is a pass of its own: the heads write disjoint columns of each row,
     // so a row's range is known only once every head has finished.
     add_linear(&pool_, bp.proj, input_of(bp.proj, buf.attn_out, D, rows, D, kQIn), rows, bp.ls1, x, D);
@@ -283,6 +298,7 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
     const int D = c.embed_dim, rows = batch * n;
     const BlockParams& bp = model_->blocks[layer];
     const BlockBuffers buf = start_block(bp, x, rows);
+    float* heads = model_->int8_attention() ? start_int8_heads(batch, n) : nullptr;
     if (D % kGemmPanel == 0) {
         // Column ranges of the packed qkv weight: whole panels, so views into the same panels.
         const PackedWeights& w = bp.qkv.packed;
@@ -305,17 +321,35 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
         }
         kv.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
         q.bias = bp.qkv.bias;
-        linear(&pool_, kv, buf.in, rows, buf.qkv + D, 3 * D);
+        if (heads) {
+            linear_then(&pool_, kv, buf.in.q, rows, buf.qkv + D, 3 * D, [&](int r0, int r1) {
+                quantize_qkv_heads(c, heads, buf.qkv, n, r0, r1, false, true);
+            });
+        } else {
+            linear(&pool_, kv, buf.in, rows, buf.qkv + D, 3 * D);
+        }
         for (int b = 0; b < batch; ++b) {
             LinearInput image = buf.in;
             if (buf.in.x) image.x = buf.in.x + size_t(b) * n * D;
             else image.q = quantized_row_range(buf.in.q, b * n, keep);
-            linear(&pool_, q, image, keep, buf.qkv + size_t(b) * n * 3 * D, 3 * D);
+            float* out = buf.qkv + size_t(b) * n * 3 * D;
+            if (heads) {
+                linear_then(&pool_, q, image.q, keep, out, 3 * D, [&](int r0, int r1) {
+                    quantize_qkv_heads(c, heads, buf.qkv, n, b * n + r0, b * n + r1, true, false);
+                });
+            } else {
+                linear(&pool_, q, image, keep, out, 3 * D);
+            }
         }
+    } else if (heads) {
+        linear_then(&pool_, bp.qkv, buf.in.q, rows, buf.qkv, 3 * D, [&](int r0, int r1) {
+            quantize_qkv_heads(c, heads, buf.qkv, n, r0, r1, true, true);
+        });
     } else {
         linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
     }
-    run_attention(buf.qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
+    if (heads) run_attention_int8(heads, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
+    else run_attention(buf.qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
 
     // Pooled rows to the front; row b·keep + i never lies after its source b·n + i.
     for (int b = 0; b < batch; ++b)
@@ -367,6 +401,44 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
             a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
             split_range(query_rows, row_parts, t % row_parts, &a.row_begin, &a.row_end);
             attention_head(a);
+        }
+    });
+}
+
+// int8 attention's heads for `batch` images at n tokens in workspace slot kHeads, panels zeroed.
+float* Session::start_int8_heads(int batch, int n) {
+    const ModelConfig& c = model_->config();
+    float* mem = buffer(kHeads, int8_heads_floats(c, batch, n));
+    int8_heads_clear(&pool_, c, mem, batch, n);
+    return mem;
+}
+
+// run_attention with the int8 heads (kernels/attention_int8.h): V's column sums first, one task
+// per head, then the same split of (image, head, query rows) over the threads.
+void Session::run_attention_int8(float* heads, int batch, int n, int query_rows, const float* log_sizes,
+                                 float* probs, float* attn_out) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim();
+    ThreadPool* pool = &pool_;
+    const int threads = pool->size(), pairs = batch * H;
+    int8_heads_finish(pool, c, heads, batch, n);
+    const float scale = 1.0f / std::sqrt(float(hd));
+    const int row_parts = pairs % threads == 0 || pairs >= 4 * threads ? 1 : std::min(threads, query_rows);
+    pool->run(threads, [&](int worker) {
+        int t0, t1;
+        split_range(pairs * row_parts, threads, worker, &t0, &t1);
+        for (int t = t0; t < t1; ++t) {
+            const int pair = t / row_parts, b = pair / H, hh = pair % H;
+            const Int8Head h = int8_head_at(c, heads, n, pair);
+            AttentionHeadInt8 a;
+            a.head = &h;
+            a.scale = scale;
+            a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
+            a.out = attn_out + size_t(b) * n * D + hh * hd;
+            a.ld_out = D;
+            a.probs = probs ? probs + (size_t(b) * H + hh) * n * n : nullptr;
+            split_range(query_rows, row_parts, t % row_parts, &a.row_begin, &a.row_end);
+            attention_head_int8(a);
         }
     });
 }

@@ -94,8 +94,10 @@ public:
     // LayerNorm output and MLP hidden matrix. The thread count does not enter: the kernels keep
     // their per-thread scratch themselves (thread_scratch in kernels/ops_impl.h: K transposed and a
     // few rows per thread; the fused LayerNorm + quantization a few rows per thread).
+    // `int8_attention` for one whose attention runs in int8 too (Model::int8_attention): the heads'
+    // quantized Q, K and V.
     static uint64_t workspace_bytes(const ModelConfig& config, int batch, bool attention = false, bool sizes = false,
-                                    bool int8 = false);
+                                    bool int8 = false, bool int8_attention = false);
 
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
@@ -129,6 +131,11 @@ private:
     void run_attention(const float* qkv, int batch, int tokens, int query_rows, const float* log_sizes, float* probs,
                        float* attn_out);
     void run_mlp(const BlockParams& bp, float* x, int rows);
+    // int8 attention (Model::int8_attention): the heads in the workspace, cleared (vit/layers.h),
+    // and the attention over them, as run_attention.
+    float* start_int8_heads(int batch, int tokens);
+    void run_attention_int8(float* heads, int batch, int tokens, int query_rows, const float* log_sizes,
+                            float* probs, float* attn_out);
     float* initial_sizes(const TokenPruner* pruner, int rows);  // ToMe's token sizes (all 1), or null
     float* log_sizes_of(const float* sizes, int rows);          // ToMe's log(size) key bias, or null
 
@@ -154,7 +161,7 @@ private:
 
 // Refuses (pomt::Error naming both sizes) a model whose forward pass of one image on one thread
 // needs more activation memory than `limit` bytes (`int8`: an int8 model, see workspace_bytes).
-void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false);
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false, bool int8_attention = false);
 
 // The readable reference forward pass: plain loops, double accumulation, one thread, no pruning.
 // Every fast kernel and the Session are tested against it. An int8 model's Linears are simulated

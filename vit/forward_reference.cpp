@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/attention_int8.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "kernels/quantize.h"
@@ -139,7 +140,9 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
                 a.ld_qkv = 3 * D;
                 a.out = attn.data() + hh * hd;
                 a.ld_out = D;
-                attention_head_reference(a);
+                // An int8 model's attention: Q, K, V and the probabilities quantized, as the Session does.
+                if (model.int8_attention()) attention_head_int8_reference(a);
+                else attention_head_reference(a);
             }
             linear_ref(model, bp.proj, attn.data(), n, D, D, tmp.data());
             for (int i = 0; i < n; ++i)

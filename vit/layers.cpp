@@ -101,6 +101,48 @@ void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in,
     linear(pool, p, fp32_input(in, ld_in), rows, out, ld_out, act);
 }
 
+void linear_then(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, float* out, int ld_out,
+                 const std::function<void(int r0, int r1)>& after) {
+    if (!p.is_int8() || in.k != p.int8.k) fail("internal: linear_then on a mismatched layer");
+    Epilogue ep;
+    ep.bias = p.bias;
+    gemm_int8_then(rows, in, p.int8, out, ld_out, ep, after, pool);
+}
+
+size_t int8_heads_floats(const ModelConfig& c, int batch, int tokens) {
+    return size_t(batch) * c.num_heads * int8_head_floats(tokens, c.head_dim());
+}
+
+Int8Head int8_head_at(const ModelConfig& c, float* memory, int tokens, int pair) {
+    return int8_head_in(memory + size_t(pair) * int8_head_floats(tokens, c.head_dim()), tokens, c.head_dim());
+}
+
+void int8_heads_clear(ThreadPool* pool, const ModelConfig& c, float* memory, int batch, int tokens) {
+    parallel_for(pool, batch * c.num_heads, 1, [&](int p0, int p1) {
+        for (int p = p0; p < p1; ++p) int8_head_clear(int8_head_at(c, memory, tokens, p));
+    });
+}
+
+void quantize_qkv_heads(const ModelConfig& c, float* memory, const float* qkv, int tokens, int r0, int r1, bool q,
+                        bool kv) {
+    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim();
+    for (int r = r0; r < r1; ++r) {
+        const int b = r / tokens, j = r % tokens;
+        const float* row = qkv + size_t(r) * 3 * D;
+        for (int h = 0; h < H; ++h) {
+            const Int8Head head = int8_head_at(c, memory, tokens, b * H + h);
+            if (q) int8_head_quantize_q(head, j, row + h * hd);
+            if (kv) int8_head_quantize_kv(head, j, row + D + h * hd, row + 2 * D + h * hd);
+        }
+    }
+}
+
+void int8_heads_finish(ThreadPool* pool, const ModelConfig& c, float* memory, int batch, int tokens) {
+    parallel_for(pool, batch * c.num_heads, 1, [&](int p0, int p1) {
+        for (int p = p0; p < p1; ++p) int8_head_finish(int8_head_at(c, memory, tokens, p));
+    });
+}
+
 void linear_quantized(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, Activation act,
                       QuantizedRows& out) {
     if (!p.is_int8() || in.k != p.int8.k || out.k != p.int8.n) fail("internal: linear_quantized on a mismatched layer");

@@ -2,6 +2,9 @@
 // Session's fused block and the profiler's op-by-op block (profiler/block_ops.h), so both compute
 // each layer the same way.
 #pragma once
+#include <functional>
+
+#include "kernels/attention_int8.h"
 #include "vit/forward.h"
 
 namespace pomt {
@@ -28,6 +31,24 @@ void linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int 
 // The fp32 form (an fp32 layer only: an int8 one needs its input quantized, LinearInput::q).
 void linear(ThreadPool* pool, const LinearParams& p, const float* in, int ld_in, int rows, float* out, int ld_out,
             Activation act = Activation::None);
+
+// An int8 Linear computed row block by row block, `after(r0, r1)` running on each block's output
+// rows while they are in cache (gemm_int8_then): int8 attention quantizes q, k and v there.
+void linear_then(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, float* out, int ld_out,
+                 const std::function<void(int r0, int r1)>& after);
+
+// int8 attention's heads for `batch` images at `tokens` tokens in `memory` (int8_heads_floats):
+// one Int8Head per (image, head), pair = image·heads + head. int8_heads_clear zeroes their panels
+// (before the tokens are quantized); quantize_qkv_heads quantizes rows [r0, r1) of qkv [rows × 3·dim]
+// (image r / tokens, token r % tokens) into them: each head's query (`q`), key and value (`kv`);
+// int8_heads_finish adds V's column sums once every token is in. Each splits its work over the pool
+// except quantize_qkv_heads, which runs inside the qkv GEMM's row blocks (linear_then).
+size_t int8_heads_floats(const ModelConfig& c, int batch, int tokens);
+Int8Head int8_head_at(const ModelConfig& c, float* memory, int tokens, int pair);
+void int8_heads_clear(ThreadPool* pool, const ModelConfig& c, float* memory, int batch, int tokens);
+void quantize_qkv_heads(const ModelConfig& c, float* memory, const float* qkv, int tokens, int r0, int r1, bool q,
+                        bool kv);
+void int8_heads_finish(ThreadPool* pool, const ModelConfig& c, float* memory, int batch, int tokens);
 
 // An int8 Linear whose output feeds another int8 Linear (fc1 → fc2): out = quantize(act(in·Wᵀ + b))
 // per row, fused into the GEMM (gemm_int8_quantized), no fp32 output.

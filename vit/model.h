@@ -60,6 +60,8 @@ public:
     static std::shared_ptr<const Model> quantized(const WeightsMeta& meta,
                                                   const std::function<std::vector<float>(const TensorSpec&)>& values);
     bool is_int8() const { return meta_.quantization.precision == "int8"; }
+    // An int8 model whose attention products run in int8 too (QuantizationInfo::attention).
+    bool int8_attention() const { return is_int8() && meta_.quantization.attention == "int8"; }
     // An fp32 model from its tensors' values (timm layout), as Model::random does with random ones:
     // calibration runs the checkpoint `pomt convert --quantize` reads without writing it first.
     static std::shared_ptr<const Model> from_values(const WeightsMeta& meta,

@@ -85,6 +85,7 @@ json::Value quantization_value(const QuantizationInfo& q) {
     v.set("precision", json::Value::string(q.precision));
     v.set("weights", json::Value::string(q.weights));
     v.set("activations", json::Value::string(q.activations));
+    v.set("attention", json::Value::string(q.attention));
     if (q.calibration == "none" && q.calibration_details.as_object("calibration").empty()) {
         v.set("calibration", json::Value::string("none"));
     } else {
@@ -253,6 +254,12 @@ QuantizationInfo parse_quantization(const json::Value& v, const std::string& wha
     q.activations = text("activations");
     if (q.activations != known.activations)
         fail(where + " activations '" + q.activations + "' is not supported (only '" + known.activations + "')");
+    // Absent in files written before the choice existed: their attention ran in fp32.
+    if (const json::Value* a = v.find("attention")) {
+        q.attention = a->as_string(where + " attention");
+        if (q.attention != "int8" && q.attention != "fp32")
+            fail(where + " attention '" + q.attention + "' is not supported ('int8' or 'fp32')");
+    }
     const json::Value* c = v.find("calibration");
     if (!c) fail(where + " lacks \"calibration\"");
     if (c->is_string()) {

@@ -33,6 +33,10 @@ struct QuantizationInfo {
     std::string precision = "fp32";
     std::string weights = "per-output-channel symmetric";  // the only scheme the int8 kernels run
     std::string activations = "per-token dynamic";
+    // The attention's two products: "fp32", or "int8" (Q, K, V quantized per token and head, P·V on
+    // the probabilities quantized per row: kernels/attention_int8.h). Files written before the
+    // choice existed have no key and run fp32 attention.
+    std::string attention = "fp32";
     // Calibration: "none", or the method's name (e.g. "smoothquant") with whatever it wants to
     // record in calibration_details (a JSON object such as {"images":256,"alpha":0.5}; written
     // into the file's calibration object after "method", read back as is).

@@ -16,6 +16,10 @@ namespace pomt {
 
 struct QuantizeOptions {
     std::string precision = "int8";  // the only one so far
+    // The attention's two products, Q·Kᵀ and P·V: "int8" (Q, K, V quantized per token and head, the
+    // probabilities per row; softmax in fp32) or "fp32" (the default until int8 attention is
+    // measured faster on the VNNI hosts; docs/RESULTS.md). Recorded in the file.
+    std::string attention = "fp32";
     // Calibration images (SmoothQuant-style smoothing measured on them): a "relative/path label"
     // list or a folder of class folders, as ScheduleSearchOptions::data; `root` is the folder a
     // list's paths are relative to (default: the list's folder). Empty `data`: no calibration

@@ -383,11 +383,15 @@ def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[st
     return ConvertReport(os.fsdecode(out), a, n, p, names)
 
 
-def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"]) -> None:
-    """An fp32 .pomt -> its int8 version, as `pomt quantize src -o out` (weights-only: Linear
-    weights int8 per output channel, activations quantized per token at run time; .pomt format
-    version 3). pomt.load(out) runs it with the int8 kernels."""
-    _pomt.quantize(os.fsdecode(src), os.fsdecode(out))
+def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], attention: str = "fp32") -> None:
+    """An fp32 .pomt -> its int8 version, as `pomt quantize src -o out --attention ATTENTION`
+    (Linear weights int8 per output channel, activations quantized per token at run time; .pomt
+    format version 3). attention: "fp32" (default) or "int8" (Q·Kᵀ and P·V on the int8 kernels,
+    Q, K, V per token and head, the probabilities per row; softmax in fp32), recorded in the file.
+    pomt.load(out) runs it with the int8 kernels."""
+    if attention not in ("fp32", "int8"):
+        raise Error("attention must be 'fp32' or 'int8', got %r" % (attention,))
+    _pomt.quantize(os.fsdecode(src), os.fsdecode(out), attention)
 
 
 def read_weights(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:

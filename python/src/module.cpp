@@ -464,8 +464,10 @@ NB_MODULE(_pomt, m) {
         }
         return nb::make_tuple(config, tensors);
     }, "path"_a);
-    m.def("quantize", [](const std::string& input, const std::string& output) {
+    m.def("quantize", [](const std::string& input, const std::string& output, const std::string& attention) {
+        pomt::QuantizeOptions o;
+        o.attention = attention;
         nb::gil_scoped_release release;
-        pomt::quantize_file(input, output);
-    }, "input"_a, "output"_a);
+        pomt::quantize_file(input, output, o);
+    }, "input"_a, "output"_a, "attention"_a);
 }

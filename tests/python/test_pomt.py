@@ -498,6 +498,18 @@ def test_quantize_writes_an_int8_model(tmp_path):
     with pytest.raises(pomt.Error, match="already int8"):
         pomt.quantize(str(tmp_path / "q.pomt"), str(tmp_path / "qq.pomt"))
     assert not os.path.exists(tmp_path / "qq.pomt")
+    # int8 attention: recorded in the file's quantization record, near the fp32-attention model.
+    pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qa.pomt"), attention="int8")
+    header = open(tmp_path / "qa.pomt", "rb").read(65536)
+    assert b'"attention":"int8"' in header
+    assert b'"attention":"fp32"' in open(tmp_path / "q.pomt", "rb").read(65536)
+    x = np.random.default_rng(0).standard_normal((1,) + m.input_shape).astype(np.float32)
+    ya = pomt.load(str(tmp_path / "qa.pomt"), threads=1).run(x)
+    yf = m.run(x)
+    assert np.linalg.norm(ya - yf) <= 0.05 * np.linalg.norm(yf)
+    with pytest.raises(pomt.Error, match="attention must be"):
+        pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qb.pomt"), attention="bf16")
+    assert not os.path.exists(tmp_path / "qb.pomt")
 
 
 def test_from_timm_matches_timm():
