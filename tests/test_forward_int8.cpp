@@ -111,6 +111,8 @@ TEST_CASE("int8: Model::quantized makes every Linear int8 and keeps the rest") {
 namespace {
 void check_int8_fixtures(const std::string& attention) {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
+    double log_ratio_sum = 0;
+    int ratios = 0;
     for (const std::string& name : pomt_test::fixture_names()) {
         if (name == "deit_tiny") continue;  // 12 blocks: the reference pass is slow (the real ViT-Tiny below)
         if (pomt_test::skip_long_fixture_here(name)) continue;
@@ -135,13 +137,24 @@ void check_int8_fixtures(const std::string& attention) {
             CHECK(top1_per_row(fast, outs) == top1_per_row(simulated, outs));
         } else {
             // int8 attention quantizes Q, K, V and the probabilities too: where the fast path's
-            // floats and the simulation's differ by rounding (another FMA order at each level), a
-            // value on a quantizer's rounding boundary moves by a whole step, so the two need not
-            // agree on a near-tied top-1 (deit3_micro under qemu's NEON: 0.025 apart, 0.23 from
-            // timm). They stay within a quarter of the quantization effect of each other.
-            CHECK(relative_l2(fast, simulated) <= 0.25 * to_timm);
+            // floats and the simulation's differ by rounding (another FMA order, another exp),
+            // a value on a quantizer's rounding boundary moves by a whole step, and later blocks
+            // carry that on, so the two are two draws of the same quantization noise rather than
+            // one result (fast vs simulation: 0.01-0.35 of the noise on x86, up to 0.39 under
+            // qemu's NEON; deit3_micro's near-tied top-1 differs there). What must hold is the
+            // noise's size: per family within 1.5x of the simulation's (one image of a micro
+            // model: x86 gives 0.90-1.20), and over the families within 10 %.
+            const double ratio = to_timm / simulated_to_timm;
+            CHECK(ratio <= 1.5);
+            log_ratio_sum += std::log(ratio);
+            ++ratios;
         }
         if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
+    }
+    if (ratios > 0) {
+        const double geometric_mean = std::exp(log_ratio_sum / ratios);
+        INFO("fast int8 / simulation distance to timm, geometric mean over " << ratios << " families: " << geometric_mean);
+        CHECK(geometric_mean <= 1.1);
     }
 }
 
