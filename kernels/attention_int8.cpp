@@ -102,25 +102,36 @@ void int8_head_quantize_q(const Int8Head& h, int token, const float* q) {
 void int8_head_quantize_kv(const Int8Head& h, int token, const float* k, const float* v) {
     const Int8Kernels& kern = active_int8_kernels();
     const int d = h.head_dim, j = token;
-    // The same quantizer into a row of its own, then scattered into the panels.
+    // The same quantizer into a row of its own, then into the panels (panel_byte's layout, its
+    // offsets stepped instead of recomputed): K's row is column j of Kᵀ, so its groups of 4 inputs
+    // are 4 contiguous bytes, one group every kGroupBytes; V's row is input j of every column c.
     int8_t row[kMaxInt8HeadDim];
     kern.quantize_row(k, d, row, h.k_scale + j, h.k_offset + j);
+    int8_t* kcol = h.k_panels + panel_byte(j, 0, d);
     int32_t sum = 0;
-    for (int c = 0; c < d; ++c) {
-        h.k_panels[panel_byte(j, c, d)] = row[c];
-        sum += row[c];
+    for (int c = 0; c < d; c += kInt8Group, kcol += kGroupBytes) {
+        std::memcpy(kcol, row + c, size_t(std::min(kInt8Group, d - c)));
+        for (int i = c; i < std::min(c + kInt8Group, d); ++i) sum += row[i];
     }
     h.k_sum[j] = sum;
     kern.quantize_row(v, d, row, h.v_scale + j, h.v_offset + j);
-    for (int c = 0; c < d; ++c) h.v_panels[panel_byte(c, j, h.tokens)] = row[c];
+    const size_t panel_stride = size_t(kGemmPanel) * quantized_row_bytes(h.tokens);
+    int8_t* vin = h.v_panels + panel_byte(0, j, h.tokens);
+    for (int c0 = 0; c0 < d; c0 += kGemmPanel, vin += panel_stride)
+        for (int c = c0; c < std::min(c0 + kGemmPanel, d); ++c) vin[(c - c0) * kInt8Group] = row[c];
 }
 
 void int8_head_finish(const Int8Head& h) {
+    // Σ_j V_jc, reading the panels in order: a group of 4 inputs holds 4 contiguous bytes per column.
     const int d = h.head_dim, n = h.tokens;
-    for (int c = 0; c < d; ++c) {
-        int32_t s = 0;
-        for (int j = 0; j < n; ++j) s += h.v_panels[panel_byte(c, j, n)];
-        h.v_sum[c] = s;
+    const size_t groups = size_t(quantized_row_bytes(n)) / kInt8Group;
+    const int8_t* p = h.v_panels;
+    for (int c0 = 0; c0 < d; c0 += kGemmPanel) {
+        int32_t s[kGemmPanel] = {};
+        for (size_t g = 0; g < groups; ++g, p += kGroupBytes)
+            for (int c = 0; c < kGemmPanel; ++c)
+                for (int i = 0; i < kInt8Group; ++i) s[c] += p[c * kInt8Group + i];
+        for (int c = c0; c < std::min(c0 + kGemmPanel, d); ++c) h.v_sum[c] = s[c - c0];
     }
 }
 
