@@ -53,6 +53,10 @@ int cmd_convert(const Args& args) {
         std::printf("wrote %s: %s, %d tensors, %.2f M parameters, %zu class names%s\n", o.output.c_str(),
                     r.meta.model.architecture.c_str(), r.tensors, r.parameters / 1e6, r.meta.class_names.size(),
                     quantize ? ", int8" : "");
+    if (quantize && !args.has("--quiet")) {
+        const Int8Outlook outlook = measure_int8_outlook();
+        if (!outlook.note.empty()) std::printf("note: %s\n", outlook.note.c_str());
+    }
     return 0;
 }
 

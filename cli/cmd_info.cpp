@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "pomt/quantize.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "pomt/error.h"
 #include "vit/weights_file.h"
@@ -38,6 +39,15 @@ int cmd_info(const Args& args) {
             q.set("calibration", json::Value::string(m.quantization.calibration));
             if (!m.quantization.calibration_details.as_object("").empty())
                 q.set("calibration_details", m.quantization.calibration_details);
+            const Int8Outlook o = measure_int8_outlook();
+            json::Value here = json::Value::object();
+            here.set("int8_variant", json::Value::string(o.int8_variant));
+            here.set("int8_gmacs", json::Value::number(o.int8_gmacs));
+            here.set("fp32_level", json::Value::string(o.fp32_level));
+            here.set("fp32_gmacs", json::Value::number(o.fp32_gmacs));
+            here.set("ratio", json::Value::number(o.ratio));
+            here.set("note", json::Value::string(o.note));
+            q.set("this_cpu", here);
         }
         v.set("quantization", q);
         std::printf("%s\n", v.dump().c_str());
@@ -64,7 +74,11 @@ int cmd_info(const Args& args) {
                                                 ? "int8 (Q, K, V per token and head, probabilities per row; softmax fp32)"
                                                 : "fp32");
         std::printf("calibration     %s\n", q.calibration_text().c_str());
-        std::printf("int8 kernels    %s on this CPU (POMT_INT8 selects another)\n", active_int8_variant());
+        const Int8Outlook o = measure_int8_outlook();
+        std::printf("int8 kernels    %s on this CPU (POMT_INT8 selects another): %.1f GMAC/s, %.2fx the %s fp32 "
+                    "rate (1 core)\n",
+                    o.int8_variant.c_str(), o.int8_gmacs, o.ratio, o.fp32_level.c_str());
+        if (!o.note.empty()) std::printf("note            %s\n", o.note.c_str());
     }
     std::printf("parameters      %lld (%.1f M) in %zu tensors\n", params, params / 1e6, f.tensors().size());
     std::printf("image           %d px, patch %d, %d patches + %d prefix tokens = %d tokens\n", c.img_size, c.patch_size,

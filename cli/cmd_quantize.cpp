@@ -38,6 +38,8 @@ int cmd_quantize(const Args& args) {
         std::printf("wrote %s: %s, int8 (format v%u), attention %s, calibration %s\n", output.c_str(),
                     f.meta().model.architecture.c_str(), f.version(), f.meta().quantization.attention.c_str(),
                     f.meta().quantization.calibration_text().c_str());
+        const Int8Outlook outlook = measure_int8_outlook();
+        if (!outlook.note.empty()) std::printf("note: %s\n", outlook.note.c_str());
     }
     return 0;
 }

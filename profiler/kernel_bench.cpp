@@ -13,6 +13,7 @@
 #include "kernels/gemm_int8.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "kernels/threads.h"
+#include "pomt/quantize.h"
 
 namespace pomt {
 
@@ -101,6 +102,45 @@ const char* int8_variant_name() { return active_int8_variant(); }
 double measure_int8_peak_gmacs(double seconds) {
     const Int8Kernels& k = active_int8_kernels();
     return best_probe_rate([&](long iters) { g_int_sink = k.dot_loop(iters); }, k.macs_per_step, seconds) / 1e9;
+}
+
+// The threshold: below twice fp32's multiply-add rate the int8 Linear layers cannot halve their
+// time, and the fp32 rest of a block does not shrink at all.
+constexpr double kInt8PaysRatio = 2.0;
+
+Int8Outlook int8_outlook_from(const std::string& int8_variant, double int8_gmacs, const std::string& fp32_level,
+                              double fp32_gmacs) {
+    Int8Outlook o;
+    o.int8_variant = int8_variant;
+    o.fp32_level = fp32_level;
+    o.int8_gmacs = int8_gmacs;
+    o.fp32_gmacs = fp32_gmacs;
+    o.ratio = fp32_gmacs > 0 ? int8_gmacs / fp32_gmacs : 0;
+    if (o.ratio >= kInt8PaysRatio) return o;
+    char line[512];
+    if (o.ratio <= 1.0)
+        std::snprintf(line, sizeof line,
+                      "on this CPU int8 cannot be faster than fp32: its %s int8 kernels multiply-add at %.2fx "
+                      "the %s fp32 rate (%.1f vs %.1f GMAC/s, 1 core); keep the fp32 model here",
+                      int8_variant.c_str(), o.ratio, fp32_level.c_str(), int8_gmacs, fp32_gmacs);
+    else
+        std::snprintf(line, sizeof line,
+                      "on this CPU int8 gains little: its %s int8 kernels multiply-add at only %.2fx the %s fp32 "
+                      "rate (%.1f vs %.1f GMAC/s, 1 core), so the Linear layers gain at most that and a small "
+                      "model less; time both with pomt bench -m before choosing int8",
+                      int8_variant.c_str(), o.ratio, fp32_level.c_str(), int8_gmacs, fp32_gmacs);
+    o.note = line;
+    return o;
+}
+
+Int8Outlook measure_int8_outlook() {
+    // int8 before and after fp32, the better of the two: on a shared host one short probe now and
+    // then reads a third low (the avx2 int8 probe on a Zen 3 VM: 1 run in 6 at 52 GMAC/s, else 80).
+    const Isa isa = active_isa();
+    double int8_gmacs = measure_int8_peak_gmacs(0.02);
+    const double fp32_gmacs = measure_fma_peak_gflops(isa, 0.02) / 2;  // an FMA is 2 flops, 1 multiply-add
+    int8_gmacs = std::max(int8_gmacs, measure_int8_peak_gmacs(0.02));
+    return int8_outlook_from(active_int8_variant(), int8_gmacs, isa_name(isa), fp32_gmacs);
 }
 
 std::vector<Int8GemmBenchResult> bench_int8_gemm_shapes(const std::vector<GemmShape>& shapes, ThreadPool* pool,

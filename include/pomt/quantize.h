@@ -34,4 +34,22 @@ struct QuantizeOptions {
 // Reads an fp32 .pomt and writes its int8 version to `output` (atomically).
 void quantize_file(const std::string& input, const std::string& output, const QuantizeOptions& options = {});
 
+// What int8 can buy on this CPU, measured in about a second: the single-core multiply-add peaks of
+// the int8 variant and the fp32 level in use (the probes of `pomt bench`). int8 runs the Linear
+// layers only; attention (unless int8), softmax, LayerNorm and GELU cost what they cost in fp32.
+// So below 2x the Linear layers gain at most `ratio` and a whole small model less (Zen 3 at the
+// avx2 level: 1.6x here, DeiT-Tiny int8 at 0.85 of fp32's latency), and `note` says so;
+// `pomt quantize` and `pomt info` print it.
+struct Int8Outlook {
+    std::string int8_variant;  // e.g. "avx2", "avx512-vnni", "neon-dot" (POMT_INT8 forces one)
+    std::string fp32_level;    // e.g. "avx2", "avx512", "neon" (POMT_ISA forces one)
+    double int8_gmacs = 0, fp32_gmacs = 0;  // 1 core, multiply-adds per second / 1e9
+    double ratio = 0;                       // int8_gmacs / fp32_gmacs
+    std::string note;                       // one line when ratio < 2, else empty
+};
+Int8Outlook measure_int8_outlook();
+// The same from given peaks (what measure_int8_outlook concludes from its measurement).
+Int8Outlook int8_outlook_from(const std::string& int8_variant, double int8_gmacs, const std::string& fp32_level,
+                              double fp32_gmacs);
+
 }  // namespace pomt
