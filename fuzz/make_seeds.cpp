@@ -116,6 +116,7 @@ Bytes pomt_int8_bytes(const ModelConfig& c, bool mixed) {
         meta.quantization.calibration = "smoothquant";
         meta.quantization.calibration_details.set("images", json::Value::number(4));
         meta.quantization.calibration_details.set("alpha", json::Value::number(0.5));
+        meta.quantization.attention = "int8";
     }
     const std::string p = tmp_path(".pomt");
     write_quantized_weights_file(
@@ -140,7 +141,7 @@ void pomt_seeds() {
     put("pomt_file", "truncated.pomt", b.substr(0, b.size() - 40));
     put("pomt_file", "header_only.pomt", b.substr(0, 600));
     // Version 3 (int8 models: i8 panels16x4 weights with their f32 scales and i32 sums), one with
-    // calibration details and a layer left in fp32.
+    // calibration details, int8 attention and a layer left in fp32.
     put("pomt_file", "vit_int8.pomt", pomt_int8_bytes(small("vit_tiny_patch16_224"), false));
     put("pomt_file", "deit_distilled_int8_mixed.pomt", pomt_int8_bytes(small("deit_tiny_distilled_patch16_224"), true));
 }
