@@ -23,10 +23,14 @@ struct Ops : simd::Int8Avx2Base {
 };
 
 struct Tiles {
-    // 4 rows × 1 panel: 8 ymm accumulators + 2 of W + the broadcast, its |a|, ones and temporaries.
+    // 2 rows × 2 panels: 8 ymm accumulators + 4 of W + the broadcast, its |a| and a temporary
+    // (ones from memory). The madd itself is 4 µops (sign, maddubs, maddwd, add) on 4 pipes, so
+    // what a tile can save is the |a| of each broadcast: 1 per 4 madds here, 1 per 2 in a 4×16
+    // tile. llvm-mca -mcpu=znver3, 8 madds of the k loop: 9.5 cycles here, 10.5 for 4×16, the
+    // probe 8.8 (tools/mca/x86.py).
     // The peak probe: 2 × 2 chains, its operands in registers too.
     static constexpr int probe_rows = 2, probe_vectors = 2;
-    static constexpr int rows = 4, panels = 1;
+    static constexpr int rows = 2, panels = 2;
 };
 
 bool cpu_has() { return true; }  // plain AVX2
