@@ -14,6 +14,9 @@ Needs (a benchmark script, not part of the tests; every peer is optional):
 .pomt weights by tools/compare/onnx_export.py (the graph torch.onnx.export writes for timm's
 VisionTransformer, opset 17, batch 1), and every peer starts from that graph. A peer that is not
 installed is skipped with one line; without onnx (or the pomt package) only pomt's rows are timed.
+No usage telemetry leaves this process: peers.py sets ORT_DISABLE_TELEMETRY=1 (ONNX Runtime 1.32
+starts its 1DS telemetry at import otherwise), makes openvino_telemetry unimportable (`import
+openvino` and nncf send usage events otherwise) and never imports MNN's logging wrapper.
 
     python3 tools/compare/compare_peers.py                      # DeiT-Tiny, DeiT-Small, ViT-Base at 1 and 2 threads, every peer
     python3 tools/compare/compare_peers.py --arch deit_tiny_patch16_224 --threads 1 --blocks 3 --peers ort,ncnn

@@ -18,10 +18,11 @@ count with the input x bound and returns a function that runs one inference and 
             (the `nncf` package): Linear weights int8 per output channel, symmetric; whether the
             CPU plugin then also quantizes the activations at run time (its dynamic quantization,
             DYNAMIC_QUANTIZATION_GROUP_SIZE) is found out by comparing the logits with that
-            switched off, and shown. NNCF_CI=1 is set before nncf is imported: that only keeps
-            nncf's usage telemetry off. Running ORT's quantize_dynamic graph in OpenVINO is no int8
-            row: its CPU plugin folds the DequantizeLinear of the weights and runs the
-            FullyConnected layers in f32 (seen with OpenVINO 2026.4: slower than the fp32 graph).
+            switched off, and shown. Neither OpenVINO nor nncf sends its usage telemetry from
+            this process (openvino_telemetry is made unimportable; both then use a stub).
+            Running ORT's quantize_dynamic graph in OpenVINO is no int8 row: its CPU plugin folds
+            the DequantizeLinear of the weights and runs the FullyConnected layers in f32 (seen
+            with OpenVINO 2026.4: slower than the fp32 graph).
   ncnn      pnnx (the `pnnx` wheel's binary; not its Python module, which imports torch) converts
             the .onnx: `pnnx model.onnx inputshape=[1,3,S,S] fp16=0` (fp32 weights in the .bin);
             pnnx fuses the attention into ncnn's MultiHeadAttention and the Linears into Gemm.
@@ -62,6 +63,17 @@ import sys
 import tempfile
 
 import numpy as np
+
+# No usage telemetry from this process (or its children), whatever the peers' defaults:
+# - ONNX Runtime 1.32's Linux wheel starts 1DS telemetry at import (a background thread resolving
+#   mobile.events.data.microsoft.com); ORT_DISABLE_TELEMETRY=1 before the import stops it
+#   (disable_telemetry_events() after it does not);
+# - `import openvino` sends a usage event to Google Analytics (openvino.tools.ovc's telemetry, through
+#   the openvino-telemetry package, unless CI=true or an opt-out file exists), and nncf's calls do too;
+#   both fall back to a stub when openvino_telemetry cannot be imported: here, it cannot;
+# - MNN: see mnn_rows (its logging wrapper is never imported).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+sys.modules.setdefault("openvino_telemetry", None)
 
 MNN_CALIB_IMAGES = 8
 PEER_NAMES = ["ort", "openvino", "ncnn", "mnn"]
@@ -271,7 +283,6 @@ def openvino_rows(ctx):
     r.make = make(r, {"INFERENCE_PRECISION_HINT": "f32"}, fp32_model)
     rows.append(r)
     if ctx.int8:
-        os.environ.setdefault("NNCF_CI", "1")  # nncf's only use of it: no usage telemetry
         try:
             import nncf
         except ImportError:
