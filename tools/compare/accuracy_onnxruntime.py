@@ -12,7 +12,7 @@ pomt package reads the .pomt for the ONNX export); a built pomt.
 What it does:
   - the model: -m FILE, or (default) the real timm ViT-Tiny of $POMT_SHARED/models converted with
     `pomt convert`; its ONNX graph from tools/compare/onnx_export.py, and ORT's int8 models of that graph
-    from compare_onnxruntime.quantize_ort (the exact quantize_dynamic settings are printed);
+    from peers.quantize_ort (the exact quantize_dynamic settings are printed);
   - the images: `pomt preprocess -m MODEL` in chunks, i.e. pomt's decoder and timm's eval transform
     (the tensors `pomt eval` classifies), so every row sees the same input bytes;
   - rows: pomt fp32 (`pomt run`), ORT fp32, ORT int8 per-tensor, ORT int8 per-channel (sessions at
@@ -32,7 +32,7 @@ import tempfile
 
 import numpy as np
 
-import compare_onnxruntime as cmp  # siblings: run as a script, this folder is on sys.path
+import compare_peers as cmp  # siblings: run as a script, this folder is on sys.path
 import onnx_export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout

@@ -22,7 +22,7 @@ Weights come from the .pomt file through pomt.read_weights (pomt's own reader: e
 version, every tensor checked against the configuration). An int8 file (format version 3) is
 exported DEQUANTIZED: each int8 Linear weight becomes the float32 wq · scale (what pomt's reference
 path computes), so the graph is an fp32 graph of the int8 model's weights; activations are not
-quantized in it (ORT's own int8 graphs come from compare_onnxruntime.quantize_ort). ONNX Runtime
+quantized in it (ORT's own int8 graphs come from peers.quantize_ort). ONNX Runtime
 fuses these patterns itself (LayerNorm, Gelu / BiasGelu, MatMul+Add → Gemm / FusedMatMul,
 attention) at ORT_ENABLE_ALL, exactly as it does on a torch export.
 """
