@@ -37,9 +37,9 @@ void quantize_file(const std::string& input, const std::string& output, const Qu
 // What int8 can buy on this CPU, measured in about a second: the single-core multiply-add peaks of
 // the int8 variant and the fp32 level in use (the probes of `pomt bench`). int8 runs the Linear
 // layers only; attention (unless int8), softmax, LayerNorm and GELU cost what they cost in fp32.
-// So below 2x the Linear layers gain at most `ratio` and a whole small model less (Zen 3 at the
-// avx2 level: 1.6x here, DeiT-Tiny int8 at 0.85 of fp32's latency), and `note` says so;
-// `pomt quantize` and `pomt info` print it.
+// So below 2x the Linear layers gain at most `ratio` and a whole model less (Zen 3 at the avx2
+// level: 1.58x, and DeiT-Tiny int8 at 0.72 of fp32's latency; VNNI cores read 3-4x), and `note`
+// says so; `pomt quantize` and `pomt info` print it.
 struct Int8Outlook {
     std::string int8_variant;  // e.g. "avx2", "avx512-vnni", "neon-dot" (POMT_INT8 forces one)
     std::string fp32_level;    // e.g. "avx2", "avx512", "neon" (POMT_ISA forces one)
