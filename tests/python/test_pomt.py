@@ -498,15 +498,22 @@ def test_quantize_writes_an_int8_model(tmp_path):
     with pytest.raises(pomt.Error, match="already int8"):
         pomt.quantize(str(tmp_path / "q.pomt"), str(tmp_path / "qq.pomt"))
     assert not os.path.exists(tmp_path / "qq.pomt")
-    # int8 attention: recorded in the file's quantization record, near the fp32-attention model.
+    # int8 attention: recorded in the file's quantization record; on the fixture's image both int8
+    # models stay near timm's fp32 logits with its top-1 (as tests/test_forward_int8.cpp checks the
+    # Session: micro measured 0.058 with fp32 attention, 0.078 with int8; on a noise input the
+    # random micro model's int8 error is ~1, no yardstick), and the two differ: the setting acts.
     pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qa.pomt"), attention="int8")
     header = open(tmp_path / "qa.pomt", "rb").read(65536)
     assert b'"attention":"int8"' in header
     assert b'"attention":"fp32"' in open(tmp_path / "q.pomt", "rb").read(65536)
-    x = np.random.default_rng(0).standard_normal((1,) + m.input_shape).astype(np.float32)
+    x = np.load(os.path.join(folder, "input.npy"))
+    timm = np.load(os.path.join(folder, "logits.npy"))
     ya = pomt.load(str(tmp_path / "qa.pomt"), threads=1).run(x)
     yf = m.run(x)
-    assert np.linalg.norm(ya - yf) <= 0.05 * np.linalg.norm(yf)
+    for y in (ya, yf):
+        assert 1e-4 <= np.linalg.norm(y - timm) / np.linalg.norm(timm) <= 0.35
+        assert (y.argmax(-1) == timm.argmax(-1)).all()
+    assert not np.array_equal(ya, yf)
     with pytest.raises(pomt.Error, match="attention must be"):
         pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qb.pomt"), attention="bf16")
     assert not os.path.exists(tmp_path / "qb.pomt")
