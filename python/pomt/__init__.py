@@ -23,6 +23,7 @@ import atexit
 import dataclasses
 import os
 import tempfile
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -133,11 +134,18 @@ class ConvertReport:
     class_names: int
 
 
+# How a model was made, for executor workers to make it again (pomt.evaluate(executor=...)):
+# ("file", absolute path, threads, max_memory) or ("arch", name, seed, threads, max_memory), with
+# threads and max_memory as the engine takes them (0: the default).
+_Source = Tuple[Any, ...]
+
+
 class Model:
     """A loaded model (pomt.load / pomt.from_arch / pomt.from_timm). Thread-safe; see the package doc."""
 
-    def __init__(self, engine: "_pomt.Model"):
+    def __init__(self, engine: "_pomt.Model", source: Optional[_Source] = None):
         self._m = engine
+        self._source = source
 
     # ---- description
     @property
@@ -283,28 +291,141 @@ def load(path: Union[str, "os.PathLike[str]"], threads: Optional[int] = None,
     threads: threads per run (default every core). max_memory: activation bytes a run may use
     (default half the physical memory).
     """
-    return Model(_pomt.load(os.fsdecode(path), _max_memory(max_memory), _threads(threads)))
+    path, mm, t = os.fsdecode(path), _max_memory(max_memory), _threads(threads)
+    # The absolute path: executor workers load the file again, whatever their (or our later) cwd.
+    return Model(_pomt.load(path, mm, t), ("file", os.path.abspath(path), t, mm))
 
 
 def from_arch(name: str, seed: int = 0, threads: Optional[int] = None, max_memory: Optional[int] = None) -> Model:
     """A timm architecture ("deit_tiny_patch16_224", ...) with seeded random weights: latency work, tests."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise Error("seed must be a non-negative integer, got %r" % (seed,))
-    return Model(_pomt.random(name, seed, _max_memory(max_memory), _threads(threads)))
+    mm, t = _max_memory(max_memory), _threads(threads)
+    return Model(_pomt.random(name, seed, mm, t), ("arch", name, seed, t, mm))
 
 
 def evaluate(model: Model, data: Union[str, "os.PathLike[str]"], prune: Prune = None, limit: int = 0,
-             threads: Optional[int] = None, *, root: Optional[str] = None, skip_bad: bool = False) -> EvalResult:
+             threads: Optional[int] = None, *, root: Optional[str] = None, skip_bad: bool = False,
+             executor: Any = None, chunk: Optional[int] = None, shards: Optional[int] = None) -> EvalResult:
     """Top-1/top-5 accuracy on a labelled set, as `pomt eval`: data is a "path label" list file
     (e.g. imagenet-val-1300/labels.txt; paths relative to `root`, default the list's folder) or a
-    folder with one sub-folder per class. limit: the first `limit` images (0: all)."""
+    folder with one sub-folder per class. limit: the first `limit` images (0: all). skip_bad:
+    count unreadable images as skipped and go on (else the first one, in list order, raises).
+
+    executor: any concurrent.futures.Executor (ThreadPoolExecutor, ProcessPoolExecutor, dask's
+    Client.get_executor(), ...) to spread the work: the images are cut into shards of `chunk`
+    consecutive images (default 256), or into `shards` shards of equal size, one task each. Each
+    task loads the model itself (so the model must come from pomt.load or pomt.from_arch: it is
+    loaded again from its absolute path or rebuilt from (architecture, seed), with the same
+    threads and max_memory) and reads `data` and the images at the paths given here, so workers
+    must see the same files at the same paths (give absolute paths when their folder differs).
+    `threads` applies per task; the schedule is shipped pickled (a spec, or a schedule file's
+    text). The shards are merged in list order: the result is the local run's, image by image
+    (the same EvalResult, per-image outcomes, top1/top5 and first error), as long as the workers'
+    CPUs run the same kernels (pomt.isa()).
+    """
     if not isinstance(model, Model):
         raise Error("evaluate needs a pomt.Model, got %s" % type(model).__name__)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise Error("limit must be a non-negative integer, got %r" % (limit,))
-    n, done, skipped, top1, top5, rows = model._m.evaluate(
-        os.fsdecode(data), os.fsdecode(root) if root else "", _schedule(prune), limit, _threads(threads), skip_bad)
-    return EvalResult(n, done, skipped, top1, top5, [ImageOutcome(*r) for r in rows])
+    data_path, root_path = os.fsdecode(data), os.fsdecode(root) if root else ""
+    s, t = _schedule(prune), _threads(threads)
+    if executor is None:
+        if chunk is not None or shards is not None:
+            raise Error("chunk and shards split the work for an executor: give executor= too")
+        n, done, skipped, top1, top5, rows = model._m.evaluate(data_path, root_path, s, limit, t, skip_bad)
+        return EvalResult(n, done, skipped, top1, top5, [ImageOutcome(*r) for r in rows])
+    return _evaluate_sharded(model, data_path, root_path, s, limit, t, skip_bad, executor, chunk, shards)
+
+
+def _evaluate_sharded(model: Model, data: str, root: str, s: Optional["_pomt.Schedule"], limit: int, threads: int,
+                      skip_bad: bool, executor: Any, chunk: Optional[int], shards: Optional[int]) -> EvalResult:
+    if not callable(getattr(executor, "submit", None)):
+        raise Error("executor must be a concurrent.futures.Executor (e.g. ThreadPoolExecutor, or dask's "
+                    "Client.get_executor()), got %s" % type(executor).__name__)
+    for value, what in ((chunk, "chunk"), (shards, "shards")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise Error("%s must be a positive integer, got %r" % (what, value))
+    if chunk is not None and shards is not None:
+        raise Error("give chunk (images per shard) or shards (number of shards), not both")
+    if model._source is None:
+        raise Error("evaluate with an executor needs a model loaded from a file (pomt.load) or an architecture "
+                    "(pomt.from_arch): each worker loads it again, and this one has neither")
+    # The same checks as the local run (schedule, list, labels), here and before any task starts.
+    n = model._m.count_images(data, root, s, limit)
+    size = -(-n // shards) if shards is not None else chunk or 256
+    ref = _ModelRef(model)
+    # Distinct per call: executors that reuse results by arguments (dask's tasks are "pure" by
+    # default) must not hand back an earlier call's shard after the files changed.
+    call = os.urandom(8).hex()
+    futures = [executor.submit(_evaluate_shard, ref, data, root, s, threads, skip_bad, first, min(size, n - first),
+                               call) for first in range(0, n, size)]
+    rows: List[Any] = []
+    try:
+        for f in futures:  # in list order, so a failure raises the local run's error: the first bad image's
+            rows.extend(f.result()[5])
+    except BaseException:
+        for f in futures:
+            f.cancel()  # the shards not started yet
+        raise
+    per_image = [ImageOutcome(*r) for r in rows]
+    done = sum(o.top1 >= 0 for o in per_image)
+    c1, c5 = sum(o.correct1 for o in per_image), sum(o.correct5 for o in per_image)
+    # The percentages as eval/evaluate.h computes them, to the last bit.
+    return EvalResult(n, done, n - done, 100.0 * c1 / done if done else 0.0, 100.0 * c5 / done if done else 0.0,
+                      per_image)
+
+
+_worker_models: Dict[_Source, Model] = {}  # in an executor's worker process: the last models loaded
+_worker_models_lock = threading.Lock()
+atexit.register(_worker_models.clear)  # before the extension is torn down
+
+
+class _ModelRef:
+    """The model of an executor task: the live Model in this process (a thread pool: nothing is
+    pickled), and once pickled to another process only its source, to load it there (once per
+    process: the last two models are kept)."""
+
+    def __init__(self, model: Model):
+        self.source = model._source
+        self.identity = (model.architecture, model.num_outputs)
+        self.model: Optional[Model] = model
+
+    def __getstate__(self) -> Tuple[Any, ...]:
+        return (self.source, self.identity)
+
+    def __setstate__(self, state: Tuple[Any, ...]) -> None:
+        self.source, self.identity = state
+        self.model = None
+
+    def get(self) -> Model:
+        if self.model is not None:
+            return self.model
+        with _worker_models_lock:
+            m = _worker_models.get(self.source)
+        if m is None:
+            if self.source[0] == "file":
+                _, path, threads, max_memory = self.source
+                m = Model(_pomt.load(path, max_memory, threads), self.source)
+                if (m.architecture, m.num_outputs) != self.identity:  # another file at that path
+                    raise Error("the model file %s on this worker is a %s with %d outputs, not the %s with %d "
+                                "outputs pomt.load read" % ((path, m.architecture, m.num_outputs) + self.identity))
+            else:
+                _, name, seed, threads, max_memory = self.source
+                m = Model(_pomt.random(name, seed, max_memory, threads), self.source)
+            with _worker_models_lock:
+                while len(_worker_models) >= 2:
+                    del _worker_models[next(iter(_worker_models))]
+                _worker_models[self.source] = m
+        return m
+
+
+def _evaluate_shard(ref: _ModelRef, data: str, root: str, s: Optional["_pomt.Schedule"], threads: int,
+                    skip_bad: bool, first: int, count: int, call: str) -> Tuple[Any, ...]:
+    """One task of pomt.evaluate(executor=...): images [first, first + count) of the list (`call`
+    only tells calls apart). Module-level so that pickle and cloudpickle send it by name; it needs
+    only this package and the files."""
+    return ref.get()._m.evaluate(data, root, s, 0, threads, skip_bad, first, count)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -501,4 +622,5 @@ def from_timm(model: Any, threads: Optional[int] = None, max_memory: Optional[in
         out = os.path.join(d, "model.pomt")
         convert(d, out)
         # The model is memory-mapped: the mapping outlives the temporary folder's removal (POSIX).
-        return load(out, threads, max_memory)
+        # No source: the file is gone, so no executor worker can load it again.
+        return Model(load(out, threads, max_memory)._m)

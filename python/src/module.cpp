@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "api/internal.h"
+#include "core/file_util.h"
 #include "eval/dataset.h"
 #include "eval/evaluate.h"
 #include "kernels/gemm_int8.h"
@@ -58,12 +59,28 @@ struct PySchedule {
     pomt::PruneSchedule steps;
     pomt::Schedule api;
     std::string text;  // the spec or "file PATH", for repr
+    // What it was made from, so that it pickles (pomt.evaluate ships it to executor workers, which
+    // may not see the file, or see it changed): the spec, or the file's path and the text read.
+    std::string source;
+    std::string file_text;  // empty for a spec
 
-    static PySchedule make(pomt::PruneSchedule steps, std::string text) {
+    static PySchedule from_spec(const std::string& spec) {
+        if (spec.empty()) pomt::fail("empty pruning spec (e.g. pomt:R=56,layer=3)");
+        return make(pomt::parse_prune_spec(spec), spec, spec, "");
+    }
+    static PySchedule from_file_text(const std::string& path, std::string text) {
+        pomt::PruneSchedule steps = pomt::parse_schedule_json(text, "schedule '" + path + "'");
+        return make(std::move(steps), "file " + path, path, std::move(text));
+    }
+
+private:
+    static PySchedule make(pomt::PruneSchedule steps, std::string text, std::string source, std::string file_text) {
         PySchedule s;
         s.api = pomt::schedule_from_steps(steps);
         s.steps = std::move(steps);
         s.text = std::move(text);
+        s.source = std::move(source);
+        s.file_text = std::move(file_text);
         return s;
     }
 };
@@ -227,6 +244,17 @@ pomt::LoadOptions load_options(uint64_t max_memory) {
     return o;
 }
 
+// The images an evaluation works on: the list's first `limit` (0: all). The schedule is checked
+// against the model first, so a bad one fails before any file is read.
+std::vector<pomt::LabelledImage> eval_images(const pomt::Model& model, const std::string& data, const std::string& root,
+                                             const PySchedule* s, int limit) {
+    if (limit < 0) pomt::fail("limit must not be negative, got " + std::to_string(limit));
+    pomt::resolve_schedule(steps_of(s), model.config());
+    std::vector<pomt::LabelledImage> images = pomt::load_dataset(data, root, model.config().num_classes);
+    if (limit > 0 && size_t(limit) < images.size()) images.resize(size_t(limit));
+    return images;
+}
+
 }  // namespace
 
 NB_MODULE(_pomt, m) {
@@ -243,16 +271,22 @@ NB_MODULE(_pomt, m) {
                            "A token-pruning schedule, checked against a model when it runs (or by Model.describe).\n\n"
                            "    Schedule.parse(\"pomt:R=56,layer=3\")   # a spec, as `pomt run --prune`\n"
                            "    Schedule.load(\"schedule.json\")        # a schedule file, as `pomt run --schedule`\n")
-        .def_static("parse", [](const std::string& spec) {
-            if (spec.empty()) pomt::fail("empty pruning spec (e.g. pomt:R=56,layer=3)");
-            return PySchedule::make(pomt::parse_prune_spec(spec), spec);
-        }, "spec"_a, "A schedule from a spec: \"pomt:R=56,layer=3\", \"topk:r=8\", \"tome:r=13\" (docs/SCHEDULES.md).")
+        .def_static("parse", &PySchedule::from_spec, "spec"_a,
+                    "A schedule from a spec: \"pomt:R=56,layer=3\", \"topk:r=8\", \"tome:r=13\" (docs/SCHEDULES.md).")
         .def_static("load", [](const std::string& path) {
-            return PySchedule::make(pomt::load_schedule_file(path), "file " + path);
+            const std::vector<unsigned char> bytes = pomt::read_file_bytes(path, "schedule file");
+            return PySchedule::from_file_text(path, std::string(bytes.begin(), bytes.end()));
         }, "path"_a, "A schedule from a JSON schedule file (as written by `pomt schedule`).")
         .def_prop_ro("empty", [](const PySchedule& s) { return s.steps.empty(); })
         .def_prop_ro("text", [](const PySchedule& s) { return s.text; })
-        .def("__repr__", [](const PySchedule& s) { return "pomt.Schedule('" + s.text + "')"; });
+        .def("__repr__", [](const PySchedule& s) { return "pomt.Schedule('" + s.text + "')"; })
+        // Pickled as its spec, or its file's path and text: parsed again (and so checked) on loading.
+        .def("__getstate__", [](const PySchedule& s) { return std::make_tuple(s.source, s.file_text); })
+        .def("__setstate__", [](PySchedule& s, const std::tuple<std::string, std::string>& state) {
+            PySchedule parsed = std::get<1>(state).empty() ? PySchedule::from_spec(std::get<0>(state))
+                                                           : PySchedule::from_file_text(std::get<0>(state), std::get<1>(state));
+            new (&s) PySchedule(std::move(parsed));
+        }, "state"_a);
 
     nb::class_<PyModel>(m, "Model")
         .def_prop_ro("architecture", [](const PyModel& p) { return p.classifier().architecture(); })
@@ -352,21 +386,26 @@ NB_MODULE(_pomt, m) {
                                    c.disturbance.disturbed(), warning);
         }, "schedule"_a.none(), "threads"_a, "batch"_a, "runs"_a, "warmup"_a)
         .def("evaluate", [](const PyModel& p, const std::string& data, const std::string& root, const PySchedule* s,
-                            int limit, int threads, bool skip_bad) {
-            if (limit < 0) pomt::fail("limit must not be negative, got " + std::to_string(limit));
+                            int limit, int threads, bool skip_bad, int first, int count) {
+            // first/count: the slice of the (limited) list one executor shard evaluates; count -1: to the end.
+            if (first < 0) pomt::fail("first must not be negative, got " + std::to_string(first));
+            if (count < -1) pomt::fail("count must be a number of images or -1 (to the end), got " + std::to_string(count));
             const std::shared_ptr<const pomt::Model> model = model_of(p.classifier());
-            const pomt::PruneSchedule& steps = steps_of(s);
-            pomt::resolve_schedule(steps, model->config());  // fail before decoding anything
             pomt::EvalOptions o;
             o.threads = threads > 0 ? threads : p.threads();
-            o.limit = limit;
             o.skip_bad = skip_bad;
             std::vector<pomt::LabelledImage> images;
             pomt::EvalResult r;
             {
                 nb::gil_scoped_release release;
-                images = pomt::load_dataset(data, root, model->config().num_classes);
-                r = pomt::evaluate_images(model, images, steps, o);
+                images = eval_images(*model, data, root, s, limit);
+                const size_t n = images.size(), end = count < 0 ? n : size_t(first) + size_t(count);
+                if (size_t(first) > n || end > n)
+                    pomt::fail("images " + std::to_string(first) + " to " + std::to_string(end) + " are not within the " +
+                               std::to_string(n) + " images of " + data);
+                images = std::vector<pomt::LabelledImage>(images.begin() + std::ptrdiff_t(first),
+                                                          images.begin() + std::ptrdiff_t(end));
+                r = pomt::evaluate_images(model, images, steps_of(s), o);
             }
             std::vector<std::tuple<std::string, int, int, bool, bool, std::string>> per_image;
             for (int i = 0; i < r.images && size_t(i) < r.per_image.size() && size_t(i) < images.size(); ++i) {
@@ -375,7 +414,14 @@ NB_MODULE(_pomt, m) {
                                        io.correct5, io.error);
             }
             return std::make_tuple(r.images, r.evaluated, r.skipped, r.top1(), r.top5(), per_image);
-        }, "data"_a, "root"_a, "schedule"_a.none(), "limit"_a, "threads"_a, "skip_bad"_a);
+        }, "data"_a, "root"_a, "schedule"_a.none(), "limit"_a, "threads"_a, "skip_bad"_a, "first"_a = 0, "count"_a = -1)
+        // How many images evaluate(data, root, schedule, limit) would evaluate, after the same checks:
+        // what pomt.evaluate shards for an executor, failing here as the local run would.
+        .def("count_images", [](const PyModel& p, const std::string& data, const std::string& root, const PySchedule* s,
+                                int limit) {
+            nb::gil_scoped_release release;
+            return eval_images(*model_of(p.classifier()), data, root, s, limit).size();
+        }, "data"_a, "root"_a, "schedule"_a.none(), "limit"_a);
 
     // The paper's schedule search (include/pomt/search.h). `progress(phase, done, total)` may be None;
     // it is called with the GIL held, from worker threads while images decode; returning False

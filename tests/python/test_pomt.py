@@ -102,6 +102,185 @@ def test_evaluate_a_few_real_images(converted):
     assert pruned.evaluated == 8
 
 
+# ---- evaluate on an executor: shards merged in list order, the local run image by image
+
+EXECUTOR_ARCH = "deit_tiny_patch16_112"  # 49 patches: a few milliseconds an image
+
+
+def write_labelled_images(folder, count, broken=()):
+    """`count` small random PPM images (sizes vary, so the crop does work) and labels.txt; the
+    indices in `broken` are files that are not images. Returns the list's path."""
+    rng = np.random.default_rng(7)
+    os.makedirs(os.path.join(str(folder), "img"), exist_ok=True)
+    lines = []
+    for i in range(count):
+        rel = "img/%02d.%s" % (i, "jpg" if i in broken else "ppm")
+        with open(os.path.join(str(folder), rel), "wb") as f:
+            if i in broken:
+                f.write(b"\xff\xd8\xff\xe0 not a JPEG")
+            else:
+                h, w = 40 + 3 * i, 56 - 2 * i
+                f.write(b"P6\n%d %d\n255\n" % (w, h) + rng.integers(0, 256, (h, w, 3), dtype=np.uint8).tobytes())
+        lines.append("%s %d" % (rel, i * 97 % 1000))
+    path = os.path.join(str(folder), "labels.txt")
+    open(path, "w").write("\n".join(lines) + "\n")
+    return path
+
+
+def relabel_to_hit(model, path):
+    """Labels that a random model ranks first, third or 500th, image after image, so that neither
+    top-1 nor top-5 accuracy is 0 or 100."""
+    root = os.path.dirname(path)
+    rows = [line.split() for line in open(path)]
+    with open(path, "w") as f:
+        for i, (rel, _) in enumerate(rows):
+            f.write("%s %d\n" % (rel, model.classify(os.path.join(root, rel), top=1000)[(0, 2, 499)[i % 3]][0]))
+
+
+@pytest.fixture(scope="module")
+def executor_case(tmp_path_factory):
+    """A random model from its architecture, 10 labelled images, a schedule file."""
+    folder = tmp_path_factory.mktemp("executor")
+    m = pomt.from_arch(EXECUTOR_ARCH, seed=1, threads=1)
+    data = write_labelled_images(folder, 10)
+    relabel_to_hit(m, data)
+    schedule = os.path.join(str(folder), "schedule.json")
+    json.dump({"steps": [{"method": "pomt", "layer": 1, "R": 20}], "prune": "topk:r=2,layer=3"}, open(schedule, "w"))
+    return m, data, schedule
+
+
+def spawn_pool():
+    import concurrent.futures
+    import multiprocessing
+    # spawn: a fresh interpreter that has only the pickled task, as a cluster's worker.
+    return concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+
+
+def assert_same_as_local(m, data, executor, **kw):
+    local = pomt.evaluate(m, data, **kw)
+    assert local.evaluated > 0
+    for split in ({"chunk": 3}, {"shards": 2}, {}):
+        got = pomt.evaluate(m, data, executor=executor, **dict(kw, **split))
+        assert got == local, (kw, split)  # every field, every ImageOutcome, top1/top5 to the bit
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes"])
+def test_evaluate_on_an_executor_is_the_local_run(executor_case, kind):
+    import concurrent.futures
+    m, data, schedule_file = executor_case
+    with concurrent.futures.ThreadPoolExecutor(3) if kind == "threads" else spawn_pool() as ex:
+        r = pomt.evaluate(m, data, executor=ex, chunk=3)
+        assert r.images == 10 and 0 < r.top1 < r.top5 < 100
+        for prune in (None, "pomt:R=20,layer=1", pomt.Schedule.parse("tome:r=4"), pomt.Schedule.load(schedule_file)):
+            assert_same_as_local(m, data, ex, prune=prune)
+        assert_same_as_local(m, data, ex, limit=7, threads=2)
+        assert pomt.evaluate(m, data, limit=7, executor=ex, chunk=3).images == 7
+
+
+def test_evaluate_on_an_executor_skips_and_fails_as_locally(tmp_path):
+    import concurrent.futures
+    m = pomt.from_arch(EXECUTOR_ARCH, seed=2, threads=1)
+    data = write_labelled_images(tmp_path, 9, broken=(4, 7))  # shards [0,3) [3,6) [6,9): both bad ones in later shards
+    for ex in (concurrent.futures.ThreadPoolExecutor(2), spawn_pool()):
+        with ex:
+            local = pomt.evaluate(m, data, skip_bad=True)
+            assert local.skipped == 2 and local.per_image[4].error and local.per_image[7].error
+            assert pomt.evaluate(m, data, skip_bad=True, executor=ex, chunk=3) == local
+            # Without skip_bad the first bad image in list order stops both, with the same message.
+            with pytest.raises(pomt.Error) as want:
+                pomt.evaluate(m, data)
+            with pytest.raises(pomt.Error) as got:
+                pomt.evaluate(m, data, executor=ex, chunk=3)
+            assert str(got.value) == str(want.value) and "04.jpg" in str(got.value)
+
+
+def test_evaluate_on_an_executor_refuses_bad_arguments(executor_case, tmp_path):
+    import concurrent.futures
+    m, data, _ = executor_case
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        bad = [
+            (dict(executor=object()), "concurrent.futures.Executor"),
+            (dict(executor=ex, chunk=0), "chunk must be a positive integer"),
+            (dict(executor=ex, shards=True), "shards must be a positive integer"),
+            (dict(executor=ex, chunk=2, shards=2), "not both"),
+            (dict(chunk=4), "give executor="),
+            (dict(executor=ex, prune="pomt:R=20,layer=40"), "out of range"),
+            (dict(executor=ex, limit=-1), "limit"),
+        ]
+        for kw, words in bad:
+            with pytest.raises(pomt.Error, match=words) as e:
+                pomt.evaluate(m, data, **kw)
+            assert "\n" not in str(e.value)
+        with pytest.raises(pomt.Error, match="no_list.txt"):
+            pomt.evaluate(m, str(tmp_path / "no_list.txt"), executor=ex)
+        # A model with no file to load again (as pomt.from_timm makes: its temporary file is gone).
+        orphan = pomt.Model(m._m)
+        with pytest.raises(pomt.Error, match="needs a model loaded from a file .* or an architecture"):
+            pomt.evaluate(orphan, data, executor=ex)
+    # The slice arguments of the engine's evaluate.
+    for first, count in ((-1, -1), (0, -2), (11, -1), (8, 3), (1 << 30, 1 << 30)):
+        with pytest.raises(pomt.Error, match="first|count|not within"):
+            m._m.evaluate(data, "", None, 0, 1, False, first, count)
+    n, _, _, _, _, rows = m._m.evaluate(data, "", None, 0, 1, False, 8, 2)
+    assert n == 2 and [r[0] for r in rows] == [o.path for o in pomt.evaluate(m, data).per_image[8:]]
+    assert m._m.count_images(data, "", None, 4) == 4
+
+
+def test_schedules_pickle_as_their_spec_or_file_text(tmp_path):
+    import pickle
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"steps": [{"method": "topk", "r": 8}]}))
+    s = pomt.Schedule.load(str(path))
+    path.unlink()  # the file's text travels with the schedule
+    for t in (pomt.Schedule.parse("pomt:R=56,layer=3"), s):
+        u = pickle.loads(pickle.dumps(t))
+        assert repr(u) == repr(t) and u.empty == t.empty
+    m = pomt.from_arch("vit_tiny_patch16_224", threads=1)
+    assert m.describe(pickle.loads(pickle.dumps(s))) == m.describe(s)
+    with pytest.raises(pomt.Error, match="R must be"):
+        pickle.loads(pickle.dumps(pomt.Schedule.parse("pomt:R=56,layer=3")).replace(b"R=56", b"R=xx"))
+
+
+def test_evaluate_real_images_on_processes(converted):
+    """The real ViT-Tiny loaded from its file in each worker process: 64 ImageNet images, pruned."""
+    data = shared("data/imagenet-val-1300/labels.txt")
+    m = pomt.load(converted(VIT_TINY), threads=1)
+    local = pomt.evaluate(m, data, "pomt:R=56,layer=3", limit=64)
+    assert local.images == 64 and local.top1 >= 50
+    with spawn_pool() as ex:
+        assert pomt.evaluate(m, data, "pomt:R=56,layer=3", limit=64, executor=ex, shards=2) == local
+
+
+def test_executor_workers_refuse_another_model_at_the_path(tmp_path, converted):
+    import shutil
+    path = str(tmp_path / "m.pomt")
+    shutil.copy(converted("fixtures/micro"), path)
+    m = pomt.load(path, threads=1)
+    shutil.copy(converted("fixtures/deit3_micro"), path + ".new")
+    os.replace(path + ".new", path)  # a new file: the mapping of the one loaded stays intact
+    data = write_labelled_images(tmp_path, 2)
+    open(data, "w").write("img/00.ppm 0\nimg/01.ppm 1\n")
+    with spawn_pool() as ex, pytest.raises(pomt.Error, match="is a deit3_small_patch16_224 with 20 outputs, not the "
+                                                             "vit_tiny_patch16_224 with 10 outputs pomt.load read"):
+        pomt.evaluate(m, data, executor=ex)
+
+
+def test_evaluate_on_a_dask_cluster(executor_case):
+    try:
+        import distributed
+    except ImportError as e:  # not only absent: a broken install is a skip with its reason too
+        pytest.skip("dask distributed is not importable (%s): pip install 'dask[distributed]', as the test "
+                    "extras do" % e)
+    m, data, schedule_file = executor_case
+    # Two worker processes on the loopback, no dashboard: the cluster starts in about a second.
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        ex = client.get_executor()
+        for prune in (None, pomt.Schedule.load(schedule_file)):
+            local = pomt.evaluate(m, data, prune, limit=9)
+            assert pomt.evaluate(m, data, prune, limit=9, executor=ex, chunk=4) == local
+
+
 # ---- API surface
 
 def test_schedule_describe_profile(micro, tmp_path):
