@@ -4,6 +4,7 @@
 #include "pomt/pomt.h"
 
 #include "api/internal.h"
+#include "quantize/quantize_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -122,6 +123,11 @@ Schedule Schedule::from_options(const std::string& spec, const std::string& path
 
 bool Schedule::empty() const { return !steps_ || steps_->steps.empty(); }
 
+const std::string& Schedule::precision() const {
+    static const std::string none;
+    return steps_ ? steps_->steps.precision : none;
+}
+
 // ---- Classifier --------------------------------------------------------------------------------
 
 struct Classifier::State {
@@ -161,6 +167,14 @@ Classifier Classifier::with_labels(std::vector<std::string> names) const {
         if (names[i].empty()) fail("label " + std::to_string(i) + " is empty");
     auto s = std::make_shared<State>(*state_);
     s->names = std::move(names);
+    return Classifier(std::move(s));
+}
+
+Classifier Classifier::for_schedule(const Schedule& schedule) const {
+    std::shared_ptr<const Model> m = model_in_precision(state_->model, schedule.precision());
+    if (m == state_->model) return *this;
+    auto s = std::make_shared<State>(*state_);
+    s->model = std::move(m);
     return Classifier(std::move(s));
 }
 

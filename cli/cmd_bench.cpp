@@ -30,6 +30,7 @@
 #include "profiler/model_latency.h"
 #include "prune/pruning.h"
 #include "pomt/error.h"
+#include "quantize/quantize_model.h"
 #include "vit/forward.h"
 #include "core/json.h"
 
@@ -123,13 +124,19 @@ int bench_compare(const Args& args, std::shared_ptr<const Model> model, const st
         print_prune_warnings(args, e.second, model->config(), full_last_block, entries.size() > 1 ? e.first : "");
     std::vector<PruneSchedule> schedules = {PruneSchedule()};
     std::vector<std::string> names = {"none"};
+    // A plan chosen in int8 (a schedule file's "precision") runs on the int8 version of the model,
+    // made once, against the model as given.
+    std::vector<std::shared_ptr<const Model>> models = {model};
+    std::shared_ptr<const Model> other;
     for (auto& e : entries) {
         schedules.push_back(e.second);
-        names.push_back(e.first);
+        const bool own = e.second.precision.empty() || e.second.precision == (model->is_int8() ? "int8" : "fp32");
+        if (!own && !other) other = model_in_precision(model, e.second.precision);
+        models.push_back(own ? model : other);
+        names.push_back(e.second.precision.empty() ? e.first : e.first + " (" + e.second.precision + ")");
     }
     profiler::HostLoadMeter load;
-    auto stats =
-        profiler::measure_schedules_interleaved(model, schedules, threads, batch, runs, warmup, full_last_block);
+    auto stats = profiler::measure_plans_interleaved(models, schedules, threads, batch, runs, warmup, full_last_block);
     profiler::Disturbance disturbance = profiler::disturbance_of(stats);
     disturbance.load = load.read();
     const std::string warning = disturbance.warning("the measurement", "schedule");

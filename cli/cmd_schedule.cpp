@@ -125,12 +125,27 @@ void print_pareto_search(const ParetoSearchResult& r) {
     std::sort(order.begin(), order.end(), [&](int a, int b) { return r.plans[size_t(a)].measured_ms < r.plans[size_t(b)].measured_ms; });
     for (int i : order) {
         const ParetoPlan& p = r.plans[size_t(i)];
-        std::printf("  %s %-44s %8.3f ms (ratio %.3f, predicted %.3f)  top-1 %6.2f%%  top-5 %6.2f%%  loss %+5.2f [%+5.2f, %+5.2f]%s\n",
-                    i == r.chosen ? "*" : p.on_front ? "f" : " ", p.spec.c_str(), p.measured_ms, p.measured_ratio,
+        std::printf("  %s %-4s %-44s %8.3f ms (ratio %.3f, predicted %.3f)  top-1 %6.2f%%  top-5 %6.2f%%  loss %+5.2f [%+5.2f, %+5.2f]%s\n",
+                    i == r.chosen ? "*" : p.on_front ? "f" : " ", plan_precision_name(p.precision), p.spec.c_str(), p.measured_ms, p.measured_ratio,
                     p.predicted_ratio, p.top1, p.top5, p.loss, p.loss_low, p.loss_high,
                     i == r.compare_index ? "  (paper)" : "");
     }
     std::printf("  f: on the measured front; %d methods measured\n", methods);
+    for (size_t i = 0; i < r.precisions.size(); ++i)
+        std::printf("  %s block latency: %s\n", plan_precision_name(r.precisions[i]), r.precision_sources[i].c_str());
+    std::printf("  estimation images: %s\n", r.data_note.c_str());
+    if (r.confirm_images == 0) {
+        std::printf("  no confirmation images: the estimates above are optimistic for the plan a budget picks\n");
+        return;
+    }
+    std::printf("  confirmation images: %s (%d read); one-sided %.0f %% upper bounds:\n", r.confirm_source.c_str(),
+                r.confirm_images, 100 * r.confidence);
+    for (int i : order) {
+        const ParetoPlan& p = r.plans[size_t(i)];
+        if (i == 0 || !p.confirmed) continue;
+        std::printf("  %s %-4s %-44s top-1 %6.2f%%  loss %+5.2f (upper bound %+5.2f) on %d images\n", i == r.chosen ? "*" : " ",
+                    plan_precision_name(p.precision), p.spec.c_str(), p.confirm_top1, p.confirm_loss, p.confirm_high, p.confirm_images);
+    }
 }
 
 // The verification's disturbance warning (one line on stderr, after the report), when it has one.
@@ -157,7 +172,8 @@ int cmd_schedule(const Args& args) {
             if (args.has(f)) fail(std::string(f) + " applies only to --search layer or pareto");
     if (search != "pareto")
         for (const char* f : {"--max-loss", "--max-ms", "--max-ratio", "--z", "--first-images", "--max-measured",
-                              "--latency-step", "--also", "--by-bound"})
+                              "--latency-step", "--also", "--rule", "--precision", "--block-latency-int8", "--confidence", "--confirm", "--confirm-data",
+                              "--confirm-root"})
             if (args.has(f)) fail(std::string(f) + " applies only to --search pareto");
     if (search == "pareto")
         for (const char* f : {"--grid", "--max-prunes", "--no-verify", "--full-grid", "--coarse-step", "--seed", "--layer"})
@@ -221,8 +237,30 @@ int cmd_schedule(const Args& args) {
         static_cast<JointSearchOptions&>(po) = o;
         ParetoBudget& b = po.budget;
         b.max_loss = get_number(args, "--max-loss", -1, 0, 100);
-        b.loss_by_bound = args.has("--by-bound");
-        if (b.loss_by_bound && !args.has("--max-loss")) fail("--by-bound applies only with --max-loss");
+        const std::string rule = args.get("--rule", "confirmed");
+        if (rule == "confirmed") b.loss_rule = LossRule::Confirmed;
+        else if (rule == "estimate") b.loss_rule = LossRule::Estimate;
+        else if (rule == "bound") b.loss_rule = LossRule::EstimateBound;
+        else fail("--rule must be confirmed, estimate or bound, not '" + rule + "'");
+        if ((args.has("--rule") || args.has("--confidence")) && !args.has("--max-loss"))
+            fail(std::string(args.has("--rule") ? "--rule" : "--confidence") + " applies only with --max-loss");
+        if (args.has("--confidence") && b.loss_rule != LossRule::Confirmed) fail("--confidence applies only to --rule confirmed");
+        b.confidence = get_number(args, "--confidence", 0.9, 0.5, 0.9999);
+        const std::string precisions = args.get("--precision");
+        for (size_t start = 0; args.has("--precision") && start <= precisions.size();) {
+            const size_t comma = precisions.find(',', start);
+            const std::string name = precisions.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            if (name == "fp32") po.precisions.push_back(PlanPrecision::Float32);
+            else if (name == "int8") po.precisions.push_back(PlanPrecision::Int8);
+            else fail("--precision takes fp32 and/or int8, comma-separated, not '" + name + "'");
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        po.block_latency_csv_int8 = args.get("--block-latency-int8");
+        po.confirm_images = args.has("--confirm") ? args.get_int("--confirm", 0, 0, 1 << 24) : -1;
+        po.confirm_data = args.get("--confirm-data");
+        po.confirm_root = args.get("--confirm-root");
+        if (args.has("--confirm-root") && !args.has("--confirm-data")) fail("--confirm-root applies only with --confirm-data");
         b.max_ms = get_number(args, "--max-ms", 0, 1e-6, 1e9);
         b.max_ratio = get_number(args, "--max-ratio", 0, 1e-6, 100);
         b.alpha = args.has("--alpha") ? o.alpha : -1;
@@ -244,7 +282,8 @@ int cmd_schedule(const Args& args) {
         print_pareto_search(r);
         warn(r.verify_warning);
         if (r.chosen < 0) fail(r.choice);
-        std::printf("chosen: %s\n  %s\n", r.plans[size_t(r.chosen)].spec.c_str(), r.choice.c_str());
+        std::printf("chosen: %s in %s\n  %s\n", r.plans[size_t(r.chosen)].spec.c_str(),
+                    plan_precision_name(r.plans[size_t(r.chosen)].precision), r.choice.c_str());
         if (!svg_prefix.empty()) write_search_svgs(r, svg_prefix);
         write_schedule(output, schedule_file_json(model, r));
     } else if (search == "layer") {

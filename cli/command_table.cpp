@@ -219,7 +219,20 @@ std::vector<CommandSpec> make_commands() {
                  {"--compare", "FILE",
                   "layer, pareto: a schedule file to compare with (layer: the paper's; default computed here)"},
                  {"--max-loss", "POINTS", "pareto: the fastest plan losing at most this many top-1 points"},
-                 {"--by-bound", nullptr, "pareto: judge --max-loss by the interval's upper bound, not the estimate"},
+                 {"--rule", "confirmed|estimate|bound",
+                  "pareto: how --max-loss is judged (default confirmed: each front plan from the slowest confirmed on "
+                  "images it was not chosen with, accepted while its loss's upper bound fits; docs/SCHEDULES.md)"},
+                 {"--precision", "fp32,int8",
+                  "pareto: the precisions searched, every plan in each (default: fp32,int8 from an fp32 model, int8 from "
+                  "an int8 one; losses against the unpruned model in the first)"},
+                 {"--block-latency-int8", "block.csv",
+                  "pareto: the int8 model's B(n) (pomt profile --mode block of the int8 file) when the model is fp32"},
+                 {"--confidence", "C", "pareto, --rule confirmed: the one-sided confidence of the bound (default 0.9)"},
+                 {"--confirm", "N",
+                  "pareto: N confirmation images after the estimation ones (default: those after them, at most as many; "
+                  "with none left, the list's last quarter; 0: none)"},
+                 {"--confirm-data", "LIST", "pareto: confirmation images from this list instead (the first --confirm N)"},
+                 {"--confirm-root", "DIR", "pareto: the folder --confirm-data's paths are relative to"},
                  {"--max-ms", "MS", "pareto: the most accurate plan whose measured median is within MS"},
                  {"--max-ratio", "R", "pareto: the most accurate plan within this share of the unpruned latency"},
                  {"--z", "Z", "pareto: the accuracy intervals' half-width in standard errors (default 1.96)"},

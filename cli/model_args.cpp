@@ -6,6 +6,7 @@
 #include "kernels/threads.h"
 #include "pomt/error.h"
 #include "prune/pruning.h"
+#include "quantize/quantize_model.h"
 #include "vit/forward.h"
 
 namespace pomt {
@@ -26,6 +27,9 @@ std::shared_ptr<const Model> load_model_from_args(const Args& args) {
         int seed = args.get_int("--seed", 0, 0, 1 << 30);
         model = Model::random(args.get("--arch"), uint64_t(seed));
     }
+    // A schedule file chosen in another precision (the Pareto search's "precision") runs in it.
+    if (args.declares("--schedule") && args.has("--schedule"))
+        model = model_in_precision(model, load_schedule_file(args.get("--schedule")).precision);
     check_model_memory(model->config(), default_memory_limit(), model->is_int8(), model->int8_attention());
     return model;
 }

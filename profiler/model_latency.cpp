@@ -75,13 +75,33 @@ std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Mo
                                                         const std::vector<PruneSchedule>& schedules, int threads,
                                                         int batch, int runs, int warmup,
                                                         bool last_block_all_rows) {
-    const ModelConfig& c = model->config();
+    return measure_plans_interleaved(std::vector<std::shared_ptr<const Model>>(schedules.size(), model), schedules, threads,
+                                     batch, runs, warmup, last_block_all_rows);
+}
+
+std::vector<LatencyStats> measure_plans_interleaved(const std::vector<std::shared_ptr<const Model>>& models,
+                                                    const std::vector<PruneSchedule>& schedules, int threads, int batch,
+                                                    int runs, int warmup, bool last_block_all_rows) {
+    if (models.size() != schedules.size() || models.empty()) fail("one model per schedule is needed");
+    const ModelConfig& c = models[0]->config();
     if (runs < 1) fail("at least one timed run is needed");
     std::vector<float> images(size_t(batch) * c.in_chans * c.img_size * c.img_size);
     fill_pseudo_random(images, 12345);
     std::vector<std::unique_ptr<TokenPruner>> pruners;
     for (const PruneSchedule& s : schedules) pruners.push_back(make_pruner(resolve_schedule(s, c), c));
-    Session session(model, threads);  // one session, one thread pool: the schedules differ only in the pruner
+    // One session (one thread pool) per distinct model: plans of one model differ only in the pruner.
+    std::vector<std::unique_ptr<Session>> sessions;
+    std::vector<Session*> session_of;
+    for (size_t i = 0; i < models.size(); ++i) {
+        size_t j = 0;
+        while (j < i && models[j] != models[i]) ++j;
+        if (j == i) {
+            sessions.push_back(std::make_unique<Session>(models[i], threads));
+            session_of.push_back(sessions.back().get());
+        } else {
+            session_of.push_back(session_of[j]);
+        }
+    }
     const size_t k = schedules.size();
     std::vector<std::vector<double>> ms(k);
     for (int it = -warmup; it < runs; ++it)
@@ -91,7 +111,7 @@ std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Mo
             o.pruner = pruners[i].get();
             o.last_block_all_rows = last_block_all_rows;
             auto t0 = std::chrono::steady_clock::now();
-            session.run(images.data(), batch, o);
+            session_of[i]->run(images.data(), batch, o);
             double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             if (it >= 0) ms[i].push_back(t);
         }

@@ -49,6 +49,10 @@ std::vector<LatencyStats> measure_schedules_interleaved(std::shared_ptr<const Mo
                                                         const std::vector<PruneSchedule>& schedules, int threads,
                                                         int batch, int runs, int warmup,
                                                         bool last_block_all_rows = false);
+// The same with a model per schedule (one architecture; e.g. fp32 and int8 plans side by side).
+std::vector<LatencyStats> measure_plans_interleaved(const std::vector<std::shared_ptr<const Model>>& models,
+                                                    const std::vector<PruneSchedule>& schedules, int threads, int batch,
+                                                    int runs, int warmup, bool last_block_all_rows = false);
 
 // Whole-model latency at 1 thread and at `threads` (pomt bench's report). Measured back to back
 // first (all 1-thread runs, then all T-thread runs); when T threads come out slower than 1, or

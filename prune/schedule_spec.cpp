@@ -263,6 +263,10 @@ PruneSchedule parse_schedule_json(const std::string& text, const std::string& wh
         if (key == "comment" || key == "format" || key == "version" || key == "search") {
             if (key == "version" && kv.second.as_number(what + ".version") != 1)
                 fail(what + ": unsupported schedule version " + json::format_number(kv.second.as_number("")));
+        } else if (key == "precision") {
+            out.precision = kv.second.as_string(what + ".precision");
+            if (out.precision != "fp32" && out.precision != "int8")
+                fail(what + ": precision must be \"fp32\" or \"int8\", not \"" + out.precision + "\"");
         } else if (key == "prune") {
             const std::string& spec = kv.second.as_string(what + ".prune");
             PruneSchedule s = parse_prune_spec(spec);
@@ -295,7 +299,7 @@ PruneSchedule parse_schedule_json(const std::string& text, const std::string& wh
                 out.steps.push_back(s);
             }
         } else {
-            fail(what + ": unknown field \"" + key + "\" (expected layers, steps, random, prune, comment, search)");
+            fail(what + ": unknown field \"" + key + "\" (expected layers, steps, random, prune, precision, comment, search)");
         }
     }
     return out;

@@ -77,6 +77,14 @@ std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOpt
     return quantize_values(fp32.meta(), [&](const TensorSpec& s) { return fp32.tensor_values(s); }, o);
 }
 
+std::shared_ptr<const Model> model_in_precision(std::shared_ptr<const Model> model, const std::string& precision) {
+    if (precision.empty() || precision == (model->is_int8() ? "int8" : "fp32")) return model;
+    if (precision == "int8") return quantize_model(*model, QuantizeOptions());
+    if (precision == "fp32")
+        fail("the plan runs in fp32 and the model is int8: give the fp32 model file it was chosen with");
+    fail("unknown precision '" + precision + "' (fp32 or int8)");
+}
+
 ConvertReport convert_and_quantize(const ConvertOptions& c, const QuantizeOptions& o) {
     if (c.output.empty()) fail("no output file given (-o model_int8.pomt)");
     TimmWeights w = read_timm_weights(c);

@@ -17,6 +17,12 @@ namespace pomt {
 // precision or an unusable calibration set.
 std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOptions& options);
 
+// `model` in the precision a schedule names (PruneSchedule::precision): itself for "" or its own
+// precision; for "int8" on an fp32 model, its int8 version made in memory exactly as `pomt
+// quantize` without calibration makes the file (so a plan chosen in int8 runs bit-identically from
+// the fp32 file). "fp32" on an int8 model throws: int8 weights cannot be widened back.
+std::shared_ptr<const Model> model_in_precision(std::shared_ptr<const Model> model, const std::string& precision);
+
 // The same from a model's metadata and its tensors' fp32 values (timm layout, one vector per
 // expected tensor): `pomt convert --quantize int8` quantizes straight from the checkpoint.
 std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,

@@ -6,8 +6,11 @@
 #include <string>
 
 #include "api/internal.h"
+#include "core/json.h"
+#include "eval/dataset.h"
 #include "eval/evaluate.h"
 #include "pomt/error.h"
+#include "quantize/quantize_model.h"
 #include "search/block_table_source.h"
 #include "search/pareto_candidates.h"
 #include "search/pareto_select.h"
@@ -17,6 +20,7 @@ namespace pomt {
 const char* plan_precision_name(PlanPrecision p) {
     switch (p) {
         case PlanPrecision::Float32: return "fp32";
+        case PlanPrecision::Int8: return "int8";
     }
     return "?";
 }
@@ -32,17 +36,16 @@ struct ImageChunks {
     std::vector<PreparedImages> chunks;
 };
 
-ImageChunks split_images(PreparedImages&& all, int first) {
+ImageChunks split_images(PreparedImages&& all, int first, int total) {
     ImageChunks out;
-    const int total = int(all.crops.size());
     for (int n = std::min(first, total);; n = std::min(2 * n, total)) {
         out.bounds.push_back(n);
         if (n == total) break;
     }
     int begin = 0;
     for (int end : out.bounds) {
-        PreparedImages c;
-        for (int i = begin; i < end; ++i) {
+        PreparedImages c;  // empty when the images are evaluated elsewhere
+        for (int i = begin; i < end && size_t(i) < all.crops.size(); ++i) {
             c.crops.push_back(std::move(all.crops[size_t(i)]));
             c.labels.push_back(all.labels[size_t(i)]);
         }
@@ -77,6 +80,57 @@ std::vector<int> thin_front(const std::vector<int>& front, int count) {
     return out;
 }
 
+// Which images estimate and which confirm (ParetoSearchOptions::confirm_images).
+struct ImageSplit {
+    int estimation = 0;  // the first `estimation` of data (0: all)
+    int confirm = 0;     // how many confirm
+    int confirm_first = 0;  // where they start: in data, or in confirm_data
+    std::string confirm_source, note;
+};
+
+ImageSplit split_estimation(const SearchSetup& s, const ParetoSearchOptions& o) {
+    const int classes = s.model->config().num_classes;
+    const int total = int(load_dataset(o.data, o.root, classes).size());
+    ImageSplit x;
+    const int cap = o.max_images > 0 ? std::min(o.max_images, total) : total;
+    if (!o.confirm_data.empty()) {
+        const int other = int(load_dataset(o.confirm_data, o.confirm_root, classes).size());
+        x.estimation = cap;
+        x.confirm = o.confirm_images < 0 ? other : std::min(o.confirm_images, other);
+        x.confirm_source = o.confirm_data + " images 0.." + std::to_string(x.confirm);
+    } else {
+        if (o.confirm_images < 0) {
+            x.estimation = total > cap ? cap : total - total / 4;
+            x.confirm = total > cap ? std::min(total - cap, cap) : total / 4;
+        } else {
+            x.confirm = o.confirm_images;
+            x.estimation = std::min(cap, total - x.confirm);
+            if (x.estimation < 1)
+                fail(o.data + " has " + std::to_string(total) + " images: too few for " + std::to_string(x.confirm) +
+                     " confirmation images and at least one to estimate on");
+        }
+        x.confirm_first = x.estimation;
+        x.confirm_source = o.data + " images " + std::to_string(x.estimation) + ".." + std::to_string(x.estimation + x.confirm);
+    }
+    x.note = o.data + " images 0.." + std::to_string(x.estimation);
+    return x;
+}
+
+PreparedImages load_confirmation_images(const SearchSetup& s, const ParetoSearchOptions& o, const ImageSplit& x,
+                                        const ProgressReporter& progress) {
+    const bool other = !o.confirm_data.empty();
+    std::vector<LabelledImage> list = load_dataset(other ? o.confirm_data : o.data, other ? o.confirm_root : o.root,
+                                                   s.model->config().num_classes);
+    list = std::vector<LabelledImage>(list.begin() + x.confirm_first, list.begin() + x.confirm_first + x.confirm);
+    EvalOptions eo;
+    eo.threads = s.threads;
+    eo.skip_bad = o.skip_bad;
+    eo.progress = [&](int done, int total) { progress("confirm images", done, total); };
+    PreparedImages out = prepare_images(*s.model, list, eo);
+    if (out.crops.empty()) fail("no readable confirmation images");
+    return out;
+}
+
 }  // namespace
 
 }  // namespace search
@@ -86,8 +140,12 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     SearchSetup s = check_search_options(model, o);
     {
         std::string why;
-        choose_pareto_plan({}, o.budget, &why);  // checks the budget before any work
+        ParetoBudget check = o.budget;
+        check.loss_rule = LossRule::Estimate;
+        choose_pareto_plan({}, check, &why);  // checks the budget before any work
     }
+    if (o.confirm_images < -1) fail("confirm_images must be >= -1 (-1: automatic), got " + std::to_string(o.confirm_images));
+    if (o.confirm_images == 0 && !o.confirm_data.empty()) fail("confirmation data given with 0 confirmation images");
     if (!(o.z > 0) || !std::isfinite(o.z)) fail("z must be a positive number, got " + std::to_string(o.z));
     if (o.first_images < 1) fail("first_images must be at least 1, got " + std::to_string(o.first_images));
     if (o.keep_fraction_pct < 1 || o.keep_fraction_pct > 100) fail("keep_fraction_pct must be in 1..100");
@@ -100,47 +158,147 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     if (counts.back() != s.full_tokens) counts.push_back(s.full_tokens);
     s.counts = counts;
 
+    // The precisions searched; plans[0], the unpruned model in the first, is what losses are against.
+    const PlanPrecision own = s.model->is_int8() ? PlanPrecision::Int8 : PlanPrecision::Float32;
+    std::vector<PlanPrecision> precisions = o.precisions;
+    if (precisions.empty()) precisions = own == PlanPrecision::Int8 ? std::vector<PlanPrecision>{PlanPrecision::Int8}
+                                                                    : std::vector<PlanPrecision>{PlanPrecision::Float32,
+                                                                                                 PlanPrecision::Int8};
+    for (size_t i = 0; i < precisions.size(); ++i) {
+        if (std::count(precisions.begin(), precisions.end(), precisions[i]) > 1)
+            fail(std::string("precision ") + plan_precision_name(precisions[i]) + " is listed twice");
+        if (own == PlanPrecision::Int8 && precisions[i] == PlanPrecision::Float32)
+            fail("the model is int8 and cannot run fp32 plans: search from the fp32 model file");
+    }
+    const bool int8_searched = std::count(precisions.begin(), precisions.end(), PlanPrecision::Int8) != 0;
+    if (!o.block_latency_csv_int8.empty() && (own == PlanPrecision::Int8 || !int8_searched))
+        fail(own == PlanPrecision::Int8 ? "the model is int8: its block latency CSV is block_latency_csv (--block-latency)"
+                                        : "an int8 block latency CSV is given and int8 is not searched");
+    // A model per precision, int8 made here from an fp32 model as `pomt quantize` makes the file.
+    std::shared_ptr<const Model> models[2];
+    models[int(own)] = s.model;
+    auto model_for = [&](PlanPrecision p) {
+        if (!models[int(p)]) models[int(p)] = model_in_precision(s.model, plan_precision_name(p));
+        return models[int(p)];
+    };
+
     // Candidates and their schedules; files are read before any work.
     std::vector<ParetoPlan> plans;
     std::vector<PruneSchedule> schedules;
-    auto add = [&](const std::string& method, const std::string& family, const std::string& spec, PruneSchedule ps) {
+    auto add = [&](const std::string& method, const std::string& family, const std::string& spec, PruneSchedule ps,
+                   PlanPrecision precision) {
         ParetoPlan p;
         p.method = method;
         p.family = family;
         p.spec = spec;
+        p.precision = precision;
         plans.push_back(p);
+        ps.precision = plan_precision_name(precision);
         schedules.push_back(std::move(ps));
     };
-    add("none", "unpruned", "none", PruneSchedule());
+    add("none", "unpruned", "none", PruneSchedule(), precisions[0]);
     int compare_index = -1;
     if (!o.compare_schedule.empty()) {
         PruneSchedule ps = load_schedule_file(o.compare_schedule);
         resolve_schedule(ps, c);
         compare_index = int(plans.size());
-        add("compare", resolve_schedule(ps, c).describe(), "@" + o.compare_schedule, ps);
+        const PlanPrecision p = ps.precision == "int8" ? PlanPrecision::Int8 : ps.precision == "fp32" ? PlanPrecision::Float32 : own;
+        if (own == PlanPrecision::Int8 && p == PlanPrecision::Float32)
+            fail("'" + o.compare_schedule + "' runs in fp32 and the model is int8: search from the fp32 model file");
+        add("compare", resolve_schedule(ps, c).describe(), "@" + o.compare_schedule, ps, p);
     }
     for (const std::string& spec : o.extra_specs) {
         PruneSchedule ps = parse_prune_spec(spec);
         resolve_schedule(ps, c);
-        add(ps.empty() ? "none" : prune_method_name(ps.steps[0].kind), "given", spec, ps);
+        for (PlanPrecision p : precisions) add(ps.empty() ? "none" : prune_method_name(ps.steps[0].kind), "given", spec, ps, p);
     }
     const ProgressReporter progress(o.progress);
-    load_estimation_images(s, o, progress);
+    const ImageSplit split = split_estimation(s, o);
+    if (split.confirm == 0 && o.budget.max_loss >= 0 && o.budget.loss_rule == LossRule::Confirmed)
+        fail("a loss budget is judged on confirmation images, and there are none (confirm_images 0): give some, or judge "
+             "it on the estimation images (rule estimate or bound)");
+    const bool remote = bool(o.remote_accuracy);
+    if (remote && o.skip_bad) fail("skip_bad cannot be used with remote accuracy (image positions must match)");
+    if (!remote) {
+        ParetoSearchOptions eo = o;
+        eo.max_images = split.estimation;
+        load_estimation_images(s, eo, progress);
+    }
+    // Read now, so a bad confirmation image stops the search before any measurement.
+    PreparedImages confirm_images;
+    if (split.confirm > 0 && !remote) confirm_images = load_confirmation_images(s, o, split, progress);
+    const int estimation_images = remote ? split.estimation : int(s.images.crops.size());
+    const int confirmation_images = remote ? split.confirm : int(confirm_images.crops.size());
+    // What a plan is, for a remote evaluator: its schedule file's text.
+    auto schedule_text = [&](int ci) {
+        json::Value j = resolve_schedule(schedules[size_t(ci)], s.model->config()).to_json();
+        j.set("precision", json::Value::string(plan_precision_name(plans[size_t(ci)].precision)));
+        return j.dump();
+    };
+    // Per-image top-1/top-5 correctness of plans on images [first, first + count) of a list.
+    auto remote_eval = [&](const std::vector<int>& which, bool confirmation, int first, int count) {
+        std::vector<ParetoSearchOptions::AccuracyRequest> reqs;
+        for (int ci : which) {
+            ParetoSearchOptions::AccuracyRequest q;
+            q.schedule = schedule_text(ci);
+            q.precision = plans[size_t(ci)].precision;
+            q.confirmation = confirmation;
+            q.first = first;
+            q.count = count;
+            reqs.push_back(q);
+        }
+        std::vector<ParetoSearchOptions::AccuracyReply> replies = o.remote_accuracy(reqs);
+        if (replies.size() != reqs.size())
+            fail("remote accuracy: " + std::to_string(replies.size()) + " replies to " + std::to_string(reqs.size()) + " requests");
+        for (const auto& r : replies)
+            if (int(r.top1.size()) != count || int(r.top5.size()) != count)
+                fail("remote accuracy: a reply does not have one entry per image (" + std::to_string(count) + ")");
+        return replies;
+    };
 
     ParetoSearchResult out;
     out.architecture = c.architecture;
     out.threads = s.threads;
     out.batch = s.batch;
-    out.images = int(s.images.crops.size());
+    out.images = estimation_images;
     out.tokens_full = s.full_tokens;
     out.z = o.z;
-    const search::BlockLatencyTable table = block_latency_table(s, o, progress, &out.block_latency_source);
+    // B(n) per precision: its own CSV, or measured here on its model.
+    search::BlockLatencyTable tables[2];
+    std::vector<PlanPrecision> tabled = precisions;
+    if (compare_index >= 0 && !std::count(tabled.begin(), tabled.end(), plans[size_t(compare_index)].precision))
+        tabled.push_back(plans[size_t(compare_index)].precision);
+    for (PlanPrecision p : tabled) {
+        ParetoSearchOptions po = o;
+        if (p != own) {
+            po.block_latency_csv = o.block_latency_csv_int8;
+            po.latency_csv.clear();  // model-mode rows of the model as given
+        }
+        const std::shared_ptr<const Model> given = s.model;
+        s.model = model_for(p);
+        std::string source;
+        tables[int(p)] = block_latency_table(s, po, progress, &source);
+        s.model = given;
+        out.precisions.push_back(p);
+        out.precision_sources.push_back(source);
+        out.precision_block_latency.push_back(latency_points(tables[int(p)].block));
+    }
+    const search::BlockLatencyTable& table = tables[int(precisions[0])];
+    out.block_latency_source = out.precision_sources[0];
     out.block_latency = latency_points(table.block);
     out.overhead_ms = table.overhead_ms;
     out.after_prune_share = table.after_prune_share;
     out.last_block_share = table.last_block_share;
-    for (const CandidateSpec& x : pareto_candidates(c, o.fast, table.last_block_pooled()))
-        add(x.method, x.family, x.spec, parse_prune_spec(x.spec));
+    std::vector<int> always = {0};
+    if (compare_index >= 0) always.push_back(compare_index);
+    for (PlanPrecision p : precisions) {
+        if (p != precisions[0]) {  // each precision's unpruned model is measured, as the first one's
+            always.push_back(int(plans.size()));
+            add("none", "unpruned", "none", PruneSchedule(), p);
+        }
+        for (const CandidateSpec& x : pareto_candidates(c, o.fast, table.last_block_pooled()))
+            add(x.method, x.family, x.spec, parse_prune_spec(x.spec), p);
+    }
 
     // Predicted latency; a plan outside the table's range is left out.
     std::vector<double> predicted;
@@ -148,10 +306,11 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     const double unpruned = table.unpruned_ms();
     for (size_t i = 0; i < plans.size(); ++i) {
         try {
-            plans[i].predicted_ms = predict_schedule_ms(table, resolve_schedule(schedules[i], c));
+            plans[i].predicted_ms =
+                predict_schedule_ms(tables[int(plans[i].precision)], resolve_schedule(schedules[i], c));
             alive.push_back(int(i));
         } catch (const Error&) {
-            if (int(i) == compare_index || i == 0) throw;
+            if (std::count(always.begin(), always.end(), int(i))) throw;
             plans[i].predicted_ms = 0;  // never evaluated
         }
         plans[i].predicted_ratio = plans[i].predicted_ms / unpruned;
@@ -159,10 +318,8 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     }
 
     // Successive halving over growing image prefixes.
-    ImageChunks chunks = split_images(std::move(s.images), o.first_images);
+    ImageChunks chunks = split_images(std::move(s.images), o.first_images, estimation_images);
     std::vector<Correctness> top1(plans.size()), top5(plans.size());
-    std::vector<int> always = {0};
-    if (compare_index >= 0) always.push_back(compare_index);
     int expected = 0, done = 0;
     {
         int cands = int(alive.size()), prev = 0;
@@ -178,14 +335,26 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
         const PreparedImages& chunk = chunks.chunks[round];
         out.round_images.push_back(chunks.bounds[round]);
         out.round_candidates.push_back(int(alive.size()));
-        for (int ci : alive) {
-            const EvalResult r = evaluate_prepared(s.model, chunk, schedules[size_t(ci)], eo);
+        const int begin = round ? chunks.bounds[round - 1] : 0, count = chunks.bounds[round] - begin;
+        if (remote) {
+            const auto replies = remote_eval(alive, false, begin, count);
+            for (size_t k = 0; k < alive.size(); ++k) {
+                Correctness &c1 = top1[size_t(alive[k])], &c5 = top5[size_t(alive[k])];
+                c1.insert(c1.end(), replies[k].top1.begin(), replies[k].top1.end());
+                c5.insert(c5.end(), replies[k].top5.begin(), replies[k].top5.end());
+            }
+            done += count * int(alive.size());
+            out.image_evaluations += count * int(alive.size());
+            progress("search", done, std::max(done + 1, expected));
+        }
+        for (int ci : remote ? std::vector<int>() : alive) {
+            const EvalResult r = evaluate_prepared(models[int(plans[size_t(ci)].precision)], chunk, schedules[size_t(ci)], eo);
             for (const ImageOutcome& im : r.per_image) {
                 top1[size_t(ci)].push_back(im.correct1);
                 top5[size_t(ci)].push_back(im.correct5);
             }
-            done += int(chunk.crops.size());
-            out.image_evaluations += int(chunk.crops.size());
+            done += count;
+            out.image_evaluations += count;
             progress("search", done, std::max(done + 1, expected));
         }
         const int n = chunks.bounds[round];
@@ -202,26 +371,34 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     // The front of the survivors (predicted latency, top-1 on every image), measured for real.
     std::vector<double> top1_all(plans.size(), 0);
     for (int ci : alive) top1_all[size_t(ci)] = plans[size_t(ci)].top1;
-    // Each method's own front: B(n) leaves out Top-K's scoring and ToMe's matching, so the
-    // prediction's bias differs by method and one joint front could miss a method's best plans.
+    // Each method's own front, per precision: B(n) leaves out Top-K's scoring and ToMe's
+    // matching, so the prediction's bias differs by method (and precision) and one joint front
+    // could miss a method's best plans.
+    auto group = [&](int ci) {
+        return plans[size_t(ci)].method + "/" + plan_precision_name(plans[size_t(ci)].precision);
+    };
     std::vector<std::string> methods;
     for (int ci : alive)
-        if (!std::count(methods.begin(), methods.end(), plans[size_t(ci)].method)) methods.push_back(plans[size_t(ci)].method);
+        if (!std::count(methods.begin(), methods.end(), group(ci))) methods.push_back(group(ci));
     std::vector<int> timed;
     for (const std::string& m : methods) {
-        std::vector<int> own;
+        std::vector<int> mine;
         for (int ci : alive)
-            if (plans[size_t(ci)].method == m) own.push_back(ci);
+            if (group(ci) == m) mine.push_back(ci);
         const int share = std::max(1, o.max_measured / std::max<int>(1, int(methods.size())));
-        for (int ci : thin_front(pareto_front(predicted, top1_all, own), share))
+        for (int ci : thin_front(pareto_front(predicted, top1_all, mine), share))
             if (!std::count(timed.begin(), timed.end(), ci)) timed.push_back(ci);
     }
     for (int a : always)
         if (!std::count(timed.begin(), timed.end(), a)) timed.push_back(a);
     std::sort(timed.begin(), timed.end());  // the unpruned model first
     std::vector<PruneSchedule> timed_schedules;
-    for (int ci : timed) timed_schedules.push_back(schedules[size_t(ci)]);
-    const VerifiedLatency v = verify_latency(s, timed_schedules, o, progress);
+    std::vector<std::shared_ptr<const Model>> timed_models;
+    for (int ci : timed) {
+        timed_schedules.push_back(schedules[size_t(ci)]);
+        timed_models.push_back(models[int(plans[size_t(ci)].precision)]);
+    }
+    const VerifiedLatency v = verify_latency(s, timed_models, timed_schedules, o, progress);
     const std::vector<double>& ms = v.ms;
     out.verify_runs = o.verify_runs;
     out.verify_remeasured = v.remeasured;
@@ -236,7 +413,55 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     }
     for (int ci : pareto_front(measured_ms, top1_all, timed)) plans[size_t(ci)].on_front = true;
 
-    out.chosen = choose_pareto_plan(plans, o.budget, &out.choice);
+    // Confirmation: the unpruned model once, then the plans the rule (or the report) asks for.
+    out.loss_rule = o.budget.loss_rule;
+    out.confidence = o.budget.confidence;
+    out.data_note = split.note;
+    Correctness base_confirm;
+    if (split.confirm > 0) {
+        out.confirm_images = confirmation_images;
+        out.confirm_source = split.confirm_source;
+    }
+    auto confirm_correctness = [&](int ci) {
+        Correctness c;
+        if (remote) return Correctness(remote_eval({ci}, !o.confirm_data.empty(), split.confirm_first, split.confirm)[0].top1);
+        for (const ImageOutcome& im :
+             evaluate_prepared(models[int(plans[size_t(ci)].precision)], confirm_images, schedules[size_t(ci)], eo).per_image)
+            c.push_back(im.correct1);
+        return c;
+    };
+    const double z_one_sided = normal_quantile(o.budget.confidence);
+    auto confirm = [&](int ci) {
+        if (out.confirm_images == 0) return;
+        const int n = out.confirm_images;
+        if (base_confirm.empty()) {
+            base_confirm = confirm_correctness(0);
+            out.image_evaluations += n;
+        }
+        const Correctness c = confirm_correctness(ci);
+        out.image_evaluations += n;
+        ParetoPlan& p = plans[size_t(ci)];
+        const PairedInterval d = paired_difference(base_confirm, c, n, z_one_sided);
+        p.confirmed = true;
+        p.confirm_images = n;
+        p.confirm_top1 = 100.0 * double(std::count(c.begin(), c.end(), 1)) / n;
+        p.confirm_loss = d.mean;
+        p.confirm_high = d.high;
+        progress("confirm", 1, 1);
+    };
+    if (o.budget.max_loss >= 0 && o.budget.loss_rule == LossRule::Confirmed) {
+        out.chosen = choose_confirmed_plan(plans, o.budget, confirm, &out.choice);
+    } else {
+        out.chosen = choose_pareto_plan(plans, o.budget, &out.choice);
+        if (out.chosen > 0) {  // the report: how the chosen plan fares on images it was not chosen with
+            confirm(out.chosen);
+            const ParetoPlan& p = plans[size_t(out.chosen)];
+            if (p.confirmed)
+                out.choice += "; on " + std::to_string(p.confirm_images) + " confirmation images it loses " +
+                              json::format_number(std::round(p.confirm_loss * 1000) / 1000) + " points";
+        }
+    }
+    if (out.chosen >= 0) plans[0].confirmed = out.confirm_images > 0, plans[0].confirm_images = out.confirm_images;
     out.plans = std::move(plans);
     out.compare_index = compare_index;
     if (out.chosen >= 0) out.schedule = schedule_from_steps(schedules[size_t(out.chosen)]);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "core/json.h"
@@ -96,12 +97,97 @@ std::vector<int> pareto_front(const std::vector<double>& latency, const std::vec
     return front;
 }
 
-int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget& b, std::string* why) {
+const char* loss_rule_name(LossRule r) {
+    switch (r) {
+        case LossRule::Confirmed: return "confirmed";
+        case LossRule::Estimate: return "estimate";
+        case LossRule::EstimateBound: return "bound";
+    }
+    return "?";
+}
+
+double normal_quantile(double p) {
+    if (!(p > 0 && p < 1)) fail("a normal quantile needs a probability in (0, 1), got " + std::to_string(p));
+    // Bisection on Φ(z) = erfc(−z/√2)/2: 200 halvings of [−40, 40] reach double precision.
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+namespace {
+
+void check_budget(const ParetoBudget& b) {
     const int kinds = (b.max_loss >= 0) + (b.max_ms > 0) + (b.max_ratio > 0) + (b.alpha >= 0);
     if (kinds > 1) fail("give one budget: --max-loss, --max-ms, --max-ratio or --alpha");
     if (b.max_loss < -1 || b.max_ms < 0 || b.max_ratio < 0 || (b.alpha >= 0 && b.alpha > 1) ||
         !std::isfinite(b.max_loss) || !std::isfinite(b.max_ms) || !std::isfinite(b.max_ratio))
         fail("a budget is out of range (loss >= 0 points, ms > 0, ratio > 0, alpha in [0, 1])");
+    if (!(b.confidence >= 0.5 && b.confidence < 1)) fail("the confidence must be in [0.5, 1), got " + std::to_string(b.confidence));
+}
+
+std::string fmt3(double v) { return json::format_number(std::round(v * 1000) / 1000); }
+
+std::string estimate_text(const ParetoPlan& p) {
+    return "top-1 " + fmt3(p.top1) + " %, loss " + fmt3(p.loss) + " points [" + fmt3(p.loss_low) + ", " + fmt3(p.loss_high) +
+           "] on " + std::to_string(p.images) + " images, measured " + fmt3(p.measured_ms) + " ms (ratio " +
+           fmt3(p.measured_ratio) + ")";
+}
+
+}  // namespace
+
+int choose_confirmed_plan(std::vector<ParetoPlan>& plans, const ParetoBudget& b, const std::function<void(int)>& confirm,
+                          std::string* why) {
+    check_budget(b);
+    if (b.max_loss < 0 || b.loss_rule != LossRule::Confirmed) fail("the confirmed rule needs a loss budget (--max-loss)");
+    if (plans.empty() || !plans[0].measured) fail("the confirmed rule needs the unpruned model measured first");
+    // The sequence: front plans within the budget by their estimate, slowest (most accurate) first.
+    std::vector<int> order;
+    for (int i = 1; i < int(plans.size()); ++i) {
+        const ParetoPlan& p = plans[size_t(i)];
+        if (p.measured && p.on_front && p.loss <= b.max_loss && p.measured_ms < plans[0].measured_ms) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+        const ParetoPlan &p = plans[size_t(x)], &q = plans[size_t(y)];
+        if (p.measured_ms != q.measured_ms) return p.measured_ms > q.measured_ms;
+        return p.top1 > q.top1;
+    });
+    int chosen = 0, tested = 0;
+    std::string stop;
+    for (int i : order) {
+        confirm(i);
+        ++tested;
+        const ParetoPlan& p = plans[size_t(i)];
+        if (!p.confirmed) fail("plan " + p.spec + " was not confirmed");
+        if (p.confirm_high > b.max_loss) {
+            stop = "; the next, " + p.spec + ", confirmed " + fmt3(p.confirm_loss) + " with upper bound " + fmt3(p.confirm_high) +
+                   ", ended the walk";
+            break;
+        }
+        chosen = i;
+    }
+    const ParetoPlan& p = plans[size_t(chosen)];
+    const std::string conf = fmt3(100 * b.confidence) + " %";
+    *why = "the fastest plan of a fixed sequence (" + std::to_string(order.size()) +
+           " front plans within the budget by their estimate, slowest first, " + std::to_string(tested) +
+           " confirmed) accepted while its confirmed loss's " + conf + " upper bound is within " + fmt3(b.max_loss) +
+           " points" + stop + ": ";
+    if (chosen == 0)
+        *why += "none was, so the unpruned model (" + estimate_text(p) + ")";
+    else
+        *why += estimate_text(p) + "; confirmed loss " + fmt3(p.confirm_loss) + " points (upper bound " + fmt3(p.confirm_high) +
+                ") on " + std::to_string(p.confirm_images) + " confirmation images";
+    return chosen;
+}
+
+int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget& b, std::string* why) {
+    check_budget(b);
+    const int kinds = (b.max_loss >= 0) + (b.max_ms > 0) + (b.max_ratio > 0) + (b.alpha >= 0);
+    if (b.max_loss >= 0 && b.loss_rule == LossRule::Confirmed)
+        fail("a loss budget judged on confirmation images needs choose_confirmed_plan");
+    const bool by_bound = b.loss_rule == LossRule::EstimateBound;
     const double alpha = kinds == 0 ? 0.5 : b.alpha;
     auto fmt = [](double v) { return json::format_number(std::round(v * 1000) / 1000); };
     std::vector<int> feasible;
@@ -111,7 +197,7 @@ int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget&
         if (!p.measured) continue;
         l_max = std::max(l_max, p.measured_ms);
         a_max = std::max(a_max, p.top1);
-        if (b.max_loss >= 0 && (b.loss_by_bound ? p.loss_high : p.loss) > b.max_loss) continue;
+        if (b.max_loss >= 0 && (by_bound ? p.loss_high : p.loss) > b.max_loss) continue;
         if (b.max_ms > 0 && p.measured_ms > b.max_ms) continue;
         if (b.max_ratio > 0 && p.measured_ratio > b.max_ratio) continue;
         feasible.push_back(i);
@@ -154,11 +240,9 @@ int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget&
     for (int c : feasible)
         if (better(c, best)) best = c;
     const ParetoPlan& p = plans[size_t(best)];
-    const std::string est = "top-1 " + fmt(p.top1) + " %, loss " + fmt(p.loss) + " points [" + fmt(p.loss_low) + ", " +
-                            fmt(p.loss_high) + "] on " + std::to_string(p.images) + " images, measured " + fmt(p.measured_ms) +
-                            " ms (ratio " + fmt(p.measured_ratio) + ")";
+    const std::string est = estimate_text(p);
     if (b.max_loss >= 0)
-        *why = "the fastest measured plan whose " + std::string(b.loss_by_bound ? "loss interval's upper end" : "estimated loss") +
+        *why = "the fastest measured plan whose " + std::string(by_bound ? "loss interval's upper end" : "estimated loss") +
                " is within " + fmt(b.max_loss) + " points: " + est;
     else if (b.max_ms > 0)
         *why = "the most accurate measured plan within " + fmt(b.max_ms) + " ms: " + est;

@@ -161,6 +161,14 @@ json::Value pareto_plan_json(const ParetoPlan& p) {
         v.set("measured_ratio", json::Value::number(p.measured_ratio));
         v.set("on_front", json::Value::boolean(p.on_front));
     }
+    if (p.confirmed) {
+        json::Value c = json::Value::object();
+        c.set("images", json::Value::number(p.confirm_images));
+        c.set("top1", json::Value::number(p.confirm_top1));
+        c.set("loss", json::Value::number(p.confirm_loss));
+        c.set("loss_upper_bound", json::Value::number(p.confirm_high));
+        v.set("confirmed", c);
+    }
     return v;
 }
 
@@ -172,10 +180,27 @@ json::Value pareto_search_json(const ParetoSearchResult& r) {
     sj.set("device", profiler::device_json(r.threads));
     sj.set("batch", json::Value::number(r.batch));
     sj.set("images", json::Value::number(r.images));
+    sj.set("estimation_images", json::Value::string(r.data_note));
+    json::Value conf = json::Value::object();
+    conf.set("images", json::Value::number(r.confirm_images));
+    conf.set("source", json::Value::string(r.confirm_source));
+    conf.set("rule", json::Value::string(loss_rule_name(r.loss_rule)));
+    conf.set("confidence", json::Value::number(r.confidence));
+    conf.set("upper_bound", json::Value::string("one-sided: loss mean + z*sd/sqrt(n) of the paired per-image differences on "
+                                                "the confirmation images, z = the normal quantile of the confidence"));
+    sj.set("confirmation", conf);
     sj.set("interval", json::Value::string("loss = top-1 points lost against the unpruned model on the same images; interval "
                                            "mean +- z*sd/sqrt(n) of the paired per-image differences, z = " +
                                            json::format_number(r.z)));
     sj.set("block_latency_source", json::Value::string(r.block_latency_source));
+    json::Value precisions = json::Value::array();
+    for (size_t i = 0; i < r.precisions.size(); ++i) {
+        json::Value pj = json::Value::object();
+        pj.set("precision", json::Value::string(plan_precision_name(r.precisions[i])));
+        pj.set("block_latency_source", json::Value::string(r.precision_sources[i]));
+        precisions.push_back(pj);
+    }
+    sj.set("precisions", precisions);
     sj.set("overhead_ms", json::Value::number(r.overhead_ms));
     sj.set("round_images", numbers(r.round_images));
     sj.set("round_candidates", numbers(r.round_candidates));
@@ -219,7 +244,15 @@ std::string schedule_file_json(const Classifier& model, const ParetoSearchResult
     const ModelConfig& c = model_of(model)->config();
     const std::string& spec = r.plans[size_t(r.chosen)].spec;  // a --prune spec, or @FILE for the --compare plan
     const PruneSchedule steps = spec[0] == '@' ? load_schedule_file(spec.substr(1)) : parse_prune_spec(spec);
-    return schedule_file(resolve_schedule(steps, c), "pomt schedule --search pareto", pareto_search_json(r));
+    const ParetoPlan& p = r.plans[size_t(r.chosen)];
+    json::Value search = pareto_search_json(r);
+    std::string text = schedule_file(resolve_schedule(steps, c), "pomt schedule --search pareto", search);
+    // The precision the plan was chosen in: eval, classify, run and bench run it so from the fp32 file.
+    json::Value root = json::parse(text, "schedule");
+    root.set("precision", json::Value::string(plan_precision_name(p.precision)));
+    root.set("comment", json::Value::string("computed by pomt schedule --search pareto: " + resolve_schedule(steps, c).describe() +
+                                            ", " + plan_precision_name(p.precision)));
+    return root.dump() + "\n";
 }
 
 }  // namespace pomt

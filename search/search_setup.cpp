@@ -83,10 +83,16 @@ void load_estimation_images(SearchSetup& s, const ScheduleSearchOptions& o, cons
 
 VerifiedLatency verify_latency(const SearchSetup& s, const std::vector<PruneSchedule>& schedules,
                                const ScheduleSearchOptions& o, const ProgressReporter& progress) {
+    return verify_latency(s, std::vector<std::shared_ptr<const Model>>(schedules.size(), s.model), schedules, o, progress);
+}
+
+VerifiedLatency verify_latency(const SearchSetup& s, const std::vector<std::shared_ptr<const Model>>& models,
+                               const std::vector<PruneSchedule>& schedules, const ScheduleSearchOptions& o,
+                               const ProgressReporter& progress) {
     VerifiedLatency out;
     auto measure = [&](profiler::Disturbance* d) {
         profiler::HostLoadMeter load;
-        auto m = profiler::measure_schedules_interleaved(s.model, schedules, s.threads, s.batch, o.verify_runs, 3);
+        auto m = profiler::measure_plans_interleaved(models, schedules, s.threads, s.batch, o.verify_runs, 3);
         *d = profiler::disturbance_of(m);
         d->load = load.read();
         return m;

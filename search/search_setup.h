@@ -64,6 +64,10 @@ struct VerifiedLatency {
 };
 VerifiedLatency verify_latency(const SearchSetup& setup, const std::vector<PruneSchedule>& schedules,
                                const ScheduleSearchOptions& options, const ProgressReporter& progress);
+// The same with a model per schedule (plans in several precisions); `models` parallels `schedules`.
+VerifiedLatency verify_latency(const SearchSetup& setup, const std::vector<std::shared_ptr<const Model>>& models,
+                               const std::vector<PruneSchedule>& schedules, const ScheduleSearchOptions& options,
+                               const ProgressReporter& progress);
 
 // The points of `curve` at `counts` (those it has), in the order of `counts`.
 std::vector<profiler::CurvePoint> curve_at_counts(const std::vector<profiler::CurvePoint>& curve,

@@ -96,7 +96,7 @@ TEST_CASE("cli: COMMAND --help and -h print that command's usage and every optio
         CHECK_MESSAGE(classify.find(o) != std::string::npos, o);
     const std::string schedule = run_pomt({"schedule", "-h"}).out;
     for (const char* o :
-         {"--search paper|layer|pareto", "--max-loss", "--max-ms", "--max-ratio", "--by-bound", "--also"})
+         {"--search paper|layer|pareto", "--max-loss", "--max-ms", "--max-ratio", "--rule", "--confirm", "--precision", "--also"})
         CHECK_MESSAGE(schedule.find(o) != std::string::npos, o);
 }
 

@@ -87,6 +87,9 @@ public:
     // `pomt run` / `pomt classify` semantics: --prune SPEC and/or --schedule FILE (either may be empty).
     static Schedule from_options(const std::string& spec, const std::string& path);
     bool empty() const;
+    // The precision a schedule file says the plan was chosen in ("fp32", "int8"; "" when it says
+    // none, as every file but the Pareto search's). Classifier::for_schedule applies it.
+    const std::string& precision() const;
 
 private:
     friend struct ApiAccess;
@@ -111,6 +114,11 @@ public:
     Classifier with_labels(std::vector<std::string> names) const;
     // Names from a text file, one per line.
     Classifier with_labels_file(const std::string& path) const;
+    // The model `schedule` runs on: this one, or for a plan chosen in int8 (Schedule::precision)
+    // from this fp32 model its int8 version, made in memory exactly as `pomt quantize` without
+    // calibration makes the file (the same logits as running that file). Throws pomt::Error for an
+    // fp32 plan on an int8 model. What `pomt eval/classify/run/bench` do with a schedule file.
+    Classifier for_schedule(const Schedule& schedule) const;
 
     const std::string& architecture() const;
     int num_classes() const;

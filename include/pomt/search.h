@@ -192,10 +192,10 @@ JointSearchResult search_joint_schedule(const Classifier& model, const JointSear
 // interval against the unpruned model on the same images; the front's plans then measured for real,
 // interleaved; a budget picks one. docs/RESULTS.md describes it and what it finds.
 
-// The numeric format the plan runs in. Only float32 exists; int8 will add a value here and the
-// candidate generator a dimension.
-enum class PlanPrecision { Float32 };
-const char* plan_precision_name(PlanPrecision p);  // "fp32"
+// The numeric format the plan runs in: the model's fp32 weights, or their int8 version (made in
+// memory from an fp32 model exactly as `pomt quantize` without calibration makes the file).
+enum class PlanPrecision { Float32, Int8 };
+const char* plan_precision_name(PlanPrecision p);  // "fp32", "int8"
 
 // One candidate plan and everything the search learnt about it.
 struct ParetoPlan {
@@ -213,12 +213,36 @@ struct ParetoPlan {
     bool measured = false;   // timed for real (interleaved with the unpruned model)
     double measured_ms = 0, measured_ratio = 0;  // median; ratio to the unpruned model's median
     bool on_front = false;   // not dominated among the measured plans (measured latency, top-1)
+    // On the confirmation images (disjoint from the estimation ones), when the decision rule or the
+    // report evaluated it: top-1, the loss against the unpruned model on those images, and the
+    // loss's one-sided upper bound at the budget's confidence (mean + z·sd/√n, paired).
+    bool confirmed = false;
+    int confirm_images = 0;
+    double confirm_top1 = 0, confirm_loss = 0, confirm_high = 0;
 };
+
+// How a loss budget is judged.
+//   Confirmed (the default): fixed-sequence testing on the confirmation images. The front's plans
+//   whose estimated loss is within the budget, ordered from the slowest (the order comes from the
+//   estimation images alone), are confirmed one after another; each is accepted while its confirmed
+//   loss's one-sided upper bound at `confidence` is within the budget, and the walk stops at the
+//   first one that is not. The last accepted plan is chosen (none: the unpruned model, which loses
+//   nothing by definition). Because the order is fixed before the confirmation images are looked
+//   at and the walk stops at the first failure, the chance that the chosen plan loses more than the
+//   budget on images like the confirmation ones is at most 1 − confidence (family-wise, without a
+//   multiplicity correction; the normal approximation of the paired differences aside).
+//   Estimate: the fastest plan whose point estimate on the estimation images is within the budget.
+//   Picking the fastest plan just under a budget favours plans whose estimate erred low (the
+//   winner's curse): docs/RESULTS.md measures how often it breaks the budget on unseen images.
+//   EstimateBound: the same with the estimation interval's upper end.
+enum class LossRule { Confirmed, Estimate, EstimateBound };
+const char* loss_rule_name(LossRule r);  // "confirmed", "estimate", "bound"
 
 // What picks the plan from the front: exactly one of these (none set: alpha = 0.5).
 struct ParetoBudget {
-    double max_loss = -1;   // points >= 0: the fastest plan whose loss is within it
-    bool loss_by_bound = false;  // max_loss judged by the interval's upper bound instead of the point estimate
+    double max_loss = -1;   // points >= 0: the fastest plan whose loss is within it, judged by loss_rule
+    LossRule loss_rule = LossRule::Confirmed;
+    double confidence = 0.9;  // LossRule::Confirmed's, in [0.5, 1): one-sided
     double max_ms = 0;      // > 0: the most accurate plan whose measured median is within it
     double max_ratio = 0;   // > 0: the most accurate plan within this share of the unpruned latency
     double alpha = -1;      // in [0, 1]: the paper's utility α(1 − L/L_max) + (1 − α)·A/A_max
@@ -233,18 +257,52 @@ struct ParetoSearchOptions : JointSearchOptions {
     double z = 1.96;            // the intervals' width (1.96: 95 % two-sided, normal approximation)
     int first_images = 128;     // the first halving round's images (doubling each round)
     int keep_fraction_pct = 50; // a round keeps at most this share of its candidates (never fewer than max_measured)
-    int max_measured = 32;      // at most this many front plans timed for real (the unpruned one besides); shared among the methods
+    int max_measured = 32;      // front plans timed for real, shared among the methods in each precision (at least one each; the unpruned ones besides)
     int latency_step = 4;       // B(n) every latency_step counts (and at N), linear in between
     std::vector<std::string> extra_specs;  // more candidates, as --prune specs
+    // Confirmation images, disjoint from the estimation ones. -1 (default): the images of `data`
+    // after the estimation ones, at most as many as those; when none follow, the last quarter of the
+    // images (the estimation images are then the first three quarters). 0: none (a loss budget then
+    // needs LossRule::Estimate or EstimateBound). N > 0: the N images after the estimation ones (the
+    // estimation images shrink to make room when the list is short).
+    int confirm_images = -1;
+    // Another labelled set for confirmation instead (its first confirm_images, or all when -1);
+    // confirm_root as `root`.
+    std::string confirm_data, confirm_root;
+    // The precisions searched, every candidate in each. Empty: what the model allows (an fp32
+    // model: fp32 and int8; an int8 model: int8). Losses are against the unpruned model in the
+    // first precision listed (plans[0]).
+    std::vector<PlanPrecision> precisions;
+    // B(n) of the int8 model from this `pomt profile --mode block --csv` file (profiled with the
+    // int8 file on the target) when the model is fp32; block_latency_csv is the model's own.
+    std::string block_latency_csv_int8;
+
+    // Accuracy elsewhere (a cluster: pomt.search_pareto's executor). When set, no image is decoded
+    // here: each halving round and each confirmation asks this for the per-image correctness of
+    // plans on ranges of the lists, and latency is still measured here. skip_bad cannot be used
+    // with it (the image positions must match). Replies in request order, one per request.
+    struct AccuracyRequest {
+        std::string schedule;  // a schedule file's text (docs/SCHEDULES.md), its "precision" included
+        PlanPrecision precision = PlanPrecision::Float32;
+        bool confirmation = false;  // of confirm_data (with confirm_root) when given, else of data (with root)
+        int first = 0, count = 0;   // images [first, first + count) of that list, in list order
+    };
+    struct AccuracyReply {
+        std::vector<unsigned char> top1, top5;  // per image, 1: correct; `count` of each
+    };
+    std::function<std::vector<AccuracyReply>(const std::vector<AccuracyRequest>&)> remote_accuracy;
 };
 
 struct ParetoSearchResult {
     std::string architecture;
     int threads = 0, batch = 1, images = 0, tokens_full = 0;
     double z = 1.96;
-    std::string block_latency_source;
+    std::string block_latency_source;    // plans[0]'s precision; the others' in precision_sources
     double overhead_ms = 0, after_prune_share = 0, last_block_share = 1;
     std::vector<LatencyPoint> block_latency;
+    std::vector<PlanPrecision> precisions;          // searched, plans[0]'s first
+    std::vector<std::string> precision_sources;     // where each one's B(n) came from
+    std::vector<std::vector<LatencyPoint>> precision_block_latency;  // each one's B(n)
     std::vector<int> round_images;       // the images of each halving round
     std::vector<int> round_candidates;   // the candidates evaluated in each round
     int image_evaluations = 0;           // Σ plans × images evaluated (the baseline included)
@@ -252,6 +310,13 @@ struct ParetoSearchResult {
     int compare_index = -1;              // the --compare plan (the paper's), or -1
     int chosen = -1;                     // index into plans
     std::string choice;                  // the budget and why this plan
+    int confirm_images = 0;              // confirmation images read (0: none)
+    std::string confirm_source;          // "LIST images A..B" (0-based, end excluded) or the other list
+    LossRule loss_rule = LossRule::Confirmed;
+    double confidence = 0.9;
+    // What the estimate rests on: the list, and the images' median size against the model's resize
+    // (images smaller than it are upsampled, unlike a device's photos; docs/RESULTS.md).
+    std::string data_note;
     Schedule schedule;                   // the chosen plan
     int verify_runs = 0;
     double baseline_ms = 0;              // the unpruned model's measured median
@@ -267,7 +332,16 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
 // The budget's choice among the measured plans (ties: faster, then more accurate, then the
 // earlier plan); -1 when none is feasible (`why` then says what the nearest plan needed). Throws
 // pomt::Error for a budget with none or more than one kind set, or out of range.
+// A loss budget with LossRule::Confirmed needs choose_confirmed_plan (this throws).
 int choose_pareto_plan(const std::vector<ParetoPlan>& plans, const ParetoBudget& budget, std::string* why);
+// LossRule::Confirmed (above): `confirm(i)` fills plans[i]'s confirmed fields (the search
+// evaluates it on the confirmation images; tests give synthetic ones) and is called only for the
+// plans the walk reaches, in its order. plans[0] is the unpruned model. Returns the chosen index
+// (never -1: the unpruned model meets any loss budget).
+int choose_confirmed_plan(std::vector<ParetoPlan>& plans, const ParetoBudget& budget,
+                          const std::function<void(int)>& confirm, std::string* why);
+// The one-sided standard normal quantile: P(Z <= z) = p, for p in (0, 1).
+double normal_quantile(double p);
 // Indices of the plans not dominated in (latency, top-1) among `candidates`: no other is at least
 // as fast and as accurate and better in one. Equal plans: the earlier stands. Ascending latency.
 std::vector<int> pareto_front(const std::vector<double>& latency, const std::vector<double>& top1,
