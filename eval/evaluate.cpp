@@ -147,11 +147,13 @@ PreparedImages prepare_images(const Model& model, const std::vector<LabelledImag
     const int count = options.limit > 0 ? std::min<int>(options.limit, int(images.size())) : int(images.size());
     const int threads = std::max(1, std::min(worker_count(options.threads), count));
     std::vector<Image> crops(static_cast<size_t>(count));
-    std::vector<char> ok(static_cast<size_t>(count), 0);
+    std::vector<char> ok(static_cast<size_t>(count), 0), up(static_cast<size_t>(count), 0);
     ProgressCounter progress(options, count);
     for_each_image(count, threads, [&](int, int i) {
         try {
-            crops[size_t(i)] = eval_crop_rgb(load_image(images[size_t(i)].path, options.image_limits), model.preprocess());
+            const Image image = load_image(images[size_t(i)].path, options.image_limits);
+            up[size_t(i)] = eval_geometry(image.width, image.height, model.preprocess()).resize_w > image.width;
+            crops[size_t(i)] = eval_crop_rgb(image, model.preprocess());
             ok[size_t(i)] = 1;
         } catch (const Error&) {
             if (!options.skip_bad) throw;
@@ -166,6 +168,7 @@ PreparedImages prepare_images(const Model& model, const std::vector<LabelledImag
         }
         p.crops.push_back(std::move(crops[size_t(i)]));
         p.labels.push_back(images[size_t(i)].label);
+        p.upsampled += up[size_t(i)];
     }
     return p;
 }

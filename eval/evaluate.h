@@ -48,6 +48,9 @@ struct PreparedImages {
     std::vector<Image> crops;
     std::vector<int> labels;
     int skipped = 0;
+    // Crops whose image the eval transform enlarged (smaller than the resize, e.g. 227² under
+    // timm's 248): what the search's estimate rests on, against a device's larger photos.
+    int upsampled = 0;
 };
 PreparedImages prepare_images(const Model& model, const std::vector<LabelledImage>& images, const EvalOptions& options);
 EvalResult evaluate_prepared(std::shared_ptr<const Model> model, const PreparedImages& images,

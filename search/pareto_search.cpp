@@ -228,6 +228,13 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     PreparedImages confirm_images;
     if (split.confirm > 0 && !remote) confirm_images = load_confirmation_images(s, o, split, progress);
     const int estimation_images = remote ? split.estimation : int(s.images.crops.size());
+    // Images smaller than the model's resize are upsampled, unlike the photos a device takes, and
+    // the methods react to that differently (docs/RESULTS.md): the output says so.
+    std::string upsampled_note;
+    if (!remote && s.images.upsampled * 2 > estimation_images)
+        upsampled_note = "; " + std::to_string(s.images.upsampled) + " of them are smaller than the model's resize and "
+                         "upsampled, unlike a camera's photos: pruning losses may differ on photos (point --data at "
+                         "your own)";
     const int confirmation_images = remote ? split.confirm : int(confirm_images.crops.size());
     // What a plan is, for a remote evaluator: its schedule file's text.
     auto schedule_text = [&](int ci) {
@@ -416,7 +423,7 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     // Confirmation: the unpruned model once, then the plans the rule (or the report) asks for.
     out.loss_rule = o.budget.loss_rule;
     out.confidence = o.budget.confidence;
-    out.data_note = split.note;
+    out.data_note = split.note + upsampled_note;
     Correctness base_confirm;
     if (split.confirm > 0) {
         out.confirm_images = confirmation_images;

@@ -124,8 +124,13 @@ void write_search_svgs(const ParetoSearchResult& r, const std::string& prefix) {
     }
     for (const Point& p : pts) {
         const ParetoPlan& plan = r.plans[size_t(p.plan)];
-        s += "<g class=\"plan\"><title>" + esc(plan.spec) + "</title>" +
-             marker(style_of(plan.method), X(p.x), Y(p.y), p.measured ? 4.5 : 3.5, p.measured) + "</g>\n";
+        // int8 plans: the method's marker with a black centre dot, so precision reads at a glance.
+        const bool int8 = plan.precision == PlanPrecision::Int8;
+        s += "<g class=\"plan\"><title>" + esc(std::string(plan_precision_name(plan.precision)) + " " + plan.spec) + "</title>" +
+             marker(style_of(plan.method), X(p.x), Y(p.y), p.measured ? 4.5 : 3.5, p.measured) +
+             (int8 ? "<circle class=\"int8\" cx=\"" + num(X(p.x)) + "\" cy=\"" + num(Y(p.y)) + "\" r=\"1.6\" fill=\"#000000\"/>"
+                   : std::string()) +
+             "</g>\n";
     }
     auto ring = [&](int plan, const char* text, const char* colour) {
         for (const Point& p : pts)
@@ -144,6 +149,12 @@ void write_search_svgs(const ParetoSearchResult& r, const std::string& prefix) {
         if (!present) continue;
         s += marker(style_of(m), left + pw + 24, ly - 4, 4.5, true) + "<text x=\"" + num(left + pw + 36) + "\" y=\"" + num(ly) +
              "\">" + (std::string(m) == "none" ? "unpruned" : std::string(m) == "compare" ? "paper (--compare)" : m) + "</text>\n";
+        ly += 18;
+    }
+    if (std::any_of(r.plans.begin(), r.plans.end(), [](const ParetoPlan& p) { return p.precision == PlanPrecision::Int8; })) {
+        s += marker(style_of("none"), left + pw + 24, ly - 4, 4.5, false) + "<circle cx=\"" + num(left + pw + 24) + "\" cy=\"" +
+             num(ly - 4) + "\" r=\"1.6\" fill=\"#000000\"/><text x=\"" + num(left + pw + 36) + "\" y=\"" + num(ly) +
+             "\">int8 (centre dot)</text>\n";
         ly += 18;
     }
     s += "</g>\n</svg>\n";

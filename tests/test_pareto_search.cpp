@@ -363,6 +363,7 @@ TEST_CASE("schedule --search pareto: the API and the CLI on a small model") {
     CHECK(j.find("search")->find("chosen")->find("spec")->as_string("") == r.plans[size_t(r.chosen)].spec);
     write_search_svgs(r, f.dir + "/api");
     CHECK(pomt_test::read_bytes(f.dir + "/api-front.svg").find("chosen") != std::string::npos);
+    CHECK(pomt_test::read_bytes(f.dir + "/api-front.svg").find("int8 (centre dot)") != std::string::npos);
     // Cancellation.
     o.progress = [](const SearchProgress& p) { return p.phase != "search"; };
     CHECK_THROWS_WITH_AS(search_pareto(model, o), doctest::Contains("cancelled"), Error);
