@@ -15,7 +15,10 @@ Errors are `pomt.Error` (a subclass of ValueError) with the one-line message the
 line prints; nothing a caller passes can crash the interpreter.
 
 Pruning (`prune=`): None, a spec string ("pomt:R=56,layer=3", "topk:r=8", "tome:r=13",
-docs/SCHEDULES.md) or a `pomt.Schedule` (Schedule.parse(spec), Schedule.load(path)).
+docs/SCHEDULES.md) or a `pomt.Schedule` (Schedule.parse(spec), Schedule.load(path),
+Schedule.from_json(text)). A schedule file chosen in another precision (Schedule.precision "int8",
+as pomt.search_pareto may choose for an fp32 model) runs on that precision's model, as the command
+line runs it: run, classify, show_tokens, profile and evaluate use Model.for_schedule(prune).
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ from ._pomt import Error
 
 __all__ = [
     "Error", "Schedule", "Model", "Latency", "EvalResult", "ImageOutcome", "ConvertReport",
-    "ScheduleResult", "TokenPoint", "load", "from_arch", "evaluate", "schedule", "convert", "quantize", "read_weights",
+    "ScheduleResult", "TokenPoint", "ParetoPlan", "ParetoResult", "load", "from_arch", "evaluate", "schedule",
+    "search_pareto", "convert", "quantize", "read_weights",
     "from_timm", "isa", "architectures", "__version__",
 ]
 
@@ -136,7 +140,8 @@ class ConvertReport:
 
 # How a model was made, for executor workers to make it again (pomt.evaluate(executor=...)):
 # ("file", absolute path, threads, max_memory) or ("arch", name, seed, threads, max_memory), with
-# threads and max_memory as the engine takes them (0: the default).
+# threads and max_memory as the engine takes them (0: the default), or ("precision", "int8", the
+# fp32 model's source) for the int8 version Model.for_schedule made of it.
 _Source = Tuple[Any, ...]
 
 
@@ -146,6 +151,8 @@ class Model:
     def __init__(self, engine: "_pomt.Model", source: Optional[_Source] = None):
         self._m = engine
         self._source = source
+        self._in_precision: Dict[str, Model] = {}  # for_schedule's conversions, made once
+        self._in_precision_lock = threading.Lock()
 
     # ---- description
     @property
@@ -176,6 +183,27 @@ class Model:
         """Threads of each run (the `threads` given at load; default every core)."""
         return self._m.threads
 
+    @property
+    def precision(self) -> str:
+        """The weights' numeric format: "fp32", or "int8" (a `pomt quantize` file or its version in memory)."""
+        return self._m.precision
+
+    def for_schedule(self, prune: Prune) -> "Model":
+        """The model a schedule runs on: this one, or for a plan chosen in int8 (Schedule.precision,
+        as pomt.search_pareto writes it) from this fp32 model its int8 version, made in memory once
+        (kept on this Model) exactly as pomt.quantize makes the file: the same logits as running
+        that file. An fp32 plan on an int8 model is a pomt.Error (int8 weights cannot be widened)."""
+        s = _schedule(prune)
+        want = s.precision if s is not None else ""
+        if not want or want == self._m.precision:
+            return self
+        with self._in_precision_lock:  # one conversion, however many threads ask at once
+            m = self._in_precision.get(want)
+            if m is None:
+                source = ("precision", want, self._source) if self._source is not None else None
+                m = self._in_precision[want] = Model(self._m.for_schedule(s), source)
+        return m
+
     def __repr__(self) -> str:
         return "pomt.Model(%r, classes=%d, input=%s, threads=%d)" % (
             self.architecture, self.num_classes, self.input_shape, self.threads)
@@ -204,7 +232,9 @@ class Model:
         elif not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.c_contiguous
                   and out.flags.writeable and out.shape == shape):
             raise Error("out must be a writeable C-contiguous float32 array of shape %s" % (shape,))
-        self._m.run_into(x, out, _schedule(prune))
+        s = _schedule(prune)
+        engine = self._m if s is None or not s.precision else self.for_schedule(s)._m
+        engine.run_into(x, out, s)
         return out
 
     __call__ = run
@@ -249,7 +279,8 @@ class Model:
         x = image if isinstance(image, np.ndarray) and image.dtype == np.float32 else self.preprocess(image)
         if x.shape != self.input_shape:
             raise Error("show_tokens needs one (C, H, W) image of shape %s, got %s" % (self.input_shape, x.shape))
-        rgb, input_height, _ = self._m.show_tokens(np.ascontiguousarray(x), _schedule(prune))
+        s = _schedule(prune)
+        rgb, input_height, _ = self.for_schedule(s)._m.show_tokens(np.ascontiguousarray(x), s)
         return rgb if legend else rgb[:input_height]
 
     def describe(self, prune: Prune) -> str:
@@ -267,7 +298,7 @@ class Model:
         """Latency of this model (with a schedule) as `pomt bench` measures it: median/p10/p90 ms per run."""
         s = _schedule(prune)
         t = _threads(threads) or self.threads
-        median, p10, p90, mn, n, slow, disturbed, warning = self._m.profile(s, t, batch, runs, warmup)
+        median, p10, p90, mn, n, slow, disturbed, warning = self.for_schedule(s)._m.profile(s, t, batch, runs, warmup)
         return Latency(median, p10, p90, mn, n, t, batch, self._m.describe(s), slow, disturbed, warning)
 
     def _time_cpp_runs(self, x: np.ndarray, runs: int) -> List[float]:
@@ -333,7 +364,8 @@ def evaluate(model: Model, data: Union[str, "os.PathLike[str]"], prune: Prune = 
     if executor is None:
         if chunk is not None or shards is not None:
             raise Error("chunk and shards split the work for an executor: give executor= too")
-        n, done, skipped, top1, top5, rows = model._m.evaluate(data_path, root_path, s, limit, t, skip_bad)
+        n, done, skipped, top1, top5, rows = model.for_schedule(s)._m.evaluate(data_path, root_path, s, limit, t,
+                                                                                skip_bad)
         return EvalResult(n, done, skipped, top1, top5, [ImageOutcome(*r) for r in rows])
     return _evaluate_sharded(model, data_path, root_path, s, limit, t, skip_bad, executor, chunk, shards)
 
@@ -351,7 +383,9 @@ def _evaluate_sharded(model: Model, data: str, root: str, s: Optional["_pomt.Sch
     if model._source is None:
         raise Error("evaluate with an executor needs a model loaded from a file (pomt.load) or an architecture "
                     "(pomt.from_arch): each worker loads it again, and this one has neither")
-    # The same checks as the local run (schedule, list, labels), here and before any task starts.
+    # The same checks as the local run (schedule, list, labels, precision), here and before any task
+    # starts; the int8 version a plan may need is made by each worker, not here.
+    _check_precision(model, s)
     n = model._m.count_images(data, root, s, limit)
     size = -(-n // shards) if shards is not None else chunk or 256
     ref = _ModelRef(model)
@@ -401,23 +435,30 @@ class _ModelRef:
     def get(self) -> Model:
         if self.model is not None:
             return self.model
+        return _worker_model(self.source, self.identity)
+
+
+def _worker_model(source: _Source, identity: Tuple[str, int]) -> Model:
+    """The model `source` describes, in an executor's worker: loaded once per process."""
+    if source[0] == "precision":  # kept on its fp32 model (Model.for_schedule), so made once too
+        return _worker_model(source[2], identity).for_schedule(Schedule.from_json('{"precision": "%s"}' % source[1]))
+    with _worker_models_lock:
+        m = _worker_models.get(source)
+    if m is None:
+        if source[0] == "file":
+            _, path, threads, max_memory = source
+            m = Model(_pomt.load(path, max_memory, threads), source)
+            if (m.architecture, m.num_outputs) != identity:  # another file at that path
+                raise Error("the model file %s on this worker is a %s with %d outputs, not the %s with %d "
+                            "outputs pomt.load read" % ((path, m.architecture, m.num_outputs) + identity))
+        else:
+            _, name, seed, threads, max_memory = source
+            m = Model(_pomt.random(name, seed, max_memory, threads), source)
         with _worker_models_lock:
-            m = _worker_models.get(self.source)
-        if m is None:
-            if self.source[0] == "file":
-                _, path, threads, max_memory = self.source
-                m = Model(_pomt.load(path, max_memory, threads), self.source)
-                if (m.architecture, m.num_outputs) != self.identity:  # another file at that path
-                    raise Error("the model file %s on this worker is a %s with %d outputs, not the %s with %d "
-                                "outputs pomt.load read" % ((path, m.architecture, m.num_outputs) + self.identity))
-            else:
-                _, name, seed, threads, max_memory = self.source
-                m = Model(_pomt.random(name, seed, max_memory, threads), self.source)
-            with _worker_models_lock:
-                while len(_worker_models) >= 2:
-                    del _worker_models[next(iter(_worker_models))]
-                _worker_models[self.source] = m
-        return m
+            while len(_worker_models) >= 2:
+                del _worker_models[next(iter(_worker_models))]
+            _worker_models[source] = m
+    return m
 
 
 def _evaluate_shard(ref: _ModelRef, data: str, root: str, s: Optional["_pomt.Schedule"], threads: int,
@@ -425,7 +466,13 @@ def _evaluate_shard(ref: _ModelRef, data: str, root: str, s: Optional["_pomt.Sch
     """One task of pomt.evaluate(executor=...): images [first, first + count) of the list (`call`
     only tells calls apart). Module-level so that pickle and cloudpickle send it by name; it needs
     only this package and the files."""
-    return ref.get()._m.evaluate(data, root, s, 0, threads, skip_bad, first, count)
+    return ref.get().for_schedule(s)._m.evaluate(data, root, s, 0, threads, skip_bad, first, count)
+
+
+def _check_precision(model: Model, s: Optional["_pomt.Schedule"]) -> None:
+    """What Model.for_schedule refuses, without converting anything (Classifier::for_schedule's words)."""
+    if s is not None and s.precision == "fp32" and model.precision == "int8":
+        raise Error("the plan runs in fp32 and the model is int8: give the fp32 model file it was chosen with")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -489,6 +536,294 @@ def schedule(model: Model, data: Union[str, "os.PathLike[str]"], *, root: Option
     n_star, full, lay, rr, ref_r, desc, n_img, latency, points, verified, base, sched, ref, text, again, warning = r
     return ScheduleResult(n_star, full, lay, rr, ref_r, desc, n_img, list(latency), [TokenPoint(*p) for p in points],
                           verified, base, sched, ref, text, again, warning)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParetoPlan:
+    """One candidate plan of pomt.search_pareto and what the search learnt about it
+    (include/pomt/search.h, ParetoPlan): accuracy in percent on its first `images` estimation
+    images, the loss in top-1 points against the unpruned model on the same images with its
+    interval, the measured median when it was timed, and the confirmation images' figures when the
+    budget's rule (or the report) evaluated it there."""
+    method: str            # "none", "pomt", "topk", "tome", "random", "compare" (the compare= file)
+    family: str            # how it was generated ("constant", "one block", "given", ...)
+    spec: str              # a prune spec (docs/SCHEDULES.md), "@FILE" for the compare= plan
+    precision: str         # "fp32" or "int8"
+    predicted_ms: float
+    predicted_ratio: float
+    images: int
+    top1: float
+    top5: float
+    loss: float
+    loss_low: float
+    loss_high: float
+    dropped_round: int     # the halving round that dropped it; -1: evaluated on every image
+    measured: bool
+    measured_ms: float
+    measured_ratio: float
+    on_front: bool
+    confirmed: bool
+    confirm_images: int
+    confirm_top1: float
+    confirm_loss: float
+    confirm_high: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ParetoResult:
+    """What pomt.search_pareto found (include/pomt/search.h, ParetoSearchResult): every candidate
+    (plans[0] the unpruned model), the chosen plan and why, and `json`, the schedule file
+    `pomt schedule --search pareto -o` writes ("" when nothing was chosen). `schedule` is the chosen
+    plan as a Schedule carrying its precision: Model.run(x, prune=r.schedule) runs it as chosen."""
+    architecture: str
+    threads: int
+    batch: int
+    images: int                 # estimation images
+    tokens_full: int
+    z: float
+    plans: List[ParetoPlan]
+    chosen_index: int           # into plans; -1: no plan meets the budget
+    choice: str                 # the budget and why this plan
+    compare_index: int          # the compare= plan, or -1
+    confirm_images: int         # confirmation images (0: none)
+    confirm_source: str
+    loss_rule: str              # "confirmed", "estimate", "bound"
+    confidence: float
+    data_note: str
+    rounds: List[Tuple[int, int]]  # (images, candidates) of each halving round
+    image_evaluations: int
+    precisions: List[str]       # searched, plans[0]'s first
+    precision_sources: List[str]  # where each one's block latency B(n) came from
+    block_latency: List[List[Tuple[int, float, float, float, int]]]  # each one's B(n): (tokens, median, p10, p90, runs)
+    overhead_ms: float
+    after_prune_share: float
+    last_block_share: float
+    verify_runs: int
+    baseline_ms: float          # the unpruned model's measured median
+    verify_remeasured: bool
+    verify_warning: str
+    json: str
+    schedule: Optional["Schedule"] = dataclasses.field(default=None, compare=False)
+
+    @property
+    def chosen(self) -> Optional[ParetoPlan]:
+        return self.plans[self.chosen_index] if self.chosen_index >= 0 else None
+
+
+def _number(value: Any, what: str, lo: float, hi: float, lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            (value > lo if lo_open else value >= lo) and value <= hi):
+        raise Error("%s must be a number in %s%g, %g], got %r" % (what, "(" if lo_open else "[", lo, hi, value))
+    return float(value)
+
+
+def _count(value: Any, what: str, lo: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise Error("%s must be an integer of at least %d, got %r" % (what, lo, value))
+    return value
+
+
+def _path(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, (str, os.PathLike)) or not os.fsdecode(value):
+        raise Error("%s must be a file path, got %r" % (what, value))
+    return os.fsdecode(value)
+
+
+def _names(value: Any, separator: str, what: str) -> List[str]:
+    """None, a string of names joined by `separator` (as the command line takes them) or a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split(separator)
+    if isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
+        return list(value)
+    raise Error("%s, got %r" % (what, value))
+
+
+def _writable(path: str, what: str) -> None:
+    """Refused before the search, not after minutes of it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise Error("cannot write %s %s: its folder %s does not exist or is not writable" % (what, path, folder))
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """As the command line writes a file: a temporary file beside it, renamed over it (readers see
+    the old file or the new one, never a part)."""
+    tmp = "%s.tmp-%d-%s" % (path, os.getpid(), os.urandom(4).hex())
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise Error("cannot write %s: %s" % (path, e.strerror or e)) from None
+
+
+def search_pareto(model: Model, data: Union[str, "os.PathLike[str]"], *, root: Optional[str] = None,
+                  images: int = 1024, confirm: Optional[int] = None,
+                  confirm_data: Optional[Union[str, "os.PathLike[str]"]] = None, confirm_root: Optional[str] = None,
+                  precision: Optional[Union[str, Sequence[str]]] = None, max_loss: Optional[float] = None,
+                  max_ms: Optional[float] = None, max_ratio: Optional[float] = None, alpha: Optional[float] = None,
+                  rule: Optional[str] = None, confidence: Optional[float] = None, threads: Optional[int] = None,
+                  batch: int = 1, fast: bool = False, first_images: Optional[int] = None,
+                  max_measured: Optional[int] = None, latency_step: Optional[int] = None, z: float = 1.96,
+                  block_latency: Optional[str] = None, block_latency_int8: Optional[str] = None,
+                  latency: Optional[str] = None, compare: Optional[str] = None,
+                  also: Optional[Union[str, Sequence[str]]] = None, verify_runs: int = 30, skip_bad: bool = False,
+                  executor: Any = None, chunk: Optional[int] = None, out: Optional[Union[str, "os.PathLike[str]"]] = None,
+                  svg_prefix: Optional[str] = None,
+                  progress: Optional[Callable[[str, int, int], Optional[bool]]] = None) -> ParetoResult:
+    """The Pareto search of `pomt schedule --search pareto` (docs/RESULTS.md): every method's
+    candidate plans (POMT at one or two blocks, Top-K, ToMe, random) in each precision, latency
+    predicted from per-block tables B(n) (measured here, or read from `pomt profile --mode block
+    --csv` files of the target: block_latency=, and block_latency_int8= for the int8 version of an
+    fp32 model), accuracy by successive halving on the first `images` images of `data` (a
+    "path label" list or class folders), the front measured here for real, and one plan chosen by
+    the budget: max_loss (top-1 points, judged by `rule`: "confirmed" (default) on confirmation
+    images at `confidence` (default 0.9), "estimate" or "bound"), max_ms, max_ratio (of the
+    unpruned latency) or alpha (the paper's utility; the default when no budget is given).
+
+    confirm: confirmation images after the estimation ones (None: automatic, 0: none), or from
+    confirm_data (confirm_root as root). precision: "fp32", "int8", "fp32,int8" or a list (default:
+    what the model allows). also: more candidates, prune specs (a list, or "a|b"). compare: a
+    schedule file carried to the end and measured (the paper's plan). latency: the model-mode rows
+    of a `pomt profile` CSV. threads: of the latency measurements and of each evaluation, here or in
+    an executor's task (None: every core here, the model's threads in a task, and a CSV's rows of
+    any thread count, as the command line). first_images, max_measured,
+    latency_step: the command line's defaults (halved work with fast=True) when None.
+
+    executor: any concurrent.futures.Executor (dask's Client.get_executor(), ...) for the accuracy
+    evaluations: each halving round's and each confirmation's plans, their images cut into tasks of
+    `chunk` images (default 256), each loading the model itself as pomt.evaluate's tasks do (so the
+    model must come from pomt.load or pomt.from_arch, and the workers must see `data` at the same
+    path) and running the plan in its precision (the int8 version made once per worker). Latency is
+    still measured here, so run this on the machine the latency is for, or give block_latency
+    CSVs profiled there. The accuracies are the local run's, image by image.
+
+    out: writes the schedule file of the chosen plan, the same JSON as the command line's -o
+    (atomically). svg_prefix: PREFIX-front.svg. progress(phase, done, total): as pomt.schedule's.
+    A budget no plan meets raises pomt.Error with the reason (the command line's exit 2 line); the
+    ParetoResult is its `result` attribute.
+    """
+    if not isinstance(model, Model):
+        raise Error("search_pareto needs a pomt.Model, got %s" % type(model).__name__)
+    data_path, root_path = _path(data, "data"), _path(root, "root")
+    _count(images, "images", 0)
+    confirm_n = -1 if confirm is None else _count(confirm, "confirm", 0)
+    confirm_path, confirm_root_path = _path(confirm_data, "confirm_data"), _path(confirm_root, "confirm_root")
+    if confirm_root_path and not confirm_path:
+        raise Error("confirm_root applies only with confirm_data")
+    precisions = _names(precision, ",", "precision must be 'fp32', 'int8', 'fp32,int8' or a list of them")
+    for p in precisions:
+        if p not in ("fp32", "int8"):
+            raise Error("precision takes fp32 and/or int8, not %r" % (p,))
+    budgets = [name for name, v in (("max_loss", max_loss), ("max_ms", max_ms), ("max_ratio", max_ratio),
+                                    ("alpha", alpha)) if v is not None]
+    if len(budgets) > 1:
+        raise Error("give one budget: max_loss, max_ms, max_ratio or alpha (got %s)" % ", ".join(budgets))
+    loss = -1.0 if max_loss is None else _number(max_loss, "max_loss", 0, 100)
+    ms = 0.0 if max_ms is None else _number(max_ms, "max_ms", 0, 1e9, lo_open=True)
+    ratio = 0.0 if max_ratio is None else _number(max_ratio, "max_ratio", 0, 100, lo_open=True)
+    a = -1.0 if alpha is None else _number(alpha, "alpha", 0, 1)
+    if rule is not None and rule not in ("confirmed", "estimate", "bound"):
+        raise Error("rule must be 'confirmed', 'estimate' or 'bound', got %r" % (rule,))
+    if (rule is not None or confidence is not None) and max_loss is None:
+        raise Error("%s applies only with max_loss" % ("rule" if rule is not None else "confidence"))
+    if confidence is not None and rule not in (None, "confirmed"):
+        raise Error("confidence applies only to rule 'confirmed'")
+    conf = 0.9 if confidence is None else _number(confidence, "confidence", 0.5, 0.9999)
+    extra = _names(also, "|", "also must be prune specs: a list of strings or 'spec|spec'")
+    knobs = [0 if v is None else _count(v, what) for v, what in ((first_images, "first_images"),
+                                                                (max_measured, "max_measured"),
+                                                                (latency_step, "latency_step"))]
+    if not isinstance(fast, bool) or not isinstance(skip_bad, bool):
+        raise Error("fast and skip_bad must be True or False")
+    out_path, svg = _path(out, "out"), _path(svg_prefix, "svg_prefix")
+    if out_path:
+        _writable(out_path, "the schedule file")
+    if svg:
+        _writable(svg + "-front.svg", "the SVG")
+    remote = None
+    if executor is not None:
+        if skip_bad:
+            raise Error("skip_bad cannot be used with an executor (the image positions must match)")
+        remote = _remote_accuracy(model, data_path, root_path, confirm_path or data_path,
+                                  confirm_root_path if confirm_path else root_path, _threads(threads), executor, chunk)
+    elif chunk is not None:
+        raise Error("chunk splits the work for an executor: give executor= too")
+    r, text = _pomt.search_pareto(
+        model._m, data_path, root_path, images, skip_bad, confirm_n, confirm_path, confirm_root_path, precisions,
+        loss, ms, ratio, a, rule or "confirmed", conf, _number(z, "z", 0, 10, lo_open=True), _threads(threads),
+        _count(batch, "batch"), fast, knobs[0], knobs[1], knobs[2], _count(verify_runs, "verify_runs"),
+        _path(block_latency, "block_latency"), _path(block_latency_int8, "block_latency_int8"),
+        _path(latency, "latency"), _path(compare, "compare"), extra, svg, remote, progress)
+    r["plans"] = [ParetoPlan(**p) for p in r["plans"]]
+    r["rounds"] = [tuple(x) for x in r["rounds"]]
+    r["block_latency"] = [list(t) for t in r["block_latency"]]
+    result = ParetoResult(json=text, schedule=Schedule.from_json(text) if text else None, **r)
+    if result.chosen_index < 0:
+        e = Error(result.choice)
+        e.result = result  # type: ignore[attr-defined]
+        raise e
+    if out_path:
+        _write_atomic(out_path, text)
+    return result
+
+
+def _remote_accuracy(model: Model, data: str, root: str, confirm_data: str, confirm_root: str, threads: int,
+                     executor: Any, chunk: Optional[int]) -> Callable[[List[Dict[str, Any]]], List[Any]]:
+    """search_pareto's accuracy on an executor: remote(requests) -> [(top1, top5), ...], each
+    request's images cut into tasks of `chunk`, their flags joined in request and image order."""
+    if not callable(getattr(executor, "submit", None)):
+        raise Error("executor must be a concurrent.futures.Executor (e.g. ThreadPoolExecutor, or dask's "
+                    "Client.get_executor()), got %s" % type(executor).__name__)
+    size = 256 if chunk is None else _count(chunk, "chunk")
+    if model._source is None:
+        raise Error("search_pareto with an executor needs a model loaded from a file (pomt.load) or an architecture "
+                    "(pomt.from_arch): each worker loads it again, and this one has neither")
+    ref = _ModelRef(model)
+    call = os.urandom(8).hex()  # as in pomt.evaluate: no result of another call reused
+
+    def remote(requests: List[Dict[str, Any]]) -> List[Any]:
+        tasks: List[Tuple[int, Any]] = []
+        try:
+            for k, q in enumerate(requests):
+                lst, rt = (confirm_data, confirm_root) if q["confirmation"] else (data, root)
+                end = q["first"] + q["count"]
+                for first in range(q["first"], end, size):
+                    tasks.append((k, executor.submit(_evaluate_plan_shard, ref, lst, rt, q["schedule"], threads,
+                                                     first, min(size, end - first), call)))
+            replies: List[Tuple[List[Any], List[Any]]] = [([], []) for _ in requests]
+            for k, f in tasks:
+                got = f.result()
+                try:  # the engine checks every entry; here only that there are two sequences to join
+                    top1, top5 = got
+                    replies[k][0].extend(top1)
+                    replies[k][1].extend(top5)
+                except (TypeError, ValueError):
+                    raise Error("remote accuracy: a task returned %s, not a (top1, top5) pair of per-image flags"
+                                % type(got).__name__) from None
+        except BaseException:
+            for _, f in tasks:
+                f.cancel()  # the tasks not started yet
+            raise
+        return replies
+
+    return remote
+
+
+def _evaluate_plan_shard(ref: _ModelRef, data: str, root: str, schedule_text: str, threads: int, first: int,
+                         count: int, call: str) -> Tuple[bytes, bytes]:
+    """One task of search_pareto(executor=...): the per-image top-1 and top-5 correctness (one byte
+    each, 0/1) of the plan a schedule file's text describes, in its precision, on images
+    [first, first + count) of the list (`call` only tells calls apart)."""
+    s = Schedule.from_json(schedule_text)
+    rows = ref.get().for_schedule(s)._m.evaluate(data, root, s, 0, threads, False, first, count)[5]
+    return bytes(r[3] for r in rows), bytes(r[4] for r in rows)
 
 
 def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], arch: Optional[str] = None,

@@ -68,9 +68,12 @@ struct PySchedule {
         if (spec.empty()) pomt::fail("empty pruning spec (e.g. pomt:R=56,layer=3)");
         return make(pomt::parse_prune_spec(spec), spec, spec, "");
     }
+    // path "": a schedule file's text given as such (Schedule.from_json), not read from a file.
     static PySchedule from_file_text(const std::string& path, std::string text) {
-        pomt::PruneSchedule steps = pomt::parse_schedule_json(text, "schedule '" + path + "'");
-        return make(std::move(steps), "file " + path, path, std::move(text));
+        pomt::PruneSchedule steps = pomt::parse_schedule_json(text, path.empty() ? "schedule JSON" : "schedule '" + path + "'");
+        std::string shown = path.empty() ? "json" : "file " + path;
+        if (!steps.precision.empty()) shown += " (" + steps.precision + ")";
+        return make(std::move(steps), std::move(shown), path, std::move(text));
     }
 
 private:
@@ -255,6 +258,118 @@ std::vector<pomt::LabelledImage> eval_images(const pomt::Model& model, const std
     return images;
 }
 
+// One reply's per-image flags from Python: a sequence (list, tuple, numpy array, bytes) of 0/1,
+// ints, bools or numpy bools; anything else is a one-line pomt::Error naming the reply.
+std::vector<unsigned char> flags_from_python(nb::handle h, size_t reply, const char* which, int count) {
+    const std::string where = "remote accuracy: reply " + std::to_string(reply) + "'s " + which;
+    if (PyUnicode_Check(h.ptr()) || !PySequence_Check(h.ptr()))
+        pomt::fail(where + " must be a sequence of 0/1 per image, got " + std::string(Py_TYPE(h.ptr())->tp_name));
+    const Py_ssize_t n = PySequence_Size(h.ptr());
+    if (n < 0) {
+        PyErr_Clear();
+        pomt::fail(where + " has no length (" + std::string(Py_TYPE(h.ptr())->tp_name) + ")");
+    }
+    if (n != count)
+        pomt::fail(where + " has " + std::to_string(n) + " entries for " + std::to_string(count) + " images");
+    std::vector<unsigned char> out(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        nb::object item = nb::steal(PySequence_GetItem(h.ptr(), i));
+        if (!item.is_valid()) {
+            PyErr_Clear();
+            pomt::fail(where + " cannot be read at entry " + std::to_string(i));
+        }
+        long long v = -1;
+        if (PyBool_Check(item.ptr()) || std::strstr(Py_TYPE(item.ptr())->tp_name, "bool")) {
+            const int t = PyObject_IsTrue(item.ptr());  // numpy.bool_ has no __index__
+            if (t < 0) PyErr_Clear();
+            v = t;
+        } else if (PyIndex_Check(item.ptr())) {
+            v = PyLong_AsLongLong(nb::steal(PyNumber_Index(item.ptr())).ptr());
+            if (PyErr_Occurred()) PyErr_Clear(), v = -1;
+        } else {
+            pomt::fail(where + " entry " + std::to_string(i) + " is a " + Py_TYPE(item.ptr())->tp_name + ", not 0 or 1");
+        }
+        if (v != 0 && v != 1) pomt::fail(where + " entry " + std::to_string(i) + " is not 0 or 1");
+        out[size_t(i)] = (unsigned char)v;
+    }
+    return out;
+}
+
+using AccuracyRequest = pomt::ParetoSearchOptions::AccuracyRequest;
+using AccuracyReply = pomt::ParetoSearchOptions::AccuracyReply;
+
+// What remote(requests) returned: one (top1, top5) pair per request, in request order.
+std::vector<AccuracyReply> replies_from_python(nb::handle got, const std::vector<AccuracyRequest>& reqs) {
+    if (PyUnicode_Check(got.ptr()) || !PySequence_Check(got.ptr()))
+        pomt::fail("remote accuracy: the callback must return a list of (top1, top5) pairs, got " +
+                   std::string(Py_TYPE(got.ptr())->tp_name));
+    const Py_ssize_t n = PySequence_Size(got.ptr());
+    if (n < 0) PyErr_Clear();
+    if (n != Py_ssize_t(reqs.size()))
+        pomt::fail("remote accuracy: the callback returned " + std::to_string(std::max<Py_ssize_t>(n, 0)) +
+                   " replies to " + std::to_string(reqs.size()) + " requests");
+    std::vector<AccuracyReply> out(reqs.size());
+    for (size_t k = 0; k < reqs.size(); ++k) {
+        nb::object pair = nb::steal(PySequence_GetItem(got.ptr(), Py_ssize_t(k)));
+        if (!pair.is_valid()) PyErr_Clear();
+        if (!pair.is_valid() || PyUnicode_Check(pair.ptr()) || !PySequence_Check(pair.ptr()) ||
+            PySequence_Size(pair.ptr()) != 2) {
+            PyErr_Clear();
+            pomt::fail("remote accuracy: reply " + std::to_string(k) + " must be a (top1, top5) pair, got " +
+                       (pair.is_valid() ? std::string(Py_TYPE(pair.ptr())->tp_name) : std::string("nothing")));
+        }
+        nb::object t1 = nb::steal(PySequence_GetItem(pair.ptr(), 0)), t5 = nb::steal(PySequence_GetItem(pair.ptr(), 1));
+        if (!t1.is_valid() || !t5.is_valid()) {
+            PyErr_Clear();
+            pomt::fail("remote accuracy: reply " + std::to_string(k) + " cannot be read");
+        }
+        out[k].top1 = flags_from_python(t1, k, "top1", reqs[k].count);
+        out[k].top5 = flags_from_python(t5, k, "top5", reqs[k].count);
+    }
+    return out;
+}
+
+// A Python progress(phase, done, total) as a search's progress function (none for None): called
+// with the GIL held; a false result cancels; an exception it raises cancels too and is kept in
+// *raised for the binding to report. Captures only handles: the searches copy their options with
+// the GIL released, and the binding's own arguments keep the objects alive.
+pomt::SearchProgressFn progress_callback(nb::handle progress, std::unique_ptr<nb::python_error>* raised) {
+    if (progress.is_none()) return nullptr;
+    return [progress, raised](const pomt::SearchProgress& s) {
+        nb::gil_scoped_acquire gil;
+        try {
+            nb::object go = progress(s.phase, s.done, s.total);
+            const int yes = go.is_none() ? 1 : PyObject_IsTrue(go.ptr());
+            if (yes < 0) throw nb::python_error();
+            return yes == 1;
+        } catch (nb::python_error& e) {
+            *raised = std::make_unique<nb::python_error>(e);
+            return false;
+        }
+    };
+}
+
+nb::dict plan_to_python(const pomt::ParetoPlan& p) {
+    nb::dict d;
+    d["method"] = p.method, d["family"] = p.family, d["spec"] = p.spec;
+    d["precision"] = std::string(pomt::plan_precision_name(p.precision));
+    d["predicted_ms"] = p.predicted_ms, d["predicted_ratio"] = p.predicted_ratio;
+    d["images"] = p.images, d["top1"] = p.top1, d["top5"] = p.top5;
+    d["loss"] = p.loss, d["loss_low"] = p.loss_low, d["loss_high"] = p.loss_high;
+    d["dropped_round"] = p.dropped_round;
+    d["measured"] = p.measured, d["measured_ms"] = p.measured_ms, d["measured_ratio"] = p.measured_ratio;
+    d["on_front"] = p.on_front;
+    d["confirmed"] = p.confirmed, d["confirm_images"] = p.confirm_images, d["confirm_top1"] = p.confirm_top1;
+    d["confirm_loss"] = p.confirm_loss, d["confirm_high"] = p.confirm_high;
+    return d;
+}
+
+std::vector<std::tuple<int, double, double, double, int>> latency_rows(const std::vector<pomt::LatencyPoint>& points) {
+    std::vector<std::tuple<int, double, double, double, int>> out;
+    for (const pomt::LatencyPoint& l : points) out.emplace_back(l.tokens, l.median_ms, l.p10_ms, l.p90_ms, l.runs);
+    return out;
+}
+
 }  // namespace
 
 NB_MODULE(_pomt, m) {
@@ -277,7 +392,11 @@ NB_MODULE(_pomt, m) {
             const std::vector<unsigned char> bytes = pomt::read_file_bytes(path, "schedule file");
             return PySchedule::from_file_text(path, std::string(bytes.begin(), bytes.end()));
         }, "path"_a, "A schedule from a JSON schedule file (as written by `pomt schedule`).")
+        .def_static("from_json", [](const std::string& text) { return PySchedule::from_file_text("", text); }, "text"_a,
+                    "A schedule from a schedule file's text (docs/SCHEDULES.md), e.g. a plan pomt.search_pareto chose.")
         .def_prop_ro("empty", [](const PySchedule& s) { return s.steps.empty(); })
+        // The precision a schedule file says its plan was chosen in: "" (none said), "fp32" or "int8".
+        .def_prop_ro("precision", [](const PySchedule& s) { return s.steps.precision; })
         .def_prop_ro("text", [](const PySchedule& s) { return s.text; })
         .def("__repr__", [](const PySchedule& s) { return "pomt.Schedule('" + s.text + "')"; })
         // Pickled as its spec, or its file's path and text: parsed again (and so checked) on loading.
@@ -299,6 +418,15 @@ NB_MODULE(_pomt, m) {
         .def_prop_ro("class_names", [](const PyModel& p) { return p.classifier().class_names(); })
         .def_prop_ro("threads", &PyModel::threads)
         .def_prop_ro("max_memory", [](const PyModel& p) { return p.classifier().max_memory(); })
+        .def_prop_ro("precision", [](const PyModel& p) {
+            return std::string(model_of(p.classifier())->is_int8() ? "int8" : "fp32");
+        })
+        // The model the schedule runs on (Classifier::for_schedule): a new engine over this one's
+        // model, or over its int8 version made in memory for a plan chosen in int8.
+        .def("for_schedule", [](const PyModel& p, const PySchedule& s) {
+            nb::gil_scoped_release release;
+            return new PyModel(p.classifier().for_schedule(s.api), p.threads());
+        }, "schedule"_a)
         .def("run_into", &PyModel::run_into, "images"_a, "outputs"_a, "schedule"_a.none())
         .def("time_cpp_runs", &PyModel::time_cpp_runs, "image"_a, "runs"_a)
         .def("preprocess_file", [](const PyModel& p, const std::string& path, uint64_t max_pixels) {
@@ -435,24 +563,14 @@ NB_MODULE(_pomt, m) {
         o.alpha = alpha, o.layer = layer, o.min_tokens = min_tokens, o.max_tokens = max_tokens;
         o.token_step = token_step, o.coarse_step = coarse_step, o.threads = threads > 0 ? threads : p.threads();
         o.latency_csv = latency_csv, o.fast = fast, o.verify = verify, o.verify_runs = verify_runs;
-        std::string callback_error;
-        if (!progress.is_none())
-            o.progress = [&](const pomt::SearchProgress& s) {
-                nb::gil_scoped_acquire gil;
-                try {
-                    nb::object go = progress(s.phase, s.done, s.total);
-                    return go.is_none() || nb::cast<bool>(go);
-                } catch (nb::python_error& e) {
-                    callback_error = pomt::one_line(e.what());
-                    return false;
-                }
-            };
+        std::unique_ptr<nb::python_error> callback_error;
+        o.progress = progress_callback(progress, &callback_error);
         pomt::ScheduleSearchResult r;
         try {
             nb::gil_scoped_release release;
             r = pomt::search_schedule(p.classifier(), o);
         } catch (const pomt::Error&) {
-            if (!callback_error.empty()) pomt::fail("the progress callback raised: " + callback_error);
+            if (callback_error) pomt::fail("the progress callback raised: " + pomt::one_line(callback_error->what()));
             throw;
         }
         std::vector<std::tuple<int, double, double, double, int>> latency;
@@ -466,6 +584,113 @@ NB_MODULE(_pomt, m) {
     }, "model"_a, "data"_a, "root"_a, "max_images"_a, "skip_bad"_a, "seed"_a, "alpha"_a, "layer"_a, "min_tokens"_a,
        "max_tokens"_a, "token_step"_a, "coarse_step"_a, "threads"_a, "latency_csv"_a, "fast"_a, "verify"_a,
        "verify_runs"_a, "progress"_a.none());
+    // The Pareto search (include/pomt/search.h, search_pareto). Numbers the Python layer leaves unset
+    // arrive as the C++ "unset" values (budgets -1 / 0, confirm -1, first_images / max_measured /
+    // latency_step 0: the CLI's defaults for `fast`). remote(requests) -> [(top1, top5), ...] may be
+    // None; when given it becomes remote_accuracy: called with the GIL held from the search's thread,
+    // its requests as dicts {schedule, precision, confirmation, first, count}, its replies checked
+    // (a malformed one is a one-line pomt.Error) and an exception it raises propagates as itself.
+    // Returns (result dict, schedule file JSON or "" when no plan was chosen).
+    m.def("search_pareto", [](const PyModel& p, const std::string& data, const std::string& root, int images,
+                              bool skip_bad, int confirm, const std::string& confirm_data, const std::string& confirm_root,
+                              const std::vector<std::string>& precisions, double max_loss, double max_ms,
+                              double max_ratio, double alpha, const std::string& rule, double confidence, double z,
+                              int threads, int batch, bool fast, int first_images, int max_measured, int latency_step,
+                              int verify_runs, const std::string& block_latency_csv,
+                              const std::string& block_latency_csv_int8, const std::string& latency_csv,
+                              const std::string& compare_schedule, const std::vector<std::string>& extra_specs,
+                              const std::string& svg_prefix, nb::object remote, nb::object progress) {
+        if (images < 0) pomt::fail("images must not be negative (0: all), got " + std::to_string(images));
+        if (batch < 1 || batch > 1024) pomt::fail("batch must be in [1, 1024], got " + std::to_string(batch));
+        if (verify_runs < 1) pomt::fail("verify_runs must be at least 1, got " + std::to_string(verify_runs));
+        for (int v : {first_images, max_measured, latency_step})
+            if (v < 0) pomt::fail("first_images, max_measured and latency_step must be positive (0: the default)");
+        if (threads < 0) pomt::fail("threads must not be negative (0: every core), got " + std::to_string(threads));
+        pomt::ParetoSearchOptions o;
+        o.data = data, o.root = root, o.max_images = images, o.skip_bad = skip_bad;
+        o.confirm_images = confirm, o.confirm_data = confirm_data, o.confirm_root = confirm_root;
+        for (const std::string& name : precisions) {
+            if (name == "fp32") o.precisions.push_back(pomt::PlanPrecision::Float32);
+            else if (name == "int8") o.precisions.push_back(pomt::PlanPrecision::Int8);
+            else pomt::fail("precision takes fp32 and/or int8, not '" + name + "'");
+        }
+        pomt::ParetoBudget& b = o.budget;
+        b.max_loss = max_loss, b.max_ms = max_ms, b.max_ratio = max_ratio, b.alpha = alpha, b.confidence = confidence;
+        if (rule == "confirmed") b.loss_rule = pomt::LossRule::Confirmed;
+        else if (rule == "estimate") b.loss_rule = pomt::LossRule::Estimate;
+        else if (rule == "bound") b.loss_rule = pomt::LossRule::EstimateBound;
+        else pomt::fail("rule must be confirmed, estimate or bound, not '" + rule + "'");
+        o.z = z;
+        o.threads = threads, o.batch = batch, o.fast = fast, o.verify_runs = verify_runs;
+        o.first_images = first_images ? first_images : fast ? 64 : 128;
+        o.max_measured = max_measured ? max_measured : fast ? 16 : 32;
+        o.latency_step = latency_step ? latency_step : fast ? 8 : 4;
+        o.block_latency_csv = block_latency_csv, o.block_latency_csv_int8 = block_latency_csv_int8;
+        o.latency_csv = latency_csv, o.compare_schedule = compare_schedule, o.extra_specs = extra_specs;
+        // The Python exception a callback raised: the search stops with a pomt::Error, and this
+        // is raised instead, as itself (a worker's pomt.Error with its message, a KeyboardInterrupt).
+        std::unique_ptr<nb::python_error> callback_error;
+        if (!remote.is_none())
+            o.remote_accuracy = [&](const std::vector<AccuracyRequest>& reqs) {
+                nb::gil_scoped_acquire gil;
+                try {
+                    nb::list asked;
+                    for (const AccuracyRequest& q : reqs) {
+                        nb::dict d;
+                        d["schedule"] = q.schedule, d["precision"] = std::string(pomt::plan_precision_name(q.precision));
+                        d["confirmation"] = q.confirmation, d["first"] = q.first, d["count"] = q.count;
+                        asked.append(d);
+                    }
+                    return replies_from_python(remote(asked), reqs);
+                } catch (nb::python_error& e) {
+                    callback_error = std::make_unique<nb::python_error>(e);
+                    pomt::fail("remote accuracy raised: " + pomt::one_line(e.what()));
+                }
+            };
+        o.progress = progress_callback(progress, &callback_error);
+        pomt::ParetoSearchResult r;
+        std::string file;
+        try {
+            nb::gil_scoped_release release;
+            r = pomt::search_pareto(p.classifier(), o);
+            if (r.chosen >= 0) {
+                file = pomt::schedule_file_json(p.classifier(), r);
+                if (!svg_prefix.empty()) pomt::write_search_svgs(r, svg_prefix);
+            }
+        } catch (const pomt::Error&) {
+            if (callback_error) throw nb::python_error(*callback_error);
+            throw;
+        }
+        nb::dict d;
+        d["architecture"] = r.architecture, d["threads"] = r.threads, d["batch"] = r.batch, d["images"] = r.images;
+        d["tokens_full"] = r.tokens_full, d["z"] = r.z;
+        nb::list plans;
+        for (const pomt::ParetoPlan& plan : r.plans) plans.append(plan_to_python(plan));
+        d["plans"] = plans;
+        d["chosen_index"] = r.chosen, d["choice"] = r.choice, d["compare_index"] = r.compare_index;
+        d["confirm_images"] = r.confirm_images, d["confirm_source"] = r.confirm_source;
+        d["loss_rule"] = std::string(pomt::loss_rule_name(r.loss_rule)), d["confidence"] = r.confidence;
+        d["data_note"] = r.data_note;
+        nb::list rounds;
+        for (size_t i = 0; i < r.round_images.size() && i < r.round_candidates.size(); ++i)
+            rounds.append(nb::make_tuple(r.round_images[i], r.round_candidates[i]));
+        d["rounds"] = rounds, d["image_evaluations"] = r.image_evaluations;
+        std::vector<std::string> names;
+        for (pomt::PlanPrecision pp : r.precisions) names.emplace_back(pomt::plan_precision_name(pp));
+        d["precisions"] = names, d["precision_sources"] = r.precision_sources;
+        nb::list tables;
+        for (const auto& t : r.precision_block_latency) tables.append(nb::cast(latency_rows(t)));
+        d["block_latency"] = tables;
+        d["overhead_ms"] = r.overhead_ms, d["after_prune_share"] = r.after_prune_share;
+        d["last_block_share"] = r.last_block_share;
+        d["verify_runs"] = r.verify_runs, d["baseline_ms"] = r.baseline_ms;
+        d["verify_remeasured"] = r.verify_remeasured, d["verify_warning"] = r.verify_warning;
+        return nb::make_tuple(d, file);
+    }, "model"_a, "data"_a, "root"_a, "images"_a, "skip_bad"_a, "confirm"_a, "confirm_data"_a, "confirm_root"_a,
+       "precisions"_a, "max_loss"_a, "max_ms"_a, "max_ratio"_a, "alpha"_a, "rule"_a, "confidence"_a, "z"_a,
+       "threads"_a, "batch"_a, "fast"_a, "first_images"_a, "max_measured"_a, "latency_step"_a, "verify_runs"_a,
+       "block_latency_csv"_a, "block_latency_csv_int8"_a, "latency_csv"_a, "compare_schedule"_a, "extra_specs"_a,
+       "svg_prefix"_a, "remote"_a.none(), "progress"_a.none());
     m.def("load", [](const std::string& path, uint64_t max_memory, int threads) {
         nb::gil_scoped_release release;
         return new PyModel(pomt::Classifier::load(path, load_options(max_memory)), threads);

@@ -1,5 +1,6 @@
 """The Python package: timm fixtures through Model.run (plain and pruned), the real ViT-Tiny on a
 real JPEG, preprocessing paths, bad inputs, threads, the GIL, and the no-extra-copy output."""
+import contextlib
 import io
 import json
 import os
@@ -265,17 +266,24 @@ def test_executor_workers_refuse_another_model_at_the_path(tmp_path, converted):
         pomt.evaluate(m, data, executor=ex)
 
 
-def test_evaluate_on_a_dask_cluster(executor_case):
+@contextlib.contextmanager
+def dask_executor():
+    """A dask cluster's executor (skipped visibly when dask is not importable). One per test: a
+    cluster left running disturbs the later tests' allocation and timing measurements."""
     try:
         import distributed
     except ImportError as e:  # not only absent: a broken install is a skip with its reason too
         pytest.skip("dask distributed is not importable (%s): pip install 'dask[distributed]', as the test "
                     "extras do" % e)
-    m, data, schedule_file = executor_case
     # Two worker processes on the loopback, no dashboard: the cluster starts in about a second.
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        ex = client.get_executor()
+        yield client.get_executor()
+
+
+def test_evaluate_on_a_dask_cluster(executor_case):
+    m, data, schedule_file = executor_case
+    with dask_executor() as ex:
         for prune in (None, pomt.Schedule.load(schedule_file)):
             local = pomt.evaluate(m, data, prune, limit=9)
             assert pomt.evaluate(m, data, prune, limit=9, executor=ex, chunk=4) == local
@@ -741,3 +749,215 @@ def test_schedule_search_over_the_library(converted):
         pomt.schedule(m, data, images=8, tokens=(149, 197, 8), fast=True, progress=boom)
     with pytest.raises(pomt.Error, match="alpha"):
         pomt.schedule(m, data, alpha=2.0)
+
+
+# ---- the Pareto search (pomt.search_pareto) and plans chosen in int8
+
+def write_block_csv(path, scale, tokens):
+    """A `pomt profile --mode block --csv` file as a device would give it: B(n) linear in n for
+    every count up to the full one, and the whole model's row there. Fixed, so the searches of a
+    test predict the same latencies (only the block shares are measured here) and skip B(n)."""
+    rows = ["mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs"]
+    for n in range(1, tokens + 1):
+        rows.append("block,%d,1,1,%g,%g,%g,5" % ((n,) + (scale * (0.02 + 0.004 * n),) * 3))
+    rows.append("model,%d,1,1,%g,%g,%g,5" % ((tokens,) + (scale * (12 * (0.02 + 0.004 * tokens) + 0.05),) * 3))
+    open(path, "w").write("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def pareto_case(tmp_path_factory):
+    """A random model of 17 tokens (a search of it takes under a second), 10 labelled images (6 to
+    estimate on, 4 to confirm), fixed block latency CSVs for fp32 and int8, the small settings
+    every search here uses, and the local search."""
+    folder = tmp_path_factory.mktemp("pareto")
+    m = pomt.from_arch("deit_tiny_patch16_64", seed=3, threads=1)
+    data = write_labelled_images(folder, 10)
+    relabel_to_hit(m, data)
+    csv, csv8 = str(folder / "block.csv"), str(folder / "block_int8.csv")
+    write_block_csv(csv, 1.0, 17)  # 16 patches and the class token
+    write_block_csv(csv8, 0.6, 17)
+    kw = dict(images=6, fast=True, first_images=3, max_measured=3, verify_runs=2, threads=1, block_latency=csv,
+              block_latency_int8=csv8, max_loss=100)
+    return m, data, kw, pomt.search_pareto(m, data, **kw)
+
+
+def assert_same_accuracy(a, b):
+    """Every plan both searches evaluated on the same images has the same top-1/top-5 (latency
+    noise may change which plans survive a round, so only those are compared), and so does every
+    plan both confirmed."""
+    def by(r, key, value):
+        return {key(p): value(p) for p in r.plans if value(p) is not None}
+    key = lambda p: (p.spec, p.precision, p.images)  # noqa: E731
+    est_a = by(a, key, lambda p: (p.top1, p.top5, p.loss) if p.images else None)
+    est_b = by(b, key, lambda p: (p.top1, p.top5, p.loss) if p.images else None)
+    common = set(est_a) & set(est_b)
+    assert ("none", "fp32", 6) in common and len(common) >= 10
+    assert {k: est_a[k] for k in common} == {k: est_b[k] for k in common}
+    conf_a = by(a, key, lambda p: (p.confirm_top1, p.confirm_loss) if p.confirmed else None)
+    conf_b = by(b, key, lambda p: (p.confirm_top1, p.confirm_loss) if p.confirmed else None)
+    assert {k: conf_a[k] for k in set(conf_a) & set(conf_b)} == {k: conf_b[k] for k in set(conf_a) & set(conf_b)}
+    assert a.confirm_images == b.confirm_images == 4 and a.images == b.images == 6
+
+
+def test_search_pareto_chooses_and_writes_the_plan(pareto_case, tmp_path):
+    m, data, kw, local = pareto_case
+    assert local.plans[0].method == "none" and local.chosen is local.plans[local.chosen_index]
+    assert local.chosen.confirmed and local.confirm_source.endswith("images 6..10")
+    assert local.precisions == ["fp32", "int8"] and local.precision_sources[1].startswith(kw["block_latency_int8"])
+    assert {p.precision for p in local.plans} == {"fp32", "int8"} and local.rounds[0] == (3, sum(p.images > 0 for p in local.plans))
+    # The default budget (alpha 0.5), the file, the SVG and the progress.
+    out, phases = str(tmp_path / "plan.json"), set()
+    r = pomt.search_pareto(m, data, **dict(kw, max_loss=None), out=out, svg_prefix=str(tmp_path / "s"),
+                           progress=lambda phase, done, total: phases.add(phase))
+    assert "alpha 0.5" in r.choice and {"search", "verify"} <= phases
+    assert open(out).read() == r.json and os.path.exists(tmp_path / "s-front.svg")
+    chosen = r.chosen
+    assert pomt.Schedule.load(out).precision == r.schedule.precision == json.loads(r.json)["precision"] == chosen.precision
+    # The plan as chosen: evaluate runs it in its precision, and gets the search's accuracy.
+    assert chosen.measured and chosen.images == 6
+    assert pomt.evaluate(m, data, pomt.Schedule.load(out), limit=6).top1 == pytest.approx(chosen.top1)
+    x = np.zeros((1,) + m.input_shape, np.float32)
+    assert np.array_equal(m.run(x, r.schedule), m.for_schedule(r.schedule).run(x, r.schedule))
+    # A budget no plan meets: the command line's line, and the result beside it; no file.
+    with pytest.raises(pomt.Error, match="no measured plan runs within") as e:
+        pomt.search_pareto(m, data, **dict(kw, max_loss=None, max_ms=1e-6), out=str(tmp_path / "none.json"))
+    assert "\n" not in str(e.value) and e.value.result.chosen is None and e.value.result.plans[0].measured
+    assert not os.path.exists(tmp_path / "none.json")
+
+
+class CountingExecutor:
+    """A thread pool that records each task's image count and can rewrite its result."""
+
+    def __init__(self, workers, rewrite=None):
+        import concurrent.futures
+        self.pool, self.counts, self.rewrite = concurrent.futures.ThreadPoolExecutor(workers), [], rewrite
+
+    def submit(self, fn, *args):
+        self.counts.append(args[6])  # _evaluate_plan_shard(ref, data, root, schedule, threads, first, count, call)
+        if self.rewrite is None:
+            return self.pool.submit(fn, *args)
+        return self.pool.submit(lambda: self.rewrite(fn(*args)))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown()
+
+
+def test_search_pareto_on_an_executor_is_the_local_run(pareto_case):
+    m, data, kw, local = pareto_case
+    with CountingExecutor(3) as ex:
+        r = pomt.search_pareto(m, data, **kw, executor=ex, chunk=2)
+        assert ex.counts and max(ex.counts) == 2 and sum(ex.counts) == r.image_evaluations
+    assert_same_accuracy(local, r)
+    # Replies as numpy arrays of bools (the engine takes any sequence of 0/1).
+    with CountingExecutor(2, lambda got: tuple(np.frombuffer(g, np.uint8).astype(bool) for g in got)) as ex:
+        assert_same_accuracy(local, pomt.search_pareto(m, data, **dict(kw, precision="fp32", block_latency_int8=None),
+                                                       executor=ex))
+
+
+def test_search_pareto_on_a_dask_cluster(pareto_case):
+    m, data, kw, local = pareto_case
+    with dask_executor() as ex:  # the workers make the model and its int8 version themselves
+        assert_same_accuracy(local, pomt.search_pareto(m, data, **kw, executor=ex))
+
+
+def test_search_pareto_refuses_bad_arguments(pareto_case, tmp_path):
+    m, data, kw, _ = pareto_case
+    bad = [
+        (dict(max_ms=5.0), "give one budget: max_loss, max_ms, max_ratio or alpha"),
+        (dict(rule="cheapest"), "rule must be"),
+        (dict(max_loss=None, rule="estimate"), "rule applies only with max_loss"),
+        (dict(rule="estimate", confidence=0.8), "confidence applies only to rule 'confirmed'"),
+        (dict(max_loss=-1), "max_loss must be a number"),
+        (dict(max_loss=None, alpha=2), "alpha must be a number"),
+        (dict(precision="fp16"), "precision takes fp32 and/or int8"),
+        (dict(precision=["fp32", "fp32"]), "precision fp32 is listed twice"),
+        (dict(precision="fp32"), "int8 block latency CSV is given and int8 is not searched"),
+        (dict(images=-1), "images must be an integer"),
+        (dict(first_images=0), "first_images must be an integer"),
+        (dict(also="pomt:R=99,layer=0"), "pomt"),
+        (dict(executor=object()), "concurrent.futures.Executor"),
+        (dict(chunk=4), "give executor= too"),
+        (dict(executor=CountingExecutor(1), skip_bad=True), "skip_bad cannot be used with an executor"),
+        (dict(out=str(tmp_path / "no" / "plan.json")), "cannot write the schedule file"),
+        (dict(confirm_root="/tmp"), "confirm_root applies only with confirm_data"),
+        (dict(confirm_data=str(tmp_path / "missing.txt")), "missing.txt"),
+    ]
+    for extra, words in bad:
+        with pytest.raises(pomt.Error, match=words) as e:
+            pomt.search_pareto(m, data, **dict(kw, **extra))
+        assert "\n" not in str(e.value)
+    with pytest.raises(pomt.Error, match="needs a model loaded from a file"):
+        pomt.search_pareto(pomt.Model(m._m), data, **kw, executor=CountingExecutor(1))
+    # Malformed replies from an executor's tasks: one line each, never a crash or a misaligned
+    # accuracy; a task's own exception arrives as itself.
+    def lost(got):
+        raise KeyboardInterrupt("worker lost")
+    for rewrite, words in ((lambda got: (got[0][:1], got[1][:1]), "reply 0's top1 has 1 entries for 3 images"),
+                           (lambda got: (b"\x02" * len(got[0]), got[1]), "reply 0's top1 entry 0 is not 0 or 1"),
+                           (lambda got: (["x"] * len(got[0]), got[1]), "top1 entry 0 is a str, not 0 or 1"),
+                           (lambda got: 7, "a task returned int, not a \\(top1, top5\\) pair")):
+        with CountingExecutor(1, rewrite) as ex, pytest.raises(pomt.Error, match=words) as e:
+            pomt.search_pareto(m, data, **dict(kw, precision="fp32", block_latency_int8=None), executor=ex)
+        assert "\n" not in str(e.value)
+    with CountingExecutor(1, lost) as ex, pytest.raises(KeyboardInterrupt, match="worker lost"):
+        pomt.search_pareto(m, data, **dict(kw, precision="fp32", block_latency_int8=None), executor=ex)
+    # progress: False cancels; an exception it raises arrives as itself.
+    fp32 = dict(kw, precision="fp32", block_latency_int8=None)
+    with pytest.raises(pomt.Error, match="cancelled"):
+        pomt.search_pareto(m, data, **fp32, progress=lambda *a: False)
+    with pytest.raises(ZeroDivisionError):
+        pomt.search_pareto(m, data, **fp32, progress=lambda *a: 1 / 0)
+    # The engine's own checks of what the callback returns.
+    args = [m._m, data, "", 6, False, -1, "", "", ["fp32"], 100, 0, 0, -1, "confirmed", 0.9, 1.96, 1, 1, True, 3,
+            3, 0, 2, kw["block_latency"], "", "", "", [], ""]
+    for reply, words in ((lambda q: None, "must return a list"), (lambda q: [], "returned 0 replies to"),
+                         (lambda q: [(b"\x01" * x["count"],) for x in q], "reply 0 must be a \\(top1, top5\\) pair")):
+        with pytest.raises(pomt.Error, match=words):
+            pomt._pomt.search_pareto(*args, reply, None)
+
+
+def test_an_int8_plan_runs_on_the_int8_version_of_an_fp32_model(converted, tmp_path):
+    """Model.for_schedule: the same logits as the file pomt.quantize writes; run applies a plan's
+    precision as the command line does; an int8 model refuses fp32 plans."""
+    src, q = converted("fixtures/micro"), str(tmp_path / "q.pomt")
+    pomt.quantize(src, q)
+    m, mq = pomt.load(src, threads=1), pomt.load(q, threads=1)
+    plan = pomt.Schedule.from_json('{"prune": "tome:r=2", "precision": "int8"}')
+    assert plan.precision == "int8" and pomt.Schedule.parse("tome:r=2").precision == ""
+    i8 = m.for_schedule(plan)
+    assert (m.precision, i8.precision, mq.precision) == ("fp32", "int8", "int8")
+    assert m.for_schedule(plan) is i8 and m.for_schedule("tome:r=2") is m and mq.for_schedule(plan) is mq
+    x = np.load(os.path.join(shared("fixtures/micro"), "input.npy"))
+    want = mq.run(x, plan)
+    assert np.array_equal(i8.run(x, plan), want) and np.array_equal(m.run(x, plan), want)
+    assert not np.array_equal(m.run(x, "tome:r=2"), want)
+    fp32_plan = pomt.Schedule.from_json('{"prune": "tome:r=2", "precision": "fp32"}')
+    with pytest.raises(pomt.Error, match="the plan runs in fp32 and the model is int8"):
+        mq.run(x, fp32_plan)
+    with pytest.raises(pomt.Error, match='precision must be "fp32" or "int8"'):
+        pomt.Schedule.from_json('{"prune": "tome:r=2", "precision": "fp16"}')
+    assert m.classify(np.zeros((40, 50, 3), np.uint8), top=3, prune=plan) == mq.classify(
+        np.zeros((40, 50, 3), np.uint8), top=3, prune=plan)
+
+
+def test_evaluate_runs_a_plan_in_its_precision(executor_case):
+    """pomt.evaluate, locally and on an executor, runs an int8 plan on the int8 version of an fp32
+    model; the precision travels with a pickled schedule and with an executor's model reference."""
+    import concurrent.futures
+    import pickle
+    m, data, _ = executor_case
+    plan = pomt.Schedule.from_json('{"prune": "topk:r=4", "precision": "int8"}')
+    local = pomt.evaluate(m, data, plan)
+    assert local == pomt.evaluate(m.for_schedule(plan), data, "topk:r=4")
+    assert [o.top1 for o in local.per_image] != [o.top1 for o in pomt.evaluate(m, data, "topk:r=4").per_image]
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        assert pomt.evaluate(m, data, plan, executor=ex, chunk=4) == local
+    u = pickle.loads(pickle.dumps(plan))
+    assert u.precision == "int8" and repr(u) == repr(plan) == "pomt.Schedule('json (int8)')"
+    ref = pickle.loads(pickle.dumps(pomt._ModelRef(m.for_schedule(plan))))  # as a worker process gets it
+    assert ref.get().precision == "int8" and ref.get() is ref.get()
+    x = np.zeros((1,) + m.input_shape, np.float32)
+    assert np.array_equal(ref.get().run(x, "topk:r=4"), m.run(x, plan))
