@@ -267,7 +267,7 @@ int cmd_schedule(const Args& args) {
         if (args.has("--max-loss") + args.has("--max-ms") + args.has("--max-ratio") + args.has("--alpha") > 1)
             fail("give one budget: --max-loss, --max-ms, --max-ratio or --alpha");
         po.z = get_number(args, "--z", 1.96, 0.01, 10);
-        po.first_images = args.get_int("--first-images", o.fast ? 64 : 128, 1, 1 << 24);
+        po.first_images = args.get_int("--first-images", 0, 1, 1 << 24);  // 0: by --fast and the precisions
         po.max_measured = args.get_int("--max-measured", o.fast ? 16 : 32, 1, 1000);
         po.latency_step = args.get_int("--latency-step", o.fast ? 8 : 4, 1, 1 << 20);
         const std::string also = args.get("--also");

@@ -236,7 +236,9 @@ std::vector<CommandSpec> make_commands() {
                  {"--max-ms", "MS", "pareto: the most accurate plan whose measured median is within MS"},
                  {"--max-ratio", "R", "pareto: the most accurate plan within this share of the unpruned latency"},
                  {"--z", "Z", "pareto: the accuracy intervals' half-width in standard errors (default 1.96)"},
-                 {"--first-images", "N", "pareto: images of the first halving round (default 128; 64 with --fast)"},
+                 {"--first-images", "N",
+                  "pareto: images of the first halving round (default 128, 64 with --fast, divided by the precisions, "
+                  "at least 32)"},
                  {"--max-measured", "N", "pareto: front plans timed for real, at most (default 32; 16 with --fast)"},
                  {"--latency-step", "N", "pareto: B(n) every N counts, linear in between (default 4; 8 with --fast)"},
                  {"--also", "'SPEC|...'", "pareto: more candidate plans, as --prune specs separated by |"},

@@ -147,7 +147,7 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     if (o.confirm_images < -1) fail("confirm_images must be >= -1 (-1: automatic), got " + std::to_string(o.confirm_images));
     if (o.confirm_images == 0 && !o.confirm_data.empty()) fail("confirmation data given with 0 confirmation images");
     if (!(o.z > 0) || !std::isfinite(o.z)) fail("z must be a positive number, got " + std::to_string(o.z));
-    if (o.first_images < 1) fail("first_images must be at least 1, got " + std::to_string(o.first_images));
+    if (o.first_images < 0) fail("first_images must be at least 1 (0: automatic), got " + std::to_string(o.first_images));
     if (o.keep_fraction_pct < 1 || o.keep_fraction_pct > 100) fail("keep_fraction_pct must be in 1..100");
     if (o.max_measured < 1) fail("max_measured must be at least 1, got " + std::to_string(o.max_measured));
     if (o.latency_step < 1) fail("latency_step must be at least 1, got " + std::to_string(o.latency_step));
@@ -325,7 +325,9 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     }
 
     // Successive halving over growing image prefixes.
-    ImageChunks chunks = split_images(std::move(s.images), o.first_images, estimation_images);
+    const int first_images =
+        o.first_images > 0 ? o.first_images : std::max(32, (o.fast ? 64 : 128) / std::max<int>(1, int(precisions.size())));
+    ImageChunks chunks = split_images(std::move(s.images), first_images, estimation_images);
     std::vector<Correctness> top1(plans.size()), top5(plans.size());
     int expected = 0, done = 0;
     {

@@ -143,11 +143,14 @@ int choose_confirmed_plan(std::vector<ParetoPlan>& plans, const ParetoBudget& b,
     check_budget(b);
     if (b.max_loss < 0 || b.loss_rule != LossRule::Confirmed) fail("the confirmed rule needs a loss budget (--max-loss)");
     if (plans.empty() || !plans[0].measured) fail("the confirmed rule needs the unpruned model measured first");
-    // The sequence: front plans within the budget by their estimate, slowest (most accurate) first.
+    // The sequence: front plans within the budget by their estimate, slowest (most accurate) first,
+    // and each other precision's unpruned model (a change of precision alone is the natural first
+    // step, and it may sit just off the estimated front by noise).
     std::vector<int> order;
     for (int i = 1; i < int(plans.size()); ++i) {
         const ParetoPlan& p = plans[size_t(i)];
-        if (p.measured && p.on_front && p.loss <= b.max_loss && p.measured_ms < plans[0].measured_ms) order.push_back(i);
+        if (p.measured && (p.on_front || p.method == "none") && p.loss <= b.max_loss && p.measured_ms < plans[0].measured_ms)
+            order.push_back(i);
     }
     std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
         const ParetoPlan &p = plans[size_t(x)], &q = plans[size_t(y)];

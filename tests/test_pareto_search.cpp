@@ -175,8 +175,18 @@ TEST_CASE("pareto: the confirmed rule walks the front from the slowest and stops
     CHECK(choose_confirmed_plan(plans, b, confirm, &why) == 0);
     CHECK(asked == std::vector<int>{1});
     CHECK(why.find("none was, so the unpruned model") != std::string::npos);
-    // A larger budget takes the walk further; a plan whose estimate exceeds it is never tried.
     truth[1] = {0.1, 0.35};
+    // Another precision's unpruned model joins the sequence though off the estimated front.
+    ParetoPlan int8 = measured("none", 8.8, 79.5, 0.5, 0.1, 0.9);
+    int8.precision = PlanPrecision::Int8;
+    plans.push_back(int8);
+    truth.push_back({0.2, 0.4});
+    asked.clear();
+    CHECK(choose_confirmed_plan(plans, b, confirm, &why) == 2);
+    CHECK(asked == std::vector<int>{1, 6, 2, 3});
+    plans.pop_back();
+    truth.pop_back();
+    // A larger budget takes the walk further; a plan whose estimate exceeds it is never tried.
     asked.clear();
     b.max_loss = 3;
     CHECK(choose_confirmed_plan(plans, b, confirm, &why) == 3);

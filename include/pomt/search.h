@@ -223,7 +223,8 @@ struct ParetoPlan {
 
 // How a loss budget is judged.
 //   Confirmed (the default): fixed-sequence testing on the confirmation images. The front's plans
-//   whose estimated loss is within the budget, ordered from the slowest (the order comes from the
+//   (and each other precision's unpruned model) whose estimated loss is within the budget, ordered
+//   from the slowest (the order comes from the
 //   estimation images alone), are confirmed one after another; each is accepted while its confirmed
 //   loss's one-sided upper bound at `confidence` is within the budget, and the walk stops at the
 //   first one that is not. The last accepted plan is chosen (none: the unpruned model, which loses
@@ -255,7 +256,10 @@ struct ParetoBudget {
 struct ParetoSearchOptions : JointSearchOptions {
     ParetoBudget budget;
     double z = 1.96;            // the intervals' width (1.96: 95 % two-sided, normal approximation)
-    int first_images = 128;     // the first halving round's images (doubling each round)
+    // The first halving round's images (doubling each round). 0: 128 (64 with `fast`) divided by
+    // the number of precisions, at least 32: every precision doubles the candidates, and this keeps
+    // the first round's cost, which dominates, that of a one-precision search.
+    int first_images = 0;
     int keep_fraction_pct = 50; // a round keeps at most this share of its candidates (never fewer than max_measured)
     int max_measured = 32;      // front plans timed for real, shared among the methods in each precision (at least one each; the unpruned ones besides)
     int latency_step = 4;       // B(n) every latency_step counts (and at N), linear in between

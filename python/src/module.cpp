@@ -622,7 +622,7 @@ NB_MODULE(_pomt, m) {
         else pomt::fail("rule must be confirmed, estimate or bound, not '" + rule + "'");
         o.z = z;
         o.threads = threads, o.batch = batch, o.fast = fast, o.verify_runs = verify_runs;
-        o.first_images = first_images ? first_images : fast ? 64 : 128;
+        o.first_images = first_images;  // 0: the search's default (by fast and the precisions)
         o.max_measured = max_measured ? max_measured : fast ? 16 : 32;
         o.latency_step = latency_step ? latency_step : fast ? 8 : 4;
         o.block_latency_csv = block_latency_csv, o.block_latency_csv_int8 = block_latency_csv_int8;
