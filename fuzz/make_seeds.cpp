@@ -333,6 +333,7 @@ void prune_seeds() {
         R"({"steps":[{"method":"tome","r":[0,2,2]},{"method":"topk","r":1,"layer":3}]})",
         R"({"random":{"keep":12,"seed":3},"prune":"pomt:R=2,layer=0","version":1,"format":"pomt-schedule"})",
         R"({"steps":[{"method":"random","keep":9},{"method":"pomt","R":2,"layer":3}],"layers":[{"method":"tome","r":3}]})",
+        R"({"layers":[null,{"method":"tome","r":2}],"precision":"int8","search":{"method":"pareto"}})",
     };
     int i = 0;
     for (const char* s : specs) {

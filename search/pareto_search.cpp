@@ -215,8 +215,10 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     const ProgressReporter progress(o.progress);
     const ImageSplit split = split_estimation(s, o);
     if (split.confirm == 0 && o.budget.max_loss >= 0 && o.budget.loss_rule == LossRule::Confirmed)
-        fail("a loss budget is judged on confirmation images, and there are none (confirm_images 0): give some, or judge "
-             "it on the estimation images (rule estimate or bound)");
+        fail("a loss budget is judged on confirmation images, and there are none (" +
+             (o.confirm_images == 0 ? std::string("confirm_images 0")
+                                    : std::to_string(split.estimation) + " images, all for estimation") +
+             "): give some, or judge it on the estimation images (rule estimate or bound)");
     const bool remote = bool(o.remote_accuracy);
     if (remote && o.skip_bad) fail("skip_bad cannot be used with remote accuracy (image positions must match)");
     if (!remote) {
@@ -470,7 +472,11 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
                               json::format_number(std::round(p.confirm_loss * 1000) / 1000) + " points";
         }
     }
-    if (out.chosen >= 0) plans[0].confirmed = out.confirm_images > 0, plans[0].confirm_images = out.confirm_images;
+    if (!base_confirm.empty()) {  // the reference of every confirmed loss: its own top-1 there
+        plans[0].confirmed = true;
+        plans[0].confirm_images = int(base_confirm.size());
+        plans[0].confirm_top1 = 100.0 * double(std::count(base_confirm.begin(), base_confirm.end(), 1)) / double(base_confirm.size());
+    }
     out.plans = std::move(plans);
     out.compare_index = compare_index;
     if (out.chosen >= 0) out.schedule = schedule_from_steps(schedules[size_t(out.chosen)]);

@@ -165,7 +165,7 @@ int choose_confirmed_plan(std::vector<ParetoPlan>& plans, const ParetoBudget& b,
         const ParetoPlan& p = plans[size_t(i)];
         if (!p.confirmed) fail("plan " + p.spec + " was not confirmed");
         if (p.confirm_high > b.max_loss) {
-            stop = "; the next, " + p.spec + ", confirmed " + fmt3(p.confirm_loss) + " with upper bound " + fmt3(p.confirm_high) +
+            stop = "; the next, " + std::string(plan_precision_name(p.precision)) + " " + p.spec + ", confirmed " + fmt3(p.confirm_loss) + " with upper bound " + fmt3(p.confirm_high) +
                    ", ended the walk";
             break;
         }

@@ -167,7 +167,7 @@ TEST_CASE("pareto: the confirmed rule walks the front from the slowest and stops
     b.loss_rule = LossRule::Confirmed;
     CHECK(choose_confirmed_plan(plans, b, confirm, &why) == 2);
     CHECK(asked == std::vector<int>{1, 2, 3});  // slowest first; plan 4 (estimate 3) and the dominated plan 5 never
-    CHECK(why.find("topk:r=6, confirmed 2 with upper bound 2.9, ended the walk") != std::string::npos);
+    CHECK(why.find("fp32 topk:r=6, confirmed 2 with upper bound 2.9, ended the walk") != std::string::npos);
     CHECK(why.find("90 % upper bound") != std::string::npos);
     // A failure first: the unpruned model, however good the plans after it.
     asked.clear();
