@@ -49,6 +49,20 @@ Correctness correctness(int n, int wrong, int offset = 0) {
 
 json::Value read_json(const std::string& path) { return json::parse(pomt_test::read_bytes(path), path); }
 
+// A quick search of the small test models: rounds from 3 images, 4 plans timed `verify_runs` times,
+// any loss within budget.
+ParetoSearchOptions small_search(const std::string& list, int verify_runs) {
+    ParetoSearchOptions o;
+    o.data = list;
+    o.threads = 1;
+    o.fast = true;
+    o.first_images = 3;
+    o.max_measured = 4;
+    o.verify_runs = verify_runs;
+    o.budget.max_loss = 100;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("pareto: paired interval of per-image correctness") {
@@ -312,14 +326,7 @@ TEST_CASE("pareto: candidates cover every method and resolve on the model") {
 
 TEST_CASE("schedule --search pareto: the API and the CLI on a small model") {
     pomt_test::ModelAndImages f = pomt_test::model_and_images(4, 11, 12);
-    ParetoSearchOptions o;
-    o.data = f.list;
-    o.threads = 1;
-    o.fast = true;
-    o.first_images = 3;
-    o.max_measured = 4;
-    o.verify_runs = 3;
-    o.budget.max_loss = 100;
+    ParetoSearchOptions o = small_search(f.list, 3);
     std::vector<std::string> phases;
     o.progress = [&](const SearchProgress& p) {
         if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
@@ -414,14 +421,7 @@ TEST_CASE("schedule --search pareto: accuracy evaluated elsewhere lands where th
     pomt_test::ModelAndImages f = pomt_test::model_and_images(4, 11, 12);
     const Classifier model = Classifier::load(f.model);
     const std::vector<LabelledImage> list = load_dataset(f.list, "", model.num_classes());
-    ParetoSearchOptions o;
-    o.data = f.list;
-    o.threads = 1;
-    o.fast = true;
-    o.first_images = 3;
-    o.max_measured = 4;
-    o.verify_runs = 2;
-    o.budget.max_loss = 100;
+    ParetoSearchOptions o = small_search(f.list, 2);
     int requests = 0, confirmations = 0;
     o.remote_accuracy = [&](const std::vector<ParetoSearchOptions::AccuracyRequest>& reqs) {
         std::vector<ParetoSearchOptions::AccuracyReply> out;
