@@ -89,6 +89,11 @@ $(BUILD)/obj/%_avx512.o: %_avx512.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2 -c $< -o $@
 
+# AVX512_BF16 (vdpbf16ps): used only where CPUID says the CPU has it.
+$(BUILD)/obj/%_avx512bf16.o: %_avx512bf16.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512bf16 -mfma -mavx2 -c $< -o $@
+
 $(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2 -c $< -o $@
@@ -102,6 +107,11 @@ $(BUILD)/obj/%_avxvnni.o: %_avxvnni.cpp
 $(BUILD)/obj/%_neondot.o: %_neondot.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -march=armv8.2-a+dotprod -c $< -o $@
+
+# ARMv8.6 BF16 (bfdot); used only where HWCAP2_BF16 says the CPU has it.
+$(BUILD)/obj/%_neonbf16.o: %_neonbf16.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -march=armv8.2-a+bf16 -c $< -o $@
 
 $(BUILD)/obj/%_avx2.o: %_avx2.cpp
 	@mkdir -p $(@D)

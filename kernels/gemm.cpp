@@ -3,10 +3,12 @@
 #include "kernels/gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/isa.h"
 #include "kernels/threads.h"
@@ -36,6 +38,18 @@ PackedWeights borrow_panels(const float* panels, int n, int k) {
     return p;
 }
 
+PackedWeights panel_columns(const PackedWeights& w, int first, int n) {
+    if (first % kGemmPanel != 0 || first < 0 || n < 0 || first + n > w.n) std::abort();
+    PackedWeights v;
+    v.n = n;
+    v.k = w.k;
+    const size_t panel = size_t(first / kGemmPanel);
+    if (w.bf16) v.bf16 = w.bf16 + panel * kGemmPanel * size_t(bf16_row_elems(w.k));
+    if (w.panels) v.panels = w.panels + panel * kGemmPanel * size_t(w.k);
+    if (w.original) v.original = w.original + size_t(first) * w.k;
+    return v;
+}
+
 bool gemm_uses_row_major_weights() {
 #ifdef POMT_USE_OPENBLAS
     return true;
@@ -44,34 +58,44 @@ bool gemm_uses_row_major_weights() {
 #endif
 }
 
-namespace {
-
-// Items of work shared among the threads: whole column tiles (each thread then streams only the
-// W panels of the tiles it takes), cut into row chunks when there are too few tiles for a
-// balanced share (DeiT-Tiny's proj and fc2 have 4). Any split gives the same bits: tiles never
-// change with it.
+// Items per thread: enough for a balanced share when tiles take unequal time.
 constexpr int kItemsPerThread = 4;
+
+GemmSplit::GemmSplit(int m_, int n, int k, int tile_rows, int tile_panels, ThreadPool* pool) : m(m_) {
+    const int panels = (n + kGemmPanel - 1) / kGemmPanel;
+    col_tiles = (panels + tile_panels - 1) / tile_panels;
+    row_blocks = (m + tile_rows - 1) / tile_rows;
+    // Below ~1 MFLOP a parallel region costs more than it saves.
+    threads = pool ? pool->size() : 1;
+    if (2.0 * m * n * k < 1e6) threads = 1;
+    row_chunks = threads == 1 ? 1 : std::min(row_blocks, (kItemsPerThread * threads + col_tiles - 1) / col_tiles);
+}
+
+void GemmSplit::run(ThreadPool* pool, const std::function<void(int ct, int rb0, int rb1)>& item) const {
+    auto one = [&](int i) {
+        int rb0, rb1;
+        split_range(row_blocks, row_chunks, i % row_chunks, &rb0, &rb1);
+        item(i / row_chunks, rb0, rb1);
+    };
+    const int items = col_tiles * row_chunks;
+    if (threads == 1) {
+        for (int i = 0; i < items; ++i) one(i);
+    } else {
+        pool->run_shared(items, one);
+    }
+}
+
+void GemmSplit::rows(int rb, int* r0, int* r1) const { split_range(m, row_blocks, rb, r0, r1); }
+
+namespace {
 
 void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
                  ThreadPool* pool) {
     const IsaKernels& kern = active_kernels();
     const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
-    // Column tiles of up to gemm_panels panels; row blocks of at most gemm_rows rows, split evenly
-    // (197 rows with 8-row tiles: 25 blocks of 7–8, never a thin 5-row leftover).
-    const int col_tiles = (panels + kern.gemm_panels - 1) / kern.gemm_panels;
-    const int row_blocks = (m + kern.gemm_rows - 1) / kern.gemm_rows;
     const size_t panel_stride = size_t(w.k) * kGemmPanel;
-
-    // Below ~1 MFLOP a parallel region costs more than it saves.
-    int threads = pool ? pool->size() : 1;
-    if (2.0 * m * w.n * w.k < 1e6) threads = 1;
-    const int row_chunks =
-        threads == 1 ? 1 : std::min(row_blocks, (kItemsPerThread * threads + col_tiles - 1) / col_tiles);
-
-    auto run = [&](int item) {
-        const int ct = item / row_chunks;
-        int rb0, rb1;
-        split_range(row_blocks, row_chunks, item % row_chunks, &rb0, &rb1);
+    const GemmSplit split(m, w.n, w.k, kern.gemm_rows, kern.gemm_panels, pool);
+    split.run(pool, [&](int ct, int rb0, int rb1) {
         GemmTile tile;
         tile.k = w.k;
         tile.lda = lda;
@@ -87,20 +111,14 @@ void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* 
         tile.panel = w.panels + size_t(p0) * panel_stride;
         for (int rb = rb0; rb < rb1; ++rb) {
             int r0, r1;
-            split_range(m, row_blocks, rb, &r0, &r1);
+            split.rows(rb, &r0, &r1);
             tile.row0 = r0;
             tile.rows = r1 - r0;
             tile.a = a + size_t(r0) * lda;
             tile.c = c + size_t(r0) * ldc + tile.col0;
             kern.gemm_tile(tile);
         }
-    };
-    const int items = col_tiles * row_chunks;
-    if (threads == 1) {
-        for (int i = 0; i < items; ++i) run(i);
-    } else {
-        pool->run_shared(items, run);
-    }
+    });
 }
 
 }  // namespace
@@ -108,6 +126,7 @@ void gemm_packed(int m, const float* a, int lda, const PackedWeights& w, float* 
 void gemm(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
           ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
+    if (w.bf16) return gemm_bf16(m, a, lda, w, c, ldc, ep, pool);
 #ifdef POMT_USE_OPENBLAS
     // The epilogue's activation here is the readable reference (std::erf / std::exp), not the kernels' polynomial.
     auto apply_epilogue_row = [](const Epilogue& ep, int row, int col0, int cols, const float* acc, float* c) {

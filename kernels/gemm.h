@@ -5,6 +5,7 @@
 // load from row-major weights, or borrowed as stored in a .pomt version 2 file.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/aligned.h"
 #include "kernels/panels.h"
@@ -14,13 +15,20 @@ namespace pomt {
 class ThreadPool;
 
 // W [n×k] in panels, owned (packed here) or borrowed from memory the caller keeps alive (a
-// memory-mapped .pomt v2 file, so loading it packs nothing).
+// memory-mapped .pomt v2 file, so loading it packs nothing). A bf16 model's weight is held in bf16
+// panels instead (kernels/gemm_bf16.h; `panels` is then null) and gemm() runs it in bf16.
 struct PackedWeights {
     int n = 0, k = 0;
     const float* panels = nullptr;    // panel_floats(n, k) floats: `storage`, or borrowed
     AlignedFloats storage;            // empty when the panels are borrowed
     const float* original = nullptr;  // [n×k] row-major when at hand (the OpenBLAS path and tests use it)
+    const uint16_t* bf16 = nullptr;   // bf16_panel_elems(n, k) bf16 values (in `storage`, or borrowed)
+    bool is_bf16() const { return bf16 != nullptr; }
 };
+
+// Columns [first, first + n) of w as a borrowed view (first a multiple of 16: whole panels), in
+// whichever precision w is held.
+PackedWeights panel_columns(const PackedWeights& w, int first, int n);
 
 // Packs w into owned panels; original = w.
 PackedWeights pack_weights(const float* w, int n, int k);
@@ -47,7 +55,8 @@ struct Epilogue {
     const float* scale = nullptr;
 };
 
-// Fast path: the active ISA's micro-kernel (or OpenBLAS when built with BLAS=openblas).
+// Fast path: the active ISA's micro-kernel (or OpenBLAS when built with BLAS=openblas); bf16
+// weights go to gemm_bf16 (kernels/gemm_bf16.h).
 void gemm(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
           ThreadPool* pool);
 

@@ -2,6 +2,7 @@
 // (kernels/gemm_block.h, instantiated in each level's kernel table: kernels/dispatch.h).
 #pragma once
 #include <cstddef>
+#include <functional>
 
 #include "kernels/gemm.h"
 
@@ -21,5 +22,20 @@ struct GemmTile {
     size_t panel_stride = 0;  // floats between consecutive panels (k·16 in PackedWeights)
 };
 using GemmTileFn = void (*)(const GemmTile&);
+
+// How the GEMM drivers (fp32 and bf16) share C among threads: whole column tiles of tile_panels
+// panels (each thread then streams only the W panels of the tiles it takes), cut into row chunks
+// when there are too few tiles for a balanced share (DeiT-Tiny's proj and fc2 have 4); row blocks
+// of at most tile_rows rows, split evenly (197 rows with 8-row tiles: 25 blocks of 7–8, never a thin
+// 5-row leftover). Any split gives the same bits: tiles never change with it.
+struct GemmSplit {
+    int m, col_tiles, row_blocks, row_chunks, threads;
+    GemmSplit(int m, int n, int k, int tile_rows, int tile_panels, ThreadPool* pool);
+    // Calls item(col_tile, rb0, rb1) once per item (one column tile, row blocks [rb0, rb1)), on the
+    // pool's threads when there are several.
+    void run(ThreadPool* pool, const std::function<void(int ct, int rb0, int rb1)>& item) const;
+    // Row block rb's rows [r0, r1).
+    void rows(int rb, int* r0, int* r1) const;
+};
 
 }  // namespace pomt

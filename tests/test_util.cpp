@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 
+#include "kernels/gemm_bf16_kernels.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "pomt/error.h"
 #include "tests/image_bytes.h"
@@ -169,6 +170,30 @@ void for_each_int8_variant(const std::function<void(const char*)>& fn) {
         }
         REQUIRE(pomt::set_active_int8_variant(name));
         REQUIRE(std::string(pomt::active_int8_variant()) == variant);
+        CAPTURE(variant);
+        fn(name);
+    }
+}
+
+void for_each_bf16_variant(const std::function<void(const char*)>& fn) {
+    struct Restore {
+        ~Restore() { pomt::set_active_bf16_variant(nullptr); }
+    } restore;
+    static std::string reported_test;
+    static std::vector<std::string> reported;
+    const std::string test = current_test_name();
+    if (test != reported_test) reported_test = test, reported.clear();
+    for (const char* name : pomt::bf16_variants()) {
+        const std::string variant = name;
+        if (!pomt::bf16_variant_supported(name)) {
+            if (std::find(reported.begin(), reported.end(), variant) == reported.end()) {
+                reported.push_back(variant);
+                skip_part("bf16 variant " + variant + ": CPU lacks it");
+            }
+            continue;
+        }
+        REQUIRE(pomt::set_active_bf16_variant(name));
+        REQUIRE(std::string(pomt::active_bf16_variant()) == variant);
         CAPTURE(variant);
         fn(name);
     }

@@ -118,6 +118,8 @@ void expect_cli_error(const CommandResult& r, const std::string& needle);
 // and returns to the default choice afterwards; a variant the CPU lacks gets one visible
 // "SKIP: <test case>: int8 variant <name>: CPU lacks it" line per test case (skip_part).
 void for_each_int8_variant(const std::function<void(const char*)>& fn);
+// The same for the bf16 variants (kernels/gemm_bf16_kernels.h).
+void for_each_bf16_variant(const std::function<void(const char*)>& fn);
 
 // fn() must throw pomt::Error with a one-line message containing `needle`.
 void expect_error(const std::function<void()>& fn, const std::string& needle);

@@ -1,0 +1,59 @@
+// bf16 matrix products of the Linear layers of a bf16 model: C[m×n] = bf16(A)[m×k] · Wᵀ with the
+// epilogue of kernels/gemm.h fused, W stored in bf16 (rounded to nearest even from fp32 once, at
+// `pomt quantize --precision bf16`) and A rounded to bf16 as the GEMM reads it; products and sums
+// in fp32. (The product of two bf16 values is exact in fp32, so only the order of the additions
+// differs between the kernels: the variant says which order it uses, Bf16Order.)
+//
+// Weight layout "panels16x2" (one layout for every ISA, stored as is in a .pomt version 4 file):
+// panels of 16 output columns; within a panel, k is taken in pairs of consecutive inputs, each pair
+// 64 bytes: bf16 element 32·g + 2·j + t of panel p is W[16p + j][2g + t]. Columns past n and the
+// input past an odd k are 0. A 32-bit lane j of a pair is then the two weights one vdpbf16ps /
+// BFDOT lane multiplies with two activations of one row, and a panel is the B operand of an AMX
+// TDPBF16PS tile as it stands (k/2 rows of 16 pairs).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/gemm.h"
+
+namespace pomt {
+
+class ThreadPool;
+
+constexpr int kBf16Pair = 2;  // inputs per 32-bit lane
+
+// k rounded up to a pair.
+inline int bf16_row_elems(int k) { return (k + 1) / 2 * 2; }
+// bf16 elements the panels of an [n×k] weight take: ceil(n/16) · 16 · bf16_row_elems(k).
+size_t bf16_panel_elems(int n, int k);
+// w [n×k] row-major fp32 → panels16x2 (bf16_panel_elems(n, k) elements at dst), each value
+// rounded to nearest even; and back (exact: every bf16 is a float).
+void pack_bf16_panels(const float* w, int n, int k, uint16_t* dst);
+void unpack_bf16_panels(const uint16_t* panels, int n, int k, float* w);
+
+// The order in which a kernel adds the (exact) products of one output into its fp32 accumulator:
+//   Sequential:  acc = fma(a[t], w[t], acc) for t = 0, 1, …, k−1 (the fp32 kernels on widened
+//                weights: the "widen" variant);
+//   PairsOddFirst: for each pair g, acc = fma(a[2g+1], w[2g+1], acc), then fma(a[2g], w[2g], acc)
+//                (vdpbf16ps: Intel's pseudo-code; the "avx512-bf16" and "scalar" variants);
+//   PairsRoundToOdd: for each pair, s = a[2g]·w[2g] + a[2g+1]·w[2g+1] rounded to odd, then acc + s
+//                rounded to odd, denormals flushed to zero (Arm BFDOT without FEAT_EBF16: the
+//                "neon-bf16" variant).
+enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd };
+
+// Fast path: the active bf16 variant (kernels/gemm_bf16_kernels.h). w.bf16 must be set.
+void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
+               ThreadPool* pool);
+
+// Readable reference: A rounded to bf16, the weights read from the panels, each output summed in
+// `order` in fp32, then the epilogue in float as the kernels apply it (bias added, the activation
+// by activation_reference, c = residual + scale·v with one fma).
+void gemm_bf16_reference(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc,
+                         const Epilogue& ep, Bf16Order order);
+
+// The weights of `w` [n×k] as a PackedWeights holding bf16 panels (owned).
+PackedWeights pack_bf16_weights(const float* w, int n, int k);
+// Borrows bf16 panels already in the layout (a memory-mapped .pomt version 4 file).
+PackedWeights borrow_bf16_panels(const uint16_t* panels, int n, int k);
+
+}  // namespace pomt

@@ -1,0 +1,250 @@
+// The bf16 GEMM (kernels/gemm_bf16.h) at every bf16 variant this CPU has (and "widen" at every fp32
+// level): the float32 → bf16 rounding, the panels16x2 layout, exact outputs against the reference
+// in the variant's order of additions over dense small shapes and the ViT shapes, 1/2/3 threads
+// identical, the epilogues, and the choice of variant.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "doctest/doctest.h"
+#include "kernels/bf16.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_bf16_kernels.h"
+#include "kernels/isa.h"
+#include "kernels/threads.h"
+#include "tests/test_util.h"
+
+using namespace pomt;
+using pomt_test::for_each_bf16_variant;
+using pomt_test::for_each_isa;
+using pomt_test::random_floats;
+
+namespace {
+
+ThreadPool* pool_of(int threads) {
+    static std::unique_ptr<ThreadPool> pools[4];
+    if (!pools[threads]) pools[threads].reset(new ThreadPool(threads));
+    return pools[threads].get();
+}
+
+uint32_t bits(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    return u;
+}
+float from_bits(uint32_t u) {
+    float x;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
+// Runs the active variant (at each fp32 level for "widen") and calls check(order).
+void for_each_path(const std::function<void(Bf16Order)>& check) {
+    for_each_bf16_variant([&](const char* name) {
+        const Bf16Order order = active_bf16_kernels().order;
+        if (std::string(name) == "widen") for_each_isa([&](Isa) { check(order); });
+        else check(order);
+    });
+}
+
+// c from gemm_bf16 equals the reference bit for bit, and the guard columns past n stay untouched.
+bool same_as_reference(int m, const std::vector<float>& a, int lda, const PackedWeights& w, const Epilogue& ep,
+                       Bf16Order order, ThreadPool* pool, const std::vector<float>& residual = {}) {
+    const int ldc = w.n + 3;
+    std::vector<float> want(size_t(m) * ldc, -7.0f), got(size_t(m) * ldc, -7.0f);
+    Epilogue e = ep;
+    if (!residual.empty()) {  // in place, as the forward pass adds its residual branches
+        want = residual;
+        got = residual;
+        e.residual = got.data();
+        e.ld_residual = ldc;
+    }
+    Epilogue er = e;
+    er.residual = e.residual ? want.data() : nullptr;
+    gemm_bf16_reference(m, a.data(), lda, w, want.data(), ldc, er, order);
+    gemm_bf16(m, a.data(), lda, w, got.data(), ldc, e, pool);
+    return std::memcmp(want.data(), got.data(), want.size() * 4) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("bf16: rounding float32 to bf16 (nearest even, NaN, infinities, overflow)") {
+    CHECK(bf16_from_float(1.0f) == 0x3f80);
+    CHECK(bf16_to_float(0x3f80) == 1.0f);
+    // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: to even (1); 1 + 3·2^-8 to 1 + 2^-6 (even).
+    CHECK(bf16_from_float(1.0f + 1.0f / 256) == 0x3f80);
+    CHECK(bf16_from_float(1.0f + 3.0f / 256) == 0x3f82);
+    CHECK(bf16_from_float(1.0f + 1.0f / 256 + 1.0f / 65536) == 0x3f81);  // past halfway: up
+    CHECK(bf16_from_float(-2.5f) == 0xc020);
+    CHECK(bf16_from_float(std::numeric_limits<float>::infinity()) == 0x7f80);
+    CHECK(bf16_from_float(-std::numeric_limits<float>::infinity()) == 0xff80);
+    CHECK(bf16_from_float(std::numeric_limits<float>::max()) == 0x7f80);  // rounds up to inf
+    const uint16_t nan = bf16_from_float(std::nanf(""));
+    CHECK(std::isnan(bf16_to_float(nan)));
+    CHECK(std::isnan(bf16_to_float(bf16_from_float(from_bits(0x7f800001u)))));  // a NaN whose payload is all low bits
+    // Every bf16 survives the round trip; rounding never moves a value by more than half a step.
+    for (uint32_t h = 0; h < 0x10000; ++h) {
+        const float x = bf16_to_float(uint16_t(h));
+        if (std::isnan(x)) continue;
+        if (bf16_from_float(x) != h) FAIL("bf16 " << h << " does not round-trip");
+    }
+    for (float x : random_floats(10000, 5, -1000.0f, 1000.0f)) {
+        const float r = round_to_bf16(x);
+        CHECK(std::fabs(r - x) <= std::ldexp(1.0f, std::ilogb(x) - 8));
+        CHECK((bits(r) & 0xffffu) == 0);
+    }
+}
+
+TEST_CASE("bf16 weights: panels16x2 layout, round trip and zero padding") {
+    for (int n : {1, 15, 16, 17, 40})
+        for (int k : {1, 2, 3, 7, 24}) {
+            const std::vector<float> w = random_floats(size_t(n) * k, unsigned(n * 31 + k));
+            std::vector<uint16_t> panels(bf16_panel_elems(n, k), 0xffff);
+            pack_bf16_panels(w.data(), n, k, panels.data());
+            const int kq = bf16_row_elems(k);
+            CHECK(panels.size() == size_t((n + 15) / 16) * 16 * kq);
+            for (int j = 0; j < (n + 15) / 16 * 16; ++j)
+                for (int t = 0; t < kq; ++t) {
+                    const uint16_t v = panels[size_t(j / 16) * 16 * kq + size_t(t / 2) * 32 + (j % 16) * 2 + t % 2];
+                    if (j < n && t < k) CHECK(v == bf16_from_float(w[size_t(j) * k + t]));
+                    else CHECK(v == 0);
+                }
+            std::vector<float> back(size_t(n) * k);
+            unpack_bf16_panels(panels.data(), n, k, back.data());
+            for (size_t i = 0; i < back.size(); ++i) CHECK(back[i] == round_to_bf16(w[i]));
+        }
+}
+
+TEST_CASE("bf16 gemm: exact against the reference in each variant's order, small shapes, 1/2/3 threads") {
+    const int ns[] = {1, 2, 15, 16, 17, 33, 48, 50};
+    const int ks[] = {1, 2, 3, 5, 8, 17, 31, 64};
+    constexpr int kMaxRows = 17;
+    int failures = 0, cases = 0;
+    for (int n : ns)
+        for (int k : ks) {
+            const int lda = k + 2;  // a stride past k
+            const std::vector<float> a = random_floats(size_t(kMaxRows) * lda, unsigned(1000 + 7 * n + k), -2.0f, 2.0f);
+            const std::vector<float> wf = random_floats(size_t(n) * k, unsigned(n * 100 + k));
+            const std::vector<float> bias = random_floats(size_t(n), unsigned(n + k));
+            const PackedWeights w = pack_bf16_weights(wf.data(), n, k);
+            for_each_path([&](Bf16Order order) {
+                for (int m : {1, 2, 5, 8, 9, 17}) {
+                    const int threads = 1 + (m + n + k) % 3;
+                    Epilogue ep;
+                    if ((m + k) % 2) ep.bias = bias.data();
+                    ++cases;
+                    if (!same_as_reference(m, a, lda, w, ep, order, pool_of(threads)) && failures++ == 0)
+                        FAIL_CHECK("first mismatch at m=" << m << " n=" << n << " k=" << k);
+                }
+            });
+        }
+    CHECK(failures == 0);
+    CHECK(cases > 500);
+}
+
+TEST_CASE("bf16 gemm: the ViT shapes (M = 197), exact, 1/2/3 threads identical") {
+    struct Shape {
+        int k, n;
+    };
+    // DeiT-Tiny qkv, proj, fc1, fc2 (DeiT-Small's too outside the sanitizers).
+    std::vector<Shape> shapes = {{192, 576}, {192, 192}, {192, 768}, {768, 192}};
+    if (!pomt_test::sanitized()) shapes.insert(shapes.end(), {{384, 1152}, {1536, 384}});
+    constexpr int m = 197;
+    for (const Shape& s : shapes) {
+        CAPTURE(s.k);
+        CAPTURE(s.n);
+        const std::vector<float> a = random_floats(size_t(m) * s.k, unsigned(s.k + s.n), -3.0f, 3.0f);
+        const std::vector<float> wf = random_floats(size_t(s.n) * s.k, unsigned(s.k * s.n), -0.1f, 0.1f);
+        const std::vector<float> bias = random_floats(size_t(s.n), 3);
+        const PackedWeights w = pack_bf16_weights(wf.data(), s.n, s.k);
+        Epilogue ep;
+        ep.bias = bias.data();
+        for_each_path([&](Bf16Order order) {
+            for (int threads = 1; threads <= 3; ++threads) CHECK(same_as_reference(m, a, s.k, w, ep, order, pool_of(threads)));
+        });
+    }
+}
+
+TEST_CASE("bf16 gemm: LayerScale + residual in place exact; GELU within the polynomial's error") {
+    const int m = 13, n = 40, k = 70;
+    const std::vector<float> a = random_floats(size_t(m) * k, 1, -2.0f, 2.0f);
+    const std::vector<float> wf = random_floats(size_t(n) * k, 2);
+    const std::vector<float> bias = random_floats(size_t(n), 3), gamma = random_floats(size_t(n), 4);
+    const PackedWeights w = pack_bf16_weights(wf.data(), n, k);
+    for_each_path([&](Bf16Order order) {
+        Epilogue ep;
+        ep.bias = bias.data();
+        ep.scale = gamma.data();
+        CHECK(same_as_reference(m, a, k, w, ep, order, pool_of(2), random_floats(size_t(m) * (n + 3), 5)));
+        ep.scale = nullptr;
+        CHECK(same_as_reference(m, a, k, w, ep, order, pool_of(1), random_floats(size_t(m) * (n + 3), 6)));
+        for (Activation act : {Activation::Gelu, Activation::QuickGelu}) {
+            Epilogue e;
+            e.bias = bias.data();
+            e.act = act;
+            std::vector<float> want(size_t(m) * n), got(size_t(m) * n);
+            gemm_bf16_reference(m, a.data(), k, w, want.data(), n, e, order);
+            gemm_bf16(m, a.data(), k, w, got.data(), n, e, pool_of(2));
+            double worst = 0;
+            for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(want[i] - got[i])));
+            CHECK(worst < 2e-6);
+        }
+    });
+}
+
+TEST_CASE("bf16 gemm: the reference's orders differ only in rounding, and agree with a double sum") {
+    // The three orders sum the same exact products; each stays within a few fp32 ulps of the
+    // double-precision sum of the bf16-rounded operands (so no order is wrong, only ordered).
+    const int m = 4, n = 20, k = 300;
+    const std::vector<float> a = random_floats(size_t(m) * k, 8, -1.0f, 1.0f);
+    const std::vector<float> wf = random_floats(size_t(n) * k, 9);
+    const PackedWeights w = pack_bf16_weights(wf.data(), n, k);
+    std::vector<float> rounded_w(size_t(n) * k);
+    unpack_bf16_panels(w.bf16, n, k, rounded_w.data());
+    std::vector<std::vector<float>> outputs;
+    for (Bf16Order order : {Bf16Order::Sequential, Bf16Order::PairsOddFirst, Bf16Order::PairsRoundToOdd}) {
+        std::vector<float> c(size_t(m) * n);
+        gemm_bf16_reference(m, a.data(), k, w, c.data(), n, Epilogue(), order);
+        outputs.push_back(c);
+        for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+                double exact = 0, mag = 0;
+                for (int t = 0; t < k; ++t) {
+                    const double p = double(round_to_bf16(a[size_t(i) * k + t])) * rounded_w[size_t(j) * k + t];
+                    exact += p;
+                    mag += std::fabs(p);
+                }
+                CHECK(std::fabs(c[size_t(i) * n + j] - exact) <= mag * 1e-6);
+            }
+    }
+    // ... and the orders do differ in their last bits, so the exact tests above tell them apart.
+    CHECK(outputs[0] != outputs[1]);
+    CHECK(outputs[1] != outputs[2]);
+}
+
+TEST_CASE("bf16 variants: the list, the default choice and forcing one") {
+    const std::vector<const char*> names = bf16_variants();
+    REQUIRE(names.size() >= 2);
+    CHECK(std::string(names[names.size() - 2]) == "widen");
+    CHECK(std::string(names.back()) == "scalar");
+    CHECK(bf16_variant_supported("widen"));
+    CHECK(bf16_variant_supported("scalar"));
+    CHECK(!bf16_variant_supported("no-such-variant"));
+    CHECK(!set_active_bf16_variant("no-such-variant"));
+    const std::string def = active_bf16_variant();
+    CHECK(def != "scalar");  // never chosen by itself
+    CHECK(bf16_variant_supported(def.c_str()));
+    CHECK(set_active_bf16_variant("scalar"));
+    CHECK(std::string(active_bf16_variant()) == "scalar");
+    CHECK(set_active_bf16_variant(nullptr));
+    CHECK(std::string(active_bf16_variant()) == def);
+    // The scalar fp32 level has no bf16 instructions: widen.
+    const Isa saved = active_isa();
+    set_active_isa(Isa::Scalar);
+    CHECK(std::string(active_bf16_variant()) == "widen");
+    set_active_isa(saved);
+}
