@@ -3,7 +3,9 @@
 //
 // Beyond "no crash": a file the parser accepts must describe tensors that lie inside the file,
 // 4-byte aligned, and — when the model is small — must load through Model::load and run one
-// forward pass (the path `pomt run` / `pomt classify` take).
+// forward pass (the path `pomt run` / `pomt classify` take). A bf16 file's (version 4) bf16 weights
+// are read as the model would read them: unpacked, and through the bf16 GEMM from the buffer (the
+// model does not load bf16 weights yet, so Model::load is left to the other versions).
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 
 #include "fuzz/fuzz_common.h"
 #include "kernels/aligned.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/panels.h"
 #include "vit/forward.h"
@@ -40,16 +43,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!pomt_fuzz::expect_clean([&] { parse_weights_image(base, size, "'fuzz.pomt'", &meta, &tensors); })) return 0;
 
     // Accepted: every tensor inside the file, aligned, with the stored size its layout implies
-    // (timm's shape in C order, the GEMM panels of a Linear weight in version 2, or the int8
-    // panels of one in version 3; an int8 weight's scales and sums are C order).
+    // (timm's shape in C order, the GEMM panels of a Linear weight in version 2, the int8 panels of
+    // one in version 3 or the bf16 panels of one in version 4; an int8 weight's scales and sums are
+    // C order).
     uint64_t total = 0;
+    bool bf16 = false;
     for (const WeightsTensor& t : tensors) {
         uint64_t n = 1;
         for (int64_t s : t.shape) n *= uint64_t(s);
-        const uint64_t want =
-            t.layout == TensorLayout::Panels16   ? 4 * uint64_t(panel_floats(int(t.shape[0]), int(n / uint64_t(t.shape[0]))))
-            : t.layout == TensorLayout::Panels16x4 ? uint64_t(int8_panel_bytes(int(t.shape[0]), int(n / uint64_t(t.shape[0]))))
-                                                   : 4 * n;
+        const int rows = t.shape.empty() ? 1 : int(t.shape[0]), cols = rows ? int(n / uint64_t(rows)) : 0;
+        const uint64_t want = t.layout == TensorLayout::Panels16     ? 4 * uint64_t(panel_floats(rows, cols))
+                              : t.layout == TensorLayout::Panels16x4 ? uint64_t(int8_panel_bytes(rows, cols))
+                              : t.layout == TensorLayout::Panels16x2 ? 2 * uint64_t(bf16_panel_elems(rows, cols))
+                                                                     : 4 * n;
+        if ((t.dtype == TensorDtype::BF16) != (t.layout == TensorLayout::Panels16x2)) {
+            std::fprintf(stderr, "pomt fuzz: accepted tensor '%s' mixes bf16 and another layout\n", t.name.c_str());
+            std::abort();
+        }
+        bf16 = bf16 || t.dtype == TensorDtype::BF16;
         const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data);
         if (t.nbytes != want || p < base || uint64_t(p - base) > size || t.nbytes > size - uint64_t(p - base) ||
             (reinterpret_cast<uintptr_t>(p) & 3)) {
@@ -64,8 +75,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         total += t.nbytes;
     }
 
+    // Small enough, bf16: every bf16 weight unpacked, and one row through the active bf16 GEMM
+    // reading the panels in place (what a bf16 Linear layer does).
+    if (bf16 && total <= (4u << 20) && forward_cost(meta.model) <= 2e7) {
+        for (const WeightsTensor& t : tensors) {
+            if (t.dtype != TensorDtype::BF16) continue;
+            const int n = int(t.shape[0]);
+            uint64_t numel = 1;
+            for (int64_t s : t.shape) numel *= uint64_t(s);
+            const int k = int(numel / uint64_t(n));
+            const uint16_t* panels = static_cast<const uint16_t*>(t.bytes());
+            std::vector<float> w(numel);
+            unpack_bf16_panels(panels, n, k, w.data());
+            std::vector<float> a(static_cast<size_t>(k), 0.5f), c(static_cast<size_t>(n));
+            gemm_bf16(1, a.data(), k, borrow_bf16_panels(panels, n, k), c.data(), n, Epilogue(), nullptr);
+        }
+    }
+
     // Small enough: the whole load + run path.
-    if (total <= (4u << 20) && forward_cost(meta.model) <= 2e7) {
+    if (!bf16 && total <= (4u << 20) && forward_cost(meta.model) <= 2e7) {
         const std::string path = pomt_fuzz::scratch_path(".pomt");
         pomt_fuzz::write_scratch(path, data, size);
         pomt_fuzz::expect_clean([&] {

@@ -1,16 +1,18 @@
 // Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/) from pomt's own code:
-// .pomt files from write_weights_file (int8 ones from write_quantized_weights_file, version 1 ones
-// rewritten from version 2 by tests/test_util_pomt.h), NPY from write_npy, safetensors and config.json in the
-// layout the converter reads, small images built byte by byte (stored-deflate PNG, BMP, PNM, TGA,
-// GIF, baseline JPEG), and the pruning specs and schedule files of docs/SCHEDULES.md scaled to the
-// fuzzers' small models. Nothing comes from ../shared. Deterministic: rerunning rewrites the same
-// bytes.   usage: make_seeds OUT_DIR   (fuzz/run.sh --seeds runs it into fuzz/corpus)
+// .pomt files from write_weights_file (int8 ones from write_quantized_weights_file, bf16 ones from
+// write_bf16_weights_file, version 1 ones rewritten from version 2 by tests/test_util_pomt.h), NPY
+// from write_npy, safetensors and config.json in the layout the converter reads, small images built
+// byte by byte (stored-deflate PNG, BMP, PNM, TGA, GIF, baseline JPEG), and the pruning specs and
+// schedule files of docs/SCHEDULES.md scaled to the fuzzers' small models. Nothing comes from
+// ../shared. Deterministic: rerunning rewrites the same bytes.
+//   usage: make_seeds OUT_DIR   (fuzz/run.sh --seeds runs it into fuzz/corpus)
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "core/json.h"
 #include "vit/model.h"
 #include "core/npy.h"
+#include "kernels/gemm_bf16.h"
 #include "tests/image_bytes.h"
 #include "tests/test_util_pomt.h"
 #include "weights_tools/safetensors.h"
@@ -130,6 +133,32 @@ Bytes pomt_int8_bytes(const ModelConfig& c, bool mixed) {
     return b;
 }
 
+// A bf16 model (version 4): every Linear weight bf16 in panels16x2, but the head when `mixed`.
+Bytes pomt_bf16_bytes(const ModelConfig& c, bool mixed) {
+    auto model = Model::random(c, 7);
+    WeightsMeta meta = model->meta();
+    meta.class_names.clear();
+    meta.quantization = bf16_quantization();
+    std::map<std::string, std::vector<uint16_t>> panels;
+    for (const TensorSpec& s : expected_tensors(c)) {
+        if (!s.linear || (mixed && s.name == "head.weight")) continue;
+        const std::vector<float> w = model->tensor_values(s);
+        const int n = int(s.shape[0]), k = int(w.size()) / n;
+        panels[s.name].resize(bf16_panel_elems(n, k));
+        pack_bf16_panels(w.data(), n, k, panels[s.name].data());
+    }
+    const std::string p = tmp_path(".pomt");
+    write_bf16_weights_file(
+        p, meta, [&](const TensorSpec& s) { return model->tensor_values(s); },
+        [&](const TensorSpec& s) -> const uint16_t* {
+            auto it = panels.find(s.name);
+            return it == panels.end() ? nullptr : it->second.data();
+        });
+    Bytes b = read_all(p);
+    std::remove(p.c_str());
+    return b;
+}
+
 void pomt_seeds() {
     // Version 2 (Linear weights in panels; D 8 and 3 classes exercise the zero padding) and the
     // version 1 files older pomt wrote, which the reader still takes.
@@ -144,6 +173,12 @@ void pomt_seeds() {
     // calibration details, int8 attention and a layer left in fp32.
     put("pomt_file", "vit_int8.pomt", pomt_int8_bytes(small("vit_tiny_patch16_224"), false));
     put("pomt_file", "deit_distilled_int8_mixed.pomt", pomt_int8_bytes(small("deit_tiny_distilled_patch16_224"), true));
+    // Version 4 (a bf16 model: bf16 panels16x2 weights, the head left in fp32), with 4-pixel
+    // patches to keep it a few KB.
+    ModelConfig tiny = small("vit_tiny_patch16_224");
+    tiny.img_size = 8;
+    tiny.patch_size = 4;
+    put("pomt_file", "vit_bf16_mixed.pomt", pomt_bf16_bytes(tiny, true));
 }
 
 // ---- safetensors (the fuzz target's kConfig model: D 8, depth 1, img 16, patch 8, 3 classes) ----

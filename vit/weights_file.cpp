@@ -5,6 +5,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/panels.h"
 #include "pomt/error.h"
 #include "core/file_util.h"
@@ -35,7 +36,6 @@ uint64_t get_u64(const unsigned char* p) {
 uint32_t get_u32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 
 constexpr const char* kPanelsLayoutName = "panels16";
-constexpr const char* kInt8PanelsLayoutName = "panels16x4";
 
 // A Linear weight [n, …] is a GEMM matrix [n × k], k the product of the other dimensions.
 int linear_rows(const TensorSpec& spec) { return int(spec.shape[0]); }
@@ -46,6 +46,65 @@ bool stored_as_panels(const TensorSpec& spec, uint32_t version) { return spec.li
 uint64_t stored_bytes(const TensorSpec& spec, uint32_t version) {
     if (stored_as_panels(spec, version)) return uint64_t(panel_floats(linear_rows(spec), linear_cols(spec))) * 4;
     return numel_of(spec.shape) * 4;
+}
+
+// What a format version after 2 stores beyond version 2 (docs/FORMAT.md): the dtype and layout of
+// its low-precision Linear weights, whether each has companion tensors (its "_scale" and "_sum"),
+// the values of its "quantization" object, and the writer that writes it. Every difference
+// between versions 3 and 4 is in this table.
+struct LowPrecision {
+    uint32_t version;
+    std::string precision, weights, activations;
+    std::vector<std::string> attention;  // the accepted values
+    bool attention_optional;             // version 3 files written before the key have none: fp32
+    bool calibration_methods;            // "calibration" may be an object naming a method
+    std::string dtype, layout;           // of its Linear weights
+    TensorDtype tensor_dtype;
+    TensorLayout tensor_layout;
+    bool companions;  // each weight followed by <weight>_scale (f32 [n]) and <weight>_sum (i32 [n])
+    uint64_t (*weight_bytes)(int n, int k);
+    std::string writer;
+};
+
+const std::vector<LowPrecision>& low_precisions() {
+    static const std::vector<LowPrecision> table = [] {
+        const QuantizationInfo int8;  // its defaults are the int8 scheme
+        return std::vector<LowPrecision>{
+            {kPomtInt8FormatVersion, "int8", int8.weights, int8.activations, {"int8", "fp32"}, true, true, "i8",
+             "panels16x4", TensorDtype::I8, TensorLayout::Panels16x4, true,
+             [](int n, int k) { return uint64_t(int8_panel_bytes(n, k)); }, "write_quantized_weights_file"},
+            {kPomtBf16FormatVersion, "bf16", "bf16 round-to-nearest-even", "bf16 at each Linear's input", {"fp32"},
+             false, false, "bf16", "panels16x2", TensorDtype::BF16, TensorLayout::Panels16x2, false,
+             [](int n, int k) { return 2 * uint64_t(bf16_panel_elems(n, k)); }, "write_bf16_weights_file"},
+        };
+    }();
+    return table;
+}
+
+// The entry of a version, a precision or a Linear weight dtype; null when none has it.
+const LowPrecision* low_precision_of_version(uint32_t version) {
+    for (const LowPrecision& lp : low_precisions())
+        if (lp.version == version) return &lp;
+    return nullptr;
+}
+const LowPrecision* low_precision_named(const std::string& precision) {
+    for (const LowPrecision& lp : low_precisions())
+        if (lp.precision == precision) return &lp;
+    return nullptr;
+}
+const LowPrecision* low_precision_of_dtype(const std::string& dtype) {
+    for (const LowPrecision& lp : low_precisions())
+        if (lp.dtype == dtype) return &lp;
+    return nullptr;
+}
+
+// A layout's name in the header ("C order" for none).
+std::string layout_text(TensorLayout layout) {
+    if (layout == TensorLayout::RowMajor) return "C order";
+    if (layout == TensorLayout::Panels16) return kPanelsLayoutName;
+    for (const LowPrecision& lp : low_precisions())
+        if (lp.tensor_layout == layout) return lp.layout;
+    return "?";
 }
 
 // One row of the tensor table, as written.
@@ -64,16 +123,20 @@ std::vector<Entry> fp32_entries(const ModelConfig& model) {
     return out;
 }
 
-// The table of an int8 file (version 3): each int8 Linear weight followed by its scales and sums.
-std::vector<Entry> int8_entries(const ModelConfig& model, const std::function<bool(const TensorSpec&)>& is_int8) {
+// The table of a low-precision file (version 3 or 4): each low-precision Linear weight (then, in
+// version 3, its scales and sums), every other tensor f32 as in version 2.
+std::vector<Entry> low_precision_entries(const ModelConfig& model, const LowPrecision& lp,
+                                         const std::function<bool(const TensorSpec&)>& is_low) {
     std::vector<Entry> out;
     for (const TensorSpec& spec : expected_tensors(model)) {
-        if (!spec.linear || !is_int8(spec)) {
-            out.push_back({spec.name, "f32", spec.linear ? kPanelsLayoutName : "", spec.shape, stored_bytes(spec, 3)});
+        if (!spec.linear || !is_low(spec)) {
+            out.push_back({spec.name, "f32", spec.linear ? kPanelsLayoutName : "", spec.shape,
+                           stored_bytes(spec, lp.version)});
             continue;
         }
         const int n = linear_rows(spec), k = linear_cols(spec);
-        out.push_back({spec.name, "i8", kInt8PanelsLayoutName, spec.shape, uint64_t(int8_panel_bytes(n, k))});
+        out.push_back({spec.name, lp.dtype, lp.layout, spec.shape, lp.weight_bytes(n, k)});
+        if (!lp.companions) continue;
         out.push_back({int8_scale_name(spec.name), "f32", "", {n}, uint64_t(n) * 4});
         out.push_back({int8_sum_name(spec.name), "i32", "", {n}, uint64_t(n) * 4});
     }
@@ -124,6 +187,72 @@ json::Value header_value(const WeightsMeta& meta, uint32_t version, const std::v
     }
     h.set("tensors", tensors);
     return h;
+}
+
+// The "quantization" object of a version 3 or 4 header: only what that version's kernels run is
+// accepted, each other value refused with a line naming the field.
+QuantizationInfo parse_quantization(const json::Value& v, const std::string& what, uint32_t version) {
+    const std::string where = what + ": quantization";
+    QuantizationInfo q;
+    v.as_object(where);
+    auto text = [&](const char* key) -> std::string {
+        const json::Value* f = v.find(key);
+        if (!f) fail(where + " lacks \"" + key + "\"");
+        return f->as_string(where + " " + key);
+    };
+    auto only = [&](const char* key, const std::string& value, const std::string& known) {
+        if (value != known) fail(where + " " + key + " '" + value + "' is not supported (only '" + known + "')");
+    };
+    q.precision = text("precision");
+    const LowPrecision* lp = low_precision_named(q.precision);
+    if (!lp) {
+        std::string known;
+        for (const LowPrecision& l : low_precisions())
+            known += (known.empty() ? "" : ", ") + ("'" + l.precision + "' in version " + std::to_string(l.version));
+        fail(where + " precision '" + q.precision + "' is not supported (only " + known + ")");
+    }
+    if (lp->version != version)
+        fail(where + " precision '" + q.precision + "' needs .pomt format version " + std::to_string(lp->version) +
+             " (this file is version " + std::to_string(version) + ")");
+    q.weights = text("weights");
+    only("weights", q.weights, lp->weights);
+    q.activations = text("activations");
+    only("activations", q.activations, lp->activations);
+    if (const json::Value* a = v.find("attention")) {
+        q.attention = a->as_string(where + " attention");
+        if (std::find(lp->attention.begin(), lp->attention.end(), q.attention) == lp->attention.end()) {
+            std::string known;
+            for (const std::string& k : lp->attention) known += (known.empty() ? "'" : " or '") + k + "'";
+            fail(where + " attention '" + q.attention + "' is not supported (" +
+                 (lp->attention.size() == 1 ? "only " : "") + known + ")");
+        }
+    } else if (!lp->attention_optional) {
+        fail(where + " lacks \"attention\"");
+    }
+    const json::Value* c = v.find("calibration");
+    if (!c) fail(where + " lacks \"calibration\"");
+    if (c->is_string() || !lp->calibration_methods) {
+        q.calibration = c->as_string(where + " calibration");
+        if (q.calibration != "none")
+            fail(where + " calibration must be \"none\"" +
+                 (lp->calibration_methods ? " or an object with a \"method\""
+                                          : " (a " + lp->precision + " model is not calibrated), not '" + q.calibration + "'"));
+    } else {
+        for (const auto& kv : c->as_object(where + " calibration")) {
+            if (kv.first == "method") q.calibration = kv.second.as_string(where + " calibration method");
+            else q.calibration_details.set(kv.first, kv.second);
+        }
+        if (!c->find("method")) fail(where + " calibration lacks \"method\"");
+    }
+    return q;
+}
+
+// A writer writes only what the reader reads: the precision its version holds, the values the
+// reader accepts.
+void check_writable_quantization(const QuantizationInfo& q, const LowPrecision& lp) {
+    if (q.precision != lp.precision)
+        fail(lp.writer + " needs quantization precision \"" + lp.precision + "\", not \"" + q.precision + "\"");
+    parse_quantization(quantization_value(q), lp.writer, lp.version);
 }
 
 void check_meta(const WeightsMeta& meta) {
@@ -189,10 +318,25 @@ std::string QuantizationInfo::calibration_text() const {
     return details.empty() ? s : s + " (" + details + ")";
 }
 
+QuantizationInfo bf16_quantization() {
+    const LowPrecision& lp = *low_precision_of_version(kPomtBf16FormatVersion);
+    QuantizationInfo q;
+    q.precision = lp.precision;
+    q.weights = lp.weights;
+    q.activations = lp.activations;
+    q.attention = lp.attention.front();
+    q.calibration = "none";
+    return q;
+}
+
 void write_weights_file(const std::string& path, const WeightsMeta& meta,
                         const std::function<std::vector<float>(const TensorSpec&)>& tensor_data) {
-    if (meta.quantization.precision != "fp32")
-        fail("an int8 model is written as .pomt format version 3 (write_quantized_weights_file)");
+    if (meta.quantization.precision != "fp32") {
+        const LowPrecision* lp = low_precision_named(meta.quantization.precision);
+        if (!lp) fail("write_weights_file: unknown quantization precision '" + meta.quantization.precision + "'");
+        fail("a " + lp->precision + " model is written as .pomt format version " + std::to_string(lp->version) +
+             " (" + lp->writer + ")");
+    }
     check_meta(meta);
     TensorWriter out(path, kPomtFormatVersion, header_value(meta, kPomtFormatVersion, fp32_entries(meta.model)).dump());
     for (const TensorSpec& spec : expected_tensors(meta.model)) {
@@ -205,13 +349,12 @@ void write_weights_file(const std::string& path, const WeightsMeta& meta,
 void write_quantized_weights_file(const std::string& path, const WeightsMeta& meta,
                                   const std::function<std::vector<float>(const TensorSpec&)>& tensor_data,
                                   const std::function<const Int8Weights*(const TensorSpec&)>& int8_of) {
-    if (meta.quantization.precision != "int8")
-        fail("write_quantized_weights_file needs quantization precision \"int8\", not \"" +
-             meta.quantization.precision + "\"");
+    const LowPrecision& lp = *low_precision_of_version(kPomtInt8FormatVersion);
+    check_writable_quantization(meta.quantization, lp);
     check_meta(meta);
     const std::vector<Entry> entries =
-        int8_entries(meta.model, [&](const TensorSpec& s) { return int8_of(s) != nullptr; });
-    TensorWriter out(path, kPomtInt8FormatVersion, header_value(meta, kPomtInt8FormatVersion, entries).dump());
+        low_precision_entries(meta.model, lp, [&](const TensorSpec& s) { return int8_of(s) != nullptr; });
+    TensorWriter out(path, lp.version, header_value(meta, lp.version, entries).dump());
     for (const TensorSpec& spec : expected_tensors(meta.model)) {
         const Int8Weights* w = spec.linear ? int8_of(spec) : nullptr;
         if (!w) {
@@ -233,47 +376,29 @@ void write_quantized_weights_file(const std::string& path, const WeightsMeta& me
     out.commit();
 }
 
-namespace {
-
-// The "quantization" object of a version 3 header. Only what the int8 kernels run is accepted.
-QuantizationInfo parse_quantization(const json::Value& v, const std::string& what) {
-    const std::string where = what + ": quantization";
-    QuantizationInfo q;
-    v.as_object(where);
-    auto text = [&](const char* key) -> std::string {
-        const json::Value* f = v.find(key);
-        if (!f) fail(where + " lacks \"" + key + "\"");
-        return f->as_string(where + " " + key);
-    };
-    q.precision = text("precision");
-    if (q.precision != "int8") fail(where + " precision '" + q.precision + "' is not supported (only 'int8')");
-    const QuantizationInfo known;
-    q.weights = text("weights");
-    if (q.weights != known.weights)
-        fail(where + " weights '" + q.weights + "' is not supported (only '" + known.weights + "')");
-    q.activations = text("activations");
-    if (q.activations != known.activations)
-        fail(where + " activations '" + q.activations + "' is not supported (only '" + known.activations + "')");
-    // Absent in files written before the choice existed: their attention ran in fp32.
-    if (const json::Value* a = v.find("attention")) {
-        q.attention = a->as_string(where + " attention");
-        if (q.attention != "int8" && q.attention != "fp32")
-            fail(where + " attention '" + q.attention + "' is not supported ('int8' or 'fp32')");
-    }
-    const json::Value* c = v.find("calibration");
-    if (!c) fail(where + " lacks \"calibration\"");
-    if (c->is_string()) {
-        q.calibration = c->as_string("");
-        if (q.calibration != "none") fail(where + " calibration must be \"none\" or an object with a \"method\"");
-    } else {
-        for (const auto& kv : c->as_object(where + " calibration")) {
-            if (kv.first == "method") q.calibration = kv.second.as_string(where + " calibration method");
-            else q.calibration_details.set(kv.first, kv.second);
+void write_bf16_weights_file(const std::string& path, const WeightsMeta& meta,
+                             const std::function<std::vector<float>(const TensorSpec&)>& tensor_data,
+                             const std::function<const uint16_t*(const TensorSpec&)>& bf16_of) {
+    const LowPrecision& lp = *low_precision_of_version(kPomtBf16FormatVersion);
+    check_writable_quantization(meta.quantization, lp);
+    check_meta(meta);
+    const std::vector<Entry> entries =
+        low_precision_entries(meta.model, lp, [&](const TensorSpec& s) { return bf16_of(s) != nullptr; });
+    TensorWriter out(path, lp.version, header_value(meta, lp.version, entries).dump());
+    for (const TensorSpec& spec : expected_tensors(meta.model)) {
+        const uint16_t* w = spec.linear ? bf16_of(spec) : nullptr;
+        if (!w) {
+            const std::vector<float> values = stored_floats(spec, tensor_data);
+            out.put(values.data(), values.size() * 4);
+            continue;
         }
-        if (!c->find("method")) fail(where + " calibration lacks \"method\"");
+        // The panels as they are in memory: little-endian uint16, as every tensor pomt writes.
+        out.put(w, lp.weight_bytes(linear_rows(spec), linear_cols(spec)));
     }
-    return q;
+    out.commit();
 }
+
+namespace {
 
 // The Linear weight an int8 companion tensor ("…_scale" / "…_sum") belongs to, or "".
 std::string companion_of(const std::string& name, const char* suffix) {
@@ -316,11 +441,18 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
     }
     if (meta->preprocess.input_size[1] != meta->model.img_size || meta->preprocess.input_size[2] != meta->model.img_size)
         fail(what + ": preprocess input_size does not match the model's img_size");
-    // Version 3 (and only it) is an int8 model and says what was done.
+    // Versions 3 (int8) and 4 (bf16), and only they, hold a low-precision model and say what was done.
+    const LowPrecision* low = low_precision_of_version(version);  // null for versions 1 and 2
     const json::Value* quant = h.find("quantization");
-    if (version >= 3 && !quant) fail(what + ": a version 3 file lacks its \"quantization\" object");
-    if (version < 3 && quant) fail(what + ": has a \"quantization\" object, which needs .pomt format version 3");
-    meta->quantization = quant ? parse_quantization(*quant, what) : QuantizationInfo();
+    if (low && !quant)
+        fail(what + ": a version " + std::to_string(version) + " file lacks its \"quantization\" object");
+    if (!low && quant) {
+        const json::Value* p = quant->is_object() ? quant->find("precision") : nullptr;
+        const LowPrecision* needs = p && p->is_string() ? low_precision_named(p->as_string("")) : nullptr;
+        fail(what + ": has a \"quantization\" object, which needs .pomt format version " +
+             (needs ? std::to_string(needs->version) : "3 or later"));
+    }
+    meta->quantization = quant ? parse_quantization(*quant, what, version) : QuantizationInfo();
 
     const uint64_t data_start = align_up(kPomtPreambleBytes + header_len);
     if (data_start > size) fail(what + ": file ends inside the header padding");
@@ -357,7 +489,7 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
         auto it = expected.find(n);
         const std::string scale_of = companion_of(n, "_scale"), sum_of = companion_of(n, "_sum");
         const std::string owner = scale_of.empty() ? sum_of : scale_of;
-        if (it == expected.end() && version >= 3 && !owner.empty() && !companions.count(n)) {
+        if (it == expected.end() && low && low->companions && !owner.empty() && !companions.count(n)) {
             // An int8 weight's per-column scales (f32 [n]) or sums (i32 [n]), C order.
             const char* need = scale_of.empty() ? "i32" : "f32";
             if (dtype_name != need) fail(where + " has dtype '" + dtype_name + "' (its companion dtype is '" + need + "')");
@@ -371,20 +503,24 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
                 fail(where + " is not part of a " + meta->model.architecture + " model (or repeated)");
             const TensorSpec& spec = it->second;
             if (dims != spec.shape) fail(where + " has a shape that does not match the model config");
-            if (dtype_name == "i8" && version >= 3 && spec.linear) {
-                // An int8 Linear weight: always the int8 panels of kernels/gemm_int8.h.
-                if (layout_name != kInt8PanelsLayoutName)
-                    fail(where + " is int8 and needs \"layout\":\"" + kInt8PanelsLayoutName + "\"");
-                dt = TensorDtype::I8;
-                layout = TensorLayout::Panels16x4;
-                want = int8_panel_bytes(linear_rows(spec), linear_cols(spec));
-                int8_weights.push_back(n);
+            const LowPrecision* dtype_low = low_precision_of_dtype(dtype_name);
+            if (dtype_low && dtype_low == low && spec.linear) {
+                // A low-precision Linear weight: always in its version's panels (kernels/gemm_int8.h,
+                // kernels/gemm_bf16.h).
+                if (layout_name != low->layout)
+                    fail(where + " is " + low->precision + " and needs \"layout\":\"" + low->layout + "\"");
+                dt = low->tensor_dtype;
+                layout = low->tensor_layout;
+                want = low->weight_bytes(linear_rows(spec), linear_cols(spec));
+                if (low->companions) int8_weights.push_back(n);
             } else {
                 if (dtype_name != "f32")
                     fail(where + " has unsupported dtype '" + dtype_name + "'" +
-                         (version < 3 ? " (int8 tensors need .pomt format version 3)"
-                                      : spec.linear ? "" : " (only Linear weights may be int8)"));
-                // Versions 2 and 3 store exactly the f32 Linear weights in panels, and say so.
+                         (dtype_low && dtype_low != low
+                              ? " (" + dtype_low->precision + " tensors need .pomt format version " +
+                                    std::to_string(dtype_low->version) + ")"
+                              : dtype_low ? " (only Linear weights may be " + dtype_low->precision + ")" : ""));
+                // From version 2 on exactly the f32 Linear weights are stored in panels, and say so.
                 if (l) {
                     if (!spec.linear)
                         fail(where + " has layout '" + layout_name + "' but only Linear weights may be stored in panels");
@@ -394,7 +530,7 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
                     layout = TensorLayout::Panels16;
                 } else if (stored_as_panels(spec, version)) {
                     fail(where + " lacks \"layout\":\"" + kPanelsLayoutName +
-                         "\" (versions 2 and 3 store every f32 Linear weight in panels)");
+                         "\" (from version 2 on every f32 Linear weight is stored in panels)");
                 }
                 want = stored_bytes(spec, version);
             }
@@ -404,7 +540,7 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
         if (off < 0 || nb < 0) fail(where + " has a negative offset or size");
         if (uint64_t(nb) != want)
             fail(where + " nbytes " + std::to_string(nb) + " does not match its shape" +
-                 (layout == TensorLayout::RowMajor ? "" : std::string(" in ") + (layout == TensorLayout::Panels16 ? kPanelsLayoutName : kInt8PanelsLayoutName) + " layout") +
+                 (layout == TensorLayout::RowMajor ? "" : std::string(" in ") + layout_text(layout) + " layout") +
                  " (" + std::to_string(want) + ")");
         if (uint64_t(off) % kPomtAlignment) fail(where + " is not 64-byte aligned");
         if (uint64_t(off) > data_size || uint64_t(nb) > data_size - uint64_t(off))
