@@ -69,33 +69,71 @@ float panel_weight(const PackedWeights& w, int j, int t) {
                                 (j % kGemmPanel) * 2 + t % 2]);
 }
 
-// Round to odd (float32): the exact value x + e (x a double, e its error term) truncated toward zero
-// to a float, its last bit set when anything was lost. Then denormals flushed to zero, as BFDOT does.
-float round_to_odd(double x, double e) {
-    float f = float(x);  // nearest; stepped back toward zero below when it went past the exact value
-    const double fd = double(f);
-    const bool past = std::fabs(fd) > std::fabs(x) || (fd == x && e != 0 && (e < 0) != (x < 0));
-    if (past && f != 0.0f) f = std::nextafter(f, 0.0f);
+// Arm's BFDOT, as the Arm ARM's shared pseudocode states it for FEAT_BF16 without FEAT_EBF16 (and
+// with FEAT_EBF16 while FPCR.EBF = 0, as Linux starts a process and pomt leaves it): per
+// 32-bit lane BFDotAdd(addend, a0, a1, w0, w1) = BFAdd(addend, BFAdd(BFMul(a0, w0), BFMul(a1, w1))):
+// the pair's two products summed first, then that sum added to the accumulator, each step rounded
+// by BFRound. FPCR's rounding mode, FZ and DN are ignored; no exception flags. The functions below
+// are BFUnpack, BFRound, BFMul and BFAdd (shared/functions/float/bfloat). (FEAT_EBF16 with
+// FPCR.EBF = 1 instead rounds the pair once, to nearest (FPDot), and honours the FPCR: not modelled.)
+
+// FPDefaultNaN: what BFMul and BFAdd return for a NaN operand, ∞·0 and ∞ − ∞.
+float default_nan() {
+    const uint32_t u = 0x7fc00000u;
+    float x;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
+// BFUnpack: a denormal input reads as a zero of its sign (fixed flush to zero).
+float bf_unpack(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x; }
+
+// BFRound of the nonzero exact value x + e (x a double, e the error two-sum left, 0 when x is exact):
+// below 2^-126 a zero of its sign (flushed before rounding), at or above 2^128 an infinity, else
+// truncated to float32's 24 bits with the last bit set when anything was lost (round to odd).
+float bf_round(double x, double e) {
+    const double ax = std::fabs(x);
+    const bool toward_zero = e != 0 && (e < 0) != (x < 0);  // the exact value is just inside |x|
+    if (ax < 0x1p-126 || (ax == 0x1p-126 && toward_zero)) return std::copysign(0.0f, float(x));
+    if (ax > 0x1p128 || (ax == 0x1p128 && !toward_zero)) return std::copysign(HUGE_VALF, float(x));
+    float f = float(x);  // nearest (∞ just under 2^128): stepped back toward zero when past the exact value
+    if (std::fabs(double(f)) > ax || (double(f) == x && toward_zero)) f = std::nextafter(f, 0.0f);
     if (double(f) != x || e != 0) {
         uint32_t u;
         std::memcpy(&u, &f, 4);
         u |= 1u;
         std::memcpy(&f, &u, 4);
     }
-    if (std::fpclassify(f) == FP_SUBNORMAL) f = std::copysign(0.0f, f);
     return f;
 }
 
-// a + b rounded to odd (a, b floats: their sum is exact in double unless their exponents differ
-// by more than 29; two-sum keeps the error then).
-float add_round_to_odd(float a, float b) {
-    const double s = double(a) + double(b);
-    const double bb = s - double(a);
-    const double e = (double(a) - (s - bb)) + (double(b) - bb);
-    return round_to_odd(s, e);
+// BFMul: the product (exact in double) through BFRound; zeros and infinities signed by the operands.
+float bf_mul(float a, float b) {
+    a = bf_unpack(a);
+    b = bf_unpack(b);
+    if (std::isnan(a) || std::isnan(b)) return default_nan();
+    if ((std::isinf(a) && b == 0) || (a == 0 && std::isinf(b))) return default_nan();
+    const double p = double(a) * double(b);
+    if (std::isinf(a) || std::isinf(b) || p == 0) return float(p);
+    return bf_round(p, 0.0);
 }
 
-float flush(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x; }
+// BFAdd: two zeros of one sign keep it, any other exact zero is +0 ("positive sign when Round to
+// Odd"), else the exact sum (two-sum: double plus its error) through BFRound.
+float bf_add(float a, float b) {
+    a = bf_unpack(a);
+    b = bf_unpack(b);
+    if (std::isnan(a) || std::isnan(b)) return default_nan();
+    if (std::isinf(a) && std::isinf(b) && std::signbit(a) != std::signbit(b)) return default_nan();
+    if (std::isinf(a)) return a;
+    if (std::isinf(b)) return b;
+    if (a == 0 && b == 0 && std::signbit(a) == std::signbit(b)) return a;
+    const double s = double(a) + double(b);
+    if (s == 0) return 0.0f;
+    const double bb = s - double(a);
+    const double e = (double(a) - (s - bb)) + (double(b) - bb);
+    return bf_round(s, e);
+}
 
 }  // namespace
 
@@ -116,13 +154,10 @@ void gemm_bf16_reference(int m, const float* a, int lda, const PackedWeights& w,
                     acc = std::fma(row[size_t(t)], wt(t), acc);
                 }
             } else {
-                for (int t = 0; t < k; t += 2) {
-                    const float p0 = flush(flush(row[size_t(t)]) * flush(wt(t)));
-                    const float p1 = flush(flush(row[size_t(t) + 1]) * flush(wt(t + 1)));
-                    acc = add_round_to_odd(flush(acc), add_round_to_odd(p0, p1));
-                }
+                for (int t = 0; t < k; t += 2)  // BFDotAdd
+                    acc = bf_add(acc, bf_add(bf_mul(row[size_t(t)], wt(t)), bf_mul(row[size_t(t) + 1], wt(t + 1))));
             }
-            float v = acc + (ep.bias ? ep.bias[j] : 0.0f);
+            float v = ep.bias ? acc + ep.bias[j] : acc;  // as the kernels: −0 (a flushed sum) stays −0
             v = activation_reference(ep.act, v);
             if (ep.residual) v = std::fma(ep.scale ? ep.scale[j] : 1.0f, v, ep.residual[size_t(i) * ep.ld_residual + j]);
             c[size_t(i) * ldc + j] = v;

@@ -37,8 +37,9 @@ void unpack_bf16_panels(const uint16_t* panels, int n, int k, float* w);
 //   PairsOddFirst: for each pair g, acc = fma(a[2g+1], w[2g+1], acc), then fma(a[2g], w[2g], acc)
 //                (vdpbf16ps: Intel's pseudo-code; the "avx512-bf16" and "scalar" variants);
 //   PairsRoundToOdd: for each pair, s = a[2g]·w[2g] + a[2g+1]·w[2g+1] rounded to odd, then acc + s
-//                rounded to odd, denormals flushed to zero (Arm BFDOT without FEAT_EBF16: the
-//                "neon-bf16" variant).
+//                rounded to odd; denormal inputs and results under 2^-126 flushed to zero, ≥ 2^128
+//                to infinity, NaNs the default NaN (the Arm ARM's BFDotAdd without FEAT_EBF16, or
+//                with FPCR.EBF = 0: Arm BFDOT, the "neon-bf16" variant; kernels/gemm_bf16.cpp).
 enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd };
 
 // Fast path: the active bf16 variant (kernels/gemm_bf16_kernels.h). w.bf16 must be set.

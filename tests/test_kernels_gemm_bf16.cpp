@@ -2,6 +2,7 @@
 // level): the float32 → bf16 rounding, the panels16x2 layout, exact outputs against the reference
 // in the variant's order of additions over dense small shapes and the ViT shapes, 1/2/3 threads
 // identical, the epilogues, and the choice of variant.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +23,7 @@ using namespace pomt;
 using pomt_test::for_each_bf16_variant;
 using pomt_test::for_each_isa;
 using pomt_test::random_floats;
+using pomt_test::skip_part;
 
 namespace {
 
@@ -144,6 +146,71 @@ TEST_CASE("bf16 gemm: exact against the reference in each variant's order, small
         }
     CHECK(failures == 0);
     CHECK(cases > 500);
+}
+
+TEST_CASE("bf16 gemm: exact at BFDOT's edges (round to odd, pair first, flushes, overflow, NaN)") {
+    // One output of k = 2·pairs inputs per case: the pairs {a0, a1, w0, w1} (bf16 values) and the
+    // bits the Arm ARM's BFDotAdd gives, worked out by hand from its pseudocode (BFAdd, BFMul,
+    // BFRound, BFUnpack): the reference's PairsRoundToOdd order must give them on any CPU, and
+    // neon-bf16 where it runs. Nearest-even sums, or EBF16's one rounding per pair, would not.
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+    const float d = 0x1p-133f;  // the least bf16 denormal
+    struct Case {
+        const char* what;
+        std::vector<std::array<float, 4>> pairs;
+        uint32_t want;
+    };
+    const Case cases[] = {
+        {"1 + 2^-30: the accumulation rounded to odd", {{1, 0, 1, 0}, {0x1p-30f, 0, 1, 0}}, 0x3f800001u},
+        {"-1 + (1 + 2^-30): the pair summed first, to odd, = 2^-23", {{-1, 0, 1, 0}, {1, 0x1p-30f, 1, 1}}, 0x34000000u},
+        {"2^-140 + 2^-126: a product under 2^-126 flushed", {{0x1p-70f, 0x1p-63f, 0x1p-70f, 0x1p-63f}}, 0x00800000u},
+        {"denormal activation · 2^100 + 1: the denormal read as 0", {{d, 1, 0x1p100f, 1}}, 0x3f800000u},
+        {"2^100 · denormal weight + 1: the denormal read as 0", {{0x1p100f, 1, d, 1}}, 0x3f800000u},
+        {"2^-125 - 1.5·2^-126 in one pair: flushed to +0", {{0x1p-62f, -0x1.8p-63f, 0x1p-63f, 0x1p-63f}}, 0u},
+        {"2^-125, then - 1.5·2^-126: flushed to +0", {{0x1p-62f, 0, 0x1p-63f, 0}, {-0x1.8p-63f, 0, 0x1p-63f, 0}}, 0u},
+        {"-2^-125, then + 1.5·2^-126: flushed to -0", {{-0x1p-62f, 0, 0x1p-63f, 0}, {0x1.8p-63f, 0, 0x1p-63f, 0}},
+         0x80000000u},
+        {"FLT_MAX + 2^103: to odd FLT_MAX (nearest even: inf)",
+         {{0x1.fep127f, 0, 1, 0}, {0x1.fep119f, 0, 1, 0}, {0x1.fep111f, 0, 1, 0}, {0x1p103f, 0, 1, 0}}, 0x7f7fffffu},
+        {"2^127 + 2^127, then + 1: 2^128 overflows to inf", {{0x1p127f, 0x1p127f, 1, 1}, {1, 0, 1, 0}}, 0x7f800000u},
+        {"2^100 · 2^100: a product overflows to inf", {{0x1p100f, 0, 0x1p100f, 0}}, 0x7f800000u},
+        {"-inf, then + 1: -inf", {{-inf, 0, 1, 0}, {1, 0, 1, 0}}, 0xff800000u},
+        {"inf - inf: the default NaN", {{inf, -inf, 1, 1}}, 0x7fc00000u},
+        {"inf · denormal (read as 0): the default NaN", {{inf, 0, d, 0}}, 0x7fc00000u},
+        {"-NaN, then + 1: the default NaN", {{-nan, 0, 1, 0}, {1, 0, 1, 0}}, 0x7fc00000u},
+    };
+    auto run = [&](const Case& c, bool kernel) {
+        const int k = 2 * int(c.pairs.size());
+        std::vector<float> a(2 * c.pairs.size()), w(2 * c.pairs.size());
+        for (size_t g = 0; g < c.pairs.size(); ++g)
+            for (int t = 0; t < 2; ++t) {
+                a[2 * g + t] = c.pairs[g][t];
+                w[2 * g + t] = c.pairs[g][2 + t];
+            }
+        const PackedWeights pw = pack_bf16_weights(w.data(), 1, k);
+        float out = -7.0f;
+        if (kernel) gemm_bf16(1, a.data(), k, pw, &out, 1, Epilogue(), pool_of(1));
+        else gemm_bf16_reference(1, a.data(), k, pw, &out, 1, Epilogue(), Bf16Order::PairsRoundToOdd);
+        return bits(out);
+    };
+    for (const Case& c : cases) {
+        const std::string what = c.what;
+        CAPTURE(what);
+        CHECK(run(c, false) == c.want);
+    }
+#if defined(__aarch64__)
+    if (!bf16_variant_supported("neon-bf16")) {
+        skip_part("bf16 variant neon-bf16: CPU lacks it");
+        return;
+    }
+    REQUIRE(set_active_bf16_variant("neon-bf16"));
+    for (const Case& c : cases) {
+        const std::string what = c.what;
+        CAPTURE(what);
+        CHECK(run(c, true) == c.want);
+    }
+    set_active_bf16_variant(nullptr);
+#endif
 }
 
 TEST_CASE("bf16 gemm: the ViT shapes (M = 197), exact, 1/2/3 threads identical") {

@@ -1,7 +1,12 @@
 // The neon-bf16 variant (ARMv8.6 BF16: Graviton 3, Neoverse V1/N2, Apple M2 and later; not the
 // Raspberry Pi's Cortex-A72/A76): BFDOT, 8 multiply-adds per instruction (4 fp32 lanes × a pair),
 // twice the fp32 FMLA's. BFDOT sums each pair's two products and adds them to the lane rounding
-// to odd, denormals flushed (the Arm ARM's BFDotAdd without FEAT_EBF16): Bf16Order::PairsRoundToOdd.
+// to odd, denormals flushed (the Arm ARM's BFDotAdd without FEAT_EBF16, or with FPCR.EBF = 0, the
+// value Linux starts a process with and pomt never changes): Bf16Order::PairsRoundToOdd.
+// Held bit for bit to that reference (tests/test_kernels_gemm_bf16.cpp, edge cases included) only
+// under qemu-aarch64 -cpu max (7.2: FEAT_BF16 without FEAT_EBF16; target/arm vec_helper.c
+// bfdotadd, round to odd with flushes, which implements the same pseudocode), not yet on BF16
+// hardware: exactness there rests on the Arm ARM, not on a measurement.
 // This file is compiled with -march=armv8.2-a+bf16; it runs only where HWCAP2_BF16 says so.
 #include <arm_neon.h>
 #include <sys/auxv.h>
