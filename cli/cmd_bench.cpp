@@ -130,7 +130,7 @@ int bench_compare(const Args& args, std::shared_ptr<const Model> model, const st
     std::shared_ptr<const Model> other;
     for (auto& e : entries) {
         schedules.push_back(e.second);
-        const bool own = e.second.precision.empty() || e.second.precision == (model->is_int8() ? "int8" : "fp32");
+        const bool own = e.second.precision.empty() || e.second.precision == model->precision();
         if (!own && !other) other = model_in_precision(model, e.second.precision);
         models.push_back(own ? model : other);
         names.push_back(e.second.precision.empty() ? e.first : e.first + " (" + e.second.precision + ")");

@@ -9,6 +9,7 @@
 
 #include "api/internal.h"
 #include "cli/commands.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "cli/prune_args.h"
 #include "pomt/pomt.h"
 #include "pomt/error.h"
@@ -154,6 +155,7 @@ int cmd_classify(const Args& args) {
         doc.set("model", json::Value::string(classifier.architecture()));
         doc.set("precision", json::Value::string(model_of(classifier)->meta().quantization.precision));
         if (model_of(classifier)->is_int8()) doc.set("int8_kernels", json::Value::string(active_int8_variant()));
+        if (model_of(classifier)->is_bf16()) doc.set("bf16_kernels", json::Value::string(active_bf16_variant()));
         doc.set("threads", json::Value::number(workspace.threads()));
         doc.set("schedule", json::Value::string(plan));
         doc.set("load_ms", rounded(load_ms, 4));

@@ -4,7 +4,7 @@
 // `--image-size S` converts for S×S inputs as timm's create_model(..., img_size=S) does (the
 // position embedding resampled; with --random, the random model is made at that size).
 // `--quantize int8 [--data LIST ...]` writes the int8 model instead (as `pomt quantize` would from
-// the fp32 file; .pomt format version 3).
+// the fp32 file; .pomt format version 3), `--quantize bf16` the bf16 one (version 4).
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -19,9 +19,10 @@ int cmd_convert(const Args& args) {
     const std::string output = args.get("-o");
     const int image_size = args.get_int("--image-size", 0, 1, 4096);
     const bool quantize = args.has("--quantize");
-    if (quantize && args.get("--quantize") != "int8")
-        fail("--quantize '" + args.get("--quantize") + "' is not supported (only int8)");
-    const QuantizeOptions qopts = quantize_options_from_args(args);
+    if (quantize && args.get("--quantize") != "int8" && args.get("--quantize") != "bf16")
+        fail("--quantize '" + args.get("--quantize") + "' is not supported (int8 or bf16)");
+    QuantizeOptions qopts = quantize_options_from_args(args);
+    if (quantize) qopts.precision = args.get("--quantize");
     if (!quantize && (args.has("--data") || args.has("--threads")))
         fail("--data and --threads apply to --quantize int8 only");
     if (args.has("--random")) {
@@ -38,7 +39,7 @@ int cmd_convert(const Args& args) {
         else write_weights_file(output, model->meta(), [&](const TensorSpec& s) { return model->tensor_values(s); });
         if (!args.has("--quiet"))
             std::printf("wrote %s: %s with seeded random weights%s\n", output.c_str(), model->config().architecture.c_str(),
-                        quantize ? ", int8" : "");
+                        quantize ? (", " + qopts.precision).c_str() : "");
         return 0;
     }
     if (args.positional().size() != 1) fail("give one input: pomt convert HUB_DIR|model.safetensors -o model.pomt");
@@ -52,10 +53,10 @@ int cmd_convert(const Args& args) {
     if (!args.has("--quiet"))
         std::printf("wrote %s: %s, %d tensors, %.2f M parameters, %zu class names%s\n", o.output.c_str(),
                     r.meta.model.architecture.c_str(), r.tensors, r.parameters / 1e6, r.meta.class_names.size(),
-                    quantize ? ", int8" : "");
+                    quantize ? (", " + qopts.precision).c_str() : "");
     if (quantize && !args.has("--quiet")) {
-        const Int8Outlook outlook = measure_int8_outlook();
-        if (!outlook.note.empty()) std::printf("note: %s\n", outlook.note.c_str());
+        const std::string note = qopts.precision == "bf16" ? bf16_note() : measure_int8_outlook().note;
+        if (!note.empty()) std::printf("note: %s\n", note.c_str());
     }
     return 0;
 }

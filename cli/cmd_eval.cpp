@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "cli/progress.h"
 #include "cli/prune_args.h"
 #include "kernels/gemm_int8_kernels.h"
@@ -54,6 +55,7 @@ int cmd_eval(const Args& args) {
         v.set("model", json::Value::string(c.architecture));
         v.set("precision", json::Value::string(model->meta().quantization.precision));
         if (model->is_int8()) v.set("int8_kernels", json::Value::string(active_int8_variant()));
+        if (model->is_bf16()) v.set("bf16_kernels", json::Value::string(active_bf16_variant()));
         v.set("schedule", json::Value::string(plan.describe()));
         v.set("images", json::Value::number(r.images));
         v.set("evaluated", json::Value::number(r.evaluated));

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "pomt/quantize.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "pomt/error.h"
@@ -39,8 +40,16 @@ int cmd_info(const Args& args) {
             q.set("calibration", json::Value::string(m.quantization.calibration));
             if (!m.quantization.calibration_details.as_object("").empty())
                 q.set("calibration_details", m.quantization.calibration_details);
-            const Int8Outlook o = measure_int8_outlook();
             json::Value here = json::Value::object();
+            if (m.quantization.precision == "bf16") {
+                here.set("bf16_variant", json::Value::string(active_bf16_variant()));
+                here.set("note", json::Value::string(bf16_note()));
+                q.set("this_cpu", here);
+                v.set("quantization", q);
+                std::printf("%s\n", v.dump().c_str());
+                return 0;
+            }
+            const Int8Outlook o = measure_int8_outlook();
             here.set("int8_variant", json::Value::string(o.int8_variant));
             here.set("int8_gmacs", json::Value::number(o.int8_gmacs));
             here.set("fp32_level", json::Value::string(o.fp32_level));
@@ -74,6 +83,13 @@ int cmd_info(const Args& args) {
                                                 ? "int8 (Q, K, V per token and head, probabilities per row; softmax fp32)"
                                                 : "fp32");
         std::printf("calibration     %s\n", q.calibration_text().c_str());
+        if (q.precision == "bf16") {
+            std::printf("bf16 kernels    %s on this CPU (POMT_BF16 selects another)\n", active_bf16_variant());
+            const std::string note = bf16_note();
+            if (!note.empty()) std::printf("note            %s\n", note.c_str());
+        }
+    }
+    if (q.precision == "int8") {
         const Int8Outlook o = measure_int8_outlook();
         std::printf("int8 kernels    %s on this CPU (POMT_INT8 selects another): %.1f GMAC/s, %.2fx the %s fp32 "
                     "rate (1 core)\n",

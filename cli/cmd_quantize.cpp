@@ -1,9 +1,11 @@
-// pomt quantize IN.pomt -o OUT.pomt [--data LIST [--root DIR] [--images N]] [--threads T]:
-// an fp32 .pomt → its int8 version (.pomt format version 3). The work is quantize_file
-// (include/pomt/quantize.h); this parses the flags and prints what was written.
+// pomt quantize IN.pomt -o OUT.pomt [--precision int8|bf16] [--data LIST [--root DIR] [--images N]]
+// [--threads T]: an fp32 .pomt → its int8 version (.pomt format version 3) or bf16 one (version 4).
+// The work is quantize_file (include/pomt/quantize.h); this parses the flags and prints what was
+// written.
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "pomt/error.h"
 #include "pomt/quantize.h"
 #include "vit/weights_file.h"
@@ -21,9 +23,19 @@ QuantizeOptions quantize_options_from_args(const Args& args) {
     if (args.has("--data") && o.calibration.data.empty()) fail("--data needs an image list or folder");
     o.threads = args.get_int("--threads", 0, 1, 1024);
     o.attention = args.get("--attention", o.attention);
+    if (args.declares("--precision")) o.precision = args.get("--precision", o.precision);
+    if (o.precision != "int8" && o.precision != "bf16")
+        fail("--precision must be int8 or bf16, got '" + o.precision + "'");
     if (o.attention != "int8" && o.attention != "fp32")
         fail("--attention must be int8 or fp32, got '" + o.attention + "'");
     return o;
+}
+
+std::string bf16_note() {
+    if (active_bf16_kernels().tile) return "";
+    return std::string("this CPU has no bf16 dot products (bf16 kernels: ") + active_bf16_variant() +
+           "): bf16 runs here at fp32's speed with half the weight memory; AVX512_BF16 and Arm BF16 CPUs "
+           "multiply it at twice fp32's rate";
 }
 
 int cmd_quantize(const Args& args) {
@@ -35,9 +47,17 @@ int cmd_quantize(const Args& args) {
     quantize_file(input, output, quantize_options_from_args(args));
     if (!args.has("--quiet")) {
         WeightsFile f(output);
+        const QuantizationInfo& q = f.meta().quantization;
+        if (q.precision == "bf16") {
+            std::printf("wrote %s: %s, bf16 (format v%u), attention %s\n", output.c_str(),
+                        f.meta().model.architecture.c_str(), f.version(), q.attention.c_str());
+            const std::string note = bf16_note();
+            if (!note.empty()) std::printf("note: %s\n", note.c_str());
+            return 0;
+        }
         std::printf("wrote %s: %s, int8 (format v%u), attention %s, calibration %s\n", output.c_str(),
-                    f.meta().model.architecture.c_str(), f.version(), f.meta().quantization.attention.c_str(),
-                    f.meta().quantization.calibration_text().c_str());
+                    f.meta().model.architecture.c_str(), f.version(), q.attention.c_str(),
+                    q.calibration_text().c_str());
         const Int8Outlook outlook = measure_int8_outlook();
         if (!outlook.note.empty()) std::printf("note: %s\n", outlook.note.c_str());
     }

@@ -29,9 +29,12 @@ std::shared_ptr<const Model> load_model_from_args(const Args& args);
 void apply_max_memory(const Args& args);
 // `pomt quantize` / `pomt convert --quantize int8`: --data LIST [--root DIR] [--images N] [--threads T].
 QuantizeOptions quantize_options_from_args(const Args& args);
+// One line for a bf16 model on a CPU without bf16 dot products (what it costs here), else "".
+std::string bf16_note();
 // --threads N (default: all cores).
 int threads_from_args(const Args& args);
-// "int8 (avx512-vnni kernels)" for an int8 model, "fp32" otherwise: what classify and eval say.
+// "int8 (avx512-vnni kernels)" for an int8 model, "bf16 (widen kernels)" for a bf16 one, "fp32"
+// otherwise: what classify and eval say.
 std::string precision_text(const Model& model);
 // One "pomt COMMAND: warning: ..." line on stderr per schedule_warnings (prune/pruning.h) of
 // `schedule` on the model of `config`, after "`which`: " when `which` is given (one schedule of

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "core/memory_limit.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "kernels/threads.h"
@@ -39,8 +40,9 @@ int threads_from_args(const Args& args) {
 }
 
 std::string precision_text(const Model& model) {
-    if (!model.is_int8()) return model.meta().quantization.precision;
-    return "int8 (" + std::string(active_int8_variant()) + " kernels)";
+    if (model.is_int8()) return "int8 (" + std::string(active_int8_variant()) + " kernels)";
+    if (model.is_bf16()) return "bf16 (" + std::string(active_bf16_variant()) + " kernels)";
+    return model.precision();
 }
 
 void print_prune_warnings(const Args& args, const PruneSchedule& schedule, const ModelConfig& config,

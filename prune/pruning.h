@@ -46,7 +46,7 @@ struct PruneStep {
 struct PruneSchedule {
     std::vector<PruneStep> steps;
     // The precision the plan was chosen in (a schedule file's "precision", written by the Pareto
-    // search): "" (the model's own), "fp32" or "int8". Not a pruning step: the commands that load
+    // search): "" (the model's own), "fp32", "int8" or "bf16". Not a pruning step: the commands that load
     // a model for the schedule apply it (quantize/quantize_model.h, model_in_precision).
     std::string precision;
     bool empty() const { return steps.empty(); }

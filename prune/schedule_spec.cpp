@@ -265,8 +265,8 @@ PruneSchedule parse_schedule_json(const std::string& text, const std::string& wh
                 fail(what + ": unsupported schedule version " + json::format_number(kv.second.as_number("")));
         } else if (key == "precision") {
             out.precision = kv.second.as_string(what + ".precision");
-            if (out.precision != "fp32" && out.precision != "int8")
-                fail(what + ": precision must be \"fp32\" or \"int8\", not \"" + out.precision + "\"");
+            if (out.precision != "fp32" && out.precision != "int8" && out.precision != "bf16")
+                fail(what + ": precision must be \"fp32\", \"int8\" or \"bf16\", not \"" + out.precision + "\"");
         } else if (key == "prune") {
             const std::string& spec = kv.second.as_string(what + ".prune");
             PruneSchedule s = parse_prune_spec(spec);

@@ -59,11 +59,20 @@ std::shared_ptr<const Model> calibrated(const std::shared_ptr<const Model>& fp32
 std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
                                              const std::function<std::vector<float>(const TensorSpec&)>& values,
                                              const QuantizeOptions& o) {
-    if (o.precision != "int8") fail("unknown quantization precision '" + o.precision + "' (only int8)");
+    if (o.precision != "int8" && o.precision != "bf16")
+        fail("unknown quantization precision '" + o.precision + "' (int8 or bf16)");
     if (o.attention != "int8" && o.attention != "fp32")
         fail("unknown attention precision '" + o.attention + "' (int8 or fp32)");
     if (meta.quantization.precision != "fp32")
         fail("the model is already " + meta.quantization.precision + ": quantize its fp32 .pomt instead");
+    if (o.precision == "bf16") {
+        // Rounding needs no calibration, and bf16 attention is not offered (fp32 attention: see QuantizeOptions).
+        if (!o.calibration.data.empty()) fail("bf16 needs no calibration images: drop --data");
+        if (o.attention != "fp32") fail("bf16 models run their attention in fp32: drop --attention int8");
+        WeightsMeta b = meta;
+        b.quantization = bf16_quantization();
+        return Model::bf16(b, values);
+    }
     const std::vector<std::string> images = calibration_images(o, meta.model.num_classes > 0 ? meta.model.num_classes : 1);
     WeightsMeta q = meta;
     q.quantization = QuantizationInfo();
@@ -78,11 +87,15 @@ std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOpt
 }
 
 std::shared_ptr<const Model> model_in_precision(std::shared_ptr<const Model> model, const std::string& precision) {
-    if (precision.empty() || precision == (model->is_int8() ? "int8" : "fp32")) return model;
-    if (precision == "int8") return quantize_model(*model, QuantizeOptions());
-    if (precision == "fp32")
-        fail("the plan runs in fp32 and the model is int8: give the fp32 model file it was chosen with");
-    fail("unknown precision '" + precision + "' (fp32 or int8)");
+    if (precision.empty() || precision == model->precision()) return model;
+    if (precision != "fp32" && precision != "int8" && precision != "bf16")
+        fail("unknown precision '" + precision + "' (fp32, int8 or bf16)");
+    if (model->precision() != "fp32")
+        fail("the plan runs in " + precision + " and the model is " + model->precision() +
+             ": give the fp32 model file it was chosen with");
+    QuantizeOptions o;
+    o.precision = precision;
+    return quantize_model(*model, o);
 }
 
 ConvertReport convert_and_quantize(const ConvertOptions& c, const QuantizeOptions& o) {

@@ -13,14 +13,15 @@
 
 namespace pomt {
 
-// The int8 version of an fp32 model. Throws pomt::Error for an already-int8 model, an unknown
+// The int8 (or, options.precision "bf16", bf16) version of an fp32 model. Throws pomt::Error for an already-int8 model, an unknown
 // precision or an unusable calibration set.
 std::shared_ptr<const Model> quantize_model(const Model& fp32, const QuantizeOptions& options);
 
 // `model` in the precision a schedule names (PruneSchedule::precision): itself for "" or its own
-// precision; for "int8" on an fp32 model, its int8 version made in memory exactly as `pomt
-// quantize` without calibration makes the file (so a plan chosen in int8 runs bit-identically from
-// the fp32 file). "fp32" on an int8 model throws: int8 weights cannot be widened back.
+// precision; for "int8" or "bf16" on an fp32 model, its version in that precision made in memory
+// exactly as `pomt quantize [--precision bf16]` without calibration makes the file (so a plan chosen
+// in int8 runs bit-identically from the fp32 file). Any other change throws: int8 and bf16 weights
+// cannot be widened back to the fp32 ones.
 std::shared_ptr<const Model> model_in_precision(std::shared_ptr<const Model> model, const std::string& precision);
 
 // The same from a model's metadata and its tensors' fp32 values (timm layout, one vector per

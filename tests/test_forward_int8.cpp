@@ -22,6 +22,7 @@
 
 #include "doctest/doctest.h"
 #include "tests/test_util.h"
+#include "tests/test_util_logits.h"
 #include "core/memory_limit.h"
 #include "core/npy.h"
 #include "core/json.h"
@@ -33,6 +34,11 @@
 #include "weights_tools/convert.h"
 
 using namespace pomt;
+using pomt_test::converted_fixture;
+using pomt_test::relative_l2;
+using pomt_test::small_variant;
+using pomt_test::top1_per_row;
+using pomt_test::wave_images;
 
 namespace {
 
@@ -46,13 +52,6 @@ constexpr double kRealInt8VsFp32 = 0.06;
 constexpr double kFixtureInt8VsFp32 = 0.35;
 constexpr double kPrunedInt8VsFp32 = 0.5;
 
-std::shared_ptr<const Model> fp32_fixture(const std::string& folder) {
-    ConvertOptions o;
-    o.input = folder;
-    o.output = pomt_test::temp_dir() + "/model.pomt";
-    convert_timm_weights(o);
-    return Model::load(o.output);
-}
 
 // The same model with every Linear in int8, and its attention's products in int8 or fp32.
 std::shared_ptr<const Model> int8_of(const Model& fp32, const std::string& attention) {
@@ -65,32 +64,10 @@ std::shared_ptr<const Model> int8_of(const Model& fp32, const std::string& atten
 // Both attention precisions of an int8 model.
 const char* const kAttention[] = {"int8", "fp32"};
 
-// ‖a − b‖ / ‖b‖.
-double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double d = 0, n = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-        n += double(b[i]) * b[i];
-    }
-    return std::sqrt(d / n);
-}
 
-std::vector<int> top1_per_row(const std::vector<float>& logits, int classes) {
-    std::vector<int> top;
-    for (size_t r = 0; r + size_t(classes) <= logits.size(); r += size_t(classes))
-        top.push_back(int(std::max_element(logits.begin() + long(r), logits.begin() + long(r) + classes) -
-                          (logits.begin() + long(r))));
-    return top;
-}
 
 std::vector<float> npy_values(const std::string& path) { return read_npy(path).data; }
 
-std::vector<float> test_images(const ModelConfig& c, int batch, double freq) {
-    std::vector<float> images(size_t(batch) * 3 * c.img_size * c.img_size);
-    for (size_t i = 0; i < images.size(); ++i) images[i] = float(std::sin(double(i) * freq) + 0.3 * std::cos(double(i) * 0.7));
-    return images;
-}
 
 }  // namespace
 
@@ -118,7 +95,7 @@ void check_int8_fixtures(const std::string& attention) {
         if (pomt_test::skip_long_fixture_here(name)) continue;
         CAPTURE(name);
         const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
-        auto fp32 = fp32_fixture(folder);
+        auto fp32 = converted_fixture(folder);
         const NpyArray x = read_npy(folder + "/input.npy");
         const std::vector<float> timm = npy_values(folder + "/logits.npy");
         const int batch = int(x.shape[0]);
@@ -172,7 +149,7 @@ TEST_CASE("int8: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
     if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
-    auto fp32 = fp32_fixture(folder);
+    auto fp32 = converted_fixture(folder);
     const NpyArray x = read_npy(folder + "/reference/input.npy");
     const std::vector<float> timm = npy_values(folder + "/reference/logits.npy");
     for (const char* attention : kAttention) {
@@ -187,21 +164,6 @@ TEST_CASE("int8: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
     }
 }
 
-namespace {
-
-// A small model of one of timm's families (random weights).
-ModelConfig small_variant(const char* arch, int depth) {
-    ModelConfig c = config_for_architecture(arch);
-    c.embed_dim = 48;
-    c.num_heads = 3;
-    c.mlp_hidden = 4 * 48;
-    c.depth = depth;
-    c.img_size = 64;
-    if (c.num_classes > 0) c.num_classes = 10;
-    return c;
-}
-
-}  // namespace
 
 // One block, where rounding flips stay rare (see the top): the fast int8 pass against its
 // simulation on every family's layout. A flip is discrete: an image either matches its simulation
@@ -221,7 +183,7 @@ TEST_CASE("int8: one block of every family matches the int8 simulation within a 
         c.img_size = c.patch_size * 4;
         auto fp32 = Model::random(c, 17);
         constexpr int kImages = 6;
-        const std::vector<float> images = test_images(c, kImages, 0.019);
+        const std::vector<float> images = wave_images(c, kImages, 0.019);
         const std::vector<float> fp32_ref = forward_reference(*fp32, images.data(), kImages);
         for (const char* attention : kAttention) {
             CAPTURE(attention);
@@ -263,7 +225,7 @@ PruneSchedule spec(const char* s) { return parse_prune_spec(s); }
 TEST_CASE("int8 pruning: every method runs, stays near the fp32 pruned reference, and matches its int8 references") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/fixtures/micro";
-    auto fp32 = fp32_fixture(folder);
+    auto fp32 = converted_fixture(folder);
     for (const char* attention : kAttention) {
         CAPTURE(attention);
         auto q = int8_of(*fp32, attention);
@@ -280,7 +242,7 @@ TEST_CASE("int8 pruning: every method runs, stays near the fp32 pruned reference
                               {"tome:r=8", "logits_tome_r8.npy"},
                               {"tome:r=16", "logits_tome_r16.npy"},
                               {"random:keep=100,seed=3", nullptr}};
-        const std::vector<float> images = test_images(cfg, 3, 0.013);
+        const std::vector<float> images = wave_images(cfg, 3, 0.013);
         const size_t img = images.size() / 3;
         for (const Case& c : cases) {
             const std::string s = c.spec;
@@ -328,7 +290,7 @@ TEST_CASE("int8: 1, 2 and 3 threads give identical logits, pruned or not") {
         for (const char* attention : kAttention) {
             CAPTURE(attention);
             auto q = int8_of(*Model::random(small_variant(arch, 3), 9), attention);
-            const std::vector<float> images = test_images(q->config(), 2, 0.011);
+            const std::vector<float> images = wave_images(q->config(), 2, 0.011);
             for (const char* s : {"none", "tome:r=3", "pomt:R=5,layer=1"}) {
                 CAPTURE(s);
                 if (std::string(s).find("pomt") == 0 && !q->config().class_token) continue;  // POMT ranks by the class token

@@ -313,11 +313,8 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
             q.int8 = w8;
             q.int8.n = D;
         } else {
-            const size_t q_panel_floats = size_t(D) * D;  // D/16 panels of D rows × 16
-            kv.packed = borrow_panels(w.panels + q_panel_floats, 2 * D, D);
-            if (w.original) kv.packed.original = w.original + size_t(D) * D;
-            q.packed = borrow_panels(w.panels, D, D);
-            q.packed.original = w.original;
+            kv.packed = panel_columns(w, D, 2 * D);
+            q.packed = panel_columns(w, 0, D);
         }
         kv.bias = bp.qkv.bias ? bp.qkv.bias + D : nullptr;
         q.bias = bp.qkv.bias;

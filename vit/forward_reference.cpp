@@ -6,6 +6,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/attention_int8.h"
+#include "kernels/bf16.h"
 #include "kernels/gemm.h"
 #include "kernels/norms.h"
 #include "kernels/quantize.h"
@@ -46,15 +47,18 @@ std::vector<float> quantized_input(const float* in, int rows, int in_dim) {
 
 // The reference multiplies the PyTorch-layout weight, never the panels the fast path reads. An
 // int8 Linear (Model::quantized) is simulated: its input quantized per row, its weight dequantized
-// (scale·wq, Model::linear_weight), the products summed in double.
+// (scale·wq, Model::linear_weight), the products summed in double; a bf16 one likewise with its input
+// rounded to bf16 and its weight widened.
 void linear_ref(const Model& model, const LinearParams& p, const float* in, int rows, int in_dim, int out_dim,
                 float* out) {
     Epilogue ep;
     ep.bias = p.bias;
     std::vector<float> simulated;
     if (p.is_int8()) simulated = quantized_input(in, rows, in_dim);
-    gemm_reference(rows, out_dim, in_dim, p.is_int8() ? simulated.data() : in, in_dim, model.linear_weight(p), in_dim,
-                   out, out_dim, ep);
+    if (p.packed.is_bf16())  // a bf16 Linear: its input rounded to bf16, its weight widened
+        for (size_t i = 0; i < size_t(rows) * in_dim; ++i) simulated.push_back(round_to_bf16(in[i]));
+    gemm_reference(rows, out_dim, in_dim, simulated.empty() ? in : simulated.data(), in_dim, model.linear_weight(p),
+                   in_dim, out, out_dim, ep);
 }
 
 // timm's AttentionPoolLatent.forward on one image's tokens x [n × D] (latent_len 1, so its 'token'

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/splitmix64.h"
+#include "kernels/gemm_bf16.h"
 #include "pomt/error.h"
 #include "vit/imagenet_classes.h"
 
@@ -53,6 +54,7 @@ const float* Model::linear_weight(const LinearParams& p) const {
     if (w.empty()) {
         w.resize(size_t(p.packed.n) * p.packed.k);
         if (p.is_int8()) dequantize_weights(p.int8, w.data());
+        else if (p.packed.bf16) unpack_bf16_panels(p.packed.bf16, p.packed.n, p.packed.k, w.data());
         else unpack_panels(p.packed.panels, p.packed.n, p.packed.k, w.data());
     }
     return w.data();
@@ -69,6 +71,10 @@ void Model::bind(const std::function<StoredTensor(const std::string&)>& lookup) 
             p.int8 = w.int8;
             p.packed.n = out;
             p.packed.k = in;
+            return p;
+        }
+        if (w.bf16) {
+            p.packed = borrow_bf16_panels(w.bf16, out, in);
             return p;
         }
         if (!w.panels) {
@@ -148,7 +154,12 @@ std::shared_ptr<const Model> Model::load(const std::string& path) {
     m->bind([&](const std::string& name) -> StoredTensor {
         const WeightsTensor* t = f.tensor(name);
         if (!t) return {};
-        if (t->dtype != TensorDtype::I8) return {t->data, t->layout == TensorLayout::Panels16, {}};
+        if (t->dtype == TensorDtype::BF16) {  // a bf16 weight (version 4): panels borrowed from the mapping
+            StoredTensor s;
+            s.bf16 = static_cast<const uint16_t*>(t->bytes());
+            return s;
+        }
+        if (t->dtype != TensorDtype::I8) return {t->data, t->layout == TensorLayout::Panels16, {}, nullptr};
         // An int8 weight (version 3): panels, scales and sums borrowed from the mapping.
         StoredTensor s;
         s.int8.n = int(t->shape[0]);
@@ -185,7 +196,35 @@ std::shared_ptr<const Model> Model::from_values(const WeightsMeta& meta,
     }
     m->bind([&](const std::string& name) -> StoredTensor {
         for (size_t i = 0; i < specs.size(); ++i)
-            if (specs[i].name == name) return {m->owned_[i].data(), false, {}};
+            if (specs[i].name == name) return {m->owned_[i].data(), false, {}, nullptr};
+        return {};
+    });
+    return m;
+}
+
+std::shared_ptr<Model> Model::with_linears(const WeightsMeta& meta,
+                                           const std::function<std::vector<float>(const TensorSpec&)>& values,
+                                           const std::function<StoredTensor(const float* w, int n, int k)>& linear) {
+    meta.model.validate();
+    std::shared_ptr<Model> m(new Model());
+    m->meta_ = meta;
+    std::vector<TensorSpec> specs = expected_tensors(meta.model);
+    std::vector<StoredTensor> stored(specs.size());
+    m->owned_.reserve(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+        std::vector<float> v = values(specs[i]);
+        if (int64_t(v.size()) != numel_of(specs[i].shape)) fail("wrong size for tensor '" + specs[i].name + "'");
+        if (specs[i].linear) {
+            const int n = int(specs[i].shape[0]), k = int(numel_of(specs[i].shape) / n);
+            stored[i] = linear(v.data(), n, k);
+            v.clear();
+        }
+        m->owned_.push_back(std::move(v));
+        if (!specs[i].linear) stored[i].data = m->owned_.back().data();
+    }
+    m->bind([&](const std::string& name) -> StoredTensor {
+        for (size_t i = 0; i < specs.size(); ++i)
+            if (specs[i].name == name) return stored[i];
         return {};
     });
     return m;
@@ -193,32 +232,25 @@ std::shared_ptr<const Model> Model::from_values(const WeightsMeta& meta,
 
 std::shared_ptr<const Model> Model::quantized(const WeightsMeta& meta,
                                               const std::function<std::vector<float>(const TensorSpec&)>& values) {
-    meta.model.validate();
-    std::shared_ptr<Model> m(new Model());
-    m->meta_ = meta;
-    std::vector<TensorSpec> specs = expected_tensors(meta.model);
-    std::vector<Int8Weights> int8(specs.size());
-    m->owned_.reserve(specs.size());
-    for (size_t i = 0; i < specs.size(); ++i) {
-        std::vector<float> v = values(specs[i]);
-        if (int64_t(v.size()) != numel_of(specs[i].shape)) fail("wrong size for tensor '" + specs[i].name + "'");
-        if (specs[i].linear) {
-            const int n = int(specs[i].shape[0]), k = int(numel_of(specs[i].shape) / n);
-            int8[i] = quantize_weights(v.data(), n, k);
-            v.clear();
-        }
-        m->owned_.push_back(std::move(v));
-    }
-    m->bind([&](const std::string& name) -> StoredTensor {
-        for (size_t i = 0; i < specs.size(); ++i)
-            if (specs[i].name == name) {
-                StoredTensor t;
-                if (specs[i].linear) t.int8 = int8[i];
-                else t.data = m->owned_[i].data();
-                return t;
-            }
-        return {};
+    return with_linears(meta, values, [](const float* w, int n, int k) {
+        StoredTensor t;
+        t.int8 = quantize_weights(w, n, k);  // owns its arrays
+        return t;
     });
+}
+
+std::shared_ptr<const Model> Model::bf16(const WeightsMeta& meta,
+                                         const std::function<std::vector<float>(const TensorSpec&)>& values) {
+    if (meta.quantization.precision != "bf16") fail("internal: Model::bf16 needs precision \"bf16\"");
+    std::vector<AlignedFloats> panels;
+    std::shared_ptr<Model> m = with_linears(meta, values, [&](const float* w, int n, int k) {
+        PackedWeights p = pack_bf16_weights(w, n, k);
+        StoredTensor t;
+        t.bf16 = p.bf16;
+        panels.push_back(std::move(p.storage));
+        return t;
+    });
+    m->bf16_storage_ = std::move(panels);  // the panels live as long as the model
     return m;
 }
 
@@ -234,6 +266,11 @@ const LinearParams* Model::linear_params(const std::string& weight_name) const {
 
 void save_model(const Model& model, const std::string& path) {
     auto values = [&](const TensorSpec& s) { return model.tensor_values(s); };
+    if (model.is_bf16())
+        return write_bf16_weights_file(path, model.meta(), values, [&](const TensorSpec& s) -> const uint16_t* {
+            const LinearParams* p = model.linear_params(s.name);
+            return p ? p->packed.bf16 : nullptr;
+        });
     if (!model.is_int8()) return write_weights_file(path, model.meta(), values);
     write_quantized_weights_file(path, model.meta(), values, [&](const TensorSpec& s) -> const Int8Weights* {
         const LinearParams* p = model.linear_params(s.name);

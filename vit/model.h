@@ -60,8 +60,17 @@ public:
     static std::shared_ptr<const Model> quantized(const WeightsMeta& meta,
                                                   const std::function<std::vector<float>(const TensorSpec&)>& values);
     bool is_int8() const { return meta_.quantization.precision == "int8"; }
+    // A bf16 model: its Linear weights bf16 (PackedWeights::bf16), run by kernels/gemm_bf16.h with
+    // their inputs rounded to bf16; everything else fp32 (Model::bf16).
+    bool is_bf16() const { return meta_.quantization.precision == "bf16"; }
+    // "fp32", "int8" or "bf16".
+    const std::string& precision() const { return meta_.quantization.precision; }
     // An int8 model whose attention products run in int8 too (QuantizationInfo::attention).
     bool int8_attention() const { return is_int8() && meta_.quantization.attention == "int8"; }
+    // A bf16 model: every Linear weight of `values` rounded to bf16 (nearest even) in the panels16x2
+    // layout of kernels/gemm_bf16.h, every other tensor copied (meta.quantization.precision "bf16").
+    static std::shared_ptr<const Model> bf16(const WeightsMeta& meta,
+                                             const std::function<std::vector<float>(const TensorSpec&)>& values);
     // An fp32 model from its tensors' values (timm layout), as Model::random does with random ones:
     // calibration runs the checkpoint `pomt convert --quantize` reads without writing it first.
     static std::shared_ptr<const Model> from_values(const WeightsMeta& meta,
@@ -76,7 +85,7 @@ public:
     // A Linear layer's weight [out × in] in PyTorch layout (the reference forward pass, re-saving).
     // A version 2 file holds only the panels: they are unpacked on the first request (thread-safe,
     // kept for the model's lifetime) rather than at load, which the fast path never needs. An int8
-    // weight is dequantized (scale·wq) the same way.
+    // weight is dequantized (scale·wq) the same way, a bf16 one widened.
     const float* linear_weight(const LinearParams& p) const;
 
     // Parameters, ready for the forward pass.
@@ -100,6 +109,7 @@ private:
         const float* data = nullptr;
         bool panels = false;  // data is a Linear weight in the GEMM panel layout
         Int8Weights int8;     // or the Linear weight is int8 (data null)
+        const uint16_t* bf16 = nullptr;  // or bf16 panels16x2 (data null)
     };
     struct NamedTensor {
         std::string name;
@@ -108,18 +118,25 @@ private:
     };
 
     Model() = default;
+    // A model from every tensor's fp32 values, each Linear weight turned into its stored form by
+    // `linear` (int8, bf16), every other tensor copied.
+    static std::shared_ptr<Model> with_linears(
+        const WeightsMeta& meta, const std::function<std::vector<float>(const TensorSpec&)>& values,
+        const std::function<StoredTensor(const float* w, int n, int k)>& linear);
     void bind(const std::function<StoredTensor(const std::string&)>& lookup);
 
     WeightsMeta meta_;
     std::unique_ptr<WeightsFile> file_;
     std::vector<std::vector<float>> owned_;
+    std::vector<AlignedFloats> bf16_storage_;  // Model::bf16's panels
     std::vector<NamedTensor> by_name_;
     mutable std::mutex unpack_mutex_;
     mutable std::map<const LinearParams*, std::vector<float>> unpacked_;  // node-based: pointers stay valid
 };
 
 // Writes `model` as a .pomt file, atomically: version 2 for an fp32 model, version 3 for an int8
-// one (its int8 weights, scales and sums byte for byte; docs/FORMAT.md).
+// one (its int8 weights, scales and sums byte for byte), version 4 for a bf16 one (its bf16 panels
+// byte for byte; docs/FORMAT.md).
 void save_model(const Model& model, const std::string& path);
 
 }  // namespace pomt

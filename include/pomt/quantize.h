@@ -1,12 +1,16 @@
-// pomt's int8 quantization as a library call: what `pomt quantize` and `pomt convert --quantize
-// int8` do. The result is a .pomt format version 3 file (docs/FORMAT.md): every Linear weight int8
-// per output channel (symmetric), activations quantized per token at run time.
+// pomt's quantization as a library call: what `pomt quantize` and `pomt convert --quantize int8|bf16`
+// do. int8 (the default) gives a .pomt format version 3 file (docs/FORMAT.md): every Linear weight
+// int8 per output channel (symmetric), activations quantized per token at run time. bf16 gives a
+// version 4 file: every Linear weight rounded to bf16, each Linear's input rounded to bf16 as it is
+// read, sums in fp32; LayerNorm, softmax, GELU, attention and residuals stay fp32. bf16 needs no
+// calibration; it is fast where the CPU multiplies bf16 (AVX512_BF16, Arm BF16) and elsewhere runs
+// at fp32's speed with half the weight memory.
 //
 //   pomt::quantize_file("vit_tiny.pomt", "vit_tiny_int8.pomt");
 //   pomt::Classifier model = pomt::Classifier::load("vit_tiny_int8.pomt");  // runs the int8 kernels
 //
-// Every failure (unreadable model, an already-int8 model, a bad calibration list) is a pomt::Error
-// with a one-line message, and nothing is written.
+// Every failure (unreadable model, an already-quantized model, a bad calibration list) is a
+// pomt::Error with a one-line message, and nothing is written.
 #pragma once
 #include <string>
 
@@ -15,7 +19,7 @@
 namespace pomt {
 
 struct QuantizeOptions {
-    std::string precision = "int8";  // the only one so far
+    std::string precision = "int8";  // or "bf16" (no calibration, fp32 attention)
     // The attention's two products, Q·Kᵀ and P·V: "int8" (Q, K, V quantized per token and head, the
     // probabilities per row; softmax in fp32) or "fp32" (the default until int8 attention is
     // measured faster on the VNNI hosts; docs/RESULTS.md). Recorded in the file.
@@ -31,7 +35,7 @@ struct QuantizeOptions {
     int threads = 0;  // for calibration runs; <= 0: every core
 };
 
-// Reads an fp32 .pomt and writes its int8 version to `output` (atomically).
+// Reads an fp32 .pomt and writes its int8 (or bf16) version to `output` (atomically).
 void quantize_file(const std::string& input, const std::string& output, const QuantizeOptions& options = {});
 
 // What int8 can buy on this CPU, measured in about a second: the single-core multiply-add peaks of

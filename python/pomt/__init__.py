@@ -185,7 +185,7 @@ class Model:
 
     @property
     def precision(self) -> str:
-        """The weights' numeric format: "fp32", or "int8" (a `pomt quantize` file or its version in memory)."""
+        """The weights' numeric format: "fp32", "int8" or "bf16" (a `pomt quantize` file or its version in memory)."""
         return self._m.precision
 
     def for_schedule(self, prune: Prune) -> "Model":
@@ -471,8 +471,9 @@ def _evaluate_shard(ref: _ModelRef, data: str, root: str, s: Optional["_pomt.Sch
 
 def _check_precision(model: Model, s: Optional["_pomt.Schedule"]) -> None:
     """What Model.for_schedule refuses, without converting anything (Classifier::for_schedule's words)."""
-    if s is not None and s.precision == "fp32" and model.precision == "int8":
-        raise Error("the plan runs in fp32 and the model is int8: give the fp32 model file it was chosen with")
+    if s is not None and s.precision and s.precision != model.precision and model.precision != "fp32":
+        raise Error("the plan runs in %s and the model is %s: give the fp32 model file it was chosen with"
+                    % (s.precision, model.precision))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -839,15 +840,22 @@ def convert(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[st
     return ConvertReport(os.fsdecode(out), a, n, p, names)
 
 
-def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], attention: str = "fp32") -> None:
-    """An fp32 .pomt -> its int8 version, as `pomt quantize src -o out --attention ATTENTION`
-    (Linear weights int8 per output channel, activations quantized per token at run time; .pomt
-    format version 3). attention: "fp32" (default) or "int8" (Q·Kᵀ and P·V on the int8 kernels,
-    Q, K, V per token and head, the probabilities per row; softmax in fp32), recorded in the file.
-    pomt.load(out) runs it with the int8 kernels."""
+def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], attention: str = "fp32",
+             precision: str = "int8") -> None:
+    """An fp32 .pomt -> its int8 (or bf16) version, as `pomt quantize src -o out --precision PRECISION
+    --attention ATTENTION`.
+
+    precision "int8" (default): Linear weights int8 per output channel, activations quantized per
+    token at run time (.pomt format version 3); attention: "fp32" (default) or "int8" (Q·Kᵀ and P·V
+    on the int8 kernels, Q, K, V per token and head, the probabilities per row; softmax in fp32),
+    recorded in the file. precision "bf16": Linear weights rounded to bf16, each Linear's input
+    rounded to bf16, sums in fp32, attention fp32 (.pomt format version 4; no calibration). pomt.load(out)
+    runs it with the int8 or bf16 kernels."""
+    if precision not in ("int8", "bf16"):
+        raise Error("precision must be 'int8' or 'bf16', got %r" % (precision,))
     if attention not in ("fp32", "int8"):
         raise Error("attention must be 'fp32' or 'int8', got %r" % (attention,))
-    _pomt.quantize(os.fsdecode(src), os.fsdecode(out), attention)
+    _pomt.quantize(os.fsdecode(src), os.fsdecode(out), attention, precision)
 
 
 def read_weights(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
@@ -863,6 +871,8 @@ def read_weights(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], 
     "NAME_scale" (float32 [out]) and "NAME_sum" (int32 [out]: each output's sum of wq) beside it;
     the float weight is wq times the scale of its output (per output channel, symmetric:
     wq * scale.reshape(-1, 1, ...)). Its other tensors, and a Linear layer left in fp32, are float32.
+    A bf16 file (version 4) gives its bf16 Linear weights widened to float32 (exactly: every bf16
+    value is a float32), the other tensors as stored.
     """
     text, tensors = _pomt.read_weights(os.fsdecode(path))
     import json

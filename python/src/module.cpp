@@ -28,6 +28,7 @@
 #include "core/file_util.h"
 #include "eval/dataset.h"
 #include "eval/evaluate.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/isa.h"
 #include "kernels/panels.h"
@@ -220,6 +221,11 @@ UnpackedTensor unpack_tensor(const pomt::WeightsTensor& t) {
     case pomt::TensorLayout::Panels16x4:
         u.i8.resize(numel);
         pomt::unpack_int8_panels(static_cast<const int8_t*>(t.bytes()), n, k, u.i8.data());
+        break;
+    case pomt::TensorLayout::Panels16x2:  // bf16: widened to float32, exactly
+        u.dtype = pomt::TensorDtype::F32;
+        u.f32.resize(numel);
+        pomt::unpack_bf16_panels(static_cast<const uint16_t*>(t.bytes()), n, k, u.f32.data());
         break;
     case pomt::TensorLayout::RowMajor:
         if (t.dtype == pomt::TensorDtype::I32) {
@@ -419,7 +425,7 @@ NB_MODULE(_pomt, m) {
         .def_prop_ro("threads", &PyModel::threads)
         .def_prop_ro("max_memory", [](const PyModel& p) { return p.classifier().max_memory(); })
         .def_prop_ro("precision", [](const PyModel& p) {
-            return std::string(model_of(p.classifier())->is_int8() ? "int8" : "fp32");
+            return model_of(p.classifier())->precision();
         })
         // The model the schedule runs on (Classifier::for_schedule): a new engine over this one's
         // model, or over its int8 version made in memory for a plan chosen in int8.
@@ -735,10 +741,12 @@ NB_MODULE(_pomt, m) {
         }
         return nb::make_tuple(config, tensors);
     }, "path"_a);
-    m.def("quantize", [](const std::string& input, const std::string& output, const std::string& attention) {
+    m.def("quantize", [](const std::string& input, const std::string& output, const std::string& attention,
+                         const std::string& precision) {
         pomt::QuantizeOptions o;
         o.attention = attention;
+        o.precision = precision;
         nb::gil_scoped_release release;
         pomt::quantize_file(input, output, o);
-    }, "input"_a, "output"_a, "attention"_a);
+    }, "input"_a, "output"_a, "attention"_a, "precision"_a);
 }

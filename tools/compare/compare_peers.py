@@ -22,6 +22,7 @@ openvino` and nncf send usage events otherwise) and never imports MNN's logging 
     python3 tools/compare/compare_peers.py --arch deit_tiny_patch16_224 --threads 1 --blocks 3 --peers ort,ncnn
     python3 tools/compare/compare_peers.py -m vit_tiny.pomt --check-only
     python3 tools/compare/compare_peers.py --int8 [--per-channel] [--calibrate labels.txt] [--full-last-block]
+    python3 tools/compare/compare_peers.py --bf16 --peers openvino   # pomt bf16 beside OpenVINO's default
 
 The peers (tools/compare/peers.py says exactly how each is built and run):
   ort       ONNX Runtime: fp32; with --int8 quantize_dynamic's model (QInt8 weights per tensor, or
@@ -66,6 +67,10 @@ What it does:
      MODEL -o INT8.pomt [--data LIST]` with --calibrate) and pomt int8 with int8 attention
      (`pomt quantize --attention int8`), and each peer's int8 row. The int8 logits are printed
      against pomt fp32 and against the peer's own fp32 row (not judged).
+  4. With --bf16: the row pomt bf16 (`pomt quantize MODEL --precision bf16 -o BF16.pomt`) joins
+     the same blocks, reported against pomt fp32, not judged. Its kernels are those `pomt info
+     BF16.pomt` names: avx512-bf16 / neon-bf16 where the CPU multiplies bf16, else widen (fp32's
+     speed). The OpenVINO default row is the peer to compare it with on AVX512_BF16 hosts.
 
 Random weights (`pomt convert --arch NAME --random`): latency does not depend on them.
 """
@@ -235,11 +240,11 @@ def median_of_blocks(blocks_):
 
 # ---- pomt's rows
 
-def pomt_quantize(pomt, model, out, data=None, attention=None):
-    """`pomt quantize MODEL -o OUT [--data LIST] [--attention int8]`; None (and why, printed) when it is
-    unavailable or fails."""
+def pomt_quantize(pomt, model, out, data=None, attention=None, precision=None):
+    """`pomt quantize MODEL -o OUT [--data LIST] [--attention int8] [--precision bf16]`; None (and why,
+    printed) when it is unavailable or fails."""
     cmd = [pomt, "quantize", model, "-o", out, "--quiet"] + (["--data", data] if data else []) \
-        + (["--attention", attention] if attention else [])
+        + (["--attention", attention] if attention else []) + (["--precision", precision] if precision else [])
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode == 0:
         return out
@@ -247,16 +252,18 @@ def pomt_quantize(pomt, model, out, data=None, attention=None):
         log("  NOTE: %s has no `quantize` command yet: the pomt int8 rows are skipped (the peers' int8 rows "
             "still run); rerun with a pomt that has it" % pomt)
     else:
-        log("  NOTE: `%s` failed (exit %d): %s\n  that pomt int8 row is skipped" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+        log("  NOTE: `%s` failed (exit %d): %s\n  that pomt row is skipped" % (" ".join(cmd), p.returncode, p.stderr.strip()))
     return None
 
 
 def pomt_rows(pomt, path, args, data):
     """The pomt rows of one model: peers.Row objects with .model and .full (make is None: `pomt bench`)."""
     def row(key, label, model, full, kind):
-        r = peers.Row(key, "pomt", label, "int8 (per-token activations)" if kind == "int8" else "fp32",
+        r = peers.Row(key, "pomt", label, "int8 (per-token activations)" if kind == "int8" else kind,
                       kind, None, False, "pomt")
         r.model, r.full = model, full
+        if kind == "bf16":
+            r.precision = "bf16 weights, bf16 Linear inputs, fp32 sums; attention fp32"
         if kind == "int8":
             r.precision = ("int8 weights per channel, int8 activations per token at run time; attention %s%s"
                            % ("int8" if "attention" in key else "fp32", "; SmoothQuant-calibrated" if data else ""))
@@ -274,6 +281,10 @@ def pomt_rows(pomt, path, args, data):
         m8a = pomt_quantize(pomt, path, stem + ".int8att.pomt", data, attention="int8")
         if m8a:
             rows.append(row("pomt_int8_attention", "int8 (int8 attention)", m8a, False, "int8"))
+    if args.bf16:
+        mb = pomt_quantize(pomt, path, os.path.splitext(path)[0] + ".bf16.pomt", precision="bf16")
+        if mb:
+            rows.append(row("pomt_bf16", "bf16", mb, False, "bf16"))
     return rows
 
 
@@ -293,7 +304,7 @@ def check_model(pomt, cfg, prows, rows, tol, workdir):
         e = rel_err(y, ref)
         r.check = {"vs_pomt_fp32": e, "ok": None, "top1_same": bool(y.argmax() == ref.argmax())}
         checks.append(dict(r.check, model=name, row=r.key))
-        log("  int8  %-24s %-62s vs pomt fp32 %.2e (top-1 %s)" % (name, r.title(), e, "same" if r.check["top1_same"] else "different"))
+        log("  %-5s %-24s %-62s vs pomt fp32 %.2e (top-1 %s)" % (r.kind, name, r.title(), e, "same" if r.check["top1_same"] else "different"))
     for r in rows:
         try:
             y = np.asarray(r.make(1, x)(), dtype=np.float32).reshape(ref.shape)
@@ -472,6 +483,8 @@ def main(argv=None):
     ap.add_argument("--int8", action="store_true",
                     help="add the int8 rows: pomt int8 (`pomt quantize`, and with --attention int8) and each peer's int8 "
                          "model, in the same blocks as the fp32 rows")
+    ap.add_argument("--bf16", action="store_true",
+                    help="add the row pomt bf16 (`pomt quantize --precision bf16`), reported against pomt fp32")
     ap.add_argument("--per-channel", action="store_true", help="with --int8: ORT weights per output channel (default per tensor)")
     ap.add_argument("--calibrate", metavar="LIST",
                     help="with --int8: `pomt quantize --data LIST` (default: weights only); MNN's mnnquant calibrates on "
