@@ -177,7 +177,7 @@ void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const 
     uint16_t* ab = rounded.data();
     parallel_for(2.0 * m * w.n * w.k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
         for (int i = b; i < e; ++i) {
-            for (int t = 0; t < w.k; ++t) ab[size_t(i) * kq + t] = bf16_from_float(a[size_t(i) * lda + t]);
+            round_row_to_bf16(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
             if (kq > w.k) ab[size_t(i) * kq + w.k] = 0;
         }
     });
@@ -208,6 +208,22 @@ void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const 
     });
 }
 
+// One panels16x2 panel → the fp32 panel (kernels/panels.h, k rows of 16): pair row g's 32-bit
+// words hold input 2g in their low half and 2g+1 in their high half, so rows 2g and 2g+1 are each
+// word shifted up and masked (plain integer operations the compiler vectorizes).
+void widen_panel(const uint16_t* src, int k, float* dst) {
+    for (int g = 0; 2 * g < k; ++g) {
+        uint32_t word[kGemmPanel], even[kGemmPanel], odd[kGemmPanel];
+        std::memcpy(word, src + size_t(g) * kGemmPanel * 2, sizeof(word));
+        for (int j = 0; j < kGemmPanel; ++j) {
+            even[j] = word[j] << 16;
+            odd[j] = word[j] & 0xffff0000u;
+        }
+        std::memcpy(dst + size_t(2 * g) * kGemmPanel, even, sizeof(even));
+        if (2 * g + 1 < k) std::memcpy(dst + size_t(2 * g + 1) * kGemmPanel, odd, sizeof(odd));
+    }
+}
+
 // "widen": A rounded to bf16 values held in fp32, each column tile's panels widened to fp32 panels
 // (kernels/panels.h) in the thread's scratch, then the fp32 level's tile kernel.
 void gemm_widened(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
@@ -218,8 +234,7 @@ void gemm_widened(int m, const float* a, int lda, const PackedWeights& w, float*
     rounded.resize(size_t(m) * k);
     float* ar = rounded.data();
     parallel_for(2.0 * m * w.n * k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
-        for (int i = b; i < e; ++i)
-            for (int t = 0; t < k; ++t) ar[size_t(i) * k + t] = round_to_bf16(a[size_t(i) * lda + t]);
+        for (int i = b; i < e; ++i) round_row_to_bf16(a + size_t(i) * lda, k, ar + size_t(i) * k);
     });
     const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
     const size_t panel_stride = size_t(k) * kGemmPanel;  // of the widened panels
@@ -243,13 +258,8 @@ void gemm_widened(int m, const float* a, int lda, const PackedWeights& w, float*
             widened = alloc_floats(need);
             widened_floats = need;
         }
-        for (int q = 0; q < tile.panels; ++q) {
-            const uint16_t* src = w.bf16 + size_t(p0 + q) * kGemmPanel * kq;
-            float* dst = widened.get() + size_t(q) * panel_stride;
-            for (int t = 0; t < k; ++t)
-                for (int j = 0; j < kGemmPanel; ++j)
-                    dst[size_t(t) * kGemmPanel + j] = bf16_to_float(src[size_t(t / 2) * kGemmPanel * 2 + j * 2 + t % 2]);
-        }
+        for (int q = 0; q < tile.panels; ++q)
+            widen_panel(w.bf16 + size_t(p0 + q) * kGemmPanel * kq, k, widened.get() + size_t(q) * panel_stride);
         tile.panel = widened.get();
         for (int rb = rb0; rb < rb1; ++rb) {
             int r0, r1;
