@@ -509,7 +509,7 @@ TEST_CASE("schedule --search pareto: a plan chosen in int8 runs in int8 from the
     CHECK(c.err.find("the plan runs in fp32 and the model is int8") != std::string::npos);
     auto d = run_pomt({"classify", "-m", f.model, "--schedule", f.dir + "/bad.json", f.dir + "/img0.bmp"});
     CHECK(d.exit_code == 2);
-    CHECK(d.err.find("precision must be \"fp32\" or \"int8\"") != std::string::npos);
+    CHECK(d.err.find("precision must be \"fp32\", \"int8\" or \"bf16\"") != std::string::npos);
     CHECK(std::count(d.err.begin(), d.err.end(), '\n') == 1);
 }
 

@@ -706,6 +706,39 @@ def test_quantize_writes_an_int8_model(tmp_path):
     assert not os.path.exists(tmp_path / "qb.pomt")
 
 
+def test_quantize_writes_a_bf16_model(tmp_path):
+    """pomt.quantize(precision="bf16"): the bf16 .pomt (format version 4) that `pomt quantize
+    --precision bf16` writes: its Linear weights read back widened (each the fp32 weight rounded to
+    bf16), loadable, precision "bf16", near timm's logits with its top-1; refusals write nothing."""
+    folder = shared("fixtures/micro")
+    pomt.convert(folder, str(tmp_path / "m.pomt"))
+    pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "b.pomt"), precision="bf16")
+    assert open(tmp_path / "b.pomt", "rb").read(12)[8] == 4
+    _, w = pomt.read_weights(str(tmp_path / "m.pomt"))
+    _, b = pomt.read_weights(str(tmp_path / "b.pomt"))
+    assert sorted(w) == sorted(b)
+    weight = w["blocks.0.mlp.fc1.weight"]
+    bits = weight.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+    assert b["blocks.0.mlp.fc1.weight"].dtype == np.float32
+    assert np.array_equal(b["blocks.0.mlp.fc1.weight"], rounded)  # nearest even, as the file holds it
+    assert np.array_equal(b["pos_embed"], w["pos_embed"])  # everything else stays fp32
+    m = pomt.load(str(tmp_path / "b.pomt"), threads=1)
+    assert m.precision == "bf16"
+    x = np.load(os.path.join(folder, "input.npy"))
+    timm = np.load(os.path.join(folder, "logits.npy"))
+    y = m.run(x)
+    assert 1e-4 <= np.linalg.norm(y - timm) / np.linalg.norm(timm) <= 0.1
+    assert (y.argmax(-1) == timm.argmax(-1)).all()
+    with pytest.raises(pomt.Error, match="already bf16"):
+        pomt.quantize(str(tmp_path / "b.pomt"), str(tmp_path / "bb.pomt"), precision="bf16")
+    with pytest.raises(pomt.Error, match="precision must be"):
+        pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "bb.pomt"), precision="fp16")
+    with pytest.raises(pomt.Error, match="attention in fp32"):
+        pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "bb.pomt"), precision="bf16", attention="int8")
+    assert not os.path.exists(tmp_path / "bb.pomt")
+
+
 def test_from_timm_matches_timm():
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install torch timm to test from_timm)")
     timm = pytest.importorskip("timm", reason="timm is not installed (pip install timm to test from_timm)")
