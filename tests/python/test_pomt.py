@@ -970,7 +970,7 @@ def test_an_int8_plan_runs_on_the_int8_version_of_an_fp32_model(converted, tmp_p
     fp32_plan = pomt.Schedule.from_json('{"prune": "tome:r=2", "precision": "fp32"}')
     with pytest.raises(pomt.Error, match="the plan runs in fp32 and the model is int8"):
         mq.run(x, fp32_plan)
-    with pytest.raises(pomt.Error, match='precision must be "fp32" or "int8"'):
+    with pytest.raises(pomt.Error, match='precision must be "fp32", "int8" or "bf16"'):
         pomt.Schedule.from_json('{"prune": "tome:r=2", "precision": "fp16"}')
     assert m.classify(np.zeros((40, 50, 3), np.uint8), top=3, prune=plan) == mq.classify(
         np.zeros((40, 50, 3), np.uint8), top=3, prune=plan)
