@@ -401,7 +401,7 @@ NB_MODULE(_pomt, m) {
         .def_static("from_json", [](const std::string& text) { return PySchedule::from_file_text("", text); }, "text"_a,
                     "A schedule from a schedule file's text (docs/SCHEDULES.md), e.g. a plan pomt.search_pareto chose.")
         .def_prop_ro("empty", [](const PySchedule& s) { return s.steps.empty(); })
-        // The precision a schedule file says its plan was chosen in: "" (none said), "fp32" or "int8".
+        // The precision a schedule file says its plan was chosen in: "" (none said), "fp32", "int8" or "bf16".
         .def_prop_ro("precision", [](const PySchedule& s) { return s.steps.precision; })
         .def_prop_ro("text", [](const PySchedule& s) { return s.text; })
         .def("__repr__", [](const PySchedule& s) { return "pomt.Schedule('" + s.text + "')"; })
