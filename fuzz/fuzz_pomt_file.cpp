@@ -13,6 +13,7 @@
 
 #include "fuzz/fuzz_common.h"
 #include "kernels/aligned.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/panels.h"
 #include "vit/forward.h"
