@@ -157,7 +157,7 @@ void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset)
         const typename V::T v = V::round(V::mul(V::sub(V::load(x + t), vmid), vinv));
         I::store_q(q + t, V::min(top, V::max(bottom, v)));
     }
-    for (; t < k; ++t) q[t] = int8_t(std::clamp(std::nearbyint((x[t] - mid) * inv), -127.0f, 127.0f));
+    for (; t < k; ++t) q[t] = clamp_to_int8(std::nearbyint((x[t] - mid) * inv));
 }
 
 // The probe's checksum, out of line: summed inline, g++'s partial redundancy elimination moves

@@ -51,9 +51,9 @@ Int8Weights quantize_weights(const float* w, int n, int k) {
         const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
         int32_t sum = 0;
         for (int t = 0; t < k; ++t) {
-            const float v = std::clamp(std::nearbyint(row[t] / scale), -127.0f, 127.0f);
-            wq[size_t(j) * k + t] = int8_t(v);
-            sum += int32_t(v);
+            const int8_t v = clamp_to_int8(std::nearbyint(row[t] / scale));
+            wq[size_t(j) * k + t] = v;
+            sum += v;
         }
         owned->scale[size_t(j)] = scale;
         owned->sum[size_t(j)] = sum;

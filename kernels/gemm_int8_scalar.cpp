@@ -25,7 +25,7 @@ struct Ops {
     static I32 finish(Acc acc, const int32_t*) { return acc; }
     static float to_float(I32 x) { return float(x); }
     static void store_i32(int32_t* p, I32 x) { *p = x; }
-    static void store_q(int8_t* q, float v) { *q = int8_t(v); }
+    static void store_q(int8_t* q, float v) { *q = clamp_to_int8(v); }
 };
 
 struct Tiles {

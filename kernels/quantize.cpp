@@ -33,7 +33,7 @@ void quantize_rows_reference(const float* x, int ldx, int rows, int k, Quantized
                 continue;
             }
             const float scaled = (row[t] - mid) * (254.0f / range);
-            q[t] = int8_t(std::clamp(std::nearbyint(scaled), -127.0f, 127.0f));
+            q[t] = clamp_to_int8(std::nearbyint(scaled));
         }
     }
 }

@@ -8,11 +8,18 @@
 // added back exactly in the GEMM epilogue through the weights' column sums. A constant row
 // (hi == lo) gets scale 0, q = 0 and offset = its value.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
 namespace pomt {
+
+// The int8 of a value already rounded to an integer: clamped to [−127, 127]. A NaN (a file's NaN
+// weights, an activation that overflowed) becomes 0: converting it would be undefined behaviour.
+// The vector variants' lanes give their own defined value for a NaN (x86: −128); the bits are the
+// same at every level for finite inputs only.
+inline int8_t clamp_to_int8(float v) { return v == v ? int8_t(std::clamp(v, -127.0f, 127.0f)) : int8_t(0); }
 
 // Bytes between consecutive rows of quantized activations: k rounded up to the 4-value groups the
 // int8 kernels consume (the padding bytes are zero).

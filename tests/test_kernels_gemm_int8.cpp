@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -335,6 +336,36 @@ TEST_CASE("int8 quantize_rows: the same bits as quantize_rows_reference at every
             });
         }
     }
+}
+
+// A NaN reaches the quantizers from a file's NaN weights or an overflowed activation: it must give
+// a defined int8 (the sanitizer build checks there is no undefined float-to-int conversion), the
+// finite values of the row stay in range, and the reference maps it to 0.
+TEST_CASE("int8 quantize_rows: a NaN gives a defined value at every variant, 0 in the reference") {
+    const int k = 37, rows = 3;  // a NaN in the vector part (t = 2) and in the scalar tail (t = 36)
+    std::vector<float> x = random_floats(size_t(rows) * k, 4, -2.0f, 2.0f);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    x[2] = nan;
+    x[size_t(k) + 36] = nan;
+    Rows want(rows, k);
+    quantize_rows_reference(x.data(), k, rows, k, want.view);
+    CHECK(want.q[2] == 0);
+    CHECK(want.q[size_t(want.view.ld) + 36] == 0);
+    for_each_int8_variant([&](const char*) {
+        Rows got(rows, k);
+        quantize_rows(x.data(), k, rows, k, got.view);
+        for (int r = 0; r < rows; ++r)
+            for (int t = 0; t < k; ++t)
+                if (x[size_t(r) * k + t] == x[size_t(r) * k + t]) CHECK(got.q[size_t(r) * got.view.ld + t] >= -127);
+        CHECK(std::equal(got.q.begin() + 2 * got.view.ld, got.q.end(), want.q.begin() + 2 * want.view.ld));
+    });
+    std::vector<float> w(size_t(16) * 8, 0.5f);  // a NaN weight: the weight quantizer too
+    w[3] = nan;
+    const Int8Weights q = quantize_weights(w.data(), 16, 8);
+    std::vector<float> back(w.size());
+    dequantize_weights(q, back.data());
+    CHECK(back[3] == 0.0f);
+    CHECK(back[2] == 0.5f);
 }
 
 TEST_CASE("int8 weights: panels16x4 pack/unpack round trip and zero padding") {
