@@ -291,6 +291,14 @@ TEST_CASE("pomt v2: malformed layout fields are refused with a one-line error, e
                        }),
                        "tensor 'head.weight' has a layout field, which needs .pomt format version 2");
     }
+    SUBCASE("a header version that is not the preamble's") {
+        expect_refused(with_header(v2, [](json::Value& h) { h.set("version", json::Value::number(3)); }),
+                       "header \"version\" does not match the file's format version 2 (bytes 8-11)");
+        expect_refused(with_header(v2, [](json::Value& h) { h.set("version", json::Value::string("2")); }),
+                       "header \"version\" does not match");
+        expect_refused(with_header(v2, [](json::Value& h) { h.set("format", json::Value::string("gguf")); }),
+                       "header \"format\" is not \"pomt\"");
+    }
     SUBCASE("a version 2 file relabelled version 1") {
         std::string b = v2;
         b[8] = 1;

@@ -368,11 +368,11 @@ TEST_CASE("pomt format v4: malformed bf16 files are refused with a one-line erro
         refused(edited([](json::Value& h) { h.set("quantization", json::Value::string("bf16")); }), "quantization");
     }
     SUBCASE("version 4 content under another version, version 3 content under version 4") {
-        std::string v3 = good;
-        v3[8] = 3;
+        std::string v3 = with_header(good, [](json::Value& h) { h.set("version", json::Value::number(3)); });
+        v3[8] = 3;  // the preamble and the header relabelled alike
         refused(v3, "quantization precision 'bf16' needs .pomt format version 4 (this file is version 3)");
-        std::string v2 = good;
-        v2[8] = 2;
+        std::string v2 = with_header(good, [](json::Value& h) { h.set("version", json::Value::number(2)); });
+        v2[8] = 2;  // the preamble and the header relabelled alike
         refused(v2, "has a \"quantization\" object, which needs .pomt format version 4");
         // A version 3 (int8) header around a bf16 weight: the dtype needs version 4.
         json::Value iq = json::parse(

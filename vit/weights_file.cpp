@@ -425,6 +425,13 @@ void parse_weights_image(const unsigned char* b, size_t size, const std::string&
     std::string text(reinterpret_cast<const char*>(b + kPomtPreambleBytes), size_t(header_len));
     json::Value h = json::parse(text, what + " header");
     if (!h.is_object()) fail(what + ": header is not a JSON object");
+    // The header repeats the preamble's magic and version (docs/FORMAT.md): a file whose two
+    // disagree was edited or damaged, and either reading of it could be wrong.
+    if (const json::Value* f = h.find("format"); f && !(f->is_string() && f->as_string("") == "pomt"))
+        fail(what + ": header \"format\" is not \"pomt\"");
+    if (const json::Value* v = h.find("version"); v && !(v->is_number() && v->as_number("") == double(version)))
+        fail(what + ": header \"version\" does not match the file's format version " + std::to_string(version) +
+             " (bytes 8-11)");
     const json::Value* model = h.find("model");
     const json::Value* pre = h.find("preprocess");
     const json::Value* list = h.find("tensors");
