@@ -1,6 +1,7 @@
 # pomt — build with nothing but a C++17 compiler.
 #   make                 build/pomt and build/libpomt.a (own kernels)
-#   make test            build and run the unit + fixture tests
+#   make test            build and run the unit + fixture tests (TEST_SHARDS processes, default:
+#                        one per core up to 8; TEST_SHARDS=1 runs one process)
 #   make BLAS=openblas   use OpenBLAS for the matrix products (Debian libopenblas-dev)
 #   make JPEG=libjpeg    decode JPEG with libjpeg-turbo, bit-exact with PIL (Debian libjpeg62-turbo-dev)
 #   make CXX=aarch64-linux-gnu-g++ BUILD=build-arm   cross-build for the Raspberry Pi
@@ -16,6 +17,8 @@ OPT      ?= -O3
 # and valgrind stack traces, and a third faster to compile).
 DEBUG    ?= -g
 WERROR   ?=
+# Test processes run side by side by `make test` (tests/run_sharded.sh): most test cases use one core.
+TEST_SHARDS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 8 ] && n=8; echo $$n)
 
 TARGET_ARCH := $(shell $(CXX) -dumpmachine)
 CPPFLAGS += -I. -Iinclude -Ithird_party -MMD -MP
@@ -81,7 +84,7 @@ $(BUILD)/bench_decode: tools/bench_decode.cpp $(BUILD)/libpomt.a
 
 # The tests find the pomt binary (for CLI tests) next to themselves.
 test: $(BUILD)/pomt_tests $(BUILD)/pomt examples
-	$(BUILD)/pomt_tests $(TEST_ARGS)
+	tests/run_sharded.sh $(TEST_SHARDS) $(BUILD)/pomt_tests $(TEST_ARGS)
 
 # Per-ISA kernels get their instruction-set flags; everything else stays portable so one x86-64
 # binary runs everywhere and picks its kernels at run time.

@@ -54,7 +54,8 @@ tests_quietly() {
   fi
 }
 
-# 1. ASan + UBSan: the whole suite (the CLI tests run the sanitized pomt binary too).
+# 1. ASan + UBSan: the whole suite (the CLI tests run the sanitized pomt binary too), JOBS
+#    processes side by side (tests/run_sharded.sh).
 if want asan; then
   begin "ASan + UBSan build"
   make -j"$JOBS" --no-print-directory SAN=address,undefined BUILD=build-asan OPT=-O1 DEBUG=-g1 \
@@ -63,7 +64,7 @@ if want asan; then
   begin "ASan + UBSan test suite"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    tests_quietly build-asan/pomt_tests
+    tests_quietly tests/run_sharded.sh "$JOBS" build-asan/pomt_tests
   done_step "ASan + UBSan: all tests"
 fi
 
@@ -79,7 +80,7 @@ if want tsan; then
   # setarch -R: TSan in LLVM 14 / GCC 12 cannot map its shadow with the high-entropy ASLR of
   # newer kernels ("unexpected memory mapping"); disabling randomisation for this process avoids it.
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    tests_quietly setarch "$(uname -m)" -R build-tsan/pomt_tests \
+    tests_quietly tests/run_sharded.sh "$JOBS" setarch "$(uname -m)" -R build-tsan/pomt_tests \
     -tc="*thread*,forward: *,api: one model? 4 threads*"
   done_step "TSan: concurrency + thread pool tests"
 fi

@@ -24,15 +24,6 @@ namespace {
 const char* const kCommands[] = {"convert", "classify", "info", "quantize", "preprocess",
                                  "run",     "profile",  "eval", "schedule", "bench"};
 
-// The lines of stderr other than a disturbance warning: bench and profile add one when the
-// machine's load disturbed their timing (a loaded CI machine), which is not what a test asks about.
-int lines_besides_disturbance(const std::string& err) {
-    std::istringstream in(err);
-    int n = 0;
-    for (std::string line; std::getline(in, line);) n += line.find(" looks disturbed by other load") == std::string::npos;
-    return n;
-}
-
 struct ListedOption {
     std::vector<std::string> names;  // the option and its alias
     bool takes_value = false;
@@ -229,7 +220,7 @@ TEST_CASE("cli: a prune that changes nothing or leaves almost no token gets one 
         CHECK(r.exit_code == 0);
         CHECK(r.err.find("pomt " + cmd + ": warning: ") != std::string::npos);
         CHECK(r.err.find(needle) != std::string::npos);
-        CHECK(lines_besides_disturbance(r.err) == 1);
+        CHECK(pomt_test::lines_besides_disturbance(r.err) == 1);
     };
     const std::string noop = "pomt:R=3,layer=1", few = "topk:r=15,layer=0";
     warned(run_pomt({"run", "-m", f.model, "--input", x, "--output", y, "--prune", noop}), "run", "changes nothing");

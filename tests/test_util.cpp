@@ -279,6 +279,13 @@ void remove_temp_dirs() {
 }
 }  // namespace
 
+int lines_besides_disturbance(const std::string& err) {
+    std::istringstream in(err);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(" looks disturbed by other load") == std::string::npos;
+    return n;
+}
+
 std::string temp_dir() {
     const char* base = std::getenv("TMPDIR");
     std::string templ = std::string(base && *base ? base : "/tmp") + "/pomt_test_XXXXXX";

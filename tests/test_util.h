@@ -54,6 +54,12 @@ bool skip_heavy_test_here();
 // the default level only, or not at all when another test case already does.
 bool sweep_fixtures_every_isa_here();
 
+// The lines of stderr other than a disturbance warning: commands that time something (bench,
+// profile, the Pareto search's verification) add one when the machine's load disturbed their
+// timing (a loaded CI machine, the test shards beside each other), which is not what a test asks
+// about.
+int lines_besides_disturbance(const std::string& err);
+
 // A fresh empty directory under $TMPDIR, removed at exit.
 std::string temp_dir();
 
