@@ -172,7 +172,8 @@ int cmd_schedule(const Args& args) {
             if (args.has(f)) fail(std::string(f) + " applies only to --search layer or pareto");
     if (search != "pareto")
         for (const char* f : {"--max-loss", "--max-ms", "--max-ratio", "--z", "--first-images", "--max-measured",
-                              "--latency-step", "--also", "--rule", "--precision", "--block-latency-int8", "--confidence", "--confirm", "--confirm-data",
+                              "--latency-step", "--also", "--rule", "--precision", "--block-latency-int8",
+                              "--block-latency-bf16", "--confidence", "--confirm", "--confirm-data",
                               "--confirm-root"})
             if (args.has(f)) fail(std::string(f) + " applies only to --search pareto");
     if (search == "pareto")
@@ -250,13 +251,15 @@ int cmd_schedule(const Args& args) {
         for (size_t start = 0; args.has("--precision") && start <= precisions.size();) {
             const size_t comma = precisions.find(',', start);
             const std::string name = precisions.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-            if (name == "fp32") po.precisions.push_back(PlanPrecision::Float32);
-            else if (name == "int8") po.precisions.push_back(PlanPrecision::Int8);
-            else fail("--precision takes fp32 and/or int8, comma-separated, not '" + name + "'");
+            PlanPrecision p;
+            if (!plan_precision_from_name(name, &p))
+                fail("--precision takes fp32, int8 and/or bf16, comma-separated, not '" + name + "'");
+            po.precisions.push_back(p);
             if (comma == std::string::npos) break;
             start = comma + 1;
         }
         po.block_latency_csv_int8 = args.get("--block-latency-int8");
+        po.block_latency_csv_bf16 = args.get("--block-latency-bf16");
         po.confirm_images = args.has("--confirm") ? args.get_int("--confirm", 0, 0, 1 << 24) : -1;
         po.confirm_data = args.get("--confirm-data");
         po.confirm_root = args.get("--confirm-root");

@@ -226,11 +226,13 @@ std::vector<CommandSpec> make_commands() {
                  {"--rule", "confirmed|estimate|bound",
                   "pareto: how --max-loss is judged (default confirmed: each front plan from the slowest confirmed on "
                   "images it was not chosen with, accepted while its loss's upper bound fits; docs/SCHEDULES.md)"},
-                 {"--precision", "fp32,int8",
-                  "pareto: the precisions searched, every plan in each (default: fp32,int8 from an fp32 model, int8 from "
-                  "an int8 one; losses against the unpruned model in the first)"},
+                 {"--precision", "fp32,int8,bf16",
+                  "pareto: the precisions searched, every plan in each (default: fp32,int8 from an fp32 model, its own "
+                  "from an int8 or bf16 one; losses against the unpruned model in the first)"},
                  {"--block-latency-int8", "block.csv",
                   "pareto: the int8 model's B(n) (pomt profile --mode block of the int8 file) when the model is fp32"},
+                 {"--block-latency-bf16", "block.csv",
+                  "pareto: the bf16 model's B(n) (pomt profile --mode block of the bf16 file) when the model is fp32"},
                  {"--confidence", "C", "pareto, --rule confirmed: the one-sided confidence of the bound (default 0.9)"},
                  {"--confirm", "N",
                   "pareto: N confirmation images after the estimation ones (default: those after them, at most as many; "

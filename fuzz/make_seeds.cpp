@@ -369,6 +369,7 @@ void prune_seeds() {
         R"({"random":{"keep":12,"seed":3},"prune":"pomt:R=2,layer=0","version":1,"format":"pomt-schedule"})",
         R"({"steps":[{"method":"random","keep":9},{"method":"pomt","R":2,"layer":3}],"layers":[{"method":"tome","r":3}]})",
         R"({"layers":[null,{"method":"tome","r":2}],"precision":"int8","search":{"method":"pareto"}})",
+        R"({"prune":"topk:r=2","precision":"bf16","search":{"method":"pareto","precisions":[{"precision":"bf16"}]}})",
     };
     int i = 0;
     for (const char* s : specs) {

@@ -21,8 +21,18 @@ const char* plan_precision_name(PlanPrecision p) {
     switch (p) {
         case PlanPrecision::Float32: return "fp32";
         case PlanPrecision::Int8: return "int8";
+        case PlanPrecision::Bf16: return "bf16";
     }
     return "?";
+}
+
+bool plan_precision_from_name(const std::string& name, PlanPrecision* p) {
+    for (PlanPrecision q : {PlanPrecision::Float32, PlanPrecision::Int8, PlanPrecision::Bf16})
+        if (name == plan_precision_name(q)) {
+            *p = q;
+            return true;
+        }
+    return false;
 }
 
 namespace search {
@@ -131,6 +141,14 @@ PreparedImages load_confirmation_images(const SearchSetup& s, const ParetoSearch
     return out;
 }
 
+constexpr size_t kPrecisions = size_t(PlanPrecision::Bf16) + 1;
+
+// The B(n) CSV given for precision p's model made here from an fp32 one ("": measure it).
+const std::string& made_precision_csv(const ParetoSearchOptions& o, PlanPrecision p) {
+    static const std::string none;
+    return p == PlanPrecision::Int8 ? o.block_latency_csv_int8 : p == PlanPrecision::Bf16 ? o.block_latency_csv_bf16 : none;
+}
+
 }  // namespace
 
 }  // namespace search
@@ -159,23 +177,33 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     s.counts = counts;
 
     // The precisions searched; plans[0], the unpruned model in the first, is what losses are against.
-    const PlanPrecision own = s.model->is_int8() ? PlanPrecision::Int8 : PlanPrecision::Float32;
+    const PlanPrecision own = s.model->is_int8()   ? PlanPrecision::Int8
+                              : s.model->is_bf16() ? PlanPrecision::Bf16
+                                                   : PlanPrecision::Float32;
+    const std::string own_name = plan_precision_name(own);
+    // An int8 or bf16 model runs only its own precision (its weights cannot be widened back to fp32).
+    auto runs = [&](PlanPrecision p) { return own == PlanPrecision::Float32 || p == own; };
     std::vector<PlanPrecision> precisions = o.precisions;
-    if (precisions.empty()) precisions = own == PlanPrecision::Int8 ? std::vector<PlanPrecision>{PlanPrecision::Int8}
-                                                                    : std::vector<PlanPrecision>{PlanPrecision::Float32,
-                                                                                                 PlanPrecision::Int8};
+    if (precisions.empty()) precisions = own == PlanPrecision::Float32 ? std::vector<PlanPrecision>{PlanPrecision::Float32,
+                                                                                                    PlanPrecision::Int8}
+                                                                       : std::vector<PlanPrecision>{own};
     for (size_t i = 0; i < precisions.size(); ++i) {
         if (std::count(precisions.begin(), precisions.end(), precisions[i]) > 1)
             fail(std::string("precision ") + plan_precision_name(precisions[i]) + " is listed twice");
-        if (own == PlanPrecision::Int8 && precisions[i] == PlanPrecision::Float32)
-            fail("the model is int8 and cannot run fp32 plans: search from the fp32 model file");
+        if (!runs(precisions[i]))
+            fail("the model is " + own_name + " and cannot run " + plan_precision_name(precisions[i]) +
+                 " plans: search from the fp32 model file");
     }
-    const bool int8_searched = std::count(precisions.begin(), precisions.end(), PlanPrecision::Int8) != 0;
-    if (!o.block_latency_csv_int8.empty() && (own == PlanPrecision::Int8 || !int8_searched))
-        fail(own == PlanPrecision::Int8 ? "the model is int8: its block latency CSV is block_latency_csv (--block-latency)"
-                                        : "an int8 block latency CSV is given and int8 is not searched");
-    // A model per precision, int8 made here from an fp32 model as `pomt quantize` makes the file.
-    std::shared_ptr<const Model> models[2];
+    for (PlanPrecision p : {PlanPrecision::Int8, PlanPrecision::Bf16}) {
+        if (search::made_precision_csv(o, p).empty()) continue;
+        const std::string name = plan_precision_name(p);
+        if (own == p) fail("the model is " + own_name + ": its block latency CSV is block_latency_csv (--block-latency)");
+        if (!std::count(precisions.begin(), precisions.end(), p))
+            fail(std::string(p == PlanPrecision::Int8 ? "an " : "a ") + name + " block latency CSV is given and " + name +
+                 " is not searched");
+    }
+    // A model per precision, int8 and bf16 made here from an fp32 model as `pomt quantize` makes the file.
+    std::shared_ptr<const Model> models[search::kPrecisions];
     models[int(own)] = s.model;
     auto model_for = [&](PlanPrecision p) {
         if (!models[int(p)]) models[int(p)] = model_in_precision(s.model, plan_precision_name(p));
@@ -202,9 +230,12 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
         PruneSchedule ps = load_schedule_file(o.compare_schedule);
         resolve_schedule(ps, c);
         compare_index = int(plans.size());
-        const PlanPrecision p = ps.precision == "int8" ? PlanPrecision::Int8 : ps.precision == "fp32" ? PlanPrecision::Float32 : own;
-        if (own == PlanPrecision::Int8 && p == PlanPrecision::Float32)
-            fail("'" + o.compare_schedule + "' runs in fp32 and the model is int8: search from the fp32 model file");
+        PlanPrecision p = own;  // a file without a precision runs in the model's
+        if (!ps.precision.empty() && !plan_precision_from_name(ps.precision, &p))
+            fail("'" + o.compare_schedule + "' has an unknown precision '" + ps.precision + "'");
+        if (!runs(p))
+            fail("'" + o.compare_schedule + "' runs in " + ps.precision + " and the model is " + own_name +
+                 ": search from the fp32 model file");
         add("compare", resolve_schedule(ps, c).describe(), "@" + o.compare_schedule, ps, p);
     }
     for (const std::string& spec : o.extra_specs) {
@@ -273,14 +304,14 @@ ParetoSearchResult search_pareto(const Classifier& model, const ParetoSearchOpti
     out.tokens_full = s.full_tokens;
     out.z = o.z;
     // B(n) per precision: its own CSV, or measured here on its model.
-    search::BlockLatencyTable tables[2];
+    search::BlockLatencyTable tables[search::kPrecisions];
     std::vector<PlanPrecision> tabled = precisions;
     if (compare_index >= 0 && !std::count(tabled.begin(), tabled.end(), plans[size_t(compare_index)].precision))
         tabled.push_back(plans[size_t(compare_index)].precision);
     for (PlanPrecision p : tabled) {
         ParetoSearchOptions po = o;
         if (p != own) {
-            po.block_latency_csv = o.block_latency_csv_int8;
+            po.block_latency_csv = made_precision_csv(o, p);
             po.latency_csv.clear();  // model-mode rows of the model as given
         }
         const std::shared_ptr<const Model> given = s.model;

@@ -64,6 +64,17 @@ std::string marker(const Style& st, double x, double y, double r, bool filled) {
     return "<polygon points=\"" + pts + "\"" + paint + "/>";
 }
 
+// What marks a plan's precision inside its method's marker, so precision reads at a glance: fp32
+// nothing, int8 a black centre dot, bf16 a black centre bar (visible in hollow markers too).
+std::string precision_mark(PlanPrecision p, double x, double y) {
+    if (p == PlanPrecision::Int8)
+        return "<circle class=\"int8\" cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"1.6\" fill=\"#000000\"/>";
+    if (p == PlanPrecision::Bf16)
+        return "<line class=\"bf16\" x1=\"" + num(x - 3) + "\" y1=\"" + num(y) + "\" x2=\"" + num(x + 3) + "\" y2=\"" + num(y) +
+               "\" stroke=\"#000000\" stroke-width=\"1.6\"/>";
+    return "";
+}
+
 }  // namespace
 
 void write_search_svgs(const ParetoSearchResult& r, const std::string& prefix) {
@@ -124,13 +135,9 @@ void write_search_svgs(const ParetoSearchResult& r, const std::string& prefix) {
     }
     for (const Point& p : pts) {
         const ParetoPlan& plan = r.plans[size_t(p.plan)];
-        // int8 plans: the method's marker with a black centre dot, so precision reads at a glance.
-        const bool int8 = plan.precision == PlanPrecision::Int8;
         s += "<g class=\"plan\"><title>" + esc(std::string(plan_precision_name(plan.precision)) + " " + plan.spec) + "</title>" +
              marker(style_of(plan.method), X(p.x), Y(p.y), p.measured ? 4.5 : 3.5, p.measured) +
-             (int8 ? "<circle class=\"int8\" cx=\"" + num(X(p.x)) + "\" cy=\"" + num(Y(p.y)) + "\" r=\"1.6\" fill=\"#000000\"/>"
-                   : std::string()) +
-             "</g>\n";
+             precision_mark(plan.precision, X(p.x), Y(p.y)) + "</g>\n";
     }
     auto ring = [&](int plan, const char* text, const char* colour) {
         for (const Point& p : pts)
@@ -151,10 +158,11 @@ void write_search_svgs(const ParetoSearchResult& r, const std::string& prefix) {
              "\">" + (std::string(m) == "none" ? "unpruned" : std::string(m) == "compare" ? "paper (--compare)" : m) + "</text>\n";
         ly += 18;
     }
-    if (std::any_of(r.plans.begin(), r.plans.end(), [](const ParetoPlan& p) { return p.precision == PlanPrecision::Int8; })) {
-        s += marker(style_of("none"), left + pw + 24, ly - 4, 4.5, false) + "<circle cx=\"" + num(left + pw + 24) + "\" cy=\"" +
-             num(ly - 4) + "\" r=\"1.6\" fill=\"#000000\"/><text x=\"" + num(left + pw + 36) + "\" y=\"" + num(ly) +
-             "\">int8 (centre dot)</text>\n";
+    for (PlanPrecision q : {PlanPrecision::Int8, PlanPrecision::Bf16}) {
+        if (std::none_of(r.plans.begin(), r.plans.end(), [&](const ParetoPlan& p) { return p.precision == q; })) continue;
+        s += marker(style_of("none"), left + pw + 24, ly - 4, 4.5, false) + precision_mark(q, left + pw + 24, ly - 4) +
+             "<text x=\"" + num(left + pw + 36) + "\" y=\"" + num(ly) + "\">" + plan_precision_name(q) +
+             (q == PlanPrecision::Int8 ? " (centre dot)" : " (centre bar)") + "</text>\n";
         ly += 18;
     }
     s += "</g>\n</svg>\n";

@@ -63,6 +63,20 @@ ParetoSearchOptions small_search(const std::string& list, int verify_runs) {
     return o;
 }
 
+// A `pomt profile --mode block --csv` file as a device would give it (1 thread, batch 1): B(n)
+// linear in n at every count up to `tokens`, and the whole model's row there. The searches that
+// read it skip measuring B(n).
+void write_block_csv(const std::string& path, double scale, int tokens) {
+    std::string text = "mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs\n";
+    auto row = [&](const char* mode, int n, double ms) {
+        const std::string v = json::format_number(scale * ms);
+        text += std::string(mode) + "," + std::to_string(n) + ",1,1," + v + "," + v + "," + v + ",5\n";
+    };
+    for (int n = 1; n <= tokens; ++n) row("block", n, 0.02 + 0.004 * n);
+    row("model", tokens, 4 * (0.02 + 0.004 * tokens) + 0.05);
+    pomt_test::write_bytes(path, text);
+}
+
 }  // namespace
 
 TEST_CASE("pareto: paired interval of per-image correctness") {
@@ -190,16 +204,19 @@ TEST_CASE("pareto: the confirmed rule walks the front from the slowest and stops
     CHECK(asked == std::vector<int>{1});
     CHECK(why.find("none was, so the unpruned model") != std::string::npos);
     truth[1] = {0.1, 0.35};
-    // Another precision's unpruned model joins the sequence though off the estimated front.
-    ParetoPlan int8 = measured("none", 8.8, 79.5, 0.5, 0.1, 0.9);
+    // Every other precision's unpruned model joins the sequence though off the estimated front.
+    ParetoPlan int8 = measured("none", 8.8, 79.5, 0.5, 0.1, 0.9), bf16 = measured("none", 9.5, 79.9, 0.1, -0.2, 0.4);
     int8.precision = PlanPrecision::Int8;
+    bf16.precision = PlanPrecision::Bf16;
     plans.push_back(int8);
+    plans.push_back(bf16);
     truth.push_back({0.2, 0.4});
+    truth.push_back({0.1, 0.3});
     asked.clear();
     CHECK(choose_confirmed_plan(plans, b, confirm, &why) == 2);
-    CHECK(asked == std::vector<int>{1, 6, 2, 3});
-    plans.pop_back();
-    truth.pop_back();
+    CHECK(asked == std::vector<int>{7, 1, 6, 2, 3});
+    plans.resize(6);
+    truth.resize(6);
     // A larger budget takes the walk further; a plan whose estimate exceeds it is never tried.
     asked.clear();
     b.max_loss = 3;
@@ -513,10 +530,115 @@ TEST_CASE("schedule --search pareto: a plan chosen in int8 runs in int8 from the
     CHECK(std::count(d.err.begin(), d.err.end(), '\n') == 1);
 }
 
+TEST_CASE("schedule --search pareto: fp32, int8 and bf16 in one search") {
+    pomt_test::ModelAndImages f = pomt_test::model_and_images(3, 5, 8);
+    const Classifier model = Classifier::load(f.model);
+    ParetoSearchOptions o = small_search(f.list, 2);
+    o.precisions = {PlanPrecision::Float32, PlanPrecision::Int8, PlanPrecision::Bf16};
+    const ParetoSearchResult r = search_pareto(model, o);
+    CHECK(r.precisions == o.precisions);
+    CHECK(r.precision_sources.size() == 3);
+    CHECK(r.plans[0].precision == PlanPrecision::Float32);
+    for (PlanPrecision q : o.precisions) {
+        INFO(plan_precision_name(q));
+        // Every candidate in every precision, and each precision's unpruned model measured.
+        CHECK(std::count_if(r.plans.begin(), r.plans.end(), [&](const ParetoPlan& p) {
+                  return p.precision == q && p.method != "none";
+              }) == std::count_if(r.plans.begin(), r.plans.end(), [&](const ParetoPlan& p) {
+                  return p.precision == PlanPrecision::Float32 && p.method != "none";
+              }));
+        CHECK(std::count_if(r.plans.begin(), r.plans.end(), [&](const ParetoPlan& p) {
+                  return p.precision == q && p.method == "none" && p.measured;
+              }) == 1);
+    }
+    // The bf16 plans ran on the bf16 model `pomt quantize --precision bf16` makes.
+    const std::shared_ptr<const Model> bf16 = model_in_precision(model_of(model), "bf16");
+    const std::vector<LabelledImage> list = load_dataset(f.list, "", model.num_classes());
+    EvalOptions eo;
+    eo.threads = 1;
+    int bf16_plans = 0;
+    for (const ParetoPlan& p : r.plans) {
+        if (p.precision != PlanPrecision::Bf16 || p.images == 0) continue;
+        INFO(p.spec);
+        const std::vector<LabelledImage> first(list.begin(), list.begin() + p.images);
+        CHECK(p.top1 == doctest::Approx(evaluate_images(bf16, first, parse_prune_spec(p.spec), eo).top1()));
+        ++bf16_plans;
+    }
+    CHECK(bf16_plans > 1);
+    // The file records each plan's precision and each precision's latency source; the picture marks bf16.
+    json::Value j = json::parse(schedule_file_json(model, r), "pareto");
+    const auto& measured_plans = j.find("search")->find("measured")->as_array("");
+    CHECK(std::count_if(measured_plans.begin(), measured_plans.end(), [](const json::Value& p) {
+              return p.find("precision")->as_string("") == "bf16";
+          }) >= 1);
+    CHECK(j.find("search")->find("precisions")->as_array("")[2].find("precision")->as_string("") == "bf16");
+    write_search_svgs(r, f.dir + "/three");
+    const std::string svg = pomt_test::read_bytes(f.dir + "/three-front.svg");
+    CHECK(svg.find("bf16 (centre bar)") != std::string::npos);
+    CHECK(svg.find("int8 (centre dot)") != std::string::npos);
+    CHECK(svg.find("<line class=\"bf16\"") != std::string::npos);
+}
+
+TEST_CASE("schedule --search pareto: a bf16 plan runs as the bf16 file does; --block-latency-bf16") {
+    pomt_test::ModelAndImages f = pomt_test::model_and_images(3, 5, 8);
+    const std::string csv = f.dir + "/block_bf16.csv", out = f.dir + "/bf16.json", q = f.dir + "/bf16.pomt";
+    write_block_csv(csv, 0.9, 17);
+    const std::vector<std::string> quick = {"--data", f.list, "--threads", "1", "--fast", "--search", "pareto",
+                                            "--first-images", "3", "--max-measured", "3", "--verify-runs", "2",
+                                            "--max-loss", "100", "--quiet"};
+    auto schedule = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), "schedule");
+        args.insert(args.end(), quick.begin(), quick.end());
+        auto c = run_pomt(args);
+        INFO(c.out << c.err);
+        REQUIRE(c.exit_code == 0);
+        return read_json(args[size_t(std::find(args.begin(), args.end(), "-o") - args.begin()) + 1]);
+    };
+    // bf16 alone from the fp32 file, its B(n) from the CSV: every plan, the chosen one too, in bf16.
+    json::Value s = schedule({"-m", f.model, "--precision", "bf16", "--block-latency-bf16", csv, "-o", out});
+    CHECK(s.find("precision")->as_string("") == "bf16");
+    const auto& sources = s.find("search")->find("precisions")->as_array("");
+    REQUIRE(sources.size() == 1);
+    CHECK(sources[0].find("block_latency_source")->as_string("").find(csv) == 0);
+    // The same logits as the file `pomt quantize --precision bf16` writes, run with the same schedule.
+    REQUIRE(run_pomt({"quantize", f.model, "--precision", "bf16", "-o", q}).exit_code == 0);
+    const Classifier fp32 = Classifier::load(f.model), from_file = Classifier::load(q);
+    const Schedule sched = Schedule::load(out);
+    CHECK(sched.precision() == "bf16");
+    CHECK(model_of(fp32.for_schedule(sched))->is_bf16());
+    InferenceOptions io;
+    io.schedule = sched;
+    for (const char* image : {"img0.bmp", "img3.bmp"}) {
+        const Tensor x = fp32.preprocess_file(f.dir + "/" + image);
+        CHECK(fp32.for_schedule(sched).run(x, io).logits == from_file.run(x, io).logits);
+    }
+    // eval applies it from the fp32 file as the bf16 file runs it, with the search's accuracy.
+    auto a = run_pomt({"eval", "-m", f.model, "--data", f.list, "--schedule", out, "--json", "--quiet", "--latency-runs", "0"});
+    auto b = run_pomt({"eval", "-m", q, "--data", f.list, "--schedule", out, "--json", "--quiet", "--latency-runs", "0"});
+    auto c = run_pomt({"eval", "-m", f.model, "--data", f.list, "--schedule", out, "--json", "--quiet", "--latency-runs", "0",
+                       "--limit", "6"});
+    INFO(a.err << b.err << c.err);
+    REQUIRE(a.exit_code == 0);
+    CHECK(json::parse(a.out, "a").find("top1")->as_number("") == json::parse(b.out, "b").find("top1")->as_number(""));
+    CHECK(json::parse(c.out, "c").find("top1")->as_number("") ==
+          doctest::Approx(s.find("search")->find("chosen")->find("top1")->as_number("")));
+    // A bf16 file searches in bf16 by default; its own B(n) CSV is --block-latency.
+    json::Value own = schedule({"-m", q, "--block-latency", csv, "-o", f.dir + "/own.json"});
+    const auto& own_sources = own.find("search")->find("precisions")->as_array("");
+    REQUIRE(own_sources.size() == 1);
+    CHECK(own_sources[0].find("precision")->as_string("") == "bf16");
+    CHECK(own.find("precision")->as_string("") == "bf16");
+}
+
 TEST_CASE("schedule --search pareto: bad flags are refused before any work") {
     pomt_test::ModelAndImages f = pomt_test::model_and_images(3, 5, 2);
-    auto expect = [&](std::vector<std::string> extra, const std::string& needle) {
-        std::vector<std::string> args = {"schedule", "-m", f.model, "--data", f.list, "--quiet", "--fast",
+    const std::string q8 = f.dir + "/int8.pomt", q16 = f.dir + "/bf16.pomt";
+    REQUIRE(run_pomt({"quantize", f.model, "-o", q8}).exit_code == 0);
+    REQUIRE(run_pomt({"quantize", f.model, "--precision", "bf16", "-o", q16}).exit_code == 0);
+    pomt_test::write_bytes(f.dir + "/model.csv", "mode,tokens,batch,threads,median_ms,p10_ms,p90_ms,runs\nmodel,17,1,1,1,1,1,5\n");
+    pomt_test::write_bytes(f.dir + "/int8.json", "{\"prune\": \"tome:r=2\", \"precision\": \"int8\"}\n");
+    auto expect = [&](std::vector<std::string> extra, const std::string& needle, const std::string& model = "") {
+        std::vector<std::string> args = {"schedule", "-m", model.empty() ? f.model : model, "--data", f.list, "--quiet", "--fast",
                                          "--threads", "1", "-o", f.dir + "/a.json"};
         args.insert(args.end(), extra.begin(), extra.end());
         auto r = run_pomt(args);
@@ -541,9 +663,23 @@ TEST_CASE("schedule --search pareto: bad flags are refused before any work") {
     expect({"--search", "pareto", "--confirm", "2", "--max-ms", "1"}, "too few for 2 confirmation images");
     expect({"--search", "pareto", "--confirm-root", "/tmp"}, "--confirm-root applies only with --confirm-data");
     expect({"--search", "pareto", "--confirm-data", f.dir + "/missing.txt"}, "missing.txt");
-    expect({"--search", "pareto", "--precision", "fp16"}, "--precision takes fp32 and/or int8");
+    expect({"--search", "pareto", "--precision", "fp16"}, "--precision takes fp32, int8 and/or bf16, comma-separated, not 'fp16'");
+    expect({"--search", "pareto", "--precision", "fp32,"}, "--precision takes fp32, int8 and/or bf16");
     expect({"--search", "pareto", "--precision", "fp32,fp32"}, "precision fp32 is listed twice");
+    expect({"--search", "pareto", "--precision", "bf16,int8,bf16"}, "precision bf16 is listed twice");
     expect({"--search", "pareto", "--precision", "fp32", "--block-latency-int8", f.dir + "/b.csv"}, "int8 is not searched");
+    expect({"--search", "pareto", "--block-latency-bf16", f.dir + "/b.csv"},
+           "a bf16 block latency CSV is given and bf16 is not searched");
+    expect({"--block-latency-bf16", f.dir + "/b.csv"}, "--block-latency-bf16 applies only to --search pareto");
+    expect({"--search", "pareto", "--precision", "bf16", "--block-latency-bf16", f.dir + "/none.csv"}, "none.csv");
+    expect({"--search", "pareto", "--precision", "bf16", "--block-latency-bf16", f.dir + "/model.csv"}, "no block-mode latency");
+    // An int8 or bf16 file runs its own precision only.
+    expect({"--search", "pareto", "--precision", "fp32"}, "the model is bf16 and cannot run fp32 plans", q16);
+    expect({"--search", "pareto", "--precision", "bf16,int8"}, "the model is bf16 and cannot run int8 plans", q16);
+    expect({"--search", "pareto", "--precision", "bf16"}, "the model is int8 and cannot run bf16 plans", q8);
+    expect({"--search", "pareto", "--block-latency-bf16", f.dir + "/b.csv"}, "the model is bf16: its block latency CSV is",
+           q16);
+    expect({"--search", "pareto", "--compare", f.dir + "/int8.json"}, "runs in int8 and the model is bf16", q16);
     expect({"--search", "pareto", "--grid", "4"}, "--grid does not apply to --search pareto");
     expect({"--search", "pareto", "--z", "0"}, "--z");
     expect({"--search", "pareto", "--first-images", "0"}, "--first-images");

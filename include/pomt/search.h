@@ -192,10 +192,13 @@ JointSearchResult search_joint_schedule(const Classifier& model, const JointSear
 // interval against the unpruned model on the same images; the front's plans then measured for real,
 // interleaved; a budget picks one. docs/RESULTS.md describes it and what it finds.
 
-// The numeric format the plan runs in: the model's fp32 weights, or their int8 version (made in
-// memory from an fp32 model exactly as `pomt quantize` without calibration makes the file).
-enum class PlanPrecision { Float32, Int8 };
-const char* plan_precision_name(PlanPrecision p);  // "fp32", "int8"
+// The numeric format the plan runs in: the model's fp32 weights, or their int8 or bf16 version
+// (made in memory from an fp32 model exactly as `pomt quantize [--precision bf16]` without
+// calibration makes the file).
+enum class PlanPrecision { Float32, Int8, Bf16 };
+const char* plan_precision_name(PlanPrecision p);  // "fp32", "int8", "bf16"
+// The precision of a name plan_precision_name gives; false for any other.
+bool plan_precision_from_name(const std::string& name, PlanPrecision* p);
 
 // One candidate plan and everything the search learnt about it.
 struct ParetoPlan {
@@ -273,13 +276,14 @@ struct ParetoSearchOptions : JointSearchOptions {
     // Another labelled set for confirmation instead (its first confirm_images, or all when -1);
     // confirm_root as `root`.
     std::string confirm_data, confirm_root;
-    // The precisions searched, every candidate in each. Empty: what the model allows (an fp32
-    // model: fp32 and int8; an int8 model: int8). Losses are against the unpruned model in the
-    // first precision listed (plans[0]).
+    // The precisions searched, every candidate in each. Empty: the model's own, and int8 too for an
+    // fp32 model (bf16 only when asked: without bf16 dot products it runs at about fp32's latency
+    // with a little less accuracy, docs/RESULTS.md). An int8 or bf16 model runs only its own.
+    // Losses are against the unpruned model in the first precision listed (plans[0]).
     std::vector<PlanPrecision> precisions;
-    // B(n) of the int8 model from this `pomt profile --mode block --csv` file (profiled with the
-    // int8 file on the target) when the model is fp32; block_latency_csv is the model's own.
-    std::string block_latency_csv_int8;
+    // B(n) of the int8 (bf16) model from this `pomt profile --mode block --csv` file (profiled with
+    // the int8 (bf16) file on the target) when the model is fp32; block_latency_csv is the model's own.
+    std::string block_latency_csv_int8, block_latency_csv_bf16;
 
     // Accuracy elsewhere (a cluster: pomt.search_pareto's executor). When set, no image is decoded
     // here: each halving round and each confirmation asks this for the per-image correctness of

@@ -16,8 +16,8 @@ line prints; nothing a caller passes can crash the interpreter.
 
 Pruning (`prune=`): None, a spec string ("pomt:R=56,layer=3", "topk:r=8", "tome:r=13",
 docs/SCHEDULES.md) or a `pomt.Schedule` (Schedule.parse(spec), Schedule.load(path),
-Schedule.from_json(text)). A schedule file chosen in another precision (Schedule.precision "int8",
-as pomt.search_pareto may choose for an fp32 model) runs on that precision's model, as the command
+Schedule.from_json(text)). A schedule file chosen in another precision (Schedule.precision "int8"
+or "bf16", as pomt.search_pareto may choose for an fp32 model) runs on that precision's model, as the command
 line runs it: run, classify, show_tokens, profile and evaluate use Model.for_schedule(prune).
 """
 from __future__ import annotations
@@ -189,10 +189,11 @@ class Model:
         return self._m.precision
 
     def for_schedule(self, prune: Prune) -> "Model":
-        """The model a schedule runs on: this one, or for a plan chosen in int8 (Schedule.precision,
-        as pomt.search_pareto writes it) from this fp32 model its int8 version, made in memory once
-        (kept on this Model) exactly as pomt.quantize makes the file: the same logits as running
-        that file. An fp32 plan on an int8 model is a pomt.Error (int8 weights cannot be widened)."""
+        """The model a schedule runs on: this one, or for a plan chosen in int8 or bf16
+        (Schedule.precision, as pomt.search_pareto writes it) from this fp32 model its version in
+        that precision, made in memory once (kept on this Model) exactly as pomt.quantize makes the
+        file: the same logits as running that file. A plan in another precision than an int8 or
+        bf16 model's is a pomt.Error (their weights cannot be widened back)."""
         s = _schedule(prune)
         want = s.precision if s is not None else ""
         if not want or want == self._m.precision:
@@ -549,7 +550,7 @@ class ParetoPlan:
     method: str            # "none", "pomt", "topk", "tome", "random", "compare" (the compare= file)
     family: str            # how it was generated ("constant", "one block", "given", ...)
     spec: str              # a prune spec (docs/SCHEDULES.md), "@FILE" for the compare= plan
-    precision: str         # "fp32" or "int8"
+    precision: str         # "fp32", "int8" or "bf16"
     predicted_ms: float
     predicted_ratio: float
     images: int
@@ -673,7 +674,8 @@ def search_pareto(model: Model, data: Union[str, "os.PathLike[str]"], *, root: O
                   batch: int = 1, fast: bool = False, first_images: Optional[int] = None,
                   max_measured: Optional[int] = None, latency_step: Optional[int] = None, z: float = 1.96,
                   block_latency: Optional[str] = None, block_latency_int8: Optional[str] = None,
-                  latency: Optional[str] = None, compare: Optional[str] = None,
+                  block_latency_bf16: Optional[str] = None, latency: Optional[str] = None,
+                  compare: Optional[str] = None,
                   also: Optional[Union[str, Sequence[str]]] = None, verify_runs: int = 30, skip_bad: bool = False,
                   executor: Any = None, chunk: Optional[int] = None, out: Optional[Union[str, "os.PathLike[str]"]] = None,
                   svg_prefix: Optional[str] = None,
@@ -681,29 +683,30 @@ def search_pareto(model: Model, data: Union[str, "os.PathLike[str]"], *, root: O
     """The Pareto search of `pomt schedule --search pareto` (docs/RESULTS.md): every method's
     candidate plans (POMT at one or two blocks, Top-K, ToMe, random) in each precision, latency
     predicted from per-block tables B(n) (measured here, or read from `pomt profile --mode block
-    --csv` files of the target: block_latency=, and block_latency_int8= for the int8 version of an
-    fp32 model), accuracy by successive halving on the first `images` images of `data` (a
-    "path label" list or class folders), the front measured here for real, and one plan chosen by
-    the budget: max_loss (top-1 points, judged by `rule`: "confirmed" (default) on confirmation
-    images at `confidence` (default 0.9), "estimate" or "bound"), max_ms, max_ratio (of the
-    unpruned latency) or alpha (the paper's utility; the default when no budget is given).
+    --csv` files of the target: block_latency=, and block_latency_int8= / block_latency_bf16= for
+    the int8 / bf16 version of an fp32 model), accuracy by successive halving on the first `images`
+    images of `data` (a "path label" list or class folders), the front measured here for real, and
+    one plan chosen by the budget: max_loss (top-1 points, judged by `rule`: "confirmed" (default)
+    on confirmation images at `confidence` (default 0.9), "estimate" or "bound"), max_ms, max_ratio
+    (of the unpruned latency) or alpha (the paper's utility; the default when no budget is given).
 
     confirm: confirmation images after the estimation ones (None: automatic, 0: none), or from
-    confirm_data (confirm_root as root). precision: "fp32", "int8", "fp32,int8" or a list (default:
-    what the model allows). also: more candidates, prune specs (a list, or "a|b"). compare: a
-    schedule file carried to the end and measured (the paper's plan). latency: the model-mode rows
-    of a `pomt profile` CSV. threads: of the latency measurements and of each evaluation, here or in
-    an executor's task (None: every core here, the model's threads in a task, and a CSV's rows of
-    any thread count, as the command line). first_images, max_measured,
+    confirm_data (confirm_root as root). precision: "fp32", "int8", "bf16", "fp32,int8,bf16" or a
+    list (default: "fp32,int8" from an fp32 model, an int8 or bf16 model's own; bf16 pays only on
+    CPUs with bf16 dot products, docs/SCHEDULES.md). also: more candidates, prune specs (a list, or
+    "a|b"). compare: a schedule file carried to the end and measured (the paper's plan). latency:
+    the model-mode rows of a `pomt profile` CSV. threads: of the latency measurements and of each
+    evaluation, here or in an executor's task (None: every core here, the model's threads in a
+    task, and a CSV's rows of any thread count, as the command line). first_images, max_measured,
     latency_step: the command line's defaults (halved work with fast=True) when None.
 
     executor: any concurrent.futures.Executor (dask's Client.get_executor(), ...) for the accuracy
     evaluations: each halving round's and each confirmation's plans, their images cut into tasks of
     `chunk` images (default 256), each loading the model itself as pomt.evaluate's tasks do (so the
     model must come from pomt.load or pomt.from_arch, and the workers must see `data` at the same
-    path) and running the plan in its precision (the int8 version made once per worker). Latency is
-    still measured here, so run this on the machine the latency is for, or give block_latency
-    CSVs profiled there. The accuracies are the local run's, image by image.
+    path) and running the plan in its precision (the int8 or bf16 version made once per worker).
+    Latency is still measured here, so run this on the machine the latency is for, or give
+    block_latency CSVs profiled there. The accuracies are the local run's, image by image.
 
     out: writes the schedule file of the chosen plan, the same JSON as the command line's -o
     (atomically). svg_prefix: PREFIX-front.svg. progress(phase, done, total): as pomt.schedule's.
@@ -718,10 +721,10 @@ def search_pareto(model: Model, data: Union[str, "os.PathLike[str]"], *, root: O
     confirm_path, confirm_root_path = _path(confirm_data, "confirm_data"), _path(confirm_root, "confirm_root")
     if confirm_root_path and not confirm_path:
         raise Error("confirm_root applies only with confirm_data")
-    precisions = _names(precision, ",", "precision must be 'fp32', 'int8', 'fp32,int8' or a list of them")
+    precisions = _names(precision, ",", "precision must be 'fp32', 'int8', 'bf16', 'fp32,int8,bf16' or a list of them")
     for p in precisions:
-        if p not in ("fp32", "int8"):
-            raise Error("precision takes fp32 and/or int8, not %r" % (p,))
+        if p not in ("fp32", "int8", "bf16"):
+            raise Error("precision takes fp32, int8 and/or bf16, not %r" % (p,))
     budgets = [name for name, v in (("max_loss", max_loss), ("max_ms", max_ms), ("max_ratio", max_ratio),
                                     ("alpha", alpha)) if v is not None]
     if len(budgets) > 1:
@@ -761,6 +764,7 @@ def search_pareto(model: Model, data: Union[str, "os.PathLike[str]"], *, root: O
         loss, ms, ratio, a, rule or "confirmed", conf, _number(z, "z", 0, 10, lo_open=True), _threads(threads),
         _count(batch, "batch"), fast, knobs[0], knobs[1], knobs[2], _count(verify_runs, "verify_runs"),
         _path(block_latency, "block_latency"), _path(block_latency_int8, "block_latency_int8"),
+        _path(block_latency_bf16, "block_latency_bf16"),
         _path(latency, "latency"), _path(compare, "compare"), extra, svg, remote, progress)
     r["plans"] = [ParetoPlan(**p) for p in r["plans"]]
     r["rounds"] = [tuple(x) for x in r["rounds"]]

@@ -603,7 +603,8 @@ NB_MODULE(_pomt, m) {
                               double max_ratio, double alpha, const std::string& rule, double confidence, double z,
                               int threads, int batch, bool fast, int first_images, int max_measured, int latency_step,
                               int verify_runs, const std::string& block_latency_csv,
-                              const std::string& block_latency_csv_int8, const std::string& latency_csv,
+                              const std::string& block_latency_csv_int8, const std::string& block_latency_csv_bf16,
+                              const std::string& latency_csv,
                               const std::string& compare_schedule, const std::vector<std::string>& extra_specs,
                               const std::string& svg_prefix, nb::object remote, nb::object progress) {
         if (images < 0) pomt::fail("images must not be negative (0: all), got " + std::to_string(images));
@@ -616,9 +617,10 @@ NB_MODULE(_pomt, m) {
         o.data = data, o.root = root, o.max_images = images, o.skip_bad = skip_bad;
         o.confirm_images = confirm, o.confirm_data = confirm_data, o.confirm_root = confirm_root;
         for (const std::string& name : precisions) {
-            if (name == "fp32") o.precisions.push_back(pomt::PlanPrecision::Float32);
-            else if (name == "int8") o.precisions.push_back(pomt::PlanPrecision::Int8);
-            else pomt::fail("precision takes fp32 and/or int8, not '" + name + "'");
+            pomt::PlanPrecision pp;
+            if (!pomt::plan_precision_from_name(name, &pp))
+                pomt::fail("precision takes fp32, int8 and/or bf16, not '" + name + "'");
+            o.precisions.push_back(pp);
         }
         pomt::ParetoBudget& b = o.budget;
         b.max_loss = max_loss, b.max_ms = max_ms, b.max_ratio = max_ratio, b.alpha = alpha, b.confidence = confidence;
@@ -632,6 +634,7 @@ NB_MODULE(_pomt, m) {
         o.max_measured = max_measured ? max_measured : fast ? 16 : 32;
         o.latency_step = latency_step ? latency_step : fast ? 8 : 4;
         o.block_latency_csv = block_latency_csv, o.block_latency_csv_int8 = block_latency_csv_int8;
+        o.block_latency_csv_bf16 = block_latency_csv_bf16;
         o.latency_csv = latency_csv, o.compare_schedule = compare_schedule, o.extra_specs = extra_specs;
         // The Python exception a callback raised: the search stops with a pomt::Error, and this
         // is raised instead, as itself (a worker's pomt.Error with its message, a KeyboardInterrupt).
@@ -695,8 +698,8 @@ NB_MODULE(_pomt, m) {
     }, "model"_a, "data"_a, "root"_a, "images"_a, "skip_bad"_a, "confirm"_a, "confirm_data"_a, "confirm_root"_a,
        "precisions"_a, "max_loss"_a, "max_ms"_a, "max_ratio"_a, "alpha"_a, "rule"_a, "confidence"_a, "z"_a,
        "threads"_a, "batch"_a, "fast"_a, "first_images"_a, "max_measured"_a, "latency_step"_a, "verify_runs"_a,
-       "block_latency_csv"_a, "block_latency_csv_int8"_a, "latency_csv"_a, "compare_schedule"_a, "extra_specs"_a,
-       "svg_prefix"_a, "remote"_a.none(), "progress"_a.none());
+       "block_latency_csv"_a, "block_latency_csv_int8"_a, "block_latency_csv_bf16"_a, "latency_csv"_a,
+       "compare_schedule"_a, "extra_specs"_a, "svg_prefix"_a, "remote"_a.none(), "progress"_a.none());
     m.def("load", [](const std::string& path, uint64_t max_memory, int threads) {
         nb::gil_scoped_release release;
         return new PyModel(pomt::Classifier::load(path, load_options(max_memory)), threads);

@@ -864,9 +864,11 @@ class CountingExecutor:
     def __init__(self, workers, rewrite=None):
         import concurrent.futures
         self.pool, self.counts, self.rewrite = concurrent.futures.ThreadPoolExecutor(workers), [], rewrite
+        self.schedules = []
 
     def submit(self, fn, *args):
         self.counts.append(args[6])  # _evaluate_plan_shard(ref, data, root, schedule, threads, first, count, call)
+        self.schedules.append(args[3])
         if self.rewrite is None:
             return self.pool.submit(fn, *args)
         return self.pool.submit(lambda: self.rewrite(fn(*args)))
@@ -890,6 +892,28 @@ def test_search_pareto_on_an_executor_is_the_local_run(pareto_case):
                                                        executor=ex))
 
 
+def test_search_pareto_in_bf16_too(pareto_case, tmp_path):
+    """precision with "bf16": every candidate in it too, its B(n) from block_latency_bf16=, each
+    precision's unpruned model measured; an executor's tasks get the bf16 plans as schedules in
+    bf16, and their accuracies are what the bf16 version of the model gives here."""
+    m, data, kw, local = pareto_case
+    csv16 = str(tmp_path / "block_bf16.csv")
+    write_block_csv(csv16, 0.95, 17)
+    with CountingExecutor(3) as ex:
+        r = pomt.search_pareto(m, data, **dict(kw, precision=["fp32", "int8", "bf16"], block_latency_bf16=csv16),
+                               executor=ex)
+        assert any(json.loads(text)["precision"] == "bf16" for text in ex.schedules)
+    assert r.precisions == ["fp32", "int8", "bf16"] and r.precision_sources[2].startswith(csv16)
+    assert {p.precision for p in r.plans} == {"fp32", "int8", "bf16"}
+    assert sorted(p.precision for p in r.plans if p.method == "none" and p.measured) == ["bf16", "fp32", "int8"]
+    assert_same_accuracy(local, r)  # the fp32 and int8 plans both searches evaluated alike
+    bf16 = [p for p in r.plans if p.precision == "bf16" and p.images]
+    for p in bf16[:1] + bf16[-2:]:  # the unpruned model and two candidates
+        plan = pomt.Schedule.from_json(json.dumps({"prune": p.spec, "precision": "bf16"}))
+        assert m.for_schedule(plan).precision == "bf16"
+        assert pomt.evaluate(m, data, plan, limit=p.images).top1 == pytest.approx(p.top1), p.spec
+
+
 def test_search_pareto_on_a_dask_cluster(pareto_case):
     m, data, kw, local = pareto_case
     with dask_executor() as ex:  # the workers make the model and its int8 version themselves
@@ -905,9 +929,10 @@ def test_search_pareto_refuses_bad_arguments(pareto_case, tmp_path):
         (dict(rule="estimate", confidence=0.8), "confidence applies only to rule 'confirmed'"),
         (dict(max_loss=-1), "max_loss must be a number"),
         (dict(max_loss=None, alpha=2), "alpha must be a number"),
-        (dict(precision="fp16"), "precision takes fp32 and/or int8"),
+        (dict(precision="fp16"), "precision takes fp32, int8 and/or bf16, not 'fp16'"),
         (dict(precision=["fp32", "fp32"]), "precision fp32 is listed twice"),
         (dict(precision="fp32"), "int8 block latency CSV is given and int8 is not searched"),
+        (dict(block_latency_bf16=str(tmp_path / "b16.csv")), "a bf16 block latency CSV is given and bf16 is not searched"),
         (dict(images=-1), "images must be an integer"),
         (dict(first_images=0), "first_images must be an integer"),
         (dict(also="pomt:R=99,layer=0"), "pomt"),
@@ -945,7 +970,7 @@ def test_search_pareto_refuses_bad_arguments(pareto_case, tmp_path):
         pomt.search_pareto(m, data, **fp32, progress=lambda *a: 1 / 0)
     # The engine's own checks of what the callback returns.
     args = [m._m, data, "", 6, False, -1, "", "", ["fp32"], 100, 0, 0, -1, "confirmed", 0.9, 1.96, 1, 1, True, 3,
-            3, 0, 2, kw["block_latency"], "", "", "", [], ""]
+            3, 0, 2, kw["block_latency"], "", "", "", "", [], ""]
     for reply, words in ((lambda q: None, "must return a list"), (lambda q: [], "returned 0 replies to"),
                          (lambda q: [(b"\x01" * x["count"],) for x in q], "reply 0 must be a \\(top1, top5\\) pair")):
         with pytest.raises(pomt.Error, match=words):
