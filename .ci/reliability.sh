@@ -4,7 +4,7 @@
 #             finding fatal, leaks checked); the heavy data tests are left to the plain build
 #   tsan      the concurrency and determinism tests built with ThreadSanitizer
 #   fuzz      every libFuzzer target: its committed corpus replayed in full, then FUZZ_SECONDS (10)
-#             of fuzzing each
+#             of fuzzing each (JOBS targets at a time)
 #   valgrind  memcheck on build/pomt (`make`'s program): convert, quantize, info, run, classify,
 #             good and bad inputs, small models
 # Usage: .ci/reliability.sh [STEP...] (default: all four, or $RELIABILITY_STEPS). Each step prints
@@ -73,7 +73,7 @@ if want tsan; then
   begin "TSan build"
   # The test files that hold those tests (the filter below), not the whole suite.
   make -j"$JOBS" --no-print-directory SAN=thread BUILD=build-tsan OPT=-O1 DEBUG=-g1 \
-    TEST_SRCS="tests/test_main.cpp tests/test_util.cpp tests/test_util_pomt.cpp tests/test_api.cpp tests/test_forward.cpp tests/test_forward_int8.cpp tests/test_kernels_gemm.cpp tests/test_kernels_gemm_int8.cpp tests/test_profiler_model_latency.cpp tests/test_profiler_steps.cpp tests/test_threads.cpp tests/test_weights_file.cpp" \
+    TEST_SRCS="tests/test_main.cpp tests/test_util.cpp tests/test_util_pomt.cpp tests/test_api.cpp tests/test_forward.cpp tests/test_forward_int8.cpp tests/test_forward_bf16.cpp tests/test_kernels_gemm.cpp tests/test_kernels_gemm_int8.cpp tests/test_kernels_gemm_bf16.cpp tests/test_profiler_model_latency.cpp tests/test_profiler_steps.cpp tests/test_threads.cpp tests/test_weights_file.cpp" \
     build-tsan/pomt_tests >/dev/null
   done_step "TSan build (gcc, -O1)"
   begin "TSan concurrency tests"
@@ -98,7 +98,7 @@ if want fuzz; then
     echo "fuzz: NEW FINDINGS (not a gate): inputs in build-fuzz/artifacts/, reports in build-fuzz/logs/"
     ls build-fuzz/artifacts/ || true
   fi
-  done_step "fuzz: 6 targets x ${FUZZ_SECONDS} s"
+  done_step "fuzz: 6 targets x ${FUZZ_SECONDS} s, ${JOBS} at a time"
 fi
 
 # 4. valgrind memcheck on the commands that read files, with the program `make` builds (-O3 -g):

@@ -5,7 +5,7 @@
 #   fuzz/run.sh --seeds                 regenerate fuzz/corpus/ with fuzz/make_seeds.cpp
 #   fuzz/run.sh --replay [TARGET...]    run every committed input once: the seeds (fuzz/corpus/)
 #                                       and the crashes found so far (fuzz/regressions/)
-# Environment: FUZZ_BUILD (build-fuzz), JOBS (make -j, 2). New corpus entries go to
+# Environment: FUZZ_BUILD (build-fuzz), JOBS (make -j and targets run at once, 2). New corpus entries go to
 # $FUZZ_BUILD/corpus/<target>/ (kept between runs, never into the committed corpus); a crashing
 # input is saved as $FUZZ_BUILD/artifacts/<target>-crash-<sha1>, and the sanitizer report is in
 # $FUZZ_BUILD/logs/<target>.log.
@@ -29,10 +29,10 @@ if [ "$mode" = fuzz ] && [[ "${1:-}" =~ ^[0-9]+$ ]]; then secs=$1; shift; fi
 targets=${*:-$ALL}
 
 mkdir -p "$B/logs" "$B/artifacts"
-failed=""
-for t in $targets; do
-  bin="$B/fuzz_$t"
-  [ -x "$bin" ] || { echo "fuzz: no target '$t' (known: $ALL)"; exit 2; }
+# run_target T: runs one target, writes its report (the lines printed below) to $B/logs/T.report;
+# exit status 0 when clean.
+run_target() {
+  local t=$1 bin="$B/fuzz_$1" opts log report rc start end execs cov
   opts=(-rss_limit_mb=2560 -malloc_limit_mb=1024 -timeout=30 -print_final_stats=1
         -artifact_prefix="$B/artifacts/$t-")
   case $t in
@@ -42,6 +42,7 @@ for t in $targets; do
     npy) opts+=(-max_len=4096) ;;
   esac
   log="$B/logs/$t.log"
+  report="$B/logs/$t.report"
   start=$(date +%s)
   if [ "$mode" = replay ]; then
     "$bin" "${opts[@]}" -runs=0 fuzz/corpus/"$t" $(ls -d fuzz/regressions/"$t" 2>/dev/null) >"$log" 2>&1
@@ -54,14 +55,40 @@ for t in $targets; do
   end=$(date +%s)
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
-  if [ $rc -eq 0 ]; then
-    printf 'fuzz %-12s ok    %4ss  %9s execs  %s\n' "$t" $((end - start)) "${execs:-?}" "${cov:-}"
-  else
-    printf 'fuzz %-12s FAIL  %4ss  (exit %d) — %s\n' "$t" $((end - start)) $rc "$log"
-    grep -E 'ERROR|SUMMARY|pomt fuzz|Test unit written|#[0-9]+ in ' "$log" | head -15 | sed 's/^/    /'
-    failed="$failed $t"
-  fi
-  grep -m1 'pomt fuzz: note' "$log" | sed 's/^/    /'
+  {
+    if [ $rc -eq 0 ]; then
+      printf 'fuzz %-12s ok    %4ss  %9s execs  %s\n' "$t" $((end - start)) "${execs:-?}" "${cov:-}"
+    else
+      printf 'fuzz %-12s FAIL  %4ss  (exit %d) — %s\n' "$t" $((end - start)) $rc "$log"
+      grep -E 'ERROR|SUMMARY|pomt fuzz|Test unit written|#[0-9]+ in ' "$log" | head -15 | sed 's/^/    /'
+    fi
+    grep -m1 'pomt fuzz: note' "$log" | sed 's/^/    /'
+  } >"$report"
+  return $rc
+}
+
+for t in $targets; do
+  [ -x "$B/fuzz_$t" ] || { echo "fuzz: no target '$t' (known: $ALL)"; exit 2; }
 done
+# Each target runs on one core: JOBS of them at a time, reported in the order given.
+failed=""
+pids=()
+names=()
+flush() {
+  local i
+  for i in "${!pids[@]}"; do
+    wait "${pids[i]}" || failed="$failed ${names[i]}"
+    cat "$B/logs/${names[i]}.report"
+  done
+  pids=()
+  names=()
+}
+for t in $targets; do
+  run_target "$t" &
+  pids+=($!)
+  names+=("$t")
+  [ ${#pids[@]} -ge "${JOBS:-2}" ] && flush
+done
+flush
 [ -z "$failed" ] || { echo "fuzz: FAILED:$failed"; exit 1; }
 echo "fuzz: all targets clean"
