@@ -169,12 +169,13 @@ namespace {
 
 // The bf16 variants: A rounded to bf16 pairs (rows of bf16_row_elems(k), the odd k's last input 0).
 void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const PackedWeights& w, float* c,
-                 int ldc, const Epilogue& ep, ThreadPool* pool) {
+                 int ldc, const Epilogue& ep, ThreadPool* pool, void* scratch) {
     const int kq = bf16_row_elems(w.k);
-    // The calling thread's scratch (the workers only read it): m·kq bf16, kept for the next call.
+    // m·kq bf16: the caller's scratch, or the calling thread's (the workers only read it), kept
+    // for the next call.
     thread_local std::vector<uint16_t> rounded;
-    rounded.resize(size_t(m) * kq);
-    uint16_t* ab = rounded.data();
+    if (!scratch) rounded.resize(size_t(m) * kq);
+    uint16_t* ab = scratch ? static_cast<uint16_t*>(scratch) : rounded.data();
     parallel_for(2.0 * m * w.n * w.k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
         for (int i = b; i < e; ++i) {
             round_row_to_bf16(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
@@ -227,12 +228,12 @@ void widen_panel(const uint16_t* src, int k, float* dst) {
 // "widen": A rounded to bf16 values held in fp32, each column tile's panels widened to fp32 panels
 // (kernels/panels.h) in the thread's scratch, then the fp32 level's tile kernel.
 void gemm_widened(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
-                  ThreadPool* pool) {
+                  ThreadPool* pool, void* scratch) {
     const IsaKernels& kern = active_kernels();
     const int k = w.k, kq = bf16_row_elems(k);
     thread_local std::vector<float> rounded;
-    rounded.resize(size_t(m) * k);
-    float* ar = rounded.data();
+    if (!scratch) rounded.resize(size_t(m) * k);
+    float* ar = scratch ? static_cast<float*>(scratch) : rounded.data();
     parallel_for(2.0 * m * w.n * k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
         for (int i = b; i < e; ++i) round_row_to_bf16(a + size_t(i) * lda, k, ar + size_t(i) * k);
     });
@@ -282,12 +283,18 @@ constexpr Bf16Kernels kWiden{"widen", Isa::Scalar, always, nullptr, 0, 0, Bf16Or
 const Bf16Kernels& bf16_kernels_widen() { return kWiden; }
 
 void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
-               ThreadPool* pool) {
+               ThreadPool* pool, void* scratch) {
     if (m <= 0 || w.n <= 0) return;
     if (!w.bf16) std::abort();
     const Bf16Kernels& kern = active_bf16_kernels();
-    if (kern.tile) gemm_native(kern, m, a, lda, w, c, ldc, ep, pool);
-    else gemm_widened(m, a, lda, w, c, ldc, ep, pool);
+    if (kern.tile) gemm_native(kern, m, a, lda, w, c, ldc, ep, pool, scratch);
+    else gemm_widened(m, a, lda, w, c, ldc, ep, pool, scratch);
+}
+
+size_t gemm_bf16_scratch_bytes(int m, int k) {
+    if (m <= 0 || k <= 0) return 0;
+    if (active_bf16_kernels().tile) return size_t(m) * size_t(bf16_row_elems(k)) * sizeof(uint16_t);
+    return size_t(m) * size_t(k) * sizeof(float);
 }
 
 }  // namespace pomt

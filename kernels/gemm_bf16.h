@@ -43,8 +43,15 @@ void unpack_bf16_panels(const uint16_t* panels, int n, int k, float* w);
 enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd };
 
 // Fast path: the active bf16 variant (kernels/gemm_bf16_kernels.h). w.bf16 must be set.
+// A is rounded to bf16 once per call into `scratch`, gemm_bf16_scratch_bytes(m, w.k) bytes aligned
+// to 4 (a Session's workspace, so that its memory limit counts them), or, when null, into a
+// scratch the calling thread keeps for its next calls. The widen variant also widens each column
+// tile's panels into a small scratch per thread (its panels × k floats).
 void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
-               ThreadPool* pool);
+               ThreadPool* pool, void* scratch = nullptr);
+// The bytes of A rounded for the active variant: m · bf16_row_elems(k) bf16 values, or m · k
+// floats for "widen" (A rounded but held in fp32 for the fp32 tile).
+size_t gemm_bf16_scratch_bytes(int m, int k);
 
 // Readable reference: A rounded to bf16, the weights read from the panels, each output summed in
 // `order` in fp32, then the epilogue in float as the kernels apply it (bias added, the activation

@@ -162,11 +162,13 @@ void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset)
 
 // The probe's checksum, out of line: summed inline, g++'s partial redundancy elimination moves
 // the sum of the accumulators into the probe's loop (register copies and spills every step).
+// Summed modulo 2^32: a long probe's accumulators have wrapped (the vector adds wrap), and a
+// signed sum of them would overflow (undefined; clang's UBSan stops there).
 template <class I>
 POMT_NOINLINE int32_t sum_lanes(const int32_t* p, int n) {
-    int32_t s = 0;
-    for (int i = 0; i < n; ++i) s += p[i];
-    return s;
+    uint32_t s = 0;
+    for (int i = 0; i < n; ++i) s += uint32_t(p[i]);
+    return int32_t(s);
 }
 
 // The peak probe: RA broadcast rows × NW weight vectors = RA·NW independent madd chains, as in a

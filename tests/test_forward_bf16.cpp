@@ -19,6 +19,7 @@
 #include "core/npy.h"
 #include "doctest/doctest.h"
 #include "kernels/bf16.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_bf16_kernels.h"
 #include "profiler/block_ops.h"
 #include "prune/pruning.h"
@@ -244,13 +245,26 @@ TEST_CASE("bf16: the memory limit, run_blocks and the profiler's op-by-op block"
     ModelConfig c = pomt_test::small_config(3, 4);
     auto fp32 = Model::random(c, 21);
     auto b = bf16_of(*fp32);
-    // The workspace is fp32's (bf16 rounds inside the GEMM's own scratch).
-    check_model_memory(c, Session::workspace_bytes(c, 1), false, false);
+    // The workspace is fp32's plus the largest Linear input rounded to bf16 (fc2's, hidden wide,
+    // or the patch embedding's), which the Session hands to the GEMM (LinearInput::bf16_scratch).
+    const uint64_t fp32_bytes = Session::workspace_bytes(c, 1);
+    const uint64_t bf16_bytes = Session::workspace_bytes(c, 1, false, false, false, false, true);
+    const uint64_t widest = std::max(gemm_bf16_scratch_bytes(c.num_tokens(), c.mlp_hidden),
+                                     gemm_bf16_scratch_bytes(c.num_patches(), c.in_chans * c.patch_size * c.patch_size));
+    CHECK(bf16_bytes >= fp32_bytes + widest);
+    CHECK(bf16_bytes <= fp32_bytes + widest + 3);  // rounded up to whole floats
+    CHECK(Session::workspace_bytes(c, 3, false, false, false, false, true) > 2 * bf16_bytes);
+    check_model_memory(c, bf16_bytes, false, false, true);
+    pomt_test::expect_error([&] { check_model_memory(c, fp32_bytes, false, false, true); }, "for one image needs");
     Session limited(b, 1);
-    limited.set_memory_limit(Session::workspace_bytes(c, 1));
+    limited.set_memory_limit(bf16_bytes);
     std::vector<float> x = wave_images(c, 2, 0.02);
-    CHECK(limited.run(x.data(), 1).size() == size_t(c.num_classes));
+    const std::vector<float> within = limited.run(x.data(), 1);
+    CHECK(within == Session(b, 1).run(x.data(), 1));
     pomt_test::expect_error([&] { limited.run(x.data(), 2); }, "the forward pass of 2 images");
+    Session fp32_limit(b, 1);
+    fp32_limit.set_memory_limit(fp32_bytes);
+    pomt_test::expect_error([&] { fp32_limit.run(x.data(), 1); }, "the forward pass of 1 image");
     const int D = c.embed_dim, n = c.num_tokens(), batch = 2;
     std::vector<float> tokens(size_t(batch) * n * D);
     for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = float(std::sin(double(i) * 0.05));

@@ -177,7 +177,8 @@ TEST_CASE("int8 attention: exact sums, the reference's bytes and floats, at ever
     std::vector<std::pair<int, int>> shapes = {{1, 16}, {2, 8}, {5, 32}, {17, 64}, {33, 64}, {50, 64}, {197, 64}};
     for (int n = 3; n <= 33; n += 5) shapes.push_back({n, 24});
     unsigned seed = 1;
-    for (auto [n, d] : shapes) {
+    for (const auto& shape : shapes) {  // not a structured binding: lambdas capture n, d (C++17)
+        const int n = shape.first, d = shape.second;
         CAPTURE(n);
         CAPTURE(d);
         const Inputs in = random_inputs(n, d, seed += 7);
@@ -195,7 +196,8 @@ TEST_CASE("int8 attention: exact sums, the reference's bytes and floats, at ever
 }
 
 TEST_CASE("int8 attention: the same bits at every int8 variant of a level and every split of the rows") {
-    for (auto [n, d] : std::vector<std::pair<int, int>>{{13, 32}, {197, 64}, {50, 80}}) {
+    for (const auto& shape : std::vector<std::pair<int, int>>{{13, 32}, {197, 64}, {50, 80}}) {
+        const int n = shape.first, d = shape.second;
         CAPTURE(n);
         const Inputs in = random_inputs(n, d, 99 + unsigned(n));
         pomt_test::for_each_isa([&](Isa) {
@@ -224,7 +226,8 @@ TEST_CASE("int8 attention: worst cases (every value at ±127) and long sequences
     // Q and K rows of alternating extremes quantize to ±127; with head_dim 256 a Q·Kᵀ sum reaches
     // 127²·256 = 4.1e6. A 1370-token sequence of equal logits gives P' rows of equal values
     // (a constant row: q = 0, its offset carries it) and one of a peaked row.
-    for (auto [n, d] : std::vector<std::pair<int, int>>{{40, 256}, {1370, 64}}) {
+    for (const auto& shape : std::vector<std::pair<int, int>>{{40, 256}, {1370, 64}}) {
+        const int n = shape.first, d = shape.second;
         CAPTURE(n);
         Inputs in = random_inputs(n, d, 5);
         for (int j = 0; j < n; ++j)

@@ -149,6 +149,42 @@ TEST_CASE("bf16 gemm: exact against the reference in each variant's order, small
     CHECK(cases > 500);
 }
 
+TEST_CASE("bf16 gemm: a caller's scratch gives the same bits and holds A as the variant rounds it") {
+    // The Session passes its workspace (LinearInput::bf16_scratch); the GEMM must round A into
+    // exactly gemm_bf16_scratch_bytes(m, k) of it and compute what its own scratch gives.
+    for (int k : {1, 7, 64, 193}) {
+        CAPTURE(k);
+        const int m = 11, n = 37;
+        const std::vector<float> a = random_floats(size_t(m) * k, unsigned(k), -2.0f, 2.0f);
+        const std::vector<float> wf = random_floats(size_t(n) * k, unsigned(k + 1));
+        const PackedWeights w = pack_bf16_weights(wf.data(), n, k);
+        for_each_path([&](Bf16Order) {
+            const size_t bytes = gemm_bf16_scratch_bytes(m, k);
+            const bool widen = !active_bf16_kernels().tile;
+            CHECK(bytes == size_t(m) * (widen ? size_t(k) * 4 : size_t(bf16_row_elems(k)) * 2));
+            std::vector<unsigned char> scratch(bytes + 64, 0xAB);  // 64 guard bytes past the end
+            std::vector<float> own(size_t(m) * n), given(size_t(m) * n);
+            gemm_bf16(m, a.data(), k, w, own.data(), n, Epilogue(), pool_of(2));
+            gemm_bf16(m, a.data(), k, w, given.data(), n, Epilogue(), pool_of(2), scratch.data());
+            CHECK(std::memcmp(own.data(), given.data(), own.size() * 4) == 0);
+            bool guard_kept = true;
+            for (size_t i = bytes; i < scratch.size(); ++i) guard_kept = guard_kept && scratch[i] == 0xAB;
+            CHECK(guard_kept);
+            // Row 0's first input as the variant holds it: bf16 bits, or that bf16 value as a float.
+            const uint16_t b = bf16_from_float(a[0]);
+            if (widen) {
+                float held;
+                std::memcpy(&held, scratch.data(), 4);
+                CHECK(held == bf16_to_float(b));
+            } else {
+                uint16_t held;
+                std::memcpy(&held, scratch.data(), 2);
+                CHECK(held == b);
+            }
+        });
+    }
+}
+
 TEST_CASE("bf16 gemm: exact at BFDOT's edges (round to odd, pair first, flushes, overflow, NaN)") {
     // One output of k = 2·pairs inputs per case: the pairs {a0, a1, w0, w1} (bf16 values) and the
     // bits the Arm ARM's BFDotAdd gives, worked out by hand from its pseudocode (BFAdd, BFMul,

@@ -320,7 +320,9 @@ TEST_CASE("int8 quantize_rows: the same bits as quantize_rows_reference at every
     for (int r = 0; r < rows; ++r)
         for (int t = 0; t < k; ++t) ties[size_t(r) * k + t] = float(t % 17) * 0.5f - 4.0f;
     rows_sets.emplace_back("ties", ties);
-    for (auto& [what, data] : rows_sets) {
+    for (const auto& set : rows_sets) {  // not a structured binding: lambdas capture it (C++17)
+        const std::string& what = set.first;
+        const std::vector<float>& data = set.second;
         CAPTURE(what);
         for (int kk : {1, 3, 4, 15, 16, 17, 40, k}) {  // lengths around the vector widths
             CAPTURE(kk);

@@ -15,6 +15,7 @@
 #include "vit/model.h"
 #include "core/npy.h"
 #include "vit/weights_file.h"
+#include "quantize/quantize_model.h"
 
 using namespace pomt;
 
@@ -98,6 +99,29 @@ TEST_CASE("memory limit: the public API refuses a model that does not fit LoadOp
     t.data.assign(size_t(3) * 32 * 32, 0.1f);
     CHECK(c.run(t).logits.size() == 5u);
     CHECK(Classifier::load(path).max_memory() == default_memory_limit());
+}
+
+TEST_CASE("memory limit: a bf16 file counts its Linear inputs rounded to bf16") {
+    const std::string dir = pomt_test::temp_dir();
+    auto fp32 = Model::random(pomt_test::tiny_config(), 1);
+    QuantizeOptions o;
+    o.precision = "bf16";
+    const std::string path = dir + "/tiny_bf16.pomt";
+    save_model(*quantize_model(*fp32, o), path);
+    const ModelConfig& c = fp32->config();
+    const uint64_t fp32_bytes = Session::workspace_bytes(c, 1);
+    const uint64_t bf16_bytes = Session::workspace_bytes(c, 1, false, false, false, false, true);
+    CHECK(bf16_bytes > fp32_bytes);
+    LoadOptions tight;
+    tight.max_memory = fp32_bytes;  // enough for the fp32 model, not for the bf16 one
+    pomt_test::expect_error([&] { Classifier::load(path, tight); }, "for one image needs");
+    LoadOptions fits;
+    fits.max_memory = bf16_bytes;
+    Classifier classifier = Classifier::load(path, fits);
+    Tensor t;
+    t.channels = 3, t.height = t.width = 32;
+    t.data.assign(size_t(3) * 32 * 32, 0.1f);
+    CHECK(classifier.run(t).logits.size() == 5u);
 }
 
 TEST_CASE("memory limit: a model file read instead of mapped counts against the limit") {

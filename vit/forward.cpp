@@ -11,6 +11,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_int8.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/norms.h"
 #include "pomt/error.h"
 #include "vit/layers.h"
@@ -22,9 +23,11 @@ namespace {
 // kQIn, kQHidden, kQPatches: an int8 model's quantized Linear inputs (kernels/quantize.h) — of the
 // D-wide layers (qkv, proj, fc1, the head, the attention pool), of fc2, of the patch embedding.
 // kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head).
+// kBf16In: a bf16 model's Linear input rounded to bf16 (one at a time; the widest, fc2's or the
+// patch embedding's, at most).
 enum Slot {
     kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kPoolRows,
-    kQIn, kQHidden, kQPatches, kHeads, kSlots
+    kQIn, kQHidden, kQPatches, kHeads, kBf16In, kSlots
 };
 
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
@@ -38,8 +41,13 @@ int pooled_rows(const ModelConfig& c) { return c.distilled ? 2 : 1; }
 
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
+// The floats of workspace that hold gemm_bf16_scratch_bytes(rows, k).
+uint64_t bf16_input_floats(int rows, int k) {
+    return (uint64_t(gemm_bf16_scratch_bytes(rows, k)) + sizeof(float) - 1) / sizeof(float);
+}
+
 std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
-                                  bool sizes, bool int8, bool int8_attention) {
+                                  bool sizes, bool int8, bool int8_attention, bool bf16) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
     const uint64_t rows = b * n;
     std::vector<uint64_t> f(kSlots, 0);
@@ -68,6 +76,11 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
         f[kQPatches] = patches ? quantized_rows_floats(batch * c.num_patches(), K) : 0;
         if (int8_attention) f[kHeads] = int8_heads_floats(c, batch, tokens);
     }
+    if (bf16) {
+        const int K = c.in_chans * c.patch_size * c.patch_size;
+        f[kBf16In] = std::max(bf16_input_floats(int(rows), std::max(c.embed_dim, c.mlp_hidden)),
+                              patches ? bf16_input_floats(batch * c.num_patches(), K) : 0);
+    }
     return f;
 }
 
@@ -81,22 +94,24 @@ Session::Session(std::shared_ptr<const Model> model, int threads)
       memory_limit_(default_memory_limit()) {}
 
 uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes, bool int8,
-                                  bool int8_attention) {
+                                  bool int8_attention, bool bf16) {
     uint64_t floats = 0;
-    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention))
+    for (uint64_t f :
+         slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention, bf16))
         floats += f;
     return floats * sizeof(float);
 }
 
-void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention) {
-    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention), limit,
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention, bool bf16) {
+    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention, bf16), limit,
                        "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
                            " tokens) for one image");
 }
 
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
-        slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8(), model_->int8_attention());
+        slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8(), model_->int8_attention(),
+                    model_->is_bf16());
     uint64_t floats = 0;
     for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
     check_memory_limit(floats * sizeof(float), memory_limit_,
@@ -133,6 +148,7 @@ LinearInput Session::normed_input(const LinearParams& p, const LayerNormParams& 
         layernorm_rows(&pool_, x, h, rows, D, norm, float(c.ln_eps));
         in.x = h;
         in.ld = D;
+        if (p.packed.is_bf16()) in.bf16_scratch = buffer(kBf16In, bf16_input_floats(rows, D));
     }
     return in;
 }
@@ -145,6 +161,7 @@ LinearInput Session::input_of(const LinearParams& p, const float* x, int ld, int
     } else {
         in.x = x;
         in.ld = ld;
+        if (p.packed.is_bf16()) in.bf16_scratch = buffer(kBf16In, bf16_input_floats(rows, k));
     }
     return in;
 }

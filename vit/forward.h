@@ -62,11 +62,14 @@ struct RunOptions {
 };
 
 // What a Linear reads (vit/layers.h): fp32 rows (x, stride ld) for an fp32 layer, quantized
-// rows (kernels/quantize.h) for an int8 one (LinearParams::is_int8).
+// rows (kernels/quantize.h) for an int8 one (LinearParams::is_int8). A bf16 layer reads x and
+// rounds it into bf16_scratch (gemm_bf16_scratch_bytes(rows, k) bytes of the Session's workspace),
+// or, when null, into its calling thread's own scratch (kernels/gemm_bf16.h).
 struct LinearInput {
     const float* x = nullptr;
     int ld = 0;
     QuantizedRows q;
+    void* bf16_scratch = nullptr;
 };
 
 // Runs a shared, read-only Model. A Session owns its thread pool and its workspace, so each
@@ -95,9 +98,11 @@ public:
     // their per-thread scratch themselves (thread_scratch in kernels/ops_impl.h: K transposed and a
     // few rows per thread; the fused LayerNorm + quantization a few rows per thread).
     // `int8_attention` for one whose attention runs in int8 too (Model::int8_attention): the heads'
-    // quantized Q, K and V.
+    // quantized Q, K and V. `bf16` for a bf16 model (Model::is_bf16): its Linear inputs rounded to
+    // bf16 by the active bf16 variant (gemm_bf16_scratch_bytes), besides the fp32 workspace; the
+    // widen variant's panels per thread are a per-thread scratch as above.
     static uint64_t workspace_bytes(const ModelConfig& config, int batch, bool attention = false, bool sizes = false,
-                                    bool int8 = false, bool int8_attention = false);
+                                    bool int8 = false, bool int8_attention = false, bool bf16 = false);
 
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
@@ -160,8 +165,9 @@ private:
 };
 
 // Refuses (pomt::Error naming both sizes) a model whose forward pass of one image on one thread
-// needs more activation memory than `limit` bytes (`int8`: an int8 model, see workspace_bytes).
-void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false, bool int8_attention = false);
+// needs more activation memory than `limit` bytes (`int8`, `bf16`: see workspace_bytes).
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false, bool int8_attention = false,
+                        bool bf16 = false);
 
 // The readable reference forward pass: plain loops, double accumulation, one thread, no pruning.
 // Every fast kernel and the Session are tested against it. An int8 model's Linears are simulated

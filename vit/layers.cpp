@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/norms.h"
 #include "pomt/error.h"
@@ -76,6 +77,7 @@ void gemm_input(ThreadPool* pool, const LinearParams& p, const LinearInput& in, 
         return gemm_int8(rows, in.q, p.int8, out, ld_out, ep, pool);
     }
     if (!in.x) fail("internal: an fp32 Linear without its fp32 input");
+    if (p.packed.is_bf16()) return gemm_bf16(rows, in.x, in.ld, p.packed, out, ld_out, ep, pool, in.bf16_scratch);
     gemm(rows, in.x, in.ld, p.packed, out, ld_out, ep, pool);
 }
 
