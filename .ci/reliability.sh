@@ -5,8 +5,8 @@
 #   tsan      the concurrency and determinism tests built with ThreadSanitizer
 #   fuzz      every libFuzzer target: its committed corpus replayed in full, then FUZZ_SECONDS (10)
 #             of fuzzing each (JOBS targets at a time)
-#   valgrind  memcheck on build/pomt (`make`'s program): convert, quantize, info, run, classify,
-#             good and bad inputs, small models
+#   valgrind  memcheck on build/pomt (`make`'s program): convert, quantize (int8, bf16), info, run,
+#             classify, good and bad inputs, small models
 # Usage: .ci/reliability.sh [STEP...] (default: all four, or $RELIABILITY_STEPS). Each step prints
 # its time; it stops at the first failure. Environment: FUZZ_SECONDS, JOBS (make -j, default 2).
 # The extra builds use -g1 (line tables: enough for the stack traces, a third faster to compile).
@@ -154,6 +154,9 @@ EOF
   vg 2 quantize "$W/tiny_int8.pomt" -o "$W/x.pomt"
   vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 2
   vg 0 run -m "$W/deit.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 1 --prune "tome:r=8" --verbose
+  # bf16: the version 4 file, and the widen kernels rounding into the Session's workspace.
+  vg 0 quantize "$W/deit.pomt" --precision bf16 -o "$W/deit_bf16.pomt"
+  vg 0 run -m "$W/deit_bf16.pomt" --input "$W/x.npy" --output "$W/y.npy" --threads 2 --prune "pomt:R=12,layer=3"
   vg 2 run -m "$W/bad.pomt" --input "$W/x.npy" --output "$W/z.npy"
   vg 2 run -m "$W/deit.pomt" --input "$W/tiny.pomt" --output "$W/z.npy"
   vg 0 classify -m "$W/deit.pomt" "$W/rgb8.png" "$W/ycc420.jpg" "$W/grey16.pgm" --prune "pomt:R=12,layer=3"
