@@ -39,13 +39,13 @@ bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
 // The rows pooling reads: the class token, and the distillation token of a distilled model.
 int pooled_rows(const ModelConfig& c) { return c.distilled ? 2 : 1; }
 
-// The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
-// an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
 // The floats of workspace that hold gemm_bf16_scratch_bytes(rows, k).
 uint64_t bf16_input_floats(int rows, int k) {
     return (uint64_t(gemm_bf16_scratch_bytes(rows, k)) + sizeof(float) - 1) / sizeof(float);
 }
 
+// The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
+// an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
 std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
                                   bool sizes, bool int8, bool int8_attention, bool bf16) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
