@@ -143,7 +143,7 @@ Classifier ApiAccess::classifier(std::shared_ptr<const Model> model, const LoadO
     auto s = std::make_shared<Classifier::State>();
     s->max_memory = options.max_memory ? options.max_memory : default_memory_limit();
     // A model that cannot run even one image within the limit is refused now, not at its first run.
-    check_model_memory(model->config(), s->max_memory, model->is_int8(), model->int8_attention(), model->is_bf16());
+    check_model_memory(*model, s->max_memory);
     s->names = display_names(model->class_names(), model->config().num_classes);
     s->model = std::move(model);
     return Classifier(std::move(s));

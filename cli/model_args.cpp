@@ -31,8 +31,7 @@ std::shared_ptr<const Model> load_model_from_args(const Args& args) {
     // A schedule file chosen in another precision (the Pareto search's "precision") runs in it.
     if (args.declares("--schedule") && args.has("--schedule"))
         model = model_in_precision(model, load_schedule_file(args.get("--schedule")).precision);
-    check_model_memory(model->config(), default_memory_limit(), model->is_int8(), model->int8_attention(),
-                       model->is_bf16());
+    check_model_memory(*model, default_memory_limit());
     return model;
 }
 

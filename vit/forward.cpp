@@ -108,6 +108,10 @@ void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bo
                            " tokens) for one image");
 }
 
+void check_model_memory(const Model& model, uint64_t limit) {
+    check_model_memory(model.config(), limit, model.is_int8(), model.int8_attention(), model.is_bf16());
+}
+
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
         slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8(), model_->int8_attention(),

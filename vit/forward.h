@@ -168,6 +168,8 @@ private:
 // needs more activation memory than `limit` bytes (`int8`, `bf16`: see workspace_bytes).
 void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false, bool int8_attention = false,
                         bool bf16 = false);
+// The same for a loaded model, its precision and attention taken from it.
+void check_model_memory(const Model& model, uint64_t limit);
 
 // The readable reference forward pass: plain loops, double accumulation, one thread, no pruning.
 // Every fast kernel and the Session are tested against it. An int8 model's Linears are simulated
