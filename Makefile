@@ -97,6 +97,12 @@ $(BUILD)/obj/%_avx512bf16.o: %_avx512bf16.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512bf16 -mfma -mavx2 -c $< -o $@
 
+# AMX tiles (TDPBSSD, TDPBF16PS) with the avx512 float side: used only where CPUID, XCR0 and
+# Linux's arch_prctl permission allow (kernels/x86/amx.h).
+$(BUILD)/obj/%_amx.o: %_amx.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512bf16 -mamx-tile -mamx-int8 -mamx-bf16 -mfma -mavx2 -c $< -o $@
+
 $(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2 -c $< -o $@

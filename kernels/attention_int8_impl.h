@@ -147,6 +147,7 @@ void attention_int8(const AttentionHeadInt8& a, const Int8AttentionTrace* trace)
     const int n = h.tokens, d = h.head_dim;
     if (n <= 0 || d <= 0 || a.rows_end() <= a.row_begin) return;
     const Int8Kernels& kern = active_int8_kernels();
+    if (kern.begin) kern.begin();
     const int R = kern.rows;
     const size_t npad = size_t(n + 15) / 16 * 16;
     float* logits = thread_scratch(size_t(R) * npad + ia::pv_scratch_floats(R, n, d));
@@ -177,6 +178,7 @@ void attention_int8_scores(const AttentionHeadInt8& a, float* logits, size_t ld)
     const int rows = a.rows_end() - a.row_begin;
     if (rows <= 0) return;
     const Int8Kernels& kern = active_int8_kernels();
+    if (kern.begin) kern.begin();
     for (int i0 = 0; i0 < rows; i0 += kern.rows)
         int8_attention::logits<V>(kern, a, a.row_begin + i0, std::min(kern.rows, rows - i0), logits + size_t(i0) * ld,
                                   ld, nullptr);
@@ -189,6 +191,7 @@ void attention_int8_pv(const AttentionHeadInt8& a, const float* probs, size_t ld
     const int n = h.tokens, rows = a.rows_end() - a.row_begin;
     if (rows <= 0) return;
     const Int8Kernels& kern = active_int8_kernels();
+    if (kern.begin) kern.begin();
     const int R = kern.rows;
     // The probabilities stay as they are (a pruner reads them after the block): P' is formed in a
     // copy of each row block.

@@ -153,6 +153,17 @@ void gemm_bf16_reference(int m, const float* a, int lda, const PackedWeights& w,
                     acc = std::fma(row[size_t(t) + 1], wt(t + 1), acc);
                     acc = std::fma(row[size_t(t)], wt(t), acc);
                 }
+            } else if (order == Bf16Order::AmxSteps) {
+                const int pairs = bf16_row_elems(k) / 2, step = 16, padded = (pairs + step - 1) / step * step;
+                for (int g0 = 0; g0 < padded; g0 += step) {
+                    float even = 0.0f, odd = 0.0f;
+                    for (int g = g0; g < g0 + step; ++g) {
+                        const bool in = g < pairs;  // padding pairs add +0 products
+                        even = std::fma(in ? row[size_t(2 * g)] : 0.0f, in ? wt(2 * g) : 0.0f, even);
+                        odd = std::fma(in ? row[size_t(2 * g) + 1] : 0.0f, in ? wt(2 * g + 1) : 0.0f, odd);
+                    }
+                    acc = acc + (even + odd);
+                }
             } else {
                 for (int t = 0; t < k; t += 2)  // BFDotAdd
                     acc = bf_add(acc, bf_add(bf_mul(row[size_t(t)], wt(t)), bf_mul(row[size_t(t) + 1], wt(t + 1))));
@@ -185,6 +196,7 @@ void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const 
     const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
     const size_t panel_stride = size_t(kq) * kGemmPanel;
     const GemmSplit split(m, w.n, w.k, kern.rows, kern.panels, pool);
+    if (kern.begin) kern.begin();
     split.run(pool, [&](int ct, int rb0, int rb1) {
         Bf16Tile tile;
         tile.pairs = kq / 2;
@@ -276,7 +288,7 @@ void gemm_widened(int m, const float* a, int lda, const PackedWeights& w, float*
 
 bool always() { return true; }
 
-constexpr Bf16Kernels kWiden{"widen", Isa::Scalar, always, nullptr, 0, 0, Bf16Order::Sequential};
+constexpr Bf16Kernels kWiden{"widen", Isa::Scalar, always, nullptr, 0, 0, Bf16Order::Sequential, nullptr};
 
 }  // namespace
 

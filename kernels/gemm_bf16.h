@@ -40,7 +40,14 @@ void unpack_bf16_panels(const uint16_t* panels, int n, int k, float* w);
 //                rounded to odd; denormal inputs and results under 2^-126 flushed to zero, ≥ 2^128
 //                to infinity, NaNs the default NaN (the Arm ARM's BFDotAdd without FEAT_EBF16, or
 //                with FPCR.EBF = 0: Arm BFDOT, the "neon-bf16" variant; kernels/gemm_bf16.cpp).
-enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd };
+//   AmxSteps:    k in steps of 16 pairs (the last step padded with zero pairs); in each step the
+//                even inputs' products summed in order, E = ((p0 + p2) + p4) + …, the odd ones'
+//                likewise, O = ((p1 + p3) + p5) + …, then acc = acc + (E + O), every addition
+//                rounded to nearest even (AMX TDPBF16PS on 16-pair tiles, the "amx-bf16" variant:
+//                found by comparing its results with candidate orders on an Emerald Rapids Xeon,
+//                exact over every step length 1..16 with random accumulators; Intel's pseudo-code
+//                describes a per-pair order the hardware does not follow).
+enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd, AmxSteps };
 
 // Fast path: the active bf16 variant (kernels/gemm_bf16_kernels.h). w.bf16 must be set.
 // A is rounded to bf16 once per call into `scratch`, gemm_bf16_scratch_bytes(m, w.k) bytes aligned

@@ -65,7 +65,7 @@ void bf16_tile_dispatch(const Bf16Tile& t) {
 template <class B, class Tiles>
 constexpr Bf16Kernels bf16_kernel_table(const char* name, Isa isa, bool (*cpu_has)(), Bf16Order order) {
     return Bf16Kernels{name, isa, cpu_has, &bf16_tile_dispatch<B, Tiles::rows, Tiles::panels>, Tiles::rows,
-                       Tiles::panels, order};
+                       Tiles::panels, order, nullptr};
 }
 
 }  // namespace simd

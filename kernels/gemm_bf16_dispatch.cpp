@@ -16,7 +16,7 @@ namespace {
 std::vector<const Bf16Kernels*> built_variants() {
     std::vector<const Bf16Kernels*> v;
 #if defined(__x86_64__)
-    v = {&bf16_kernels_avx512bf16()};
+    v = {&bf16_kernels_amx(), &bf16_kernels_avx512bf16()};
 #elif defined(__aarch64__)
     v = {&bf16_kernels_neonbf16()};
 #endif

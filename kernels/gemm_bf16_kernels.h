@@ -38,10 +38,14 @@ struct Bf16Kernels {
     Bf16TileFn tile;    // null: "widen"
     int rows, panels;
     Bf16Order order;  // how its sums are ordered (the reference the tests hold it to)
+    // Called by the driver before the tiles of each GEMM, or null: AMX loads its tile
+    // configuration again there (kernels/x86/amx.h).
+    void (*begin)() = nullptr;
 };
 
 // Each variant's table, declared for the architecture whose build compiles it.
 #if defined(__x86_64__)
+const Bf16Kernels& bf16_kernels_amx();
 const Bf16Kernels& bf16_kernels_avx512bf16();
 #elif defined(__aarch64__)
 const Bf16Kernels& bf16_kernels_neonbf16();
@@ -49,11 +53,11 @@ const Bf16Kernels& bf16_kernels_neonbf16();
 const Bf16Kernels& bf16_kernels_widen();
 const Bf16Kernels& bf16_kernels_scalar();
 
-// Every variant this build has, best first ("avx512-bf16", "neon-bf16", "widen", "scalar").
+// Every variant this build has, best first ("amx-bf16", "avx512-bf16", "neon-bf16", "widen", "scalar").
 std::vector<const char*> bf16_variants();
 bool bf16_variant_supported(const char* name);  // built in and the CPU has it
 // The variant in use: the one forced by POMT_BF16 or set_active_bf16_variant if supported, else
-// the best the CPU has within active_isa() (avx512 → avx512-bf16, neon → neon-bf16, else widen).
+// the best the CPU has within active_isa() (avx512 → amx-bf16 or avx512-bf16, neon → neon-bf16, else widen).
 // "scalar" is never chosen by itself: it is the portable form of avx512-bf16's sums (the same
 // bits), for the tests and for checking a bf16 host's results on any machine.
 const Bf16Kernels& active_bf16_kernels();

@@ -57,6 +57,7 @@ void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, in
                int32_t* acc, int ldacc, ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
     const Int8Kernels& kern = active_int8_kernels();
+    if (kern.begin) kern.begin();
     const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
     const int col_tiles = (panels + kern.panels - 1) / kern.panels;
     const int row_blocks = (m + kern.rows - 1) / kern.rows;
@@ -121,6 +122,7 @@ void gemm_int8_then(int m, const QuantizedRows& a, const Int8Weights& w, float* 
                     const std::function<void(int r0, int r1)>& after, ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
     const Int8Kernels& kern = active_int8_kernels();
+    if (kern.begin) kern.begin();
     const int col_tiles = column_tiles(kern, w);
     for_each_row_block(m, w, pool, kern, [&](int r0, int r1) {
         for (int ct = 0; ct < col_tiles; ++ct)
@@ -136,6 +138,7 @@ void gemm_int8_quantized(int m, const QuantizedRows& a, const Int8Weights& w, co
                          QuantizedRows& out, ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
     const Int8Kernels& kern = active_int8_kernels();
+    if (kern.begin) kern.begin();
     const int col_tiles = column_tiles(kern, w);
     for_each_row_block(m, w, pool, kern, [&](int r0, int r1) {
         float* rows = thread_scratch(size_t(kern.rows) * w.n);

@@ -27,6 +27,56 @@
 namespace pomt {
 namespace simd {
 
+// The tile's column constants: read in place when the tile is full, else copied with zeros
+// past t.cols so full-vector loads stay in bounds. (Copying them always cost a tenth of a
+// 2-row tile at K = 192: a scalar loop over every column, amortised over two rows.)
+template <int NP>
+struct Int8Columns {
+    alignas(64) int32_t isum_copy[NP * 16];
+    alignas(64) float fsum[NP * 16], fscale_copy[NP * 16];
+    const int32_t* isum;
+    const float* fscale;
+    explicit Int8Columns(const Int8Tile& t) : isum(t.w_sum), fscale(t.w_scale) {
+        if (t.cols >= NP * 16) {
+            for (int j = 0; j < NP * 16; ++j) fsum[j] = float(t.w_sum[j]);
+            return;
+        }
+        for (int j = 0; j < NP * 16; ++j) {
+            isum_copy[j] = j < t.cols ? t.w_sum[j] : 0;
+            fsum[j] = float(isum_copy[j]);
+            fscale_copy[j] = j < t.cols ? t.w_scale[j] : 0.0f;
+        }
+        isum = isum_copy;
+        fscale = fscale_copy;
+    }
+};
+
+// Row r's exact sums Σ aq·wq for the tile's columns [j·L, j·L + L) (those below t.cols kept): into
+// t.acc as they are, or y = w_scale·(a_scale·acc + a_offset·w_sum) through the float epilogue
+// (as, ao: the row's a_scale and a_offset in every lane).
+// fscale, fsum: the tile's column constants (Int8Columns), passed as pointers so that they stay in
+// registers across the epilogue's stores.
+template <class I>
+POMT_INLINE void int8_store(const Int8Tile& t, const float* fscale, const float* fsum, int r, int j,
+                            typename I::I32 x, typename I::V::T as, typename I::V::T ao) {
+    using V = typename I::V;
+    constexpr int L = I::lanes;
+    const int n = std::min(L, t.cols - j * L);
+    if (t.acc) {
+        alignas(64) int32_t tmp[L];
+        I::store_i32(tmp, x);
+        int32_t* dst = t.acc + size_t(r) * t.ldacc + j * L;
+        // Not memcpy: a call in the tile makes g++ keep accumulators on the stack in the k loop.
+#pragma GCC unroll 16
+        for (int l = 0; l < L; ++l)
+            if (l < n) dst[l] = tmp[l];
+        return;
+    }
+    const typename V::T y =
+        V::mul(V::load(fscale + j * L), V::fmadd(as, I::to_float(x), V::mul(ao, V::load(fsum + j * L))));
+    store_epilogue<V>(*t.ep, t.row0 + r, t.col0 + j * L, n, y, t.c + size_t(r) * t.ldc + j * L);
+}
+
 template <class I, int R, int NP>
 POMT_NOINLINE void int8_tile(const Int8Tile& t) {
     using V = typename I::V;
@@ -69,45 +119,17 @@ POMT_NOINLINE void int8_tile(const Int8Tile& t) {
         }
     }
 
-    // The tile's column constants: read in place when the tile is full, else copied with zeros
-    // past t.cols so full-vector loads stay in bounds. (Copying them always cost a tenth of a
-    // 2-row tile at K = 192: a scalar loop over every column, amortised over two rows.)
-    alignas(64) int32_t isum_copy[NP * 16];
-    alignas(64) float fsum[NP * 16], fscale_copy[NP * 16];
-    const int32_t* isum = t.w_sum;
-    const float* fscale = t.w_scale;
-    if (t.cols >= NP * 16) {
-        for (int j = 0; j < NP * 16; ++j) fsum[j] = float(t.w_sum[j]);
-    } else {
-        for (int j = 0; j < NP * 16; ++j) {
-            isum_copy[j] = j < t.cols ? t.w_sum[j] : 0;
-            fsum[j] = float(isum_copy[j]);
-            fscale_copy[j] = j < t.cols ? t.w_scale[j] : 0.0f;
-        }
-        isum = isum_copy;
-        fscale = fscale_copy;
-    }
+    const Int8Columns<NP> cols(t);
+    const int32_t* isum = cols.isum;
+    const float* fscale = cols.fscale;
+    const float* fsum = cols.fsum;
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
         const typename V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
 #pragma GCC unroll 32
         for (int j = 0; j < NV; ++j) {
-            const int n = std::min(L, t.cols - j * L);
-            if (n <= 0) break;
-            const typename I::I32 x = I::finish(acc[r][j], isum + j * L);
-            if (t.acc) {
-                alignas(64) int32_t tmp[L];
-                I::store_i32(tmp, x);
-                int32_t* dst = t.acc + size_t(r) * t.ldacc + j * L;
-                // Not memcpy: a call in the tile makes g++ keep accumulators on the stack in the k loop.
-#pragma GCC unroll 16
-                for (int l = 0; l < L; ++l)
-                    if (l < n) dst[l] = tmp[l];
-                continue;
-            }
-            const typename V::T y = V::mul(V::load(fscale + j * L),
-                                           V::fmadd(as, I::to_float(x), V::mul(ao, V::load(fsum + j * L))));
-            store_epilogue<V>(*t.ep, t.row0 + r, t.col0 + j * L, n, y, t.c + size_t(r) * t.ldc + j * L);
+            if (t.cols - j * L <= 0) break;
+            int8_store<I>(t, fscale, fsum, r, j, I::finish(acc[r][j], isum + j * L), as, ao);
         }
     }
 }
@@ -228,7 +250,7 @@ template <class I, class Tiles>
 constexpr Int8Kernels int8_kernel_table(const char* name, Isa isa, bool (*cpu_has)()) {
     return {name, isa, cpu_has, int8_tile_dispatch<I, Tiles::rows, Tiles::panels>, Tiles::rows, Tiles::panels,
             dot_loop<I, Tiles::probe_rows, Tiles::probe_vectors, ProbeARegs<Tiles>::value>,
-            Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>};
+            Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>, nullptr};
 }
 
 }  // namespace simd

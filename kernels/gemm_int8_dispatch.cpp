@@ -16,7 +16,7 @@ namespace {
 std::vector<const Int8Kernels*> built_variants() {
     std::vector<const Int8Kernels*> v;
 #if defined(__x86_64__)
-    v = {&int8_kernels_avx512vnni(), &int8_kernels_avx512bw(), &int8_kernels_avxvnni(), &int8_kernels_avx2()};
+    v = {&int8_kernels_amx(), &int8_kernels_avx512vnni(), &int8_kernels_avx512bw(), &int8_kernels_avxvnni(), &int8_kernels_avx2()};
 #elif defined(__aarch64__)
     v = {&int8_kernels_neondot(), &int8_kernels_neon()};
 #endif

@@ -46,10 +46,14 @@ struct Int8Kernels {
     int macs_per_step;
     // quantize_rows (kernels/quantize.h) for one row of k values.
     void (*quantize_row)(const float* x, int k, int8_t* q, float* scale, float* offset);
+    // Called by the drivers before the tiles of each GEMM or attention call, or null: AMX loads
+    // its tile configuration again there (kernels/x86/amx.h).
+    void (*begin)() = nullptr;
 };
 
 // Each variant's table, declared for the architecture whose build compiles it.
 #if defined(__x86_64__)
+const Int8Kernels& int8_kernels_amx();
 const Int8Kernels& int8_kernels_avx512vnni();
 const Int8Kernels& int8_kernels_avx512bw();
 const Int8Kernels& int8_kernels_avxvnni();
@@ -60,12 +64,12 @@ const Int8Kernels& int8_kernels_neon();
 #endif
 const Int8Kernels& int8_kernels_scalar();
 
-// Every variant this build has, best first ("avx512-vnni", "avx512bw", "avx-vnni", "avx2",
+// Every variant this build has, best first ("amx-int8", "avx512-vnni", "avx512bw", "avx-vnni", "avx2",
 // "neon-dot", "neon", "scalar").
 std::vector<const char*> int8_variants();
 bool int8_variant_supported(const char* name);  // built in and the CPU has it
 // The variant in use: the one forced by POMT_INT8 or set_active_int8_variant if supported, else the
-// best the CPU has within active_isa() (avx512 → avx512-vnni or avx512bw; avx2 → avx-vnni or avx2;
+// best the CPU has within active_isa() (avx512 → amx-int8, avx512-vnni or avx512bw; avx2 → avx-vnni or avx2;
 // neon → neon-dot or neon; scalar → scalar).
 const Int8Kernels& active_int8_kernels();
 

@@ -149,6 +149,27 @@ TEST_CASE("bf16 gemm: exact against the reference in each variant's order, small
     CHECK(cases > 500);
 }
 
+TEST_CASE("bf16 gemm: exact at the tile edges of the AMX variant (rows past 16 and 32, k past 16 pairs)") {
+    // amx-bf16's tiles are 2 × 16 rows, its steps 16 pairs with the last one copied and padded:
+    // every row count around those edges, and k around whole steps. Exact in each variant's order.
+    const int n = 40;  // two panels and a partial third
+    int failures = 0, cases = 0;
+    for (int k : {31, 32, 33, 63, 64, 65, 97, 200}) {
+        const std::vector<float> a = random_floats(size_t(70) * k, unsigned(50 + k), -2.0f, 2.0f);
+        const std::vector<float> wf = random_floats(size_t(n) * k, unsigned(60 + k));
+        const PackedWeights w = pack_bf16_weights(wf.data(), n, k);
+        for_each_path([&](Bf16Order order) {
+            for (int m : {15, 16, 17, 31, 32, 33, 47, 70}) {
+                ++cases;
+                if (!same_as_reference(m, a, k, w, Epilogue(), order, pool_of(1 + m % 3)) && failures++ == 0)
+                    FAIL_CHECK("first mismatch at m=" << m << " k=" << k);
+            }
+        });
+    }
+    CHECK(failures == 0);
+    CHECK(cases >= 64);
+}
+
 TEST_CASE("bf16 gemm: a caller's scratch gives the same bits and holds A as the variant rounds it") {
     // The Session passes its workspace (LinearInput::bf16_scratch); the GEMM must round A into
     // exactly gemm_bf16_scratch_bytes(m, k) of it and compute what its own scratch gives.
@@ -312,7 +333,7 @@ TEST_CASE("bf16 gemm: LayerScale + residual in place exact; GELU within the poly
 }
 
 TEST_CASE("bf16 gemm: the reference's orders differ only in rounding, and agree with a double sum") {
-    // The three orders sum the same exact products; each stays within a few fp32 ulps of the
+    // The four orders sum the same exact products; each stays within a few fp32 ulps of the
     // double-precision sum of the bf16-rounded operands (so no order is wrong, only ordered).
     const int m = 4, n = 20, k = 300;
     const std::vector<float> a = random_floats(size_t(m) * k, 8, -1.0f, 1.0f);
@@ -321,7 +342,8 @@ TEST_CASE("bf16 gemm: the reference's orders differ only in rounding, and agree 
     std::vector<float> rounded_w(size_t(n) * k);
     unpack_bf16_panels(w.bf16, n, k, rounded_w.data());
     std::vector<std::vector<float>> outputs;
-    for (Bf16Order order : {Bf16Order::Sequential, Bf16Order::PairsOddFirst, Bf16Order::PairsRoundToOdd}) {
+    for (Bf16Order order :
+         {Bf16Order::Sequential, Bf16Order::PairsOddFirst, Bf16Order::PairsRoundToOdd, Bf16Order::AmxSteps}) {
         std::vector<float> c(size_t(m) * n);
         gemm_bf16_reference(m, a.data(), k, w, c.data(), n, Epilogue(), order);
         outputs.push_back(c);
@@ -339,6 +361,8 @@ TEST_CASE("bf16 gemm: the reference's orders differ only in rounding, and agree 
     // ... and the orders do differ in their last bits, so the exact tests above tell them apart.
     CHECK(outputs[0] != outputs[1]);
     CHECK(outputs[1] != outputs[2]);
+    CHECK(outputs[3] != outputs[0]);
+    CHECK(outputs[3] != outputs[1]);
 }
 
 TEST_CASE("bf16 variants: the list, the default choice and forcing one") {

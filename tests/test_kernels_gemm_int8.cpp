@@ -131,6 +131,28 @@ TEST_CASE("int8 gemm: exact int32 accumulators at every variant, dense small sha
     CHECK(cases > 10000);
 }
 
+TEST_CASE("int8 gemm: exact int32 accumulators at the tile edges of the AMX variant (rows past 16, k past 64)") {
+    // amx-int8's tiles are 2 × 16 rows × 2 panels, its steps 64 bytes of k with the last one
+    // copied and padded: every row count around those edges, and k around whole steps.
+    const int n = 40;
+    int failures = 0, cases = 0;
+    for (int k : {60, 63, 64, 65, 127, 128, 129, 300}) {
+        const Rows a = random_rows(70, k, unsigned(70 + k));
+        const Int8Weights w = random_weights(n, k, unsigned(80 + k));
+        std::vector<int32_t> want(size_t(70) * n);
+        gemm_int8_accumulators_reference(70, a.view, w, want.data(), n);
+        for_each_int8_variant([&](const char*) {
+            for (int m : {15, 16, 17, 31, 32, 33, 47, 70}) {
+                ++cases;
+                if (!same_accumulators(m, a, w, want, n, pool_of(1 + m % 3)) && failures++ == 0)
+                    FAIL_CHECK("first mismatch at m=" << m << " k=" << k);
+            }
+        });
+    }
+    CHECK(failures == 0);
+    CHECK(cases >= 64);
+}
+
 TEST_CASE("int8 gemm: exact int32 accumulators at the ViT shapes (M = 197), 1/2/3 threads identical") {
     for (const VitShape& s : kVitShapes) {
         if (kSanitized && s.name[0] != 't') continue;
