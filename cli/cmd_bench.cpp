@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "kernels/gemm_bf16_kernels.h"
+#include "kernels/gemm_int8_kernels.h"
 #include "kernels/isa.h"
 #include "kernels/threads.h"
 #include "profiler/device.h"
@@ -212,11 +214,14 @@ int cmd_bench(const Args& args) {
     const char* isa = isa_name(active_isa());
     // What the last block computes: every row, or the pooled (class, distillation) rows only.
     const char* last_block = !full_last_block && c.global_pool == "token" ? "pooled rows" : "all rows";
+    // The kernels of the model's Linear layers: the fp32 level, or the int8 / bf16 variant.
+    const char* kernels =
+        model->is_int8() ? active_int8_variant() : model->is_bf16() ? active_bf16_variant() : isa;
     if (args.has("--json")) {
-        std::printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"isa\":\"%s\",\"runs\":%d,\"warmup\":%d,"
-                    "\"last_block\":\"%s\",\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f,"
+        std::printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"isa\":\"%s\",\"kernels\":\"%s\",\"runs\":%d,"
+                    "\"warmup\":%d,\"last_block\":\"%s\",\"median_ms\":%.4f,\"p10_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f,"
                     "\"slow_runs\":%d,\"disturbed\":%s,\"warning\":%s}\n",
-                    c.architecture.c_str(), batch, threads, isa, runs, warmup, last_block,
+                    c.architecture.c_str(), batch, threads, isa, kernels, runs, warmup, last_block,
                     l.median_ms, l.p10_ms, l.p90_ms, l.min_ms, l.slow_runs, disturbance.disturbed() ? "true" : "false",
                     json::Value::string(warning).dump().c_str());
     } else {

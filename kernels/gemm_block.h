@@ -59,13 +59,16 @@ POMT_INLINE void block_accumulate(int k, const float* a, size_t lda, const float
 }
 
 // Fused epilogue on one vector of columns [col, col + n), n ≤ lanes, of output row `row`.
-template <class V>
+// ACT ≥ 0 gives the activation as a constant (ep.act must equal it): for callers whose loops over
+// the tile are not unrolled (the AMX tiles), so that the branch and GELU's constants leave them.
+template <class V, int ACT = -1>
 POMT_INLINE void store_epilogue(const Epilogue& ep, int row, int col, int n, typename V::T v, float* c) {
     const bool full = n == V::lanes;
     auto ld = [&](const float* p) { return full ? V::load(p) : V::load_partial(p, n); };
+    const Activation act = ACT >= 0 ? Activation(ACT) : ep.act;
     if (ep.bias) v = V::add(v, ld(ep.bias + col));
-    if (ep.act == Activation::Gelu) v = gelu<V>(v);
-    else if (ep.act == Activation::QuickGelu) v = quick_gelu<V>(v);
+    if (act == Activation::Gelu) v = gelu<V>(v);
+    else if (act == Activation::QuickGelu) v = quick_gelu<V>(v);
     if (ep.residual) {
         typename V::T res = ld(ep.residual + size_t(row) * ep.ld_residual + col);
         v = ep.scale ? V::fmadd(ld(ep.scale + col), v, res) : V::add(res, v);

@@ -55,8 +55,8 @@ struct Int8Columns {
 // t.acc as they are, or y = w_scale·(a_scale·acc + a_offset·w_sum) through the float epilogue
 // (as, ao: the row's a_scale and a_offset in every lane).
 // fscale, fsum: the tile's column constants (Int8Columns), passed as pointers so that they stay in
-// registers across the epilogue's stores.
-template <class I>
+// registers across the epilogue's stores. ACT: as store_epilogue's.
+template <class I, int ACT = -1>
 POMT_INLINE void int8_store(const Int8Tile& t, const float* fscale, const float* fsum, int r, int j,
                             typename I::I32 x, typename I::V::T as, typename I::V::T ao) {
     using V = typename I::V;
@@ -74,7 +74,7 @@ POMT_INLINE void int8_store(const Int8Tile& t, const float* fscale, const float*
     }
     const typename V::T y =
         V::mul(V::load(fscale + j * L), V::fmadd(as, I::to_float(x), V::mul(ao, V::load(fsum + j * L))));
-    store_epilogue<V>(*t.ep, t.row0 + r, t.col0 + j * L, n, y, t.c + size_t(r) * t.ldc + j * L);
+    store_epilogue<V, ACT>(*t.ep, t.row0 + r, t.col0 + j * L, n, y, t.c + size_t(r) * t.ldc + j * L);
 }
 
 template <class I, int R, int NP>

@@ -22,6 +22,9 @@
 
 #include <atomic>
 #include <cpuid.h>
+#include <type_traits>
+
+#include "kernels/gemm.h"
 #include <cstdint>
 #include <cstring>
 
@@ -152,6 +155,17 @@ void multiply(uint32_t kind, const void* a, size_t lda, int rows, const void* pa
     } else {
         if (panels > 1) multiply_block<Dot, false, true>(pa, lda, rows, pb, panel_stride, words, out);
         else multiply_block<Dot, false, false>(pa, lda, rows, pb, panel_stride, words, out);
+    }
+}
+
+// Calls f(std::integral_constant<int, ACT>) with ACT = int(act): the tiles' epilogue loops, whose
+// trip counts are not constants, get the activation as one (store_epilogue's ACT).
+template <class F>
+void with_activation(Activation act, F&& f) {
+    switch (act) {
+        case Activation::Gelu: f(std::integral_constant<int, int(Activation::Gelu)>()); break;
+        case Activation::QuickGelu: f(std::integral_constant<int, int(Activation::QuickGelu)>()); break;
+        default: f(std::integral_constant<int, int(Activation::None)>()); break;
     }
 }
 

@@ -33,10 +33,14 @@ void tile(const Bf16Tile& t) {
     using V = simd::VecAvx512;
     alignas(64) float sums[amx::kTileRows * amx::kTileRows];
     amx::multiply<Dot>(kKind, t.a, size_t(t.lda) * 2, t.rows, t.panel, t.panel_stride * 2, t.panels, t.pairs, sums);
-    for (int r = 0; r < t.rows; ++r)
-        for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)
-            simd::store_epilogue<V>(*t.ep, t.row0 + r, t.col0 + j * 16, std::min(16, t.cols - j * 16),
-                                    V::load(sums + r * amx::kTileRows + j * 16), t.c + size_t(r) * t.ldc + j * 16);
+    amx::with_activation(t.ep->act, [&](auto act) {
+        for (int r = 0; r < t.rows; ++r)
+            for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)
+                simd::store_epilogue<V, decltype(act)::value>(*t.ep, t.row0 + r, t.col0 + j * 16,
+                                                              std::min(16, t.cols - j * 16),
+                                                              V::load(sums + r * amx::kTileRows + j * 16),
+                                                              t.c + size_t(r) * t.ldc + j * 16);
+    });
 }
 
 bool cpu_has() { return amx::usable(22); }  // AMX-BF16

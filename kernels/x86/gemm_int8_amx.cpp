@@ -35,12 +35,17 @@ void tile(const Int8Tile& t) {
     alignas(64) int32_t sums[amx::kTileRows * amx::kTileRows];
     amx::multiply<Dot>(kKind, t.a, size_t(t.lda), t.rows, t.panel, t.panel_stride, t.panels, t.groups, sums);
     const simd::Int8Columns<amx::kTilePanels> cols(t);
-    using V = Ops::V;
-    for (int r = 0; r < t.rows; ++r) {
-        const V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
-        for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)
-            simd::int8_store<Ops>(t, cols.fscale, cols.fsum, r, j, _mm512_load_si512(sums + r * amx::kTileRows + j * 16), as, ao);
-    }
+    const float* fscale = cols.fscale;
+    const float* fsum = cols.fsum;
+    amx::with_activation(t.ep->act, [&](auto act) {
+        using V = Ops::V;
+        for (int r = 0; r < t.rows; ++r) {
+            const V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
+            for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)
+                simd::int8_store<Ops, decltype(act)::value>(t, fscale, fsum, r, j,
+                                                            _mm512_load_si512(sums + r * amx::kTileRows + j * 16), as, ao);
+        }
+    });
 }
 
 // The peak probe: the four products of a step on tiles already loaded, `iters` times.

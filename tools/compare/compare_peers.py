@@ -197,7 +197,8 @@ def pomt_block(pomt, model, threads, runs, warmup, full_last_block=False):
     out = run([pomt, "bench", "-m", model, "--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup), "--json"]
               + (["--full-last-block"] if full_last_block else []))
     j = json.loads(out.strip().splitlines()[-1])
-    return {"median": j["median_ms"], "p10": j["p10_ms"], "p90": j["p90_ms"], "isa": j.get("isa", "?")}
+    return {"median": j["median_ms"], "p10": j["p10_ms"], "p90": j["p90_ms"], "isa": j.get("isa", "?"),
+            "kernels": j.get("kernels", j.get("isa", "?"))}
 
 
 def timed_block(fn, runs, warmup):
@@ -360,6 +361,8 @@ def time_model(pomt, cfg, prows, rows, threads, args):
     for r in prows + rows:
         out["rows"][r.key] = dict(median_of_blocks(res[r.key]), title=r.title(), precision=r.precision,
                                   kind=r.kind, blocks=res[r.key])
+        if "kernels" in res[r.key][0]:  # a pomt row: the Linear layers' kernels (level or int8 / bf16 variant)
+            out["rows"][r.key]["kernels"] = res[r.key][0]["kernels"]
     for p in prows:
         for r in prows + rows:
             if r is not p:
@@ -388,7 +391,7 @@ def print_tables(timings, rows_by_model, prow_titles, threads, cpu_name, notes):
                 if key.startswith("pomt_"):
                     verdict = "reference" if key == "pomt_fp32" else (
                         "%.1e" % chk["vs_pomt_fp32"] if chk else "same model" if key == "pomt_fp32_full" else "—")
-                    prec = v["precision"] + (" (%s kernels)" % r["isa"])
+                    prec = v["precision"] + (" (%s kernels)" % v.get("kernels", r["isa"]))
                 elif chk:
                     verdict = "%.1e %s" % (chk["vs_pomt_fp32"], {True: "ok", False: "**DEVIATES**", None: "(not judged)"}[chk["ok"]])
                     prec = v["precision"]

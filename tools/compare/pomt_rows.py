@@ -2,7 +2,8 @@
 """pomt against itself: model files and kernel variants timed side by side, alternated in one run.
 
 Each row is `LABEL=FILE` with optional `ENV=VALUE` settings after it, comma-separated (POMT_ISA,
-POMT_INT8, POMT_BF16 force a kernel level or variant). Every block runs each row once as one
+POMT_INT8, POMT_BF16 force a kernel level or variant; `bin=PATH` runs another pomt binary for that
+row, e.g. a build of the commit before a change). Every block runs each row once as one
 `pomt bench -m FILE --threads T --runs R --warmup W --json` process, in list order rotated by
 ⌊b/2⌋ and reversed when b is odd, so every row meets every position and neighbour. A row's figure
 is the median over blocks of its block medians; each ratio "row / base" (the first row unless
@@ -27,15 +28,19 @@ def parse_row(text):
     if not rest:
         sys.exit(f"pomt_rows.py: row '{text}' is not LABEL=FILE[,ENV=VALUE...]")
     parts = rest.split(",")
-    env = {}
+    env, binary = {}, None
     for p in parts[1:]:
         k, _, v = p.partition("=")
         if not k or not _:
             sys.exit(f"pomt_rows.py: '{p}' in row '{text}' is not ENV=VALUE")
-        env[k] = v
-    if not os.path.isfile(parts[0]):
-        sys.exit(f"pomt_rows.py: {parts[0]}: no such file")
-    return label, parts[0], env
+        if k == "bin":
+            binary = v
+        else:
+            env[k] = v
+    for path in [parts[0]] + ([binary] if binary else []):
+        if not os.path.isfile(path):
+            sys.exit(f"pomt_rows.py: {path}: no such file")
+    return label, parts[0], env, binary
 
 
 def main():
@@ -63,8 +68,8 @@ def main():
         if b % 2:
             order.reverse()
         for i in order:
-            label, path, env = rows[i]
-            cmd = [args.pomt, "bench", "-m", path, "--threads", str(args.threads), "--runs", str(args.runs),
+            label, path, env, binary = rows[i]
+            cmd = [binary or args.pomt, "bench", "-m", path, "--threads", str(args.threads), "--runs", str(args.runs),
                    "--warmup", str(args.warmup), "--json"] + args.extra.split()
             out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
             if out.returncode != 0:
