@@ -33,9 +33,9 @@ QuantizeOptions quantize_options_from_args(const Args& args) {
 
 std::string bf16_note() {
     if (active_bf16_kernels().tile) return "";
-    return std::string("this CPU has no bf16 dot products (bf16 kernels: ") + active_bf16_variant() +
-           "): bf16 runs here at fp32's speed with half the weight memory; AVX512_BF16 and Arm BF16 CPUs "
-           "multiply it at twice fp32's rate";
+    return std::string("bf16 kernels here: ") + active_bf16_variant() +
+           " (no bf16 dot products that beat fp32's on this CPU): bf16 runs at fp32's speed with half the weight "
+           "memory; AMX, AMD's AVX512_BF16 and Arm BF16 multiply it at twice fp32's rate or more";
 }
 
 int cmd_quantize(const Args& args) {

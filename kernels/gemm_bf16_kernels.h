@@ -57,7 +57,7 @@ const Bf16Kernels& bf16_kernels_scalar();
 std::vector<const char*> bf16_variants();
 bool bf16_variant_supported(const char* name);  // built in and the CPU has it
 // The variant in use: the one forced by POMT_BF16 or set_active_bf16_variant if supported, else
-// the best the CPU has within active_isa() (avx512 → amx-bf16 or avx512-bf16, neon → neon-bf16, else widen).
+// the best the CPU has within active_isa() (avx512 → amx-bf16, or avx512-bf16 but on Intel CPUs, neon → neon-bf16, else widen).
 // "scalar" is never chosen by itself: it is the portable form of avx512-bf16's sums (the same
 // bits), for the tests and for checking a bf16 host's results on any machine.
 const Bf16Kernels& active_bf16_kernels();

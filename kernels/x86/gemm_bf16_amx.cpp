@@ -8,7 +8,9 @@
 
 // g++ 12 under -mamx-* flags takes the self-initialised vectors of its own avx512 intrinsics
 // (_mm512_undefined_*) for uninitialised reads once the epilogue is inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "kernels/gemm_bf16_kernels.h"
 #include "kernels/gemm_block.h"

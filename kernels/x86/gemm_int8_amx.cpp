@@ -8,7 +8,9 @@
 
 // g++ 12 under -mamx-* flags takes the self-initialised vectors of its own avx512 intrinsics
 // (_mm512_undefined_*) for uninitialised reads once the epilogue is inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "kernels/x86/amx.h"
 #include "kernels/x86/int8_ops_x86.h"
