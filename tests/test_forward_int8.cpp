@@ -126,7 +126,20 @@ void check_int8_fixtures(const std::string& attention) {
             log_ratio_sum += std::log(ratio);
             ++ratios;
         }
-        if (fp32->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
+        if (fp32->config().num_classes > 0) {
+            if (attention == "fp32") {
+                CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
+            } else {
+                // With int8 attention the fast pass is one draw of the quantization noise (above),
+                // so its top-1 must be a class that noise could put first: timm's top-1, or one
+                // within the noise of it. deit3_micro's top two are 0.056·‖logits‖ apart against
+                // noise of 0.22, and which comes first moves with g++'s FMA contraction (-O3
+                // against -O1 or -ffp-contract=off, AVX-512 level).
+                const double noise = std::max(to_timm, simulated_to_timm);
+                CHECK(pomt_test::top1_within_noise(fast, timm, outs, noise));
+                CHECK(pomt_test::top1_within_noise(simulated, timm, outs, noise));
+            }
+        }
     }
     if (ratios > 0) {
         const double geometric_mean = std::exp(log_ratio_sum / ratios);

@@ -430,3 +430,36 @@ TEST_CASE("int8 variants: the list, the default choice and forcing one") {
     CHECK(std::string(active_int8_variant()) == "scalar");
     set_active_isa(saved);
 }
+
+TEST_CASE("amx-int8: a tile configuration other code loads between two calls is replaced") {
+#if defined(__x86_64__)
+    if (!int8_variant_supported("amx-int8")) {
+        pomt_test::skip_part("amx-int8: this CPU or Linux does not grant AMX");
+        return;
+    }
+    struct Restore {
+        ~Restore() { set_active_int8_variant(nullptr); }
+    } restore;
+    REQUIRE(set_active_int8_variant("amx-int8"));
+    const int m = 40, n = 40, k = 128;
+    const Rows a = random_rows(m, k, 91);
+    const Int8Weights w = random_weights(n, k, 92);
+    std::vector<int32_t> want(size_t(m) * n);
+    gemm_int8_accumulators_reference(m, a.view, w, want.data(), n);
+    CHECK(same_accumulators(m, a, w, want, n, nullptr));  // this thread's tiles now configured
+    // Another library's configuration on the same thread (as oneDNN would load its own): every
+    // tile 1 row × 4 bytes. The kernel's cached configuration no longer holds; its next call must
+    // load it again (Int8Kernels::begin) or its products would be of 1-row tiles.
+    alignas(64) uint8_t foreign[64] = {1};
+    for (int i = 0; i < 8; ++i) {
+        foreign[16 + 2 * i] = 4;  // colsb
+        foreign[48 + i] = 1;      // rows
+    }
+    __asm__ volatile("ldtilecfg %0" : : "m"(foreign));
+    CHECK(same_accumulators(m, a, w, want, n, nullptr));
+    __asm__ volatile("tilerelease" ::: "memory");
+    CHECK(same_accumulators(m, a, w, want, n, nullptr));  // and after the state was released
+#else
+    pomt_test::skip_part("amx-int8: x86-64 only");
+#endif
+}

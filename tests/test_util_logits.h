@@ -36,6 +36,23 @@ inline std::vector<int> top1_per_row(const std::vector<float>& logits, int class
     return top;
 }
 
+// Whether each row's top class in `got` is one a pass with relative noise `noise` could rank first
+// in `want`: a class whose `want` logit is within noise·‖want row‖ of that row's maximum (with a
+// gap wider than the noise, only want's own top-1).
+inline bool top1_within_noise(const std::vector<float>& got, const std::vector<float>& want, int classes,
+                              double noise) {
+    if (got.size() != want.size()) return false;
+    const std::vector<int> top = top1_per_row(got, classes);
+    for (size_t i = 0; i < top.size(); ++i) {
+        const float* row = want.data() + i * size_t(classes);
+        double norm = 0;
+        for (int c = 0; c < classes; ++c) norm += double(row[c]) * row[c];
+        const float best = *std::max_element(row, row + classes);
+        if (double(best) - row[top[i]] > noise * std::sqrt(norm)) return false;
+    }
+    return true;
+}
+
 // `batch` deterministic images for c's input size: two waves, `freq` setting the first.
 inline std::vector<float> wave_images(const pomt::ModelConfig& c, int batch, double freq) {
     std::vector<float> images(size_t(batch) * 3 * c.img_size * c.img_size);
