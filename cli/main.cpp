@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "core/suggest.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "kernels/isa.h"
 #include "pomt/error.h"
@@ -29,6 +30,11 @@ int cmd_version(const Args& args) {
         if (int8_variant_supported(v)) int8 += std::string(int8.empty() ? "" : ", ") + v;
     std::printf("int8 kernels: %s in use (this build on this CPU: %s; POMT_INT8 selects another)\n",
                 active_int8_variant(), int8.c_str());
+    std::string bf16;
+    for (const char* v : bf16_variants())
+        if (bf16_variant_supported(v)) bf16 += std::string(bf16.empty() ? "" : ", ") + v;
+    std::printf("bf16 kernels: %s in use (this build on this CPU: %s; POMT_BF16 selects another)\n",
+                active_bf16_variant(), bf16.c_str());
     return 0;
 }
 

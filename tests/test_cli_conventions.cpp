@@ -152,6 +152,7 @@ TEST_CASE("cli: --version prints the version of include/pomt/version.h, the same
         CHECK(r.exit_code == 0);
         CHECK(r.out.rfind(std::string("pomt ") + kVersion + "\n", 0) == 0);
         CHECK(r.out.find("int8 kernels: ") != std::string::npos);
+        CHECK(r.out.find("bf16 kernels: ") != std::string::npos);
     }
     // pyproject.toml (read from the source tree the tests run in): [project] version = "X".
     const std::string toml = text_of("pyproject.toml");
