@@ -45,8 +45,9 @@ void unpack_bf16_panels(const uint16_t* panels, int n, int k, float* w);
 //                likewise, O = ((p1 + p3) + p5) + …, then acc = acc + (E + O), every addition
 //                rounded to nearest even (AMX TDPBF16PS on 16-pair tiles, the "amx-bf16" variant:
 //                found by comparing its results with candidate orders on an Emerald Rapids Xeon,
-//                exact over every step length 1..16 with random accumulators; Intel's pseudo-code
-//                describes a per-pair order the hardware does not follow).
+//                exact for steps of 1, 2, 3, 4, 8 and 16 pairs from zero and random accumulators;
+//                the kernel issues 16-pair steps only. Intel's pseudo-code describes a per-pair
+//                order the hardware does not follow: ~44 % of outputs differ from it).
 enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd, AmxSteps };
 
 // Fast path: the active bf16 variant (kernels/gemm_bf16_kernels.h). w.bf16 must be set.
