@@ -74,8 +74,8 @@ inline void configure(uint32_t key, const TileConfig& cfg) {
 // The product of a 1..32-row block of A and one or two panels of B over `words` 4-byte words of k
 // (4 int8 inputs, or a pair of bf16), as TDPBSSD / TDPBF16PS take them: Dot::product<C>() runs
 // the one into C tile C (its A and B tiles below; the tile numbers must be literals, as the
-// intrinsics are macros around the instruction's text). out receives 32 × 32 4-byte sums (row stride 32; rows ≥ rows and the second panel's
-// columns when there is none are not written). Tiles: C 0 (rows 0–15 × panel 0), 1 (rows 0–15 ×
+// intrinsics are macros around the instruction's text). out receives 32 × 32 4-byte sums (row
+// stride 32; rows ≥ rows and the second panel's columns when there is none are not written). Tiles: C 0 (rows 0–15 × panel 0), 1 (rows 0–15 ×
 // panel 1), 2 and 3 (rows 16–31); A 4 (rows 0–15) and 5 (rows 16–31); B 6 (panel 0) and 7 (panel
 // 1): each step of 16 words loads two A and two B tiles for four products, the most that eight
 // registers allow, and reads 64 bytes of each row of A and 1024 contiguous bytes of each panel
@@ -134,10 +134,10 @@ void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel
     if (R2 && P2) _tile_stored(3, o + 16 * ld + 64, ld);
 }
 
-// multiply_block for rows 1..32 and panels 1..2, the tiles configured for those rows first.
-// `kind` tells the variants' configurations apart (the same shapes; one key space).
+// multiply_block for rows 1..32 and panels 1..2, the tiles configured for those rows first (the
+// int8 and bf16 variants use the same shapes, so one configuration serves both).
 template <class Dot>
-void multiply(uint32_t kind, const void* a, size_t lda, int rows, const void* panel, size_t panel_stride,
+void multiply(const void* a, size_t lda, int rows, const void* panel, size_t panel_stride,
               int panels, int words, void* out) {
     const int r0 = rows < 16 ? rows : 16, r1 = rows - r0;
     TileConfig cfg;
@@ -146,7 +146,7 @@ void multiply(uint32_t kind, const void* a, size_t lda, int rows, const void* pa
         cfg.rows[i] = uint8_t(tile_rows[i]);
         cfg.colsb[i] = tile_rows[i] ? uint16_t(64) : uint16_t(0);
     }
-    configure(kind << 16 | uint32_t(r0) << 8 | uint32_t(r1), cfg);
+    configure(uint32_t(r0) << 8 | uint32_t(r1) | 0x10000u, cfg);  // never 0, the key before any load
     const uint8_t* pa = static_cast<const uint8_t*>(a);
     const uint8_t* pb = static_cast<const uint8_t*>(panel);
     if (r1 > 0) {

@@ -29,12 +29,11 @@ struct Dot {
     }
 };
 
-constexpr uint32_t kKind = 2;  // this variant's tile configurations (amx::configure)
 
 void tile(const Bf16Tile& t) {
     using V = simd::VecAvx512;
     alignas(64) float sums[amx::kTileRows * amx::kTileRows];
-    amx::multiply<Dot>(kKind, t.a, size_t(t.lda) * 2, t.rows, t.panel, t.panel_stride * 2, t.panels, t.pairs, sums);
+    amx::multiply<Dot>(t.a, size_t(t.lda) * 2, t.rows, t.panel, t.panel_stride * 2, t.panels, t.pairs, sums);
     amx::with_activation(t.ep->act, [&](auto act) {
         for (int r = 0; r < t.rows; ++r)
             for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)

@@ -23,23 +23,29 @@ import subprocess
 import sys
 
 
+def fail(message):
+    """One line naming the problem, exit 2 (as pomt's own bad inputs)."""
+    print("pomt_rows.py: " + message, file=sys.stderr)
+    sys.exit(2)
+
+
 def parse_row(text):
     label, _, rest = text.partition("=")
     if not rest:
-        sys.exit(f"pomt_rows.py: row '{text}' is not LABEL=FILE[,ENV=VALUE...]")
+        fail(f"row '{text}' is not LABEL=FILE[,ENV=VALUE...]")
     parts = rest.split(",")
     env, binary = {}, None
     for p in parts[1:]:
         k, _, v = p.partition("=")
         if not k or not _:
-            sys.exit(f"pomt_rows.py: '{p}' in row '{text}' is not ENV=VALUE")
+            fail(f"'{p}' in row '{text}' is not ENV=VALUE")
         if k == "bin":
             binary = v
         else:
             env[k] = v
     for path in [parts[0]] + ([binary] if binary else []):
         if not os.path.isfile(path):
-            sys.exit(f"pomt_rows.py: {path}: no such file")
+            fail(f"{path}: no such file")
     return label, parts[0], env, binary
 
 
@@ -58,7 +64,7 @@ def main():
     labels = [r[0] for r in rows]
     base = args.base or labels[0]
     if base not in labels:
-        sys.exit(f"pomt_rows.py: --base {base} is not a row label")
+        fail(f"--base {base} is not a row label")
     times = {label: [] for label in labels}
     load = os.getloadavg()[0]
     for b in range(args.blocks):
@@ -73,7 +79,7 @@ def main():
                    "--warmup", str(args.warmup), "--json"] + args.extra.split()
             out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
             if out.returncode != 0:
-                sys.exit(f"pomt_rows.py: {' '.join(cmd)} failed: {out.stderr.strip()}")
+                fail(f"{' '.join(cmd)} failed: {(out.stderr.strip().splitlines() or ['exit %d' % out.returncode])[-1]}")
             times[label].append(json.loads(out.stdout)["median_ms"])
     print(f"{args.threads} thread(s), {args.blocks} blocks x {args.runs} runs; "
           f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
