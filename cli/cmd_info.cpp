@@ -79,9 +79,10 @@ int cmd_info(const Args& args) {
     } else {
         std::printf("precision       %s: weights %s, activations %s\n", q.precision.c_str(), q.weights.c_str(),
                     q.activations.c_str());
-        std::printf("attention       %s\n", q.attention == "int8"
-                                                ? "int8 (Q, K, V per token and head, probabilities per row; softmax fp32)"
-                                                : "fp32");
+        std::printf("attention       %s\n",
+                    q.attention == "int8"   ? "int8 (Q, K, V per token and head, probabilities per row; softmax fp32)"
+                    : q.attention == "bf16" ? "bf16 (Q, K, V and the probabilities rounded; softmax fp32)"
+                                            : "fp32");
         std::printf("calibration     %s\n", q.calibration_text().c_str());
         if (q.precision == "bf16") {
             std::printf("bf16 kernels    %s on this CPU (POMT_BF16 selects another)\n", active_bf16_variant());

@@ -26,8 +26,8 @@ QuantizeOptions quantize_options_from_args(const Args& args) {
     if (args.declares("--precision")) o.precision = args.get("--precision", o.precision);
     if (o.precision != "int8" && o.precision != "bf16")
         fail("--precision must be int8 or bf16, got '" + o.precision + "'");
-    if (o.attention != "int8" && o.attention != "fp32")
-        fail("--attention must be int8 or fp32, got '" + o.attention + "'");
+    if (o.attention != "int8" && o.attention != "fp32" && o.attention != "bf16")
+        fail("--attention must be int8, bf16 or fp32, got '" + o.attention + "'");
     return o;
 }
 

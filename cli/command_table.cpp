@@ -52,7 +52,7 @@ std::vector<OptionSpec> calibration_options(const char* data_help) {
         {"--root", "DIR", "the folder --data's paths are relative to (default: the list's folder)"},
         {"--images", "N", "calibrate on the first N images of --data (default 256; 0: all)"},
         {"--threads", "N", "threads for the calibration (default: all cores)"},
-        {"--attention", "int8|fp32", "the attention's Q·Kᵀ and P·V in int8 or fp32 (default)"},
+        {"--attention", "int8|bf16|fp32", "the attention's Q·Kᵀ and P·V in int8, bf16 or fp32 (default)"},
     };
 }
 
@@ -111,7 +111,7 @@ std::vector<CommandSpec> make_commands() {
          "and elsewhere runs at fp32's speed with half the weight memory. int8 is faster still on VNNI and\n"
          "dot-product CPUs but needs checking on your images (pomt eval).\n",
          std::vector<OptionSpec>{{"-o", "model_int8.pomt", "the quantized .pomt file to write", 0, true, "--output"},
-                                 {"--precision", "int8|bf16", "int8 (default) or bf16 (no calibration, fp32 attention)"}} +
+                                 {"--precision", "int8|bf16", "int8 (default) or bf16 (no calibration)"}} +
              calibration_options("calibrate (SmoothQuant) on these images: a 'path label' list or a folder") +
              std::vector<OptionSpec>{kQuiet},
          cmd_quantize});

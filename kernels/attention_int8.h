@@ -58,14 +58,8 @@ void int8_head_quantize_kv(const Int8Head& h, int token, const float* k, const f
 // V's column sums, once every token is quantized.
 void int8_head_finish(const Int8Head& h);
 
-struct AttentionHeadInt8 {
+struct AttentionHeadInt8 : AttentionRows {
     const Int8Head* head = nullptr;  // int8_head_finish done
-    float scale = 1.0f;
-    const float* key_bias = nullptr;  // [tokens] added to every logit row (ToMe's log size); may be null
-    float* out = nullptr;             // row i at out + i·ld_out, head_dim floats
-    int ld_out = 0;
-    float* probs = nullptr;           // if set, receives the softmax [tokens × tokens] (pruning reads it)
-    int row_begin = 0, row_end = -1;  // query rows [row_begin, row_end) (row_end < 0: all)
     int rows_end() const { return row_end < 0 ? head->tokens : row_end; }
 };
 

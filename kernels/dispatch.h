@@ -4,6 +4,7 @@
 // gelu_inplace, quick_gelu_inplace, softmax_inplace, head_max_column_sums) call through the table of active_isa().
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/attention.h"
 #include "kernels/attention_int8.h"
@@ -28,6 +29,13 @@ struct IsaKernels {
     void (*attention_int8_pv)(const AttentionHeadInt8& a, const float* probs, size_t ld);
     void (*head_max_column_sums)(const float* a, size_t head_stride, int ld, int heads, int rows, int cols,
                                  float* out);
+    // round_row_to_bf16 (kernels/bf16.h) compiled for the level, so it runs vectorized: the bf16
+    // GEMM's rounding of A and bf16 attention's packing of K and V.
+    void (*round_bf16)(const float* x, int n, uint16_t* out);
+    void (*round_bf16_float)(const float* x, int n, float* out);
+    // bf16 attention's softmax of a logits row (kernels/attention_bf16.h): returns nothing, leaves
+    // the fp32 probabilities in x and their bf16 rounding in p (npad values, the padding zero).
+    void (*softmax_bf16)(float* x, int n, float scale, const float* bias, uint16_t* p, int npad);
     // Runs `iters` steps of independent FMA chains on full vectors (the peak-throughput probe of
     // profiler/kernel_bench.cpp); returns a value derived from the chains so they cannot be dropped.
     // Each step does fma_per_step FMAs (chains × lanes).

@@ -178,6 +178,9 @@ void gemm_bf16_reference(int m, const float* a, int lda, const PackedWeights& w,
 
 namespace {
 
+void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, const PackedWeights& w, float* c,
+                  int ldc, const Epilogue& ep, ThreadPool* pool);
+
 // The bf16 variants: A rounded to bf16 pairs (rows of bf16_row_elems(k), the odd k's last input 0).
 void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const PackedWeights& w, float* c,
                  int ldc, const Epilogue& ep, ThreadPool* pool, void* scratch) {
@@ -187,12 +190,20 @@ void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const 
     thread_local std::vector<uint16_t> rounded;
     if (!scratch) rounded.resize(size_t(m) * kq);
     uint16_t* ab = scratch ? static_cast<uint16_t*>(scratch) : rounded.data();
+    const IsaKernels& level = active_kernels();
     parallel_for(2.0 * m * w.n * w.k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
         for (int i = b; i < e; ++i) {
-            round_row_to_bf16(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
+            level.round_bf16(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
             if (kq > w.k) ab[size_t(i) * kq + w.k] = 0;
         }
     });
+    native_tiles(kern, m, ab, kq, w, c, ldc, ep, pool);
+}
+
+// The tiles of gemm_native on A already rounded (rows of lda ≥ bf16_row_elems(w.k) bf16 values).
+void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, const PackedWeights& w, float* c,
+                  int ldc, const Epilogue& ep, ThreadPool* pool) {
+    const int kq = bf16_row_elems(w.k);
     const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
     const size_t panel_stride = size_t(kq) * kGemmPanel;
     const GemmSplit split(m, w.n, w.k, kern.rows, kern.panels, pool);
@@ -200,7 +211,7 @@ void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const 
     split.run(pool, [&](int ct, int rb0, int rb1) {
         Bf16Tile tile;
         tile.pairs = kq / 2;
-        tile.lda = kq;
+        tile.lda = lda;
         tile.ldc = ldc;
         tile.ep = &ep;
         tile.panel_stride = panel_stride;
@@ -214,7 +225,7 @@ void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const 
             split.rows(rb, &r0, &r1);
             tile.row0 = r0;
             tile.rows = r1 - r0;
-            tile.a = ab + size_t(r0) * kq;
+            tile.a = ab + size_t(r0) * lda;
             tile.c = c + size_t(r0) * ldc + tile.col0;
             kern.tile(tile);
         }
@@ -247,7 +258,7 @@ void gemm_widened(int m, const float* a, int lda, const PackedWeights& w, float*
     if (!scratch) rounded.resize(size_t(m) * k);
     float* ar = scratch ? static_cast<float*>(scratch) : rounded.data();
     parallel_for(2.0 * m * w.n * k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
-        for (int i = b; i < e; ++i) round_row_to_bf16(a + size_t(i) * lda, k, ar + size_t(i) * k);
+        for (int i = b; i < e; ++i) kern.round_bf16_float(a + size_t(i) * lda, k, ar + size_t(i) * k);
     });
     const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
     const size_t panel_stride = size_t(k) * kGemmPanel;  // of the widened panels
@@ -301,6 +312,20 @@ void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c,
     const Bf16Kernels& kern = active_bf16_kernels();
     if (kern.tile) gemm_native(kern, m, a, lda, w, c, ldc, ep, pool, scratch);
     else gemm_widened(m, a, lda, w, c, ldc, ep, pool, scratch);
+}
+
+void gemm_bf16_rounded(int m, const uint16_t* a, int lda, const PackedWeights& w, float* c, int ldc,
+                       const Epilogue& ep) {
+    if (m <= 0 || w.n <= 0) return;
+    if (!w.bf16) std::abort();
+    const Bf16Kernels& kern = active_bf16_kernels();
+    if (kern.tile) return native_tiles(kern, m, a, lda, w, c, ldc, ep, nullptr);
+    // widen: A as floats (exact), which gemm_widened's rounding leaves as they are.
+    thread_local std::vector<float> floats;
+    floats.resize(size_t(m) * w.k);
+    for (int i = 0; i < m; ++i)
+        for (int t = 0; t < w.k; ++t) floats[size_t(i) * w.k + t] = bf16_to_float(a[size_t(i) * lda + t]);
+    gemm_widened(m, floats.data(), w.k, w, c, ldc, ep, nullptr, nullptr);
 }
 
 size_t gemm_bf16_scratch_bytes(int m, int k) {

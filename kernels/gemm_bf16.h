@@ -57,6 +57,10 @@ enum class Bf16Order { Sequential, PairsOddFirst, PairsRoundToOdd, AmxSteps };
 // tile's panels into a small scratch per thread (its panels × k floats).
 void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c, int ldc, const Epilogue& ep,
                ThreadPool* pool, void* scratch = nullptr);
+// gemm_bf16 on A already rounded (bf16 rows of lda ≥ bf16_row_elems(w.k) elements, an odd k's pad
+// input 0), on the calling thread: the same bits as gemm_bf16 on those values as floats.
+void gemm_bf16_rounded(int m, const uint16_t* a, int lda, const PackedWeights& w, float* c, int ldc,
+                       const Epilogue& ep);
 // The bytes of A rounded for the active variant: m · bf16_row_elems(k) bf16 values, or m · k
 // floats for "widen" (A rounded but held in fp32 for the fp32 tile).
 size_t gemm_bf16_scratch_bytes(int m, int k);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/attention_bf16.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/isa.h"
@@ -41,6 +42,9 @@ struct Bf16Kernels {
     // Called by the driver before the tiles of each GEMM, or null: AMX loads its tile
     // configuration again there (kernels/x86/amx.h).
     void (*begin)() = nullptr;
+    // bf16 attention of one head in a kernel of its own (the same bits as attention_head_bf16's
+    // steps on this variant's GEMM), or null: those steps.
+    void (*attention)(const AttentionHeadBf16& a, const Bf16AttentionTrace* trace) = nullptr;
 };
 
 // Each variant's table, declared for the architecture whose build compiles it.

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "kernels/attention.h"
+#include "kernels/bf16.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm_block.h"
 #include "kernels/threads.h"
@@ -80,14 +81,26 @@ void quick_gelu_array(float* x, size_t n) {
 // the last whole block added one by one) and reduced by reduce_add16, so every level, scalar
 // included, gives the same bits.
 template <class V>
+void softmax_after_max(float* x, int n, float mx);
+
+template <class V>
 void softmax_row(float* x, int n) {
     using T = typename V::T;
-    constexpr int L = V::lanes, PV = 16 / L;
+    constexpr int L = V::lanes;
     const int n16 = n / 16 * 16;
     T mv = V::set1(-std::numeric_limits<float>::infinity());
     for (int i = 0; i < n16; i += L) mv = V::max(mv, V::load(x + i));
     float mx = V::hmax(mv);  // a max is exact in any order
     for (int i = n16; i < n; ++i) mx = std::max(mx, x[i]);
+    softmax_after_max<V>(x, n, mx);
+}
+
+// softmax_row's steps after the max mx: e = exp(x − mx) and the sum, then e·(1/sum).
+template <class V>
+void softmax_after_max(float* x, int n, float mx) {
+    using T = typename V::T;
+    constexpr int L = V::lanes, PV = 16 / L;
+    const int n16 = n / 16 * 16;
     const T m = V::set1(mx);
     T sv[PV];
     for (int v = 0; v < PV; ++v) sv[v] = V::zero();
@@ -305,6 +318,46 @@ void attention(const AttentionHead& a) {
 }  // namespace simd
 }  // namespace pomt
 
+namespace pomt {
+namespace simd {
+
+// round_row_to_bf16's loop, instantiated per level (V names it) so the level's flags vectorize it.
+template <class V, class Out>
+void round_bf16_row(const float* x, int n, Out* out) {
+    for (int i = 0; i < n; ++i) {
+        uint32_t u;
+        std::memcpy(&u, x + i, 4);
+        u = bf16_rounded_bits(u);
+        if constexpr (sizeof(Out) == 2) out[i] = Out(u >> 16);
+        else std::memcpy(out + i, &u, 4);
+    }
+}
+
+// bf16 attention's softmax (kernels/attention_bf16.h): x = fma(scale, x, bias_j) (bias null: +0)
+// fused into the max pass, then softmax_row's exp and normalisation (the same bits), then p =
+// bf16(x) over npad values, the padding zero (P·V's A operand).
+template <class V>
+void softmax_bf16_row(float* x, int n, float scale, const float* bias, uint16_t* p, int npad) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    const int n16 = n / 16 * 16;
+    const T s = V::set1(scale);
+    T mv = V::set1(-std::numeric_limits<float>::infinity());
+    for (int i = 0; i < n16; i += L) {
+        const T y = V::fmadd(s, V::load(x + i), bias ? V::load(bias + i) : V::zero());
+        V::store(x + i, y);
+        mv = V::max(mv, y);
+    }
+    float mx = V::hmax(mv);
+    for (int i = n16; i < n; ++i) mx = std::max(mx, x[i] = std::fma(scale, x[i], bias ? bias[i] : 0.0f));
+    softmax_after_max<V>(x, n, mx);
+    round_bf16_row<V, uint16_t>(x, n, p);
+    for (int i = n; i < npad; ++i) p[i] = 0;
+}
+
+}  // namespace simd
+}  // namespace pomt
+
 // int8 attention's fast path: its softmax is softmax_row above.
 #include "kernels/attention_int8_impl.h"
 
@@ -328,6 +381,9 @@ constexpr IsaKernels kernel_table(Isa isa) {
             attention_int8_scores<V>,
             attention_int8_pv<V>,
             head_max_column_sums<V>,
+            round_bf16_row<V, uint16_t>,
+            round_bf16_row<V, float>,
+            softmax_bf16_row<V>,
             fma_loop<V, Tiles::fma_chains>,
             Tiles::fma_chains * V::lanes};
 }

@@ -16,7 +16,8 @@ namespace pomt {
 namespace {
 
 // kQIn, kQHidden: an int8 model's quantized inputs of the D-wide Linears and of fc2; kHeads: int8
-// attention's quantized Q, K, V per (image, head), and its logits before the softmax.
+// attention's quantized Q, K, V per (image, head), or bf16 attention's packed K and V; kLogits:
+// either's logits before the softmax.
 enum Slot { kH, kQkv, kAttnOut, kProbs, kMlp, kSizes, kLogSizes, kQIn, kQHidden, kHeads, kLogits, kSlots };
 
 // Adds the seconds since the previous lap (or the start) to an operation.
@@ -81,20 +82,40 @@ uint64_t int8_logits_floats(const ModelConfig& c, int batch, int n) {
     return uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t((n + 15) / 16 * 16);
 }
 
+// Task t's (image t / heads, head t % heads) rows: all of them, its output columns, its key bias.
+AttentionRows task_rows(const ModelConfig& c, int t, int n, const float* log_sizes, float* out) {
+    const int H = c.num_heads, hd = c.head_dim();
+    AttentionRows rows;
+    rows.scale = 1.0f / std::sqrt(float(hd));
+    rows.key_bias = log_sizes ? log_sizes + size_t(t / H) * n : nullptr;
+    rows.out = out + size_t(t / H) * n * c.embed_dim + (t % H) * hd;
+    rows.ld_out = c.embed_dim;
+    return rows;
+}
+
+// The softmax of `rows` logits rows (ld apart) into probs (n apart): the middle pass of the int8 and
+// bf16 attentions below.
+void softmax_of_logits(ThreadPool* pool, int rows, int n, const float* logits, size_t ld, float* probs) {
+    parallel_for(pool, rows, 64, [&](int r0, int r1) {
+        for (int r = r0; r < r1; ++r) {
+            float* p = probs + size_t(r) * n;
+            std::memcpy(p, logits + size_t(r) * ld, size_t(n) * sizeof(float));
+            softmax_inplace(p, n);
+        }
+    });
+}
+
 // int8 attention (kernels/attention_int8.h) in the same three timed passes: Q·Kᵀ on the int8 tiles
 // with its float corrections, the softmax rows, then P·V (P' formed, quantized and multiplied on
 // the tiles). The heads were quantized in the qkv GEMM's epilogue, as in the Session.
 void attention_int8_unfused(const ModelConfig& c, ThreadPool* pool, float* heads, int batch, int n,
                             const float* log_sizes, float* logits, float* probs, float* out, Laps& lap) {
-    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim(), tasks = batch * H;
+    const int tasks = batch * c.num_heads;
     const size_t ld = size_t(n + 15) / 16 * 16;
     auto head_task = [&](int t, const Int8Head& h) {
         AttentionHeadInt8 a;
+        static_cast<AttentionRows&>(a) = task_rows(c, t, n, log_sizes, out);
         a.head = &h;
-        a.scale = 1.0f / std::sqrt(float(hd));
-        a.key_bias = log_sizes ? log_sizes + size_t(t / H) * n : nullptr;
-        a.out = out + size_t(t / H) * n * D + (t % H) * hd;
-        a.ld_out = D;
         return a;
     };
     // `logits` rows are ld apart (whole vectors, int8_logits_floats); probs gets the softmax rows n apart.
@@ -105,18 +126,45 @@ void attention_int8_unfused(const ModelConfig& c, ThreadPool* pool, float* heads
         }
     });
     lap(BlockOp::Scores);
-    parallel_for(pool, tasks * n, 64, [&](int r0, int r1) {
-        for (int r = r0; r < r1; ++r) {
-            float* p = probs + size_t(r) * n;
-            std::memcpy(p, logits + size_t(r) * ld, size_t(n) * sizeof(float));
-            softmax_inplace(p, n);
-        }
-    });
+    softmax_of_logits(pool, tasks * n, n, logits, ld, probs);
     lap(BlockOp::Softmax);
     parallel_for(pool, tasks, 1, [&](int t0, int t1) {
         for (int t = t0; t < t1; ++t) {
             const Int8Head h = int8_head_at(c, heads, n, t);
             attention_int8_pv(head_task(t, h), probs + size_t(t) * n * n, size_t(n));
+        }
+    });
+    lap(BlockOp::AttnV);
+}
+
+// bf16 attention (kernels/attention_bf16.h) in the same three timed passes: Q·Kᵀ on the bf16 GEMM
+// with the scale and key bias, the softmax rows, then P·V (P rounded and multiplied). The heads'
+// K and V were packed after the qkv GEMM, as in the Session.
+void attention_bf16_unfused(const ModelConfig& c, ThreadPool* pool, const float* heads, const float* qkv, int batch,
+                            int n, const float* log_sizes, float* logits, float* probs, float* out, Laps& lap) {
+    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim(), tasks = batch * H;
+    const size_t ld = size_t(n + 15) / 16 * 16;
+    auto head_task = [&](int t, const Bf16Head& h) {
+        AttentionHeadBf16 a;
+        static_cast<AttentionRows&>(a) = task_rows(c, t, n, log_sizes, out);
+        a.head = &h;
+        a.q = qkv + size_t(t / H) * n * 3 * D + (t % H) * hd;
+        a.ld_q = 3 * D;
+        return a;
+    };
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) {
+            const Bf16Head h = bf16_head_at(c, const_cast<float*>(heads), n, t);
+            attention_bf16_scores(head_task(t, h), logits + size_t(t) * n * ld, ld);
+        }
+    });
+    lap(BlockOp::Scores);
+    softmax_of_logits(pool, tasks * n, n, logits, ld, probs);
+    lap(BlockOp::Softmax);
+    parallel_for(pool, tasks, 1, [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) {
+            const Bf16Head h = bf16_head_at(c, const_cast<float*>(heads), n, t);
+            attention_bf16_pv(head_task(t, h), probs + size_t(t) * n * n, size_t(n));
         }
     });
     lap(BlockOp::AttnV);
@@ -151,10 +199,11 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     const float eps = float(c.ln_eps);
     const bool tracks_sizes = pruner && pruner->tracks_sizes();
     const uint64_t rows_all = uint64_t(batch) * uint64_t(n);
-    const bool int8 = model.is_int8(), int8_attention = model.int8_attention();
+    const bool int8 = model.is_int8(), int8_attention = model.int8_attention(), bf16_attention = model.bf16_attention();
     const uint64_t floats = rows_all * uint64_t(6 * D + H + (tracks_sizes ? 2 : 0)) +
                             uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t(n) +
-                            (int8_attention ? uint64_t(int8_logits_floats(c, batch, n)) : 0) +
+                            (int8_attention || bf16_attention ? uint64_t(int8_logits_floats(c, batch, n)) : 0) +
+                            (bf16_attention ? uint64_t(bf16_heads_floats(c, batch, n)) : 0) +
                             (int8 ? uint64_t(quantized_rows_floats(int(rows_all), D)) +
                                         uint64_t(quantized_rows_floats(int(rows_all), H))
                                   : 0) +
@@ -216,6 +265,14 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
         lap(BlockOp::Qkv);
         float* logits = buffer(kLogits, int8_logits_floats(c, batch, n));
         attention_int8_unfused(c, pool, heads, batch, n, log_sizes, logits, probs, attn_out, lap);
+    } else if (bf16_attention) {
+        // K and V packed after the qkv GEMM: timed as qkv.
+        linear(pool, bp.qkv, in, rows, qkv, 3 * D);
+        float* heads = buffer(kHeads, bf16_heads_floats(c, batch, n));
+        pack_bf16_heads_from(pool, c, heads, qkv, batch, n);
+        lap(BlockOp::Qkv);
+        float* logits = buffer(kLogits, int8_logits_floats(c, batch, n));
+        attention_bf16_unfused(c, pool, heads, qkv, batch, n, log_sizes, logits, probs, attn_out, lap);
     } else {
         linear(pool, bp.qkv, in, rows, qkv, 3 * D);
         lap(BlockOp::Qkv);

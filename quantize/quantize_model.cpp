@@ -61,16 +61,17 @@ std::shared_ptr<const Model> quantize_values(const WeightsMeta& meta,
                                              const QuantizeOptions& o) {
     if (o.precision != "int8" && o.precision != "bf16")
         fail("unknown quantization precision '" + o.precision + "' (int8 or bf16)");
-    if (o.attention != "int8" && o.attention != "fp32")
-        fail("unknown attention precision '" + o.attention + "' (int8 or fp32)");
+    if (o.attention != "int8" && o.attention != "fp32" && o.attention != "bf16")
+        fail("unknown attention precision '" + o.attention + "' (int8, bf16 or fp32)");
     if (meta.quantization.precision != "fp32")
         fail("the model is already " + meta.quantization.precision + ": quantize its fp32 .pomt instead");
     if (o.precision == "bf16") {
-        // Rounding needs no calibration, and bf16 attention is not offered (fp32 attention: see QuantizeOptions).
+        // Rounding needs no calibration; attention in bf16 or fp32 (QuantizeOptions).
         if (!o.calibration.data.empty()) fail("bf16 needs no calibration images: drop --data");
-        if (o.attention != "fp32") fail("bf16 models run their attention in fp32: drop --attention int8");
+        if (o.attention == "int8") fail("a bf16 model's attention runs in bf16 or fp32, not int8");
         WeightsMeta b = meta;
         b.quantization = bf16_quantization();
+        b.quantization.attention = o.attention;
         return Model::bf16(b, values);
     }
     const std::vector<std::string> images = calibration_images(o, meta.model.num_classes > 0 ? meta.model.num_classes : 1);

@@ -61,11 +61,15 @@ constexpr double kMinBlockRoundingEffect = 2e-5;
 constexpr double kSimulationShare = 0.6;
 constexpr double kFastOverSimulation = 1.5;
 
-std::shared_ptr<const Model> bf16_of(const Model& fp32) {
+std::shared_ptr<const Model> bf16_of(const Model& fp32, const std::string& attention = "fp32") {
     QuantizeOptions o;
     o.precision = "bf16";
+    o.attention = attention;
     return quantize_model(fp32, o);
 }
+
+// Both attention precisions of a bf16 model.
+const char* const kAttention[] = {"fp32", "bf16"};
 
 
 
@@ -133,10 +137,13 @@ TEST_CASE("bf16 fixtures: the Session and the bf16 simulation keep timm's top-1 
         if (pomt_test::skip_long_fixture_here(name)) continue;
         CAPTURE(name);
         const std::string folder = pomt_test::shared_dir() + "/fixtures/" + name;
-        auto b = bf16_of(*converted_fixture(folder));
+        auto fp32 = converted_fixture(folder);
         const NpyArray x = read_npy(folder + "/input.npy");
         const std::vector<float> timm = read_npy(folder + "/logits.npy").data;
         const int batch = int(x.shape[0]);
+        for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        auto b = bf16_of(*fp32, attention);
         const std::vector<float> simulated = forward_reference(*b, x.data.data(), batch);
         const double simulated_to_timm = relative_l2(simulated, timm);
         CHECK(simulated_to_timm >= kMinRoundingEffect);
@@ -153,6 +160,7 @@ TEST_CASE("bf16 fixtures: the Session and the bf16 simulation keep timm's top-1 
             const int outs = session.outputs();
             if (b->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
         });
+        }
     }
 }
 
@@ -160,23 +168,29 @@ TEST_CASE("bf16: the real ViT-Tiny keeps timm's top-1 on 8 ImageNet images") {
     if (pomt_test::skip_heavy_test_here()) return;
     POMT_REQUIRE_SHARED("models/vit_tiny_patch16_224.augreg_in21k_ft_in1k/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/models/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
-    auto b = bf16_of(*converted_fixture(folder));
+    auto fp32 = converted_fixture(folder);
     const NpyArray x = read_npy(folder + "/reference/input.npy");
     const std::vector<float> timm = read_npy(folder + "/reference/logits.npy").data;
-    const std::vector<float> fast = Session(b, 2).run(x.data.data(), int(x.shape[0]));
-    const double to_timm = relative_l2(fast, timm);
-    INFO("bf16 vs timm fp32, relative L2 " << to_timm);
-    CHECK(to_timm >= kMinRoundingEffect);
-    CHECK(to_timm <= kRealBf16VsFp32);
-    CHECK(top1_per_row(fast, 1000) == top1_per_row(timm, 1000));
+    for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        const std::vector<float> fast = Session(bf16_of(*fp32, attention), 2).run(x.data.data(), int(x.shape[0]));
+        const double to_timm = relative_l2(fast, timm);
+        INFO("bf16 vs timm fp32, relative L2 " << to_timm);
+        CHECK(to_timm >= kMinRoundingEffect);
+        CHECK(to_timm <= kRealBf16VsFp32);
+        CHECK(top1_per_row(fast, 1000) == top1_per_row(timm, 1000));
+    }
 }
 
 TEST_CASE("bf16 pruning: every method runs and stays near timm's fp32 pruned outputs") {
     POMT_REQUIRE_SHARED("fixtures/micro/model.safetensors", p);
     const std::string folder = pomt_test::shared_dir() + "/fixtures/micro";
-    auto b = bf16_of(*converted_fixture(folder));
-    const ModelConfig& cfg = b->config();
+    auto fp32 = converted_fixture(folder);
     const NpyArray x = read_npy(folder + "/input.npy");
+    for (const char* attention : kAttention) {
+    CAPTURE(attention);
+    auto b = bf16_of(*fp32, attention);
+    const ModelConfig& cfg = b->config();
     Session session(b, 2);
     struct Case {
         const char* spec;
@@ -214,6 +228,7 @@ TEST_CASE("bf16 pruning: every method runs and stays near timm's fp32 pruned out
         CHECK(session.run(images.data(), 3, all_rows) == pooled);
         for (float v : pooled) CHECK(std::isfinite(v));
     }
+    }
 }
 
 // Every output is one chain of additions in a fixed order whatever the split (kernels/gemm_bf16.h),
@@ -222,7 +237,9 @@ TEST_CASE("bf16: 1, 2 and 3 threads give identical logits, pruned or not") {
     for (const char* arch : {"vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "vit_base_patch16_siglip_224"}) {
         const std::string name = arch;
         CAPTURE(name);
-        auto b = bf16_of(*Model::random(small_variant(arch, 3), 9));
+        for (const char* attention : kAttention) {
+        CAPTURE(attention);
+        auto b = bf16_of(*Model::random(small_variant(arch, 3), 9), attention);
         const std::vector<float> images = wave_images(b->config(), 2, 0.011);
         for (const char* s : {"none", "tome:r=3", "pomt:R=5,layer=1"}) {
             CAPTURE(s);
@@ -237,6 +254,7 @@ TEST_CASE("bf16: 1, 2 and 3 threads give identical logits, pruned or not") {
                 if (first.empty()) first = got;
                 else CHECK(got == first);
             }
+        }
         }
     }
 }
@@ -335,7 +353,13 @@ TEST_CASE("pomt quantize --precision bf16 / convert --quantize bf16 / info / cla
                                 "--precision must be int8 or bf16");
     pomt_test::expect_cli_error(
         pomt_test::run_pomt({"quantize", in, "-o", dir + "/x.pomt", "--precision", "bf16", "--attention", "int8"}),
-        "bf16 models run their attention in fp32");
+        "a bf16 model's attention runs in bf16 or fp32, not int8");
+    // --attention bf16: recorded in the file and shown.
+    r = pomt_test::run_pomt({"quantize", in, "-o", dir + "/bb.pomt", "--precision", "bf16", "--attention", "bf16"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("bf16 (format v4), attention bf16") != std::string::npos);
+    CHECK(Model::load(dir + "/bb.pomt")->bf16_attention());
+    CHECK(pomt_test::run_pomt({"info", dir + "/bb.pomt"}).out.find("attention       bf16 (") != std::string::npos);
     pomt_test::expect_cli_error(pomt_test::run_pomt({"quantize", dir + "/b.pomt", "-o", dir + "/x.pomt"}),
                                 "already bf16");
     pomt_test::expect_cli_error(

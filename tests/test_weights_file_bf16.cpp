@@ -252,7 +252,7 @@ TEST_CASE("pomt format v4: the writers refuse a quantization the reader would") 
     refused([](WeightsMeta& mt) { mt.quantization.activations = "per-token dynamic"; },
             "quantization activations 'per-token dynamic' is not supported (only 'bf16 at each Linear's input')");
     refused([](WeightsMeta& mt) { mt.quantization.attention = "int8"; },
-            "quantization attention 'int8' is not supported (only 'fp32')");
+            "quantization attention 'int8' is not supported ('fp32' or 'bf16')");
     refused([](WeightsMeta& mt) { mt.quantization.calibration = "smoothquant"; }, "quantization calibration");
     refused([](WeightsMeta& mt) { mt.model.num_heads = 5; }, "embed_dim must be a multiple of num_heads");
 
@@ -357,8 +357,8 @@ TEST_CASE("pomt format v4: malformed bf16 files are refused with a one-line erro
         refused(set_q(good, "weights", s("bf16 truncated")), "quantization weights 'bf16 truncated' is not supported");
         refused(set_q(good, "activations", s("fp32")),
                 "quantization activations 'fp32' is not supported (only 'bf16 at each Linear's input')");
-        refused(set_q(good, "attention", s("int8")), "quantization attention 'int8' is not supported (only 'fp32')");
-        refused(set_q(good, "attention", s("bf16")), "quantization attention 'bf16' is not supported (only 'fp32')");
+        refused(set_q(good, "attention", s("int8")), "quantization attention 'int8' is not supported ('fp32' or 'bf16')");
+        refused(set_q(good, "attention", s("fp16")), "quantization attention 'fp16' is not supported ('fp32' or 'bf16')");
         refused(set_q(good, "calibration", s("smoothquant")),
                 "quantization calibration must be \"none\" (a bf16 model is not calibrated), not 'smoothquant'");
         json::Value method = json::Value::object();

@@ -293,6 +293,13 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
     CHECK(r.out.find("int8 (format v3), attention int8, calibration none") != std::string::npos);
     CHECK(Model::load(dir + "/qa.pomt")->int8_attention());
     CHECK(run_pomt({"info", dir + "/qa.pomt"}).out.find("attention       int8") != std::string::npos);
+    // --attention bf16 likewise.
+    r = run_pomt({"quantize", in, "-o", dir + "/qb.pomt", "--attention", "bf16"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("int8 (format v3), attention bf16, calibration none") != std::string::npos);
+    CHECK(Model::load(dir + "/qb.pomt")->bf16_attention());
+    CHECK(!Model::load(dir + "/qb.pomt")->int8_attention());
+    CHECK(run_pomt({"info", dir + "/qb.pomt"}).out.find("attention       bf16") != std::string::npos);
     r = run_pomt({"info", out, "--json"});
     CHECK(r.out.find(R"("quantization":{"precision":"int8",)") != std::string::npos);
 
@@ -317,7 +324,7 @@ TEST_CASE("pomt quantize / convert --quantize int8 / info: the commands") {
         {{"quantize", in, "-o", in}, "overwrite the input"},
         {{"quantize", dir + "/none.pomt", "-o", dir + "/x.pomt"}, "none.pomt"},
         {{"quantize", in, "-o", dir + "/x.pomt", "--bogus"}, "--bogus"},
-        {{"quantize", in, "-o", dir + "/x.pomt", "--attention", "bf16"}, "--attention must be int8 or fp32"},
+        {{"quantize", in, "-o", dir + "/x.pomt", "--attention", "fp16"}, "--attention must be int8, bf16 or fp32"},
         {{"quantize", in, "-o", dir + "/x.pomt", "--attention"}, "--attention"},
         {{"convert", "--arch", "deit_tiny_patch16_224", "--random", "--quantize", "int8", "--attention", "int4", "-o",
           dir + "/x.pomt"},

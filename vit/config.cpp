@@ -20,6 +20,8 @@ void ModelConfig::validate() const {
     if (embed_dim <= 0 || embed_dim > 16384) bad("embed_dim must be in 1..16384");
     if (depth <= 0 || depth > 256) bad("depth must be in 1..256");
     if (num_heads <= 0 || embed_dim % num_heads) bad("embed_dim must be a multiple of num_heads");
+    // The int8 and bf16 attention kernels keep a head's row on the stack (timm's largest: 128).
+    if (embed_dim / num_heads > 256) bad("head_dim (embed_dim / num_heads) must be at most 256");
     if (mlp_hidden <= 0 || mlp_hidden > 65536) bad("MLP hidden size must be in 1..65536");
     if (patch_size <= 0 || img_size <= 0 || img_size % patch_size) bad("img_size must be a multiple of patch_size");
     if (img_size > 4096) bad("img_size must be at most 4096");

@@ -9,6 +9,7 @@
 
 #include "core/memory_limit.h"
 #include "kernels/attention.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/attention_int8.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
@@ -22,7 +23,8 @@ namespace {
 
 // kQIn, kQHidden, kQPatches: an int8 model's quantized Linear inputs (kernels/quantize.h) — of the
 // D-wide layers (qkv, proj, fc1, the head, the attention pool), of fc2, of the patch embedding.
-// kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head).
+// kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head); or bf16 attention's
+// K and V, one Bf16Head per (image, head).
 // kBf16In: a bf16 model's Linear input rounded to bf16 (one at a time; the widest, fc2's or the
 // patch embedding's, at most).
 enum Slot {
@@ -47,7 +49,7 @@ uint64_t bf16_input_floats(int rows, int k) {
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
 std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
-                                  bool sizes, bool int8, bool int8_attention, bool bf16) {
+                                  bool sizes, bool int8, bool int8_attention, bool bf16, bool bf16_attention) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
     const uint64_t rows = b * n;
     std::vector<uint64_t> f(kSlots, 0);
@@ -76,6 +78,7 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
         f[kQPatches] = patches ? quantized_rows_floats(batch * c.num_patches(), K) : 0;
         if (int8_attention) f[kHeads] = int8_heads_floats(c, batch, tokens);
     }
+    if (bf16_attention) f[kHeads] = bf16_heads_floats(c, batch, tokens);
     if (bf16) {
         const int K = c.in_chans * c.patch_size * c.patch_size;
         f[kBf16In] = std::max(bf16_input_floats(int(rows), std::max(c.embed_dim, c.mlp_hidden)),
@@ -94,28 +97,31 @@ Session::Session(std::shared_ptr<const Model> model, int threads)
       memory_limit_(default_memory_limit()) {}
 
 uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes, bool int8,
-                                  bool int8_attention, bool bf16) {
+                                  bool int8_attention, bool bf16, bool bf16_attention) {
     uint64_t floats = 0;
-    for (uint64_t f :
-         slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention, bf16))
+    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention,
+                                  bf16, bf16_attention))
         floats += f;
     return floats * sizeof(float);
 }
 
-void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention, bool bf16) {
-    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention, bf16), limit,
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention, bool bf16,
+                        bool bf16_attention) {
+    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention, bf16, bf16_attention),
+                       limit,
                        "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
                            " tokens) for one image");
 }
 
 void check_model_memory(const Model& model, uint64_t limit) {
-    check_model_memory(model.config(), limit, model.is_int8(), model.int8_attention(), model.is_bf16());
+    check_model_memory(model.config(), limit, model.is_int8(), model.int8_attention(), model.is_bf16(),
+                       model.bf16_attention());
 }
 
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
         slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8(), model_->int8_attention(),
-                    model_->is_bf16());
+                    model_->is_bf16(), model_->bf16_attention());
     uint64_t floats = 0;
     for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
     check_memory_limit(floats * sizeof(float), memory_limit_,
@@ -298,6 +304,10 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
             quantize_qkv_heads(c, heads, buf.qkv, n, r0, r1, true, true);
         });
         run_attention_int8(heads, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
+    } else if (model_->bf16_attention()) {
+        linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
+        const float* heads = pack_bf16_heads(buf.qkv, batch, n);
+        run_attention_bf16(heads, buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
     } else {
         linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
         run_attention(buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
@@ -367,6 +377,9 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
         linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
     }
     if (heads) run_attention_int8(heads, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
+    else if (model_->bf16_attention())
+        run_attention_bf16(pack_bf16_heads(buf.qkv, batch, n), buf.qkv, batch, n, keep, log_sizes_of(sizes, rows),
+                           nullptr, buf.attn_out);
     else run_attention(buf.qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
 
     // Pooled rows to the front; row b·keep + i never lies after its source b·n + i.
@@ -388,39 +401,56 @@ Session::BlockBuffers Session::start_block(const BlockParams& bp, const float* x
     return b;
 }
 
-void Session::run_attention(const float* qkv, int batch, int n, int query_rows, const float* log_sizes, float* probs,
-                            float* attn_out) {
-    const ModelConfig& c = model_->config();
-    const int D = c.embed_dim, heads = c.num_heads, hd = c.head_dim();
+namespace {
+
+// Runs fn(pair, image, head, rows) over every (image, head) pair of `batch` images, split over the
+// pool's threads, `rows` the pair's AttentionRows (scale, key bias, output columns, probabilities,
+// query rows). One task per pair; when the pairs do not divide evenly among the threads (DeiT-Tiny:
+// 3 heads on 2 threads), each pair's query rows are split too, so no thread waits for another's
+// extra head.
+template <class F>
+void for_each_head_rows(ThreadPool* pool, const ModelConfig& c, int batch, int n, int query_rows,
+                        const float* log_sizes, float* probs, float* attn_out, F&& fn) {
+    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim();
     const float scale = 1.0f / std::sqrt(float(hd));
-    ThreadPool* pool = &pool_;
-    // One task per (image, head), split into contiguous ranges per thread. When the heads do not
-    // divide evenly among the threads (DeiT-Tiny: 3 heads on 2 threads), each head's query rows
-    // are split too, so no thread waits for another's extra head.
-    const int threads = pool->size(), pairs = batch * heads;
+    const int threads = pool->size(), pairs = batch * H;
     const int row_parts = pairs % threads == 0 || pairs >= 4 * threads ? 1 : std::min(threads, query_rows);
     pool->run(threads, [&](int worker) {
         int t0, t1;
         split_range(pairs * row_parts, threads, worker, &t0, &t1);
         for (int t = t0; t < t1; ++t) {
-            const int pair = t / row_parts, b = pair / heads, hh = pair % heads;
-            const float* base = qkv + size_t(b) * n * 3 * D;
-            AttentionHead a;
-            a.tokens = n;
-            a.head_dim = hd;
-            a.scale = scale;
-            a.q = base + hh * hd;
-            a.k = base + D + hh * hd;
-            a.v = base + 2 * D + hh * hd;
-            a.ld_qkv = 3 * D;
-            a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
-            a.out = attn_out + size_t(b) * n * D + hh * hd;
-            a.ld_out = D;
-            a.probs = probs ? probs + (size_t(b) * heads + hh) * n * n : nullptr;
-            split_range(query_rows, row_parts, t % row_parts, &a.row_begin, &a.row_end);
-            attention_head(a);
+            const int pair = t / row_parts, b = pair / H, hh = pair % H;
+            AttentionRows rows;
+            rows.scale = scale;
+            rows.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
+            rows.out = attn_out + size_t(b) * n * D + hh * hd;
+            rows.ld_out = D;
+            rows.probs = probs ? probs + (size_t(b) * H + hh) * n * n : nullptr;
+            split_range(query_rows, row_parts, t % row_parts, &rows.row_begin, &rows.row_end);
+            fn(pair, b, hh, rows);
         }
     });
+}
+
+}  // namespace
+
+void Session::run_attention(const float* qkv, int batch, int n, int query_rows, const float* log_sizes, float* probs,
+                            float* attn_out) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, hd = c.head_dim();
+    for_each_head_rows(&pool_, c, batch, n, query_rows, log_sizes, probs, attn_out,
+                       [&](int, int b, int hh, const AttentionRows& rows) {
+                           const float* base = qkv + size_t(b) * n * 3 * D;
+                           AttentionHead a;
+                           static_cast<AttentionRows&>(a) = rows;
+                           a.tokens = n;
+                           a.head_dim = hd;
+                           a.q = base + hh * hd;
+                           a.k = base + D + hh * hd;
+                           a.v = base + 2 * D + hh * hd;
+                           a.ld_qkv = 3 * D;
+                           attention_head(a);
+                       });
 }
 
 // int8 attention's heads for `batch` images at n tokens in workspace slot kHeads, panels zeroed.
@@ -436,29 +466,40 @@ float* Session::start_int8_heads(int batch, int n) {
 void Session::run_attention_int8(float* heads, int batch, int n, int query_rows, const float* log_sizes,
                                  float* probs, float* attn_out) {
     const ModelConfig& c = model_->config();
-    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim();
-    ThreadPool* pool = &pool_;
-    const int threads = pool->size(), pairs = batch * H;
-    int8_heads_finish(pool, c, heads, batch, n);
-    const float scale = 1.0f / std::sqrt(float(hd));
-    const int row_parts = pairs % threads == 0 || pairs >= 4 * threads ? 1 : std::min(threads, query_rows);
-    pool->run(threads, [&](int worker) {
-        int t0, t1;
-        split_range(pairs * row_parts, threads, worker, &t0, &t1);
-        for (int t = t0; t < t1; ++t) {
-            const int pair = t / row_parts, b = pair / H, hh = pair % H;
-            const Int8Head h = int8_head_at(c, heads, n, pair);
-            AttentionHeadInt8 a;
-            a.head = &h;
-            a.scale = scale;
-            a.key_bias = log_sizes ? log_sizes + size_t(b) * n : nullptr;
-            a.out = attn_out + size_t(b) * n * D + hh * hd;
-            a.ld_out = D;
-            a.probs = probs ? probs + (size_t(b) * H + hh) * n * n : nullptr;
-            split_range(query_rows, row_parts, t % row_parts, &a.row_begin, &a.row_end);
-            attention_head_int8(a);
-        }
-    });
+    int8_heads_finish(&pool_, c, heads, batch, n);
+    for_each_head_rows(&pool_, c, batch, n, query_rows, log_sizes, probs, attn_out,
+                       [&](int pair, int, int, const AttentionRows& rows) {
+                           const Int8Head h = int8_head_at(c, heads, n, pair);
+                           AttentionHeadInt8 a;
+                           static_cast<AttentionRows&>(a) = rows;
+                           a.head = &h;
+                           attention_head_int8(a);
+                       });
+}
+
+// bf16 attention's heads for `batch` images at n tokens in workspace slot kHeads, K and V packed
+// from qkv.
+float* Session::pack_bf16_heads(const float* qkv, int batch, int n) {
+    float* mem = buffer(kHeads, bf16_heads_floats(model_->config(), batch, n));
+    pack_bf16_heads_from(&pool_, model_->config(), mem, qkv, batch, n);
+    return mem;
+}
+
+// run_attention with the bf16 heads (kernels/attention_bf16.h), Q read from qkv.
+void Session::run_attention_bf16(const float* heads, const float* qkv, int batch, int n, int query_rows,
+                                 const float* log_sizes, float* probs, float* attn_out) {
+    const ModelConfig& c = model_->config();
+    const int D = c.embed_dim, hd = c.head_dim();
+    for_each_head_rows(&pool_, c, batch, n, query_rows, log_sizes, probs, attn_out,
+                       [&](int pair, int b, int hh, const AttentionRows& rows) {
+                           const Bf16Head h = bf16_head_at(c, const_cast<float*>(heads), n, pair);
+                           AttentionHeadBf16 a;
+                           static_cast<AttentionRows&>(a) = rows;
+                           a.head = &h;
+                           a.q = qkv + size_t(b) * n * 3 * D + hh * hd;
+                           a.ld_q = 3 * D;
+                           attention_head_bf16(a);
+                       });
 }
 
 // The MLP residual: x += ls2 · fc2(act(fc1(LN2 x))), in place, the activation fused into fc1.

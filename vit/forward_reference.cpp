@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/attention_int8.h"
 #include "kernels/bf16.h"
 #include "kernels/gemm.h"
@@ -146,6 +147,7 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
                 a.ld_out = D;
                 // An int8 model's attention: Q, K, V and the probabilities quantized, as the Session does.
                 if (model.int8_attention()) attention_head_int8_reference(a);
+                else if (model.bf16_attention()) attention_head_bf16_reference(a);  // Q, K, V, P rounded
                 else attention_head_reference(a);
             }
             linear_ref(model, bp.proj, attn.data(), n, D, D, tmp.data());

@@ -67,6 +67,8 @@ public:
     const std::string& precision() const { return meta_.quantization.precision; }
     // An int8 model whose attention products run in int8 too (QuantizationInfo::attention).
     bool int8_attention() const { return is_int8() && meta_.quantization.attention == "int8"; }
+    // An int8 or bf16 model whose attention products run in bf16 (kernels/attention_bf16.h).
+    bool bf16_attention() const { return (is_int8() || is_bf16()) && meta_.quantization.attention == "bf16"; }
     // A bf16 model: every Linear weight of `values` rounded to bf16 (nearest even) in the panels16x2
     // layout of kernels/gemm_bf16.h, every other tensor copied (meta.quantization.precision "bf16").
     static std::shared_ptr<const Model> bf16(const WeightsMeta& meta,

@@ -70,10 +70,10 @@ const std::vector<LowPrecision>& low_precisions() {
     static const std::vector<LowPrecision> table = [] {
         const QuantizationInfo int8;  // its defaults are the int8 scheme
         return std::vector<LowPrecision>{
-            {kPomtInt8FormatVersion, "int8", int8.weights, int8.activations, {"int8", "fp32"}, true, true, "i8",
+            {kPomtInt8FormatVersion, "int8", int8.weights, int8.activations, {"int8", "fp32", "bf16"}, true, true, "i8",
              "panels16x4", TensorDtype::I8, TensorLayout::Panels16x4, true,
              [](int n, int k) { return uint64_t(int8_panel_bytes(n, k)); }, "write_quantized_weights_file"},
-            {kPomtBf16FormatVersion, "bf16", "bf16 round-to-nearest-even", "bf16 at each Linear's input", {"fp32"},
+            {kPomtBf16FormatVersion, "bf16", "bf16 round-to-nearest-even", "bf16 at each Linear's input", {"fp32", "bf16"},
              false, false, "bf16", "panels16x2", TensorDtype::BF16, TensorLayout::Panels16x2, false,
              [](int n, int k) { return 2 * uint64_t(bf16_panel_elems(n, k)); }, "write_bf16_weights_file"},
         };
@@ -222,7 +222,8 @@ QuantizationInfo parse_quantization(const json::Value& v, const std::string& wha
         q.attention = a->as_string(where + " attention");
         if (std::find(lp->attention.begin(), lp->attention.end(), q.attention) == lp->attention.end()) {
             std::string known;
-            for (const std::string& k : lp->attention) known += (known.empty() ? "'" : " or '") + k + "'";
+            for (size_t i = 0; i < lp->attention.size(); ++i)
+                known += std::string(i == 0 ? "'" : i + 1 == lp->attention.size() ? " or '" : ", '") + lp->attention[i] + "'";
             fail(where + " attention '" + q.attention + "' is not supported (" +
                  (lp->attention.size() == 1 ? "only " : "") + known + ")");
         }

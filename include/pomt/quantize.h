@@ -19,10 +19,11 @@
 namespace pomt {
 
 struct QuantizeOptions {
-    std::string precision = "int8";  // or "bf16" (no calibration, fp32 attention)
-    // The attention's two products, Q·Kᵀ and P·V: "int8" (Q, K, V quantized per token and head, the
-    // probabilities per row; softmax in fp32) or "fp32" (the default until int8 attention is
-    // measured faster on the VNNI hosts; docs/RESULTS.md). Recorded in the file.
+    std::string precision = "int8";  // or "bf16" (no calibration)
+    // The attention's two products, Q·Kᵀ and P·V: "int8" (int8 models: Q, K, V quantized per token
+    // and head, the probabilities per row), "bf16" (Q, K, V and the probabilities rounded to bf16,
+    // sums fp32: fast where the bf16 GEMM has AMX or vdpbf16ps) or "fp32" (the default). Softmax
+    // in fp32 always. Recorded in the file.
     std::string attention = "fp32";
     // Calibration images (SmoothQuant-style smoothing measured on them): a "relative/path label"
     // list or a folder of class folders, as ScheduleSearchOptions::data; `root` is the folder a

@@ -75,7 +75,7 @@ inline void configure(uint32_t key, const TileConfig& cfg) {
 // (4 int8 inputs, or a pair of bf16), as TDPBSSD / TDPBF16PS take them: Dot::product<C>() runs
 // the one into C tile C (its A and B tiles below; the tile numbers must be literals, as the
 // intrinsics are macros around the instruction's text). out receives 32 × 32 4-byte sums (row
-// stride 32; rows ≥ rows and the second panel's columns when there is none are not written). Tiles: C 0 (rows 0–15 × panel 0), 1 (rows 0–15 ×
+// stride ld_out bytes; rows ≥ rows and the second panel's columns when there is none are not written). Tiles: C 0 (rows 0–15 × panel 0), 1 (rows 0–15 ×
 // panel 1), 2 and 3 (rows 16–31); A 4 (rows 0–15) and 5 (rows 16–31); B 6 (panel 0) and 7 (panel
 // 1): each step of 16 words loads two A and two B tiles for four products, the most that eight
 // registers allow, and reads 64 bytes of each row of A and 1024 contiguous bytes of each panel
@@ -86,7 +86,7 @@ constexpr int kTileRows = 32, kTilePanels = 2, kWordsPerStep = 16;
 
 template <class Dot, bool R2, bool P2>
 void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel, size_t panel_stride, int words,
-                    void* out) {
+                    void* out, long ld) {
     constexpr size_t kStep = kWordsPerStep * 4, kPanelStep = kStep * 16;
     const int steps = words / kWordsPerStep, tail = words % kWordsPerStep;
     const uint8_t* a1 = a + 16 * lda;
@@ -127,7 +127,6 @@ void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel
         products();
     }
     uint8_t* o = static_cast<uint8_t*>(out);
-    constexpr long ld = kTileRows * 4;
     _tile_stored(0, o, ld);
     if (P2) _tile_stored(1, o + 64, ld);
     if (R2) _tile_stored(2, o + 16 * ld, ld);
@@ -138,7 +137,7 @@ void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel
 // int8 and bf16 variants use the same shapes, so one configuration serves both).
 template <class Dot>
 void multiply(const void* a, size_t lda, int rows, const void* panel, size_t panel_stride,
-              int panels, int words, void* out) {
+              int panels, int words, void* out, long ld_out = kTileRows * 4) {
     const int r0 = rows < 16 ? rows : 16, r1 = rows - r0;
     TileConfig cfg;
     const int tile_rows[8] = {r0, r0, r1, r1, r0, r1, kWordsPerStep, kWordsPerStep};
@@ -150,13 +149,33 @@ void multiply(const void* a, size_t lda, int rows, const void* panel, size_t pan
     const uint8_t* pa = static_cast<const uint8_t*>(a);
     const uint8_t* pb = static_cast<const uint8_t*>(panel);
     if (r1 > 0) {
-        if (panels > 1) multiply_block<Dot, true, true>(pa, lda, rows, pb, panel_stride, words, out);
-        else multiply_block<Dot, true, false>(pa, lda, rows, pb, panel_stride, words, out);
+        if (panels > 1) multiply_block<Dot, true, true>(pa, lda, rows, pb, panel_stride, words, out, ld_out);
+        else multiply_block<Dot, true, false>(pa, lda, rows, pb, panel_stride, words, out, ld_out);
     } else {
-        if (panels > 1) multiply_block<Dot, false, true>(pa, lda, rows, pb, panel_stride, words, out);
-        else multiply_block<Dot, false, false>(pa, lda, rows, pb, panel_stride, words, out);
+        if (panels > 1) multiply_block<Dot, false, true>(pa, lda, rows, pb, panel_stride, words, out, ld_out);
+        else multiply_block<Dot, false, false>(pa, lda, rows, pb, panel_stride, words, out, ld_out);
     }
 }
+
+// The Dot types of multiply: TDPBSSD (int8 × int8 → int32) and TDPBF16PS (bf16 pairs → fp32).
+struct DotInt8 {
+    template <int C>
+    static void product() {
+        if constexpr (C == 0) _tile_dpbssd(0, 4, 6);
+        if constexpr (C == 1) _tile_dpbssd(1, 4, 7);
+        if constexpr (C == 2) _tile_dpbssd(2, 5, 6);
+        if constexpr (C == 3) _tile_dpbssd(3, 5, 7);
+    }
+};
+struct DotBf16 {
+    template <int C>
+    static void product() {
+        if constexpr (C == 0) _tile_dpbf16ps(0, 4, 6);
+        if constexpr (C == 1) _tile_dpbf16ps(1, 4, 7);
+        if constexpr (C == 2) _tile_dpbf16ps(2, 5, 6);
+        if constexpr (C == 3) _tile_dpbf16ps(3, 5, 7);
+    }
+};
 
 // Calls f(std::integral_constant<int, ACT>) with ACT = int(act): the tiles' epilogue loops, whose
 // trip counts are not constants, get the activation as one (store_epilogue's ACT).

@@ -17,23 +17,16 @@
 #include "kernels/x86/amx.h"
 
 namespace pomt {
-namespace {
 
-struct Dot {
-    template <int C>
-    static void product() {
-        if constexpr (C == 0) _tile_dpbf16ps(0, 4, 6);
-        if constexpr (C == 1) _tile_dpbf16ps(1, 4, 7);
-        if constexpr (C == 2) _tile_dpbf16ps(2, 5, 6);
-        if constexpr (C == 3) _tile_dpbf16ps(3, 5, 7);
-    }
-};
+void attention_bf16_amx(const AttentionHeadBf16& a, const Bf16AttentionTrace* trace);  // attention_bf16_amx.cpp
+
+namespace {
 
 
 void tile(const Bf16Tile& t) {
     using V = simd::VecAvx512;
     alignas(64) float sums[amx::kTileRows * amx::kTileRows];
-    amx::multiply<Dot>(t.a, size_t(t.lda) * 2, t.rows, t.panel, t.panel_stride * 2, t.panels, t.pairs, sums);
+    amx::multiply<amx::DotBf16>(t.a, size_t(t.lda) * 2, t.rows, t.panel, t.panel_stride * 2, t.panels, t.pairs, sums);
     amx::with_activation(t.ep->act, [&](auto act) {
         for (int r = 0; r < t.rows; ++r)
             for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)
@@ -46,8 +39,8 @@ void tile(const Bf16Tile& t) {
 
 bool cpu_has() { return amx::usable(22); }  // AMX-BF16
 
-constexpr Bf16Kernels kTable = {"amx-bf16",     Isa::Avx512,      cpu_has,           tile,
-                                amx::kTileRows, amx::kTilePanels, Bf16Order::AmxSteps, amx::new_call};
+constexpr Bf16Kernels kTable = {"amx-bf16",          Isa::Avx512,   cpu_has,          tile, amx::kTileRows,
+                                amx::kTilePanels,    Bf16Order::AmxSteps, amx::new_call, attention_bf16_amx};
 
 }  // namespace
 

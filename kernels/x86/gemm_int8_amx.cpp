@@ -21,20 +21,10 @@ namespace {
 // The avx512 float side (epilogue, quantize_row); the sums come from the tiles.
 struct Ops : simd::Int8Avx512Base {};
 
-struct Dot {
-    template <int C>
-    static void product() {
-        if constexpr (C == 0) _tile_dpbssd(0, 4, 6);
-        if constexpr (C == 1) _tile_dpbssd(1, 4, 7);
-        if constexpr (C == 2) _tile_dpbssd(2, 5, 6);
-        if constexpr (C == 3) _tile_dpbssd(3, 5, 7);
-    }
-};
-
 
 void tile(const Int8Tile& t) {
     alignas(64) int32_t sums[amx::kTileRows * amx::kTileRows];
-    amx::multiply<Dot>(t.a, size_t(t.lda), t.rows, t.panel, t.panel_stride, t.panels, t.groups, sums);
+    amx::multiply<amx::DotInt8>(t.a, size_t(t.lda), t.rows, t.panel, t.panel_stride, t.panels, t.groups, sums);
     const simd::Int8Columns<amx::kTilePanels> cols(t);
     const float* fscale = cols.fscale;
     const float* fsum = cols.fsum;
@@ -53,7 +43,7 @@ void tile(const Int8Tile& t) {
 int32_t dot_loop(long iters) {
     alignas(64) static const int8_t bytes[2048] = {1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -12, 13};  // A reads 32 rows
     alignas(64) int32_t out[amx::kTileRows * amx::kTileRows];
-    amx::multiply<Dot>(bytes, 64, 32, bytes, 0, 2, 16, out);  // configures the tiles
+    amx::multiply<amx::DotInt8>(bytes, 64, 32, bytes, 0, 2, 16, out);  // configures the tiles
     _tile_loadd(4, bytes, 64);
     _tile_loadd(5, bytes, 64);
     _tile_loadd(6, bytes, 64);

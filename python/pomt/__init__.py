@@ -850,15 +850,16 @@ def quantize(src: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[s
     --attention ATTENTION`.
 
     precision "int8" (default): Linear weights int8 per output channel, activations quantized per
-    token at run time (.pomt format version 3); attention: "fp32" (default) or "int8" (Q·Kᵀ and P·V
-    on the int8 kernels, Q, K, V per token and head, the probabilities per row; softmax in fp32),
-    recorded in the file. precision "bf16": Linear weights rounded to bf16, each Linear's input
-    rounded to bf16, sums in fp32, attention fp32 (.pomt format version 4; no calibration). pomt.load(out)
-    runs it with the int8 or bf16 kernels."""
+    token at run time (.pomt format version 3). precision "bf16": Linear weights rounded to bf16, each
+    Linear's input rounded to bf16, sums in fp32 (.pomt format version 4; no calibration).
+    attention: "fp32" (default), "int8" (int8 models: Q·Kᵀ and P·V on the int8 kernels, Q, K, V per
+    token and head, the probabilities per row) or "bf16" (Q, K, V and the probabilities rounded to
+    bf16, on the bf16 kernels); softmax in fp32, recorded in the file. pomt.load(out) runs it with
+    the int8 or bf16 kernels."""
     if precision not in ("int8", "bf16"):
         raise Error("precision must be 'int8' or 'bf16', got %r" % (precision,))
-    if attention not in ("fp32", "int8"):
-        raise Error("attention must be 'fp32' or 'int8', got %r" % (attention,))
+    if attention not in ("fp32", "int8", "bf16"):
+        raise Error("attention must be 'fp32', 'int8' or 'bf16', got %r" % (attention,))
     _pomt.quantize(os.fsdecode(src), os.fsdecode(out), attention, precision)
 
 

@@ -701,9 +701,16 @@ def test_quantize_writes_an_int8_model(tmp_path):
         assert 1e-4 <= np.linalg.norm(y - timm) / np.linalg.norm(timm) <= 0.35
         assert (y.argmax(-1) == timm.argmax(-1)).all()
     assert not np.array_equal(ya, yf)
+    # bf16 attention likewise (its rounding is smaller than int8's quantization).
+    pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qb.pomt"), attention="bf16")
+    assert b'"attention":"bf16"' in open(tmp_path / "qb.pomt", "rb").read(65536)
+    yb = pomt.load(str(tmp_path / "qb.pomt"), threads=1).run(x)
+    assert 1e-4 <= np.linalg.norm(yb - timm) / np.linalg.norm(timm) <= 0.35
+    assert (yb.argmax(-1) == timm.argmax(-1)).all()
+    assert not np.array_equal(yb, yf)
     with pytest.raises(pomt.Error, match="attention must be"):
-        pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qb.pomt"), attention="bf16")
-    assert not os.path.exists(tmp_path / "qb.pomt")
+        pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "qx.pomt"), attention="fp16")
+    assert not os.path.exists(tmp_path / "qx.pomt")
 
 
 def test_quantize_writes_a_bf16_model(tmp_path):
@@ -734,9 +741,16 @@ def test_quantize_writes_a_bf16_model(tmp_path):
         pomt.quantize(str(tmp_path / "b.pomt"), str(tmp_path / "bb.pomt"), precision="bf16")
     with pytest.raises(pomt.Error, match="precision must be"):
         pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "bb.pomt"), precision="fp16")
-    with pytest.raises(pomt.Error, match="attention in fp32"):
+    with pytest.raises(pomt.Error, match="runs in bf16 or fp32, not int8"):
         pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "bb.pomt"), precision="bf16", attention="int8")
     assert not os.path.exists(tmp_path / "bb.pomt")
+    # --attention bf16: the bf16 model's attention in bf16 too, near timm with its top-1.
+    pomt.quantize(str(tmp_path / "m.pomt"), str(tmp_path / "ba.pomt"), precision="bf16", attention="bf16")
+    assert b'"attention":"bf16"' in open(tmp_path / "ba.pomt", "rb").read(65536)
+    ya = pomt.load(str(tmp_path / "ba.pomt"), threads=1).run(x)
+    assert 1e-4 <= np.linalg.norm(ya - timm) / np.linalg.norm(timm) <= 0.1
+    assert (ya.argmax(-1) == timm.argmax(-1)).all()
+    assert not np.array_equal(ya, y)
 
 
 def test_from_timm_matches_timm():

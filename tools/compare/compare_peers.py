@@ -263,11 +263,12 @@ def pomt_rows(pomt, path, args, data):
         r = peers.Row(key, "pomt", label, "int8 (per-token activations)" if kind == "int8" else kind,
                       kind, None, False, "pomt")
         r.model, r.full = model, full
+        attention = "bf16" if key.endswith("bf16_attention") else "int8" if key.endswith("attention") else "fp32"
         if kind == "bf16":
-            r.precision = "bf16 weights, bf16 Linear inputs, fp32 sums; attention fp32"
+            r.precision = "bf16 weights, bf16 Linear inputs, fp32 sums; attention " + attention
         if kind == "int8":
             r.precision = ("int8 weights per channel, int8 activations per token at run time; attention %s%s"
-                           % ("int8" if "attention" in key else "fp32", "; SmoothQuant-calibrated" if data else ""))
+                           % (attention, "; SmoothQuant-calibrated" if data else ""))
         return r
     rows = [row("pomt_fp32", "fp32", path, False, "fp32")]
     if args.full_last_block:
@@ -286,6 +287,14 @@ def pomt_rows(pomt, path, args, data):
         mb = pomt_quantize(pomt, path, os.path.splitext(path)[0] + ".bf16.pomt", precision="bf16")
         if mb:
             rows.append(row("pomt_bf16", "bf16", mb, False, "bf16"))
+        # bf16 attention (`--attention bf16`): of the bf16 model, and of the int8 one with --int8.
+        mbb = pomt_quantize(pomt, path, os.path.splitext(path)[0] + ".bf16att.pomt", precision="bf16", attention="bf16")
+        if mbb:
+            rows.append(row("pomt_bf16_bf16_attention", "bf16 (bf16 attention)", mbb, False, "bf16"))
+        if args.int8:
+            m8b = pomt_quantize(pomt, path, os.path.splitext(path)[0] + ".int8bf16att.pomt", data, attention="bf16")
+            if m8b:
+                rows.append(row("pomt_int8_bf16_attention", "int8 (bf16 attention)", m8b, False, "int8"))
     return rows
 
 

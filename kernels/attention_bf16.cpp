@@ -1,0 +1,202 @@
+#include "kernels/attention_bf16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/bf16.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_bf16_kernels.h"
+#include "kernels/ops_impl.h"
+
+namespace pomt {
+
+namespace {
+
+// 64-byte steps, so both panels start aligned.
+size_t aligned_floats(size_t bf16_elems) { return (bf16_elems * 2 + 63) / 64 * 16; }
+
+// Query rows per block: AMX's tile height, so a block's logits (32 × tokens floats) stay in L1/L2
+// between the two products.
+constexpr int kBlockRows = 32;
+
+}  // namespace
+
+int bf16_head_v_inputs(int tokens) { return (tokens + 31) / 32 * 32; }
+
+size_t bf16_head_floats(int tokens, int head_dim) {
+    return aligned_floats(bf16_panel_elems(tokens, head_dim)) +
+           aligned_floats(bf16_panel_elems(head_dim, bf16_head_v_inputs(tokens)));
+}
+
+Bf16Head bf16_head_in(float* memory, int tokens, int head_dim) {
+    Bf16Head h;
+    h.tokens = tokens;
+    h.head_dim = head_dim;
+    h.k_panels = reinterpret_cast<uint16_t*>(memory);
+    h.v_panels = reinterpret_cast<uint16_t*>(memory + aligned_floats(bf16_panel_elems(tokens, head_dim)));
+    return h;
+}
+
+PackedWeights Bf16Head::k_weights() const { return borrow_bf16_panels(k_panels, tokens, head_dim); }
+PackedWeights Bf16Head::v_weights() const { return borrow_bf16_panels(v_panels, head_dim, bf16_head_v_inputs(tokens)); }
+
+void bf16_head_pack(const Bf16Head& h, const float* k, const float* v, int ld, int token0, int token1) {
+    const int n = h.tokens, d = h.head_dim, P = kGemmPanel;
+    const IsaKernels& level = active_kernels();
+    // Each row rounded by the level's vector loop first: bf16 pairs as 32-bit words (an odd
+    // head_dim's last word takes a zero as its second input).
+    uint32_t words[2][kMaxBf16HeadDim / 2 + 1];
+    auto round = [&](const float* row, uint32_t* w) {
+        w[d / 2] = 0;
+        level.round_bf16(row, d, reinterpret_cast<uint16_t*>(w));
+    };
+    // K: token j is column j of a panel; its words are a stride of one pair row (16 words) apart.
+    const size_t k_panel = size_t(P) * bf16_row_elems(d);
+    for (int j = token0; j < token1; ++j) {
+        uint32_t* col = reinterpret_cast<uint32_t*>(h.k_panels + size_t(j / P) * k_panel) + j % P;
+        round(k + size_t(j) * ld, words[0]);
+        for (int g = 0; 2 * g < d; ++g) col[g * P] = words[0][g];
+    }
+    const bool last = token1 == n;
+    if (last)  // the columns past the last token, zero
+        for (int j = n; j % P; ++j) {
+            uint32_t* col = reinterpret_cast<uint32_t*>(h.k_panels + size_t(j / P) * k_panel) + j % P;
+            for (int g = 0; 2 * g < d; ++g) col[g * P] = 0;
+        }
+    // V: tokens 2g and 2g+1 share pair row g, one word per column c (head_dim padded to 16 with
+    // zeros); the inputs past the last token, to bf16_head_v_inputs, zero.
+    const int kv = bf16_head_v_inputs(n), dpad = (d + P - 1) / P * P;
+    const size_t v_panel = size_t(P) * kv;
+    const uint16_t* r0 = reinterpret_cast<const uint16_t*>(words[0]);
+    const uint16_t* r1 = reinterpret_cast<const uint16_t*>(words[1]);
+    for (int j = token0; j < (last ? kv : token1); j += 2) {
+        if (j < n) round(v + size_t(j) * ld, words[0]);
+        else std::memset(words[0], 0, sizeof(words[0]));
+        if (j + 1 < n) round(v + size_t(j + 1) * ld, words[1]);
+        else std::memset(words[1], 0, sizeof(words[1]));
+        for (int c0 = 0; c0 < dpad; c0 += P) {
+            uint32_t* word = reinterpret_cast<uint32_t*>(h.v_panels + size_t(c0 / P) * v_panel) + size_t(j / 2) * P;
+            for (int c = c0; c < c0 + P; ++c) word[c - c0] = c < d ? uint32_t(r0[c]) | uint32_t(r1[c]) << 16 : 0u;
+        }
+    }
+}
+
+namespace {
+
+// The thread's scratch for blocks of `rows` query rows: their logits (npad floats each), their
+// bf16 probabilities (P·V's A: bf16_head_v_inputs values each), and Q rounded (the first GEMM's A).
+struct Scratch {
+    float* logits;
+    uint16_t* p;
+    void* q;
+    size_t npad, kv;
+};
+Scratch scratch_for(int rows, int n, int d) {
+    Scratch s;
+    s.npad = size_t(n + 15) / 16 * 16;
+    s.kv = size_t(bf16_head_v_inputs(n));
+    const size_t p_floats = (size_t(rows) * s.kv * 2 + 63) / 64 * 16;
+    const size_t q_floats = (gemm_bf16_scratch_bytes(rows, d) + 63) / 64 * 16;
+    s.logits = thread_scratch(size_t(rows) * s.npad + p_floats + q_floats);
+    s.p = reinterpret_cast<uint16_t*>(s.logits + size_t(rows) * s.npad);
+    s.q = s.logits + size_t(rows) * s.npad + p_floats;
+    return s;
+}
+
+const Epilogue kPlain{};
+
+}  // namespace
+
+void attention_head_bf16(const AttentionHeadBf16& a, const Bf16AttentionTrace* trace) {
+    const Bf16Head& h = *a.head;
+    const int n = h.tokens, first = a.row_begin, rows = a.rows_end() - first;
+    if (n <= 0 || h.head_dim <= 0 || rows <= 0) return;
+    const Bf16Kernels& kern = active_bf16_kernels();
+    if (kern.attention) return kern.attention(a, trace);
+    const Scratch s = scratch_for(kBlockRows, n, h.head_dim);
+    const PackedWeights kw = h.k_weights(), vw = h.v_weights();
+    const IsaKernels& level = active_kernels();
+    for (int i0 = first; i0 < first + rows; i0 += kBlockRows) {
+        const int m = std::min(kBlockRows, first + rows - i0);
+        gemm_bf16(m, a.q + size_t(i0) * a.ld_q, a.ld_q, kw, s.logits, int(s.npad), kPlain, nullptr, s.q);
+        for (int r = 0; r < m; ++r) {
+            float* x = s.logits + size_t(r) * s.npad;
+            uint16_t* p = s.p + size_t(r) * s.kv;
+            const size_t out_row = size_t(i0 - first + r);
+            if (trace && trace->sums) std::memcpy(trace->sums + out_row * n, x, size_t(n) * sizeof(float));
+            level.softmax_bf16(x, n, a.scale, a.key_bias, p, int(s.kv));
+            if (a.probs) std::memcpy(a.probs + size_t(i0 + r) * n, x, size_t(n) * sizeof(float));
+            if (trace && trace->p) std::memcpy(trace->p + out_row * s.kv, p, s.kv * sizeof(uint16_t));
+        }
+        gemm_bf16_rounded(m, s.p, int(s.kv), vw, a.out + size_t(i0) * a.ld_out, a.ld_out, kPlain);
+    }
+}
+
+void attention_bf16_scores(const AttentionHeadBf16& a, float* logits, size_t ld) {
+    const Bf16Head& h = *a.head;
+    const int rows = a.rows_end() - a.row_begin;
+    if (rows <= 0) return;
+    const Scratch s = scratch_for(kBlockRows, h.tokens, h.head_dim);
+    const PackedWeights kw = h.k_weights();
+    Epilogue ep;  // fma(scale, sum, key_bias): the residual at stride 0 (one row for every row), the scale
+    std::vector<float> scales(size_t(h.tokens), a.scale), zeros(size_t(h.tokens), 0.0f);
+    ep.residual = a.key_bias ? a.key_bias : zeros.data();
+    ep.scale = scales.data();
+    for (int r0 = 0; r0 < rows; r0 += kBlockRows)
+        gemm_bf16(std::min(kBlockRows, rows - r0), a.q + size_t(a.row_begin + r0) * a.ld_q, a.ld_q, kw,
+                  logits + size_t(r0) * ld, int(ld), ep, nullptr, s.q);
+}
+
+void attention_bf16_pv(const AttentionHeadBf16& a, const float* probs, size_t ld) {
+    const Bf16Head& h = *a.head;
+    const int rows = a.rows_end() - a.row_begin;
+    if (rows <= 0) return;
+    const Scratch s = scratch_for(kBlockRows, h.tokens, h.head_dim);
+    const PackedWeights vw = h.v_weights();
+    const IsaKernels& level = active_kernels();
+    for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
+        const int m = std::min(kBlockRows, rows - r0);
+        for (int r = 0; r < m; ++r) {
+            uint16_t* p = s.p + size_t(r) * s.kv;
+            level.round_bf16(probs + size_t(r0 + r) * ld, h.tokens, p);
+            std::fill(p + h.tokens, p + s.kv, uint16_t(0));
+        }
+        gemm_bf16_rounded(m, s.p, int(s.kv), vw, a.out + size_t(a.row_begin + r0) * a.ld_out, a.ld_out, kPlain);
+    }
+}
+
+void attention_head_bf16_reference(const AttentionHead& a) {
+    const int n = a.tokens, d = a.head_dim;
+    auto bf = [](float x) { return double(round_to_bf16(x)); };
+    std::vector<double> k(size_t(n) * d), v(size_t(n) * d), q(static_cast<size_t>(d)), logit(static_cast<size_t>(n));
+    for (int j = 0; j < n; ++j)
+        for (int c = 0; c < d; ++c) {
+            k[size_t(j) * d + c] = bf(a.k[size_t(j) * a.ld_qkv + c]);
+            v[size_t(j) * d + c] = bf(a.v[size_t(j) * a.ld_qkv + c]);
+        }
+    for (int i = a.row_begin; i < a.rows_end(); ++i) {
+        for (int c = 0; c < d; ++c) q[size_t(c)] = bf(a.q[size_t(i) * a.ld_qkv + c]);
+        for (int j = 0; j < n; ++j) {
+            double dot = 0;
+            for (int c = 0; c < d; ++c) dot += q[size_t(c)] * k[size_t(j) * d + c];
+            logit[size_t(j)] = dot * a.scale + (a.key_bias ? a.key_bias[j] : 0.0);
+        }
+        const double mx = *std::max_element(logit.begin(), logit.end());
+        double sum = 0;
+        for (double& l : logit) sum += l = std::exp(l - mx);
+        for (int j = 0; j < n; ++j) {
+            logit[size_t(j)] /= sum;
+            if (a.probs) a.probs[size_t(i) * n + j] = float(logit[size_t(j)]);
+        }
+        for (int c = 0; c < d; ++c) {
+            double acc = 0;
+            for (int j = 0; j < n; ++j) acc += bf(float(logit[size_t(j)])) * v[size_t(j) * d + c];
+            a.out[size_t(i) * a.ld_out + c] = float(acc);
+        }
+    }
+}
+
+}  // namespace pomt
