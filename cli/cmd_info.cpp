@@ -83,6 +83,8 @@ int cmd_info(const Args& args) {
                     q.attention == "int8"   ? "int8 (Q, K, V per token and head, probabilities per row; softmax fp32)"
                     : q.attention == "bf16" ? "bf16 (Q, K, V and the probabilities rounded; softmax fp32)"
                                             : "fp32");
+        if (q.attention == "bf16" && !bf16_attention_note().empty())
+            std::printf("note            %s\n", bf16_attention_note().c_str());
         std::printf("calibration     %s\n", q.calibration_text().c_str());
         if (q.precision == "bf16") {
             std::printf("bf16 kernels    %s on this CPU (POMT_BF16 selects another)\n", active_bf16_variant());

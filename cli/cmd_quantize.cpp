@@ -38,6 +38,13 @@ std::string bf16_note() {
            "memory; AMX, AMD's AVX512_BF16 and Arm BF16 multiply it at twice fp32's rate or more";
 }
 
+std::string bf16_attention_note() {
+    if (active_bf16_kernels().tile) return "";
+    return std::string("bf16 attention here runs on the ") + active_bf16_variant() +
+           " kernels (no bf16 dot products): slower than fp32 attention on this CPU (--attention fp32); it pays "
+           "on AMX tiles";
+}
+
 int cmd_quantize(const Args& args) {
     if (args.positional().size() != 1) fail("give one input: pomt quantize model.pomt -o model_int8.pomt");
     const std::string input = args.positional()[0];
@@ -48,9 +55,11 @@ int cmd_quantize(const Args& args) {
     if (!args.has("--quiet")) {
         WeightsFile f(output);
         const QuantizationInfo& q = f.meta().quantization;
+        const std::string attention_note = q.attention == "bf16" ? bf16_attention_note() : "";
         if (q.precision == "bf16") {
             std::printf("wrote %s: %s, bf16 (format v%u), attention %s\n", output.c_str(),
                         f.meta().model.architecture.c_str(), f.version(), q.attention.c_str());
+            if (!attention_note.empty()) std::printf("note: %s\n", attention_note.c_str());
             const std::string note = bf16_note();
             if (!note.empty()) std::printf("note: %s\n", note.c_str());
             return 0;
@@ -58,6 +67,7 @@ int cmd_quantize(const Args& args) {
         std::printf("wrote %s: %s, int8 (format v%u), attention %s, calibration %s\n", output.c_str(),
                     f.meta().model.architecture.c_str(), f.version(), q.attention.c_str(),
                     q.calibration_text().c_str());
+        if (!attention_note.empty()) std::printf("note: %s\n", attention_note.c_str());
         const Int8Outlook outlook = measure_int8_outlook();
         if (!outlook.note.empty()) std::printf("note: %s\n", outlook.note.c_str());
     }

@@ -31,6 +31,8 @@ void apply_max_memory(const Args& args);
 QuantizeOptions quantize_options_from_args(const Args& args);
 // One line for a bf16 model on a CPU without bf16 dot products (what it costs here), else "".
 std::string bf16_note();
+// What `--attention bf16` costs on this CPU when its bf16 kernels have no tiles ("" when they do).
+std::string bf16_attention_note();
 // --threads N (default: all cores).
 int threads_from_args(const Args& args);
 // "int8 (avx512-vnni kernels)" for an int8 model, "bf16 (widen kernels)" for a bf16 one, "fp32"

@@ -61,9 +61,14 @@ struct Bf16AttentionTrace {
     uint16_t* p = nullptr;
 };
 
-// Fast path: the active bf16 variant's GEMM, the active fp32 level's softmax.
+// Fast path: the active bf16 variant's GEMM, the active fp32 level's softmax, on a packed head.
 void attention_head_bf16(const AttentionHeadBf16& a, const Bf16AttentionTrace* trace = nullptr);
-// The same in the profiler's op-by-op block, stage by stage over a's rows: the logits into `logits`
+// The same from a head's floats (as attention_head takes them): its K and V packed first into a
+// buffer the calling thread keeps for its next calls (bf16_head_floats, like fp32 attention's
+// transposed K), so they are in cache when the products read them. Threads that split one head's
+// rows each pack it.
+void attention_head_bf16(const AttentionHead& a);
+// The same on a packed head in the profiler's op-by-op block, stage by stage over a's rows: the logits into `logits`
 // (row i − row_begin at logits + that·ld, ld ≥ tokens; scale and key bias in the GEMM's epilogue),
 // then, once the caller has taken each row's softmax there, P·V from those probabilities (rounded
 // in a copy; left as they are) into a.out.

@@ -7,6 +7,7 @@
 
 #include "core/memory_limit.h"
 #include "kernels/activations.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/gemm.h"
 #include "pomt/error.h"
 #include "vit/layers.h"
@@ -137,11 +138,11 @@ void attention_int8_unfused(const ModelConfig& c, ThreadPool* pool, float* heads
     lap(BlockOp::AttnV);
 }
 
-// bf16 attention (kernels/attention_bf16.h) in the same three timed passes: Q·Kᵀ on the bf16 GEMM
-// with the scale and key bias, the softmax rows, then P·V (P rounded and multiplied). The heads'
-// K and V were packed after the qkv GEMM, as in the Session.
-void attention_bf16_unfused(const ModelConfig& c, ThreadPool* pool, const float* heads, const float* qkv, int batch,
-                            int n, const float* log_sizes, float* logits, float* probs, float* out, Laps& lap) {
+// bf16 attention (kernels/attention_bf16.h) in the same three timed passes: each head's K and V
+// packed and Q·Kᵀ on the bf16 GEMM with the scale and key bias, the softmax rows, then P·V (P
+// rounded and multiplied). `heads`: bf16_head_floats(n, head_dim) floats per (image, head).
+void attention_bf16_unfused(const ModelConfig& c, ThreadPool* pool, float* heads, const float* qkv, int batch, int n,
+                            const float* log_sizes, float* logits, float* probs, float* out, Laps& lap) {
     const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim(), tasks = batch * H;
     const size_t ld = size_t(n + 15) / 16 * 16;
     auto head_task = [&](int t, const Bf16Head& h) {
@@ -152,9 +153,13 @@ void attention_bf16_unfused(const ModelConfig& c, ThreadPool* pool, const float*
         a.ld_q = 3 * D;
         return a;
     };
+    const size_t head_floats = bf16_head_floats(n, hd);
+    auto head_at = [&](int t) { return bf16_head_in(heads + size_t(t) * head_floats, n, hd); };
     parallel_for(pool, tasks, 1, [&](int t0, int t1) {
         for (int t = t0; t < t1; ++t) {
-            const Bf16Head h = bf16_head_at(c, const_cast<float*>(heads), n, t);
+            const Bf16Head h = head_at(t);
+            const float* base = qkv + size_t(t / H) * n * 3 * D + (t % H) * hd;
+            bf16_head_pack(h, base + D, base + 2 * D, 3 * D, 0, n);
             attention_bf16_scores(head_task(t, h), logits + size_t(t) * n * ld, ld);
         }
     });
@@ -163,7 +168,7 @@ void attention_bf16_unfused(const ModelConfig& c, ThreadPool* pool, const float*
     lap(BlockOp::Softmax);
     parallel_for(pool, tasks, 1, [&](int t0, int t1) {
         for (int t = t0; t < t1; ++t) {
-            const Bf16Head h = bf16_head_at(c, const_cast<float*>(heads), n, t);
+            const Bf16Head h = head_at(t);
             attention_bf16_pv(head_task(t, h), probs + size_t(t) * n * n, size_t(n));
         }
     });
@@ -203,7 +208,7 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     const uint64_t floats = rows_all * uint64_t(6 * D + H + (tracks_sizes ? 2 : 0)) +
                             uint64_t(batch) * uint64_t(c.num_heads) * uint64_t(n) * uint64_t(n) +
                             (int8_attention || bf16_attention ? uint64_t(int8_logits_floats(c, batch, n)) : 0) +
-                            (bf16_attention ? uint64_t(bf16_heads_floats(c, batch, n)) : 0) +
+                            (bf16_attention ? uint64_t(batch) * c.num_heads * bf16_head_floats(n, c.head_dim()) : 0) +
                             (int8 ? uint64_t(quantized_rows_floats(int(rows_all), D)) +
                                         uint64_t(quantized_rows_floats(int(rows_all), H))
                                   : 0) +
@@ -266,11 +271,9 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
         float* logits = buffer(kLogits, int8_logits_floats(c, batch, n));
         attention_int8_unfused(c, pool, heads, batch, n, log_sizes, logits, probs, attn_out, lap);
     } else if (bf16_attention) {
-        // K and V packed after the qkv GEMM: timed as qkv.
         linear(pool, bp.qkv, in, rows, qkv, 3 * D);
-        float* heads = buffer(kHeads, bf16_heads_floats(c, batch, n));
-        pack_bf16_heads_from(pool, c, heads, qkv, batch, n);
         lap(BlockOp::Qkv);
+        float* heads = buffer(kHeads, size_t(batch) * c.num_heads * bf16_head_floats(n, c.head_dim()));
         float* logits = buffer(kLogits, int8_logits_floats(c, batch, n));
         attention_bf16_unfused(c, pool, heads, qkv, batch, n, log_sizes, logits, probs, attn_out, lap);
     } else {

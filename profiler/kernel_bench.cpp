@@ -8,8 +8,10 @@
 #include <random>
 
 #include "kernels/attention.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16_kernels.h"
 #include "kernels/gemm_int8.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "kernels/threads.h"
@@ -324,21 +326,24 @@ std::vector<AttentionBenchResult> bench_attention_shapes(const std::vector<Atten
         kp.original = vp.original = nullptr;  // pomt's kernels even in a BLAS build
         const Epilogue none{};
         auto fused = [&] { attention_head(a); };
+        auto bf16 = [&] { attention_head_bf16(a); };
         auto gemms = [&] {
             gemm(n, a.q, a.ld_qkv, kp, scores.data(), n, none, nullptr);
             gemm(n, scores.data(), n, vp, out.data(), d, none, nullptr);
         };
         const double flops = 4.0 * n * double(n) * d;
-        const int reps_fused = warm_up_reps(fused), reps_gemms = warm_up_reps(gemms);
-        std::vector<double> f, g;
-        for (int r = 0; r < runs; ++r) {  // alternated, so a slow host window hits both
+        const int reps_fused = warm_up_reps(fused), reps_gemms = warm_up_reps(gemms), reps_bf16 = warm_up_reps(bf16);
+        std::vector<double> f, g, b;
+        for (int r = 0; r < runs; ++r) {  // alternated, so a slow host window hits all three
             f.push_back(timed_run(fused, flops, reps_fused));
             g.push_back(timed_run(gemms, flops, reps_gemms));
+            b.push_back(timed_run(bf16, flops, reps_bf16));
         }
         AttentionBenchResult res;
         res.shape = sh;
         res.fused = stats_of(f);
         res.gemms = stats_of(g);
+        res.bf16 = stats_of(b);
         if (peak_gflops > 0) {
             res.pct_of_peak = 100.0 * res.fused.median / peak_gflops;
             res.gemm_pct_of_peak = 100.0 * res.gemms.median / peak_gflops;
@@ -352,16 +357,18 @@ std::string format_attention_bench(const std::vector<AttentionBenchResult>& resu
     std::string out;
     char line[256];
     std::snprintf(line, sizeof line,
-                  "Attention per (image, head) at %s, 1 thread; GFLOP/s = 4·N²·d / time; measured FMA peak %.1f\n",
-                  isa_name(active_isa()), peak_gflops);
+                  "Attention per (image, head) at %s, 1 thread; GFLOP/s = 4·N²·d / time; measured FMA peak %.1f; "
+                  "bf16: attention_head_bf16 on the %s kernels, bf16/fp32 its time over fused's\n",
+                  isa_name(active_isa()), peak_gflops, active_bf16_variant());
     out += line;
-    std::snprintf(line, sizeof line, "%6s %4s  %8s %8s %8s %7s  %10s %7s  %7s\n", "tokens", "d", "fused", "p10", "p90",
-                  "%peak", "2 GEMMs", "%peak", "ratio");
+    std::snprintf(line, sizeof line, "%6s %4s  %8s %8s %8s %7s  %10s %7s  %7s  %8s %9s\n", "tokens", "d", "fused", "p10",
+                  "p90", "%peak", "2 GEMMs", "%peak", "ratio", "bf16", "bf16/fp32");
     out += line;
     for (const AttentionBenchResult& r : results) {
-        std::snprintf(line, sizeof line, "%6d %4d  %8.1f %8.1f %8.1f %6.1f%%  %10.1f %6.1f%%  %7.2f\n", r.shape.tokens,
-                      r.shape.head_dim, r.fused.median, r.fused.p10, r.fused.p90, r.pct_of_peak, r.gemms.median,
-                      r.gemm_pct_of_peak, r.fused.median / r.gemms.median);
+        std::snprintf(line, sizeof line, "%6d %4d  %8.1f %8.1f %8.1f %6.1f%%  %10.1f %6.1f%%  %7.2f  %8.1f %9.2f\n",
+                      r.shape.tokens, r.shape.head_dim, r.fused.median, r.fused.p10, r.fused.p90, r.pct_of_peak,
+                      r.gemms.median, r.gemm_pct_of_peak, r.fused.median / r.gemms.median, r.bf16.median,
+                      r.fused.median / r.bf16.median);
         out += line;
     }
     return out;

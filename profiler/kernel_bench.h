@@ -75,13 +75,14 @@ struct AttentionBenchResult {
     // GFLOP/s counting the two products, 4·tokens²·head_dim per head, 1 thread:
     BenchStats fused;  // attention_head (Kᵀ transpose, QKᵀ, softmax, P·V) on one head
     BenchStats gemms;  // the same two products as plain gemm() calls on pre-packed K and Vᵀ, no softmax
+    BenchStats bf16;   // attention_head_bf16 (K and V packed, Q, K, V, P rounded; the active bf16 variant)
     double pct_of_peak = 0, gemm_pct_of_peak = 0;
 };
 // The attention shapes of ViTs at 224² (197 tokens; 257 for patch 14), 384² (577) and DINOv2 at
 // 518² (1370) for each head_dim in `head_dims`.
 std::vector<AttentionShape> vit_attention_shapes(const std::vector<int>& head_dims = {64, 32, 48});
-// Fused attention and the equivalent GEMMs timed alternately (run r of each back to back), at the
-// active ISA, 1 thread.
+// Fused attention, the equivalent GEMMs and bf16 attention timed alternately (run r of each back to
+// back), at the active ISA and bf16 variant, 1 thread.
 std::vector<AttentionBenchResult> bench_attention_shapes(const std::vector<AttentionShape>& shapes, int runs,
                                                          double peak_gflops);
 std::string format_attention_bench(const std::vector<AttentionBenchResult>& results, double peak_gflops);

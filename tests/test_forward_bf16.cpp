@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "core/json.h"
@@ -360,6 +361,16 @@ TEST_CASE("pomt quantize --precision bf16 / convert --quantize bf16 / info / cla
     CHECK(r.out.find("bf16 (format v4), attention bf16") != std::string::npos);
     CHECK(Model::load(dir + "/bb.pomt")->bf16_attention());
     CHECK(pomt_test::run_pomt({"info", dir + "/bb.pomt"}).out.find("attention       bf16 (") != std::string::npos);
+    // Where the bf16 kernels have no tiles (widen), quantize and info say that bf16 attention costs.
+    const std::string costs = "bf16 attention here runs on the widen kernels";
+    setenv("POMT_BF16", "widen", 1);
+    r = pomt_test::run_pomt({"quantize", in, "-o", dir + "/bw.pomt", "--attention", "bf16"});
+    const std::string info_widen = pomt_test::run_pomt({"info", dir + "/bw.pomt"}).out;
+    unsetenv("POMT_BF16");
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find(costs) != std::string::npos);
+    CHECK(info_widen.find(costs) != std::string::npos);
+    if (active_bf16_kernels().tile) CHECK(pomt_test::run_pomt({"info", dir + "/bw.pomt"}).out.find(costs) == std::string::npos);
     pomt_test::expect_cli_error(pomt_test::run_pomt({"quantize", dir + "/b.pomt", "-o", dir + "/x.pomt"}),
                                 "already bf16");
     pomt_test::expect_cli_error(

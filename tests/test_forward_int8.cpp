@@ -332,10 +332,10 @@ TEST_CASE("int8 memory limit: the workspace counts the quantized buffers and a r
         CAPTURE(attention);
         const auto q = int8_of(*Model::random(pomt_test::tiny_config(2), 1), attention);
         const ModelConfig& c = q->config();
-        const bool ia = q->int8_attention(), ba = q->bf16_attention();  // their heads count too
-        const uint64_t one = Session::workspace_bytes(c, 1, false, false, true, ia, false, ba);
+        const bool ia = q->int8_attention();  // its quantized heads count too
+        const uint64_t one = Session::workspace_bytes(c, 1, false, false, true, ia);
         CHECK(one != Session::workspace_bytes(c, 1));  // the int8 buffers differ from the fp32 ones
-        CHECK(Session::workspace_bytes(c, 4, false, false, true, ia, false, ba) > 3 * one);
+        CHECK(Session::workspace_bytes(c, 4, false, false, true, ia) > 3 * one);
         std::vector<float> x(size_t(4) * 3 * c.img_size * c.img_size, 0.25f);
         for (size_t i = 0; i < x.size(); ++i) x[i] += float(i % 7) * 0.1f;
         Session s(q, 2);
@@ -345,11 +345,11 @@ TEST_CASE("int8 memory limit: the workspace counts the quantized buffers and a r
         Session small(q, 1);
         small.set_memory_limit(one - 1);
         pomt_test::expect_error([&] { small.run(x.data(), 1); }, "the forward pass of 1 image");
-        pomt_test::expect_error([&] { check_model_memory(c, one - 1, true, ia, false, ba); }, "for one image needs");
-        check_model_memory(c, one, true, ia, false, ba);
+        pomt_test::expect_error([&] { check_model_memory(c, one - 1, true, ia); }, "for one image needs");
+        check_model_memory(c, one, true, ia);
         // With attention maps and sizes kept (a ToMe/POMT pruner) the estimate grows and still bounds.
-        const uint64_t pruned = Session::workspace_bytes(c, 2, true, true, true, ia, false, ba);
-        CHECK(pruned > Session::workspace_bytes(c, 2, false, false, true, ia, false, ba));
+        const uint64_t pruned = Session::workspace_bytes(c, 2, true, true, true, ia);
+        CHECK(pruned > Session::workspace_bytes(c, 2, false, false, true, ia));
     }
 }
 

@@ -1,10 +1,14 @@
-// The int8 outlook (include/pomt/quantize.h, profiler/kernel_bench.cpp): the verdict from given
-// peaks exactly, and the measurement's bookkeeping (never its figures: no timing assertions).
+// The kernel benchmarks' bookkeeping (profiler/kernel_bench.cpp; never their figures: no timing
+// assertions): the int8 outlook's verdict from given peaks exactly, its measurement, and the
+// attention bench's table.
 #include <string>
+#include <vector>
 
+#include "kernels/gemm_bf16_kernels.h"
 #include "kernels/gemm_int8_kernels.h"
 #include "kernels/isa.h"
 #include "pomt/quantize.h"
+#include "profiler/kernel_bench.h"
 #include "vit/model.h"
 #include "tests/test_util.h"
 
@@ -61,4 +65,22 @@ TEST_CASE("int8 outlook: pomt info shows this CPU's rates for an int8 file, text
     // An fp32 file: no int8 line (nothing probed).
     r = pomt_test::run_pomt({"info", in});
     CHECK(r.out.find("int8 kernels") == std::string::npos);
+}
+
+// `pomt bench --attention`: fused fp32 attention, its two GEMMs and bf16 attention, timed alternately;
+// each figure a positive rate, and the table names the bf16 kernels and has a row per shape.
+TEST_CASE("attention bench: fp32, the two GEMMs and bf16 attention per shape") {
+    const std::vector<pomt::AttentionShape> shapes = {{33, 16}, {70, 32}};
+    const auto results = pomt::bench_attention_shapes(shapes, 3, 100.0);
+    REQUIRE(results.size() == shapes.size());
+    for (const pomt::AttentionBenchResult& r : results) {
+        CHECK(r.fused.median > 0);
+        CHECK(r.gemms.median > 0);
+        CHECK(r.bf16.median > 0);
+        CHECK(r.bf16.p10 <= r.bf16.median);
+    }
+    const std::string table = pomt::format_attention_bench(results, 100.0);
+    CHECK(table.find(std::string("bf16: attention_head_bf16 on the ") + pomt::active_bf16_variant()) != std::string::npos);
+    CHECK(table.find("bf16/fp32") != std::string::npos);
+    CHECK(table.find("\n    70   32 ") != std::string::npos);
 }

@@ -23,8 +23,7 @@ namespace {
 
 // kQIn, kQHidden, kQPatches: an int8 model's quantized Linear inputs (kernels/quantize.h) — of the
 // D-wide layers (qkv, proj, fc1, the head, the attention pool), of fc2, of the patch embedding.
-// kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head); or bf16 attention's
-// K and V, one Bf16Head per (image, head).
+// kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head).
 // kBf16In: a bf16 model's Linear input rounded to bf16 (one at a time; the widest, fc2's or the
 // patch embedding's, at most).
 enum Slot {
@@ -49,7 +48,7 @@ uint64_t bf16_input_floats(int rows, int k) {
 // The floats each workspace slot holds for a run at `tokens` tokens (every block at that count, so
 // an upper bound when pruning shrinks the sequence). Mirrors the buffer() calls below.
 std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, bool patches, bool attention,
-                                  bool sizes, bool int8, bool int8_attention, bool bf16, bool bf16_attention) {
+                                  bool sizes, bool int8, bool int8_attention, bool bf16) {
     const uint64_t b = uint64_t(batch), n = uint64_t(tokens), D = uint64_t(c.embed_dim);
     const uint64_t rows = b * n;
     std::vector<uint64_t> f(kSlots, 0);
@@ -78,7 +77,6 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
         f[kQPatches] = patches ? quantized_rows_floats(batch * c.num_patches(), K) : 0;
         if (int8_attention) f[kHeads] = int8_heads_floats(c, batch, tokens);
     }
-    if (bf16_attention) f[kHeads] = bf16_heads_floats(c, batch, tokens);
     if (bf16) {
         const int K = c.in_chans * c.patch_size * c.patch_size;
         f[kBf16In] = std::max(bf16_input_floats(int(rows), std::max(c.embed_dim, c.mlp_hidden)),
@@ -97,31 +95,28 @@ Session::Session(std::shared_ptr<const Model> model, int threads)
       memory_limit_(default_memory_limit()) {}
 
 uint64_t Session::workspace_bytes(const ModelConfig& config, int batch, bool attention, bool sizes, bool int8,
-                                  bool int8_attention, bool bf16, bool bf16_attention) {
+                                  bool int8_attention, bool bf16) {
     uint64_t floats = 0;
-    for (uint64_t f : slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention,
-                                  bf16, bf16_attention))
+    for (uint64_t f :
+         slot_floats(config, batch, config.num_tokens(), true, attention, sizes, int8, int8_attention, bf16))
         floats += f;
     return floats * sizeof(float);
 }
 
-void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention, bool bf16,
-                        bool bf16_attention) {
-    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention, bf16, bf16_attention),
-                       limit,
+void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8, bool int8_attention, bool bf16) {
+    check_memory_limit(Session::workspace_bytes(config, 1, false, false, int8, int8_attention, bf16), limit,
                        "model '" + config.architecture + "' (" + std::to_string(config.num_tokens()) +
                            " tokens) for one image");
 }
 
 void check_model_memory(const Model& model, uint64_t limit) {
-    check_model_memory(model.config(), limit, model.is_int8(), model.int8_attention(), model.is_bf16(),
-                       model.bf16_attention());
+    check_model_memory(model.config(), limit, model.is_int8(), model.int8_attention(), model.is_bf16());
 }
 
 void Session::check_workspace(int batch, int tokens, bool patches, bool attention, bool sizes) const {
     const std::vector<uint64_t> need =
         slot_floats(model_->config(), batch, tokens, patches, attention, sizes, model_->is_int8(), model_->int8_attention(),
-                    model_->is_bf16(), model_->bf16_attention());
+                    model_->is_bf16());
     uint64_t floats = 0;
     for (int s = 0; s < kSlots; ++s) floats += std::max<uint64_t>(need[size_t(s)], capacity_[size_t(s)]);
     check_memory_limit(floats * sizeof(float), memory_limit_,
@@ -304,10 +299,6 @@ int Session::run_block(int layer, float* x, int batch, int n, TokenPruner* prune
             quantize_qkv_heads(c, heads, buf.qkv, n, r0, r1, true, true);
         });
         run_attention_int8(heads, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
-    } else if (model_->bf16_attention()) {
-        linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
-        const float* heads = pack_bf16_heads(buf.qkv, batch, n);
-        run_attention_bf16(heads, buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
     } else {
         linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
         run_attention(buf.qkv, batch, n, n, log_sizes_of(sizes, rows), probs, buf.attn_out);
@@ -377,9 +368,6 @@ void Session::run_pooled_block(int layer, float* x, int batch, int n, int keep, 
         linear(&pool_, bp.qkv, buf.in, rows, buf.qkv, 3 * D);
     }
     if (heads) run_attention_int8(heads, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
-    else if (model_->bf16_attention())
-        run_attention_bf16(pack_bf16_heads(buf.qkv, batch, n), buf.qkv, batch, n, keep, log_sizes_of(sizes, rows),
-                           nullptr, buf.attn_out);
     else run_attention(buf.qkv, batch, n, keep, log_sizes_of(sizes, rows), nullptr, buf.attn_out);
 
     // Pooled rows to the front; row b·keep + i never lies after its source b·n + i.
@@ -438,6 +426,7 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
                             float* attn_out) {
     const ModelConfig& c = model_->config();
     const int D = c.embed_dim, hd = c.head_dim();
+    const bool bf16 = model_->bf16_attention();
     for_each_head_rows(&pool_, c, batch, n, query_rows, log_sizes, probs, attn_out,
                        [&](int, int b, int hh, const AttentionRows& rows) {
                            const float* base = qkv + size_t(b) * n * 3 * D;
@@ -449,7 +438,8 @@ void Session::run_attention(const float* qkv, int batch, int n, int query_rows, 
                            a.k = base + D + hh * hd;
                            a.v = base + 2 * D + hh * hd;
                            a.ld_qkv = 3 * D;
-                           attention_head(a);
+                           if (bf16) attention_head_bf16(a);  // Q, K, V and P rounded (kernels/attention_bf16.h)
+                           else attention_head(a);
                        });
 }
 
@@ -474,31 +464,6 @@ void Session::run_attention_int8(float* heads, int batch, int n, int query_rows,
                            static_cast<AttentionRows&>(a) = rows;
                            a.head = &h;
                            attention_head_int8(a);
-                       });
-}
-
-// bf16 attention's heads for `batch` images at n tokens in workspace slot kHeads, K and V packed
-// from qkv.
-float* Session::pack_bf16_heads(const float* qkv, int batch, int n) {
-    float* mem = buffer(kHeads, bf16_heads_floats(model_->config(), batch, n));
-    pack_bf16_heads_from(&pool_, model_->config(), mem, qkv, batch, n);
-    return mem;
-}
-
-// run_attention with the bf16 heads (kernels/attention_bf16.h), Q read from qkv.
-void Session::run_attention_bf16(const float* heads, const float* qkv, int batch, int n, int query_rows,
-                                 const float* log_sizes, float* probs, float* attn_out) {
-    const ModelConfig& c = model_->config();
-    const int D = c.embed_dim, hd = c.head_dim();
-    for_each_head_rows(&pool_, c, batch, n, query_rows, log_sizes, probs, attn_out,
-                       [&](int pair, int b, int hh, const AttentionRows& rows) {
-                           const Bf16Head h = bf16_head_at(c, const_cast<float*>(heads), n, pair);
-                           AttentionHeadBf16 a;
-                           static_cast<AttentionRows&>(a) = rows;
-                           a.head = &h;
-                           a.q = qkv + size_t(b) * n * 3 * D + hh * hd;
-                           a.ld_q = 3 * D;
-                           attention_head_bf16(a);
                        });
 }
 

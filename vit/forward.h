@@ -100,11 +100,10 @@ public:
     // `int8_attention` for one whose attention runs in int8 too (Model::int8_attention): the heads'
     // quantized Q, K and V. `bf16` for a bf16 model (Model::is_bf16): its Linear inputs rounded to
     // bf16 by the active bf16 variant (gemm_bf16_scratch_bytes), besides the fp32 workspace; the
-    // widen variant's panels per thread are a per-thread scratch as above. `bf16_attention` for one
-    // whose attention runs in bf16 (Model::bf16_attention): the heads' K and V in bf16 panels.
+    // widen variant's panels per thread are a per-thread scratch as above, and so are bf16
+    // attention's packed K and V (kernels/attention_bf16.h).
     static uint64_t workspace_bytes(const ModelConfig& config, int batch, bool attention = false, bool sizes = false,
-                                    bool int8 = false, bool int8_attention = false, bool bf16 = false,
-                                    bool bf16_attention = false);
+                                    bool int8 = false, bool int8_attention = false, bool bf16 = false);
 
     const Model& model() const { return *model_; }
     int threads() const { return pool_.size(); }
@@ -135,6 +134,7 @@ private:
         float *qkv, *attn_out;
     };
     BlockBuffers start_block(const BlockParams& bp, const float* x, int rows);
+    // fp32 attention, or bf16 for a model that asks for it (Model::bf16_attention).
     void run_attention(const float* qkv, int batch, int tokens, int query_rows, const float* log_sizes, float* probs,
                        float* attn_out);
     void run_mlp(const BlockParams& bp, float* x, int rows);
@@ -143,11 +143,6 @@ private:
     float* start_int8_heads(int batch, int tokens);
     void run_attention_int8(float* heads, int batch, int tokens, int query_rows, const float* log_sizes,
                             float* probs, float* attn_out);
-    // bf16 attention (Model::bf16_attention): every head's K and V packed from qkv into the
-    // workspace (vit/layers.h), then the attention over them, as run_attention.
-    float* pack_bf16_heads(const float* qkv, int batch, int tokens);
-    void run_attention_bf16(const float* heads, const float* qkv, int batch, int tokens, int query_rows,
-                            const float* log_sizes, float* probs, float* attn_out);
     float* initial_sizes(const TokenPruner* pruner, int rows);  // ToMe's token sizes (all 1), or null
     float* log_sizes_of(const float* sizes, int rows);          // ToMe's log(size) key bias, or null
 
@@ -174,7 +169,7 @@ private:
 // Refuses (pomt::Error naming both sizes) a model whose forward pass of one image on one thread
 // needs more activation memory than `limit` bytes (`int8`, `bf16`: see workspace_bytes).
 void check_model_memory(const ModelConfig& config, uint64_t limit, bool int8 = false, bool int8_attention = false,
-                        bool bf16 = false, bool bf16_attention = false);
+                        bool bf16 = false);
 // The same for a loaded model, its precision and attention taken from it.
 void check_model_memory(const Model& model, uint64_t limit);
 

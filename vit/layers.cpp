@@ -145,29 +145,6 @@ void int8_heads_finish(ThreadPool* pool, const ModelConfig& c, float* memory, in
     });
 }
 
-size_t bf16_heads_floats(const ModelConfig& c, int batch, int tokens) {
-    return size_t(batch) * c.num_heads * bf16_head_floats(tokens, c.head_dim());
-}
-
-Bf16Head bf16_head_at(const ModelConfig& c, float* memory, int tokens, int pair) {
-    return bf16_head_in(memory + size_t(pair) * bf16_head_floats(tokens, c.head_dim()), tokens, c.head_dim());
-}
-
-void pack_bf16_heads_from(ThreadPool* pool, const ModelConfig& c, float* memory, const float* qkv, int batch,
-                          int tokens) {
-    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim();
-    constexpr int kChunk = 64;  // tokens per task: even, so two tasks never share a word of V
-    const int chunks = (tokens + kChunk - 1) / kChunk;
-    parallel_for(pool, batch * H * chunks, 1, [&](int t0, int t1) {
-        for (int t = t0; t < t1; ++t) {
-            const int pair = t / chunks, b = pair / H, h = pair % H, j0 = t % chunks * kChunk;
-            const float* rows = qkv + size_t(b) * tokens * 3 * D;
-            bf16_head_pack(bf16_head_at(c, memory, tokens, pair), rows + D + h * hd, rows + 2 * D + h * hd, 3 * D, j0,
-                           std::min(tokens, j0 + kChunk));
-        }
-    });
-}
-
 void linear_quantized(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, Activation act,
                       QuantizedRows& out) {
     if (!p.is_int8() || in.k != p.int8.k || out.k != p.int8.n) fail("internal: linear_quantized on a mismatched layer");

@@ -4,7 +4,6 @@
 #pragma once
 #include <functional>
 
-#include "kernels/attention_bf16.h"
 #include "kernels/attention_int8.h"
 #include "vit/forward.h"
 
@@ -50,14 +49,6 @@ void int8_heads_clear(ThreadPool* pool, const ModelConfig& c, float* memory, int
 void quantize_qkv_heads(const ModelConfig& c, float* memory, const float* qkv, int tokens, int r0, int r1, bool q,
                         bool kv);
 void int8_heads_finish(ThreadPool* pool, const ModelConfig& c, float* memory, int batch, int tokens);
-
-// bf16 attention's heads for `batch` images at `tokens` tokens in `memory` (bf16_heads_floats): one
-// Bf16Head per (image, head), pair = image·heads + head. pack_bf16_heads_from rounds every head's K
-// and V from qkv [batch·tokens × 3·dim] into them, split over the pool by head and token range.
-size_t bf16_heads_floats(const ModelConfig& c, int batch, int tokens);
-Bf16Head bf16_head_at(const ModelConfig& c, float* memory, int tokens, int pair);
-void pack_bf16_heads_from(ThreadPool* pool, const ModelConfig& c, float* memory, const float* qkv, int batch,
-                          int tokens);
 
 // An int8 Linear whose output feeds another int8 Linear (fc1 → fc2): out = quantize(act(in·Wᵀ + b))
 // per row, fused into the GEMM (gemm_int8_quantized), no fp32 output.

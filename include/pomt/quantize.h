@@ -2,7 +2,8 @@
 // do. int8 (the default) gives a .pomt format version 3 file (docs/FORMAT.md): every Linear weight
 // int8 per output channel (symmetric), activations quantized per token at run time. bf16 gives a
 // version 4 file: every Linear weight rounded to bf16, each Linear's input rounded to bf16 as it is
-// read, sums in fp32; LayerNorm, softmax, GELU, attention and residuals stay fp32. bf16 needs no
+// read, sums in fp32; LayerNorm, softmax, GELU and residuals stay fp32, attention too unless
+// QuantizeOptions::attention asks for int8 or bf16 products. bf16 needs no
 // calibration; it is fast where the CPU multiplies bf16 (AVX512_BF16, Arm BF16) and elsewhere runs
 // at fp32's speed with half the weight memory.
 //
