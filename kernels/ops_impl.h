@@ -81,7 +81,7 @@ void quick_gelu_array(float* x, size_t n) {
 // the last whole block added one by one) and reduced by reduce_add16, so every level, scalar
 // included, gives the same bits.
 template <class V>
-void softmax_after_max(float* x, int n, float mx);
+POMT_INLINE void softmax_after_max(float* x, int n, float mx);
 
 template <class V>
 void softmax_row(float* x, int n) {
@@ -95,9 +95,10 @@ void softmax_row(float* x, int n) {
     softmax_after_max<V>(x, n, mx);
 }
 
-// softmax_row's steps after the max mx: e = exp(x − mx) and the sum, then e·(1/sum).
+// softmax_row's steps after the max mx: e = exp(x − mx) and the sum, then e·(1/sum). Inlined, so
+// each softmax's loops are its own (what `make mca` reads).
 template <class V>
-void softmax_after_max(float* x, int n, float mx) {
+POMT_INLINE void softmax_after_max(float* x, int n, float mx) {
     using T = typename V::T;
     constexpr int L = V::lanes, PV = 16 / L;
     const int n16 = n / 16 * 16;
