@@ -16,7 +16,8 @@
 //       (POMT_INT8 forces one) and int8 GEMM GMAC/s on the ViT Linear shapes at M = 197;
 //   pomt bench --attention [--runs N]
 //       the fused attention of one head at 197, 257, 577 and 1370 tokens (head_dim 64, 32, 48),
-//       timed alternately with the same two products as plain GEMMs (POMT_ISA picks the level).
+//       timed alternately with the same two products as plain GEMMs and with bf16 attention
+//       (POMT_ISA picks the level, POMT_BF16 the bf16 kernels).
 #include <algorithm>
 #include <cstdio>
 #include <string>

@@ -274,7 +274,7 @@ std::vector<CommandSpec> make_commands() {
                  {"--json", nullptr, "print one JSON document instead of text (with a model)"},
                  {"--full-last-block", nullptr,
                   "compute every row of the last block (a class-token model's computes the class row only)"},
-                 {"--attention", nullptr, "instead: one head's fused attention at 197-1370 tokens against GEMMs"},
+                 {"--attention", nullptr, "instead: one head's fused attention at 197-1370 tokens against GEMMs and bf16 attention"},
                  {"--int8", nullptr, "instead: the int8 part of the report (int8 peak, int8 GEMM GMAC/s)"},
              },
          cmd_bench});
