@@ -133,12 +133,14 @@ Bytes pomt_int8_bytes(const ModelConfig& c, bool mixed) {
     return b;
 }
 
-// A bf16 model (version 4): every Linear weight bf16 in panels16x2, but the head when `mixed`.
+// A bf16 model (version 4): every Linear weight bf16 in panels16x2, but the head when `mixed`,
+// whose attention runs in bf16 too.
 Bytes pomt_bf16_bytes(const ModelConfig& c, bool mixed) {
     auto model = Model::random(c, 7);
     WeightsMeta meta = model->meta();
     meta.class_names.clear();
     meta.quantization = bf16_quantization();
+    if (mixed) meta.quantization.attention = "bf16";
     std::map<std::string, std::vector<uint16_t>> panels;
     for (const TensorSpec& s : expected_tensors(c)) {
         if (!s.linear || (mixed && s.name == "head.weight")) continue;
@@ -173,8 +175,8 @@ void pomt_seeds() {
     // calibration details, int8 attention and a layer left in fp32.
     put("pomt_file", "vit_int8.pomt", pomt_int8_bytes(small("vit_tiny_patch16_224"), false));
     put("pomt_file", "deit_distilled_int8_mixed.pomt", pomt_int8_bytes(small("deit_tiny_distilled_patch16_224"), true));
-    // Version 4 (a bf16 model: bf16 panels16x2 weights, the head left in fp32), with 4-pixel
-    // patches to keep it a few KB.
+    // Version 4 (a bf16 model: bf16 panels16x2 weights, the head left in fp32, bf16 attention),
+    // with 4-pixel patches to keep it a few KB.
     ModelConfig tiny = small("vit_tiny_patch16_224");
     tiny.img_size = 8;
     tiny.patch_size = 4;
