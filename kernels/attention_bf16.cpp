@@ -2,16 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #include "kernels/bf16.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_bf16_kernels.h"
-#include "kernels/ops_impl.h"
 
 namespace pomt {
 
@@ -140,22 +137,8 @@ void attention_head_bf16(const AttentionHeadBf16& a, const Bf16AttentionTrace* t
 void attention_head_bf16(const AttentionHead& a) {
     const int n = a.tokens, d = a.head_dim;
     if (n <= 0 || d <= 0 || a.rows_end() <= a.row_begin) return;
-    // 64-byte aligned, grown as needed, one per thread.
-    struct Buffer {
-        float* p = nullptr;
-        size_t cap = 0;
-        ~Buffer() { std::free(p); }
-    };
-    thread_local Buffer buf;
-    const size_t floats = bf16_head_floats(n, d);
-    if (floats > buf.cap) {
-        std::free(buf.p);
-        buf.cap = 0;
-        buf.p = static_cast<float*>(std::aligned_alloc(64, (floats + 15) / 16 * 64));
-        if (!buf.p) throw std::bad_alloc();
-        buf.cap = floats;
-    }
-    const Bf16Head h = bf16_head_in(buf.p, n, d);
+    // Slot 1: the products below use slot 0 for their rows.
+    const Bf16Head h = bf16_head_in(thread_scratch(bf16_head_floats(n, d), 1), n, d);
     bf16_head_pack(h, a.k, a.v, a.ld_qkv, 0, n);
     AttentionHeadBf16 b;
     static_cast<AttentionRows&>(b) = a;

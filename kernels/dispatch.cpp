@@ -15,14 +15,15 @@ const IsaKernels& kernels_for(Isa isa) {
     return isa_kernels_scalar();
 }
 
-float* thread_scratch(size_t floats) {
-    // Grows, never shrinks: one allocation per thread for the life of the process.
+float* thread_scratch(size_t floats, int slot) {
+    // Grows, never shrinks: one allocation per thread and slot for the life of the process.
     struct Buffer {
         float* p = nullptr;
         size_t cap = 0;
         ~Buffer() { std::free(p); }
     };
-    thread_local Buffer buf;
+    thread_local Buffer bufs[2];
+    Buffer& buf = bufs[slot];
     if (floats > buf.cap) {
         std::free(buf.p);
         size_t cap = (floats + 1023) / 1024 * 1024;

@@ -52,6 +52,11 @@ const IsaKernels& isa_kernels_neon();
 #endif
 const IsaKernels& isa_kernels_scalar();
 
+// A growing 64-byte-aligned buffer per thread and slot: slot 0 for a kernel's working rows
+// (attention's transposed K, padded V, logits rows), slot 1 for what a caller keeps across the
+// kernel calls it makes (bf16 attention's packed K and V around the call that uses slot 0).
+float* thread_scratch(size_t floats, int slot = 0);
+
 // The table for `isa` (the scalar one for a level of another architecture).
 const IsaKernels& kernels_for(Isa isa);
 inline const IsaKernels& active_kernels() { return kernels_for(active_isa()); }

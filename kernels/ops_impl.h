@@ -17,8 +17,6 @@
 
 namespace pomt {
 
-// A growing 64-byte-aligned buffer per thread (attention's transposed K, padded V, logits rows).
-float* thread_scratch(size_t floats);
 
 namespace simd {
 

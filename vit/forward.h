@@ -95,7 +95,7 @@ public:
     // `attention` when a pruner keeps attention maps, `sizes` when it tracks token sizes (ToMe).
     // `int8` for an int8 model (Model::is_int8): its quantized Linear inputs instead of the fp32
     // LayerNorm output and MLP hidden matrix. The thread count does not enter: the kernels keep
-    // their per-thread scratch themselves (thread_scratch in kernels/ops_impl.h: K transposed and a
+    // their per-thread scratch themselves (thread_scratch in kernels/dispatch.h: K transposed and a
     // few rows per thread; the fused LayerNorm + quantization a few rows per thread).
     // `int8_attention` for one whose attention runs in int8 too (Model::int8_attention): the heads'
     // quantized Q, K and V. `bf16` for a bf16 model (Model::is_bf16): its Linear inputs rounded to

@@ -22,8 +22,6 @@
 
 namespace pomt {
 
-float* thread_scratch(size_t floats);  // kernels/dispatch.cpp
-
 namespace {
 
 constexpr int kRows = amx::kTileRows, kCols = amx::kTilePanels * kGemmPanel;  // 32 × 32 per tile
