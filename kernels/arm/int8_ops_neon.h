@@ -21,9 +21,11 @@ struct Int8NeonBase {
     }
     static V::T to_float(I32 x) { return vcvtq_f32_s32(x); }
     static void store_i32(int32_t* p, I32 x) { vst1q_s32(p, x); }
-    // v holds integral values in [−127, 127]: the conversions are exact.
+    // v holds values in [−127, 127]; fcvtns rounds them to the nearest integer, even on ties (as
+    // nearbyint in the default mode), so quantize_row leaves the rounding to it.
+    static constexpr bool store_q_rounds = true;
     static void store_q(int8_t* q, V::T v) {
-        const int16x4_t h = vmovn_s32(vcvtq_s32_f32(v));
+        const int16x4_t h = vmovn_s32(vcvtnq_s32_f32(v));
         const int8x8_t b = vmovn_s16(vcombine_s16(h, h));
         vst1_lane_s32(reinterpret_cast<int32_t*>(q), vreinterpret_s32_s8(b), 0);
     }

@@ -26,7 +26,9 @@ struct Int8Avx512Base {
     static W load_w(const int8_t* p) { return _mm512_loadu_si512(p); }
     static V::T to_float(I32 x) { return _mm512_cvtepi32_ps(x); }
     static void store_i32(int32_t* p, I32 x) { _mm512_storeu_si512(p, x); }
-    // v holds integral values in [−127, 127]: the conversions are exact.
+    // v holds values in [−127, 127]; vcvtps2dq rounds them to the nearest integer (MXCSR's mode, as
+    // nearbyint), so quantize_row leaves the rounding to it.
+    static constexpr bool store_q_rounds = true;
     static void store_q(int8_t* q, V::T v) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
     }
@@ -43,6 +45,7 @@ struct Int8Avx2Base {
     static W load_w(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
     static V::T to_float(I32 x) { return _mm256_cvtepi32_ps(x); }
     static void store_i32(int32_t* p, I32 x) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), x); }
+    static constexpr bool store_q_rounds = true;  // as the avx512 base's
     static void store_q(int8_t* q, V::T v) {
         const __m256i i = _mm256_cvtps_epi32(v);
         const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
