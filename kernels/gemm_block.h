@@ -79,6 +79,60 @@ POMT_INLINE void store_epilogue(const Epilogue& ep, int row, int col, int n, typ
         V::store_partial(c, v, n);
 }
 
+// store_epilogue over `rows` rows × NV whole vectors of columns from col0 (row r, vector j at
+// c + r·ldc + j·lanes), v = pre(r, j) before it, with the same operations, so the same bits. For
+// tiles whose sums come from memory (the AMX tiles): the epilogue's branches are taken once per
+// block instead of once per vector, its column vectors (bias, LayerScale) loaded once, and its
+// fields read from a local copy (read through the Epilogue reference, each would be loaded again
+// after every output store, which may alias them).
+template <class V, int NV, class Pre>
+POMT_INLINE void store_epilogue_rows(const Epilogue& ep_in, int row0, int col0, int rows, float* c, size_t ldc,
+                                     Pre&& pre) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    const Epilogue ep = ep_in;
+    auto run = [&](auto act, auto has_bias, auto has_res, auto has_scale) {
+        constexpr int ACT = decltype(act)::value;
+        T bias[NV], scale[NV];
+        for (int j = 0; j < NV; ++j) {
+            if constexpr (decltype(has_bias)::value) bias[j] = V::load(ep.bias + col0 + j * L);
+            if constexpr (decltype(has_scale)::value) scale[j] = V::load(ep.scale + col0 + j * L);
+        }
+        for (int r = 0; r < rows; ++r) {
+            float* out = c + size_t(r) * ldc;
+            const float* res = decltype(has_res)::value ? ep.residual + size_t(row0 + r) * ep.ld_residual + col0 : nullptr;
+#pragma GCC unroll 8
+            for (int j = 0; j < NV; ++j) {
+                T v = pre(r, j);
+                if constexpr (decltype(has_bias)::value) v = V::add(v, bias[j]);
+                if constexpr (ACT == int(Activation::Gelu)) v = gelu<V>(v);
+                if constexpr (ACT == int(Activation::QuickGelu)) v = quick_gelu<V>(v);
+                if constexpr (decltype(has_res)::value) {
+                    const T rv = V::load(res + j * L);
+                    v = decltype(has_scale)::value ? V::fmadd(scale[j], v, rv) : V::add(rv, v);
+                }
+                V::store(out + j * L, v);
+            }
+        }
+    };
+    using Yes = std::true_type;
+    using No = std::false_type;
+    auto with_rest = [&](auto act) {
+        auto with_res = [&](auto b) {
+            if (!ep.residual) run(act, b, No(), No());
+            else if (ep.scale) run(act, b, Yes(), Yes());
+            else run(act, b, Yes(), No());
+        };
+        if (ep.bias) with_res(Yes());
+        else with_res(No());
+    };
+    switch (ep.act) {
+        case Activation::Gelu: with_rest(std::integral_constant<int, int(Activation::Gelu)>()); break;
+        case Activation::QuickGelu: with_rest(std::integral_constant<int, int(Activation::QuickGelu)>()); break;
+        default: with_rest(std::integral_constant<int, int(Activation::None)>()); break;
+    }
+}
+
 // Not inlined into the dispatcher: one function per tile shape, as the register allocation wants.
 template <class V, int R, int NP>
 POMT_NOINLINE void gemm_tile(const GemmTile& t) {

@@ -100,15 +100,21 @@ void check_exact(const OwnedHead& oh, const Inputs& in, const Output& o, bool bi
     std::vector<float> sums(size_t(n) * n);
     gemm_bf16_reference(n, in.q.data(), d, oh.h.k_weights(), sums.data(), n, Epilogue(), order);
     CHECK(same_bits(o.sums, sums));
-    // P: the scalar level's softmax of fma(scale, S, bias), rounded (softmax_row's bits are the
-    // same at every level).
-    std::vector<uint16_t> p(size_t(n) * kv);
+    // P: softmax_row (the fp32 softmax, the same bits at every level) of fma(scale, S, bias), then
+    // rounded to bf16; and the scalar level's softmax_bf16 gives exactly that.
+    std::vector<uint16_t> p(size_t(n) * kv, 0);
     std::vector<float> probs(size_t(n) * n);
+    const float scale = 1.0f / std::sqrt(float(d));
     for (int i = 0; i < n; ++i) {
         float* x = probs.data() + size_t(i) * n;
-        std::copy(sums.begin() + ptrdiff_t(i) * n, sums.begin() + ptrdiff_t(i + 1) * n, x);
-        kernels_for(Isa::Scalar).softmax_bf16(x, n, 1.0f / std::sqrt(float(d)), bias ? in.bias.data() : nullptr,
-                                              p.data() + size_t(i) * kv, kv);
+        for (int j = 0; j < n; ++j) x[j] = std::fma(scale, sums[size_t(i) * n + j], bias ? in.bias[size_t(j)] : 0.0f);
+        kernels_for(Isa::Scalar).softmax(x, n);
+        for (int j = 0; j < n; ++j) p[size_t(i) * kv + j] = bf16_from_float(x[j]);
+        std::vector<float> y(sums.begin() + ptrdiff_t(i) * n, sums.begin() + ptrdiff_t(i + 1) * n);
+        std::vector<uint16_t> yq(size_t(kv), 1);
+        kernels_for(Isa::Scalar).softmax_bf16(y.data(), n, scale, bias ? in.bias.data() : nullptr, yq.data(), kv);
+        CHECK(same_bits(y, std::vector<float>(x, x + n)));
+        CHECK(std::equal(yq.begin(), yq.end(), p.begin() + ptrdiff_t(i) * kv));
     }
     CHECK(o.p == p);
     CHECK(same_bits(o.probs, probs));

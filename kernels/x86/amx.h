@@ -84,6 +84,13 @@ inline void configure(uint32_t key, const TileConfig& cfg) {
 // nothing, and nothing past the operands is read.
 constexpr int kTileRows = 32, kTilePanels = 2, kWordsPerStep = 16;
 
+// g++'s _tile_loadd is an asm statement that does not say it reads memory (its _tile_stored says
+// it writes): without this barrier before the loads, stores the tiles are to read (the zero-padded
+// last step below, a caller's freshly rounded rows) may be moved past them or, into a buffer
+// nothing else reads, dropped. (Seen: with the stores moved to a function of their own, the
+// padded last step's copies were dropped and every tail was wrong.)
+inline void memory_for_tile_loads() { __asm__ volatile("" ::: "memory"); }
+
 template <class Dot, bool R2, bool P2>
 void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel, size_t panel_stride, int words,
                     void* out, long ld) {
@@ -91,6 +98,7 @@ void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel
     const int steps = words / kWordsPerStep, tail = words % kWordsPerStep;
     const uint8_t* a1 = a + 16 * lda;
     const uint8_t* b1 = panel + panel_stride;
+    memory_for_tile_loads();
     _tile_zero(0);
     if (P2) _tile_zero(1);
     if (R2) _tile_zero(2);
@@ -120,6 +128,7 @@ void multiply_block(const uint8_t* a, size_t lda, int rows, const uint8_t* panel
             std::memcpy(bbuf[p], (p ? b1 : panel) + b_off, used * 16);
             std::memset(bbuf[p] + used * 16, 0, kPanelStep - used * 16);
         }
+        memory_for_tile_loads();
         _tile_loadd(4, abuf, 64);
         if (R2) _tile_loadd(5, abuf + 16 * kStep, 64);
         _tile_loadd(6, bbuf[0], 64);

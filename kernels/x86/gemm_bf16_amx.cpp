@@ -27,6 +27,12 @@ void tile(const Bf16Tile& t) {
     using V = simd::VecAvx512;
     alignas(64) float sums[amx::kTileRows * amx::kTileRows];
     amx::multiply<amx::DotBf16>(t.a, size_t(t.lda) * 2, t.rows, t.panel, t.panel_stride * 2, t.panels, t.pairs, sums);
+    if (t.cols == amx::kTilePanels * kGemmPanel) {  // whole tiles: the epilogue's branches once
+        simd::store_epilogue_rows<V, amx::kTilePanels>(*t.ep, t.row0, t.col0, t.rows, t.c, size_t(t.ldc), [&](int r, int j) {
+            return V::load(sums + r * amx::kTileRows + j * 16);
+        });
+        return;
+    }
     amx::with_activation(t.ep->act, [&](auto act) {
         for (int r = 0; r < t.rows; ++r)
             for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)

@@ -28,8 +28,19 @@ void tile(const Int8Tile& t) {
     const simd::Int8Columns<amx::kTilePanels> cols(t);
     const float* fscale = cols.fscale;
     const float* fsum = cols.fsum;
+    using V = Ops::V;
+    if (!t.acc && t.cols == amx::kTilePanels * kGemmPanel) {  // whole tiles: the epilogue's branches once
+        const V::T s0 = V::load(fscale), s1 = V::load(fscale + 16), u0 = V::load(fsum), u1 = V::load(fsum + 16);
+        const float* a_scale = t.a_scale;
+        const float* a_offset = t.a_offset;
+        simd::store_epilogue_rows<V, amx::kTilePanels>(*t.ep, t.row0, t.col0, t.rows, t.c, size_t(t.ldc), [&](int r, int j) {
+            const V::T x = Ops::to_float(_mm512_load_si512(sums + r * amx::kTileRows + j * 16));
+            // int8_store's y = w_scale·(a_scale·acc + a_offset·w_sum)
+            return V::mul(j ? s1 : s0, V::fmadd(V::set1(a_scale[r]), x, V::mul(V::set1(a_offset[r]), j ? u1 : u0)));
+        });
+        return;
+    }
     amx::with_activation(t.ep->act, [&](auto act) {
-        using V = Ops::V;
         for (int r = 0; r < t.rows; ++r) {
             const V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
             for (int j = 0; j < t.panels && j * 16 < t.cols; ++j)
