@@ -98,22 +98,31 @@ POMT_INLINE void store_epilogue_rows(const Epilogue& ep_in, int row0, int col0, 
             if constexpr (decltype(has_bias)::value) bias[j] = V::load(ep.bias + col0 + j * L);
             if constexpr (decltype(has_scale)::value) scale[j] = V::load(ep.scale + col0 + j * L);
         }
-        for (int r = 0; r < rows; ++r) {
-            float* out = c + size_t(r) * ldc;
-            const float* res = decltype(has_res)::value ? ep.residual + size_t(row0 + r) * ep.ld_residual + col0 : nullptr;
+        // RB rows at a time: with GELU two, so that gelu_n interleaves 2·NV chains.
+        auto block = [&](int r0, auto rb) {
+            constexpr int RB = decltype(rb)::value;
+            T v[RB * NV];
 #pragma GCC unroll 8
-            for (int j = 0; j < NV; ++j) {
-                T v = pre(r, j);
-                if constexpr (decltype(has_bias)::value) v = V::add(v, bias[j]);
-                if constexpr (ACT == int(Activation::Gelu)) v = gelu<V>(v);
-                if constexpr (ACT == int(Activation::QuickGelu)) v = quick_gelu<V>(v);
-                if constexpr (decltype(has_res)::value) {
-                    const T rv = V::load(res + j * L);
-                    v = decltype(has_scale)::value ? V::fmadd(scale[j], v, rv) : V::add(rv, v);
-                }
-                V::store(out + j * L, v);
+            for (int q = 0; q < RB * NV; ++q) {
+                v[q] = pre(r0 + q / NV, q % NV);
+                if constexpr (decltype(has_bias)::value) v[q] = V::add(v[q], bias[q % NV]);
             }
-        }
+            if constexpr (ACT == int(Activation::Gelu)) gelu_n<V, RB * NV>(v);
+#pragma GCC unroll 8
+            for (int q = 0; q < RB * NV; ++q) {
+                const int r = r0 + q / NV, j = q % NV;
+                if constexpr (ACT == int(Activation::QuickGelu)) v[q] = quick_gelu<V>(v[q]);
+                if constexpr (decltype(has_res)::value) {
+                    const T rv = V::load(ep.residual + size_t(row0 + r) * ep.ld_residual + col0 + j * L);
+                    v[q] = decltype(has_scale)::value ? V::fmadd(scale[j], v[q], rv) : V::add(rv, v[q]);
+                }
+                V::store(c + size_t(r) * ldc + j * L, v[q]);
+            }
+        };
+        constexpr int kPair = ACT == int(Activation::Gelu) ? 2 : 1;
+        int r = 0;
+        for (; r + kPair <= rows; r += kPair) block(r, std::integral_constant<int, kPair>());
+        for (; r < rows; ++r) block(r, std::integral_constant<int, 1>());
     };
     using Yes = std::true_type;
     using No = std::false_type;

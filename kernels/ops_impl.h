@@ -62,8 +62,15 @@ void head_max_column_sums(const float* a, size_t head_stride, int ld, int heads,
 
 template <class V>
 void gelu_array(float* x, size_t n) {
+    constexpr size_t L = V::lanes;
     size_t i = 0;
-    for (; i + V::lanes <= n; i += V::lanes) V::store(x + i, gelu<V>(V::load(x + i)));
+    for (; i + 4 * L <= n; i += 4 * L) {  // four at a time: gelu_n interleaves their chains
+        typename V::T v[4];
+        for (size_t j = 0; j < 4; ++j) v[j] = V::load(x + i + j * L);
+        gelu_n<V, 4>(v);
+        for (size_t j = 0; j < 4; ++j) V::store(x + i + j * L, v[j]);
+    }
+    for (; i + L <= n; i += L) V::store(x + i, gelu<V>(V::load(x + i)));
     for (; i < n; ++i) x[i] = gelu<VecF1>(x[i]);  // same formula, so tails agree with the body
 }
 
@@ -103,7 +110,20 @@ POMT_INLINE void softmax_after_max(float* x, int n, float mx) {
     const T m = V::set1(mx);
     T sv[PV];
     for (int v = 0; v < PV; ++v) sv[v] = V::zero();
-    for (int i = 0; i < n16; i += 16)
+    // G blocks of 16 at a time (four vectors), their exps interleaved (exp_n); the sums are added
+    // block by block in order, as one block at a time would.
+    constexpr int G = PV >= 4 ? 1 : 4 / PV;
+    int i = 0;
+    for (; i + 16 * G <= n16; i += 16 * G) {
+        T e[G * PV];
+        for (int b = 0; b < G * PV; ++b) e[b] = V::sub(V::load(x + i + b * L), m);
+        exp_n<V, G * PV>(e);
+        for (int b = 0; b < G * PV; ++b) {
+            V::store(x + i + b * L, e[b]);
+            sv[b % PV] = V::add(sv[b % PV], e[b]);
+        }
+    }
+    for (; i < n16; i += 16)
         for (int v = 0; v < PV; ++v) {
             T e = exp<V>(V::sub(V::load(x + i + v * L), m));
             V::store(x + i + v * L, e);
@@ -244,7 +264,17 @@ void attn_rows(const AttnCtx& cx, int i0, float* s) {
         float* x = s + r * lds;
         const T m = V::set1(V::hmax(mx[r]));
         T sum = V::zero();
-        for (int i = 0; i < nv; i += L) {
+        int i = 0;
+        for (; i + 4 * L <= nv; i += 4 * L) {  // four at a time, interleaved (exp_n), summed in order
+            T e[4];
+            for (int b = 0; b < 4; ++b) e[b] = V::sub(V::load(x + i + b * L), m);
+            exp_n<V, 4>(e);
+            for (int b = 0; b < 4; ++b) {
+                V::store(x + i + b * L, e[b]);
+                sum = V::add(sum, e[b]);
+            }
+        }
+        for (; i < nv; i += L) {
             T e = exp<V>(V::sub(V::load(x + i), m));
             V::store(x + i, e);
             sum = V::add(sum, e);

@@ -290,22 +290,42 @@ inline float reduce_add16(const typename V::T (&parts)[16 / V::lanes]) {
 // e^x, Cephes' single-precision method: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial for e^r,
 // then scale by 2^n. About 1 ulp for x in [−87, 88]; below −88 (and −inf) it returns exactly 0,
 // which softmax needs for masked logits. Arguments above 88 are clamped (softmax only
-// passes arguments ≤ 0).
+// passes arguments ≤ 0). exp_n runs N vectors step by step together: one vector's steps form a
+// chain of ~15 dependent operations, and the scheduler holds too few of them to overlap chains
+// written one after another; interleaved, a loop of exps ran ~12 % faster (avx512, Emerald
+// Rapids). Each lane's operations are the same, so the bits are too.
+template <class V, int N>
+POMT_INLINE void exp_n(typename V::T (&x)[N]) {
+    using T = typename V::T;
+    T n[N], r[N], p[N];
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) {
+        x[i] = V::min(x[i], V::set1(88.0f));
+        x[i] = V::max(x[i], V::set1(-88.0f));  // n = −127 below here, and 2^−127 is built as 0
+        n[i] = V::round(V::mul(x[i], V::set1(1.44269504088896341f)));
+        r[i] = V::fnmadd(n[i], V::set1(0.693359375f), x[i]);  // ln2 split in two: exact n·hi
+        r[i] = V::fnmadd(n[i], V::set1(-2.12194440e-4f), r[i]);
+    }
+    constexpr float c[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                           1.6666665459e-1f, 5.0000001201e-1f};
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) p[i] = V::set1(c[0]);
+#pragma GCC unroll 8
+    for (int k = 1; k < 6; ++k)
+#pragma GCC unroll 8
+        for (int i = 0; i < N; ++i) p[i] = V::fmadd(p[i], r[i], V::set1(c[k]));
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) {
+        p[i] = V::fmadd(p[i], V::mul(r[i], r[i]), V::add(r[i], V::set1(1.0f)));
+        x[i] = V::mul(p[i], V::pow2i(n[i]));
+    }
+}
+
 template <class V>
-inline typename V::T exp(typename V::T x) {
-    x = V::min(x, V::set1(88.0f));
-    x = V::max(x, V::set1(-88.0f));  // n = −127 below here, and 2^−127 is built as 0
-    typename V::T n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
-    typename V::T r = V::fnmadd(n, V::set1(0.693359375f), x);  // ln2 split in two: exact n·hi
-    r = V::fnmadd(n, V::set1(-2.12194440e-4f), r);
-    typename V::T p = V::set1(1.9875691500e-4f);
-    p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
-    p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
-    p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
-    p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
-    p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
-    p = V::fmadd(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
-    return V::mul(p, V::pow2i(n));
+POMT_INLINE typename V::T exp(typename V::T x) {
+    typename V::T v[1] = {x};
+    exp_n<V, 1>(v);
+    return v[0];
 }
 
 // Exact-erf GELU, 0.5·x·(1 + erf(x/√2)) = x·Φ(x), without exp or a reciprocal: with a = |x| and
@@ -317,31 +337,41 @@ inline typename V::T exp(typename V::T x) {
 // (FMA included), so all ISAs give the same bits. Over every float the absolute error against the
 // erf form is below 3.9e-7 (half an ulp of x is 2.4e-7 near x = 5). At s = 1 the tail is exactly 0,
 // so past |x| = 5.5 (where the erf form is within 1.1e-7 of x or 0) the result is exactly x or 0.
-// ±inf and NaN give NaN, as before.
-template <class V>
-inline typename V::T gelu(typename V::T x) {
+// ±inf and NaN give NaN, as before. gelu_n runs N vectors step by step together, as exp_n (its
+// 13-step chain is longer: 4 interleaved ran ~25 % faster than one at a time).
+template <class V, int N>
+POMT_INLINE void gelu_n(typename V::T (&x)[N]) {
     using T = typename V::T;
-    T a = V::abs(x);
-    T s = V::min(V::mul(a, V::set1(0.181818187f)), V::set1(1.0f));  // 1/5.5
-    T u = V::fmadd(s, s, V::set1(-0.5f));
-    T w = V::fmadd(s, s, V::set1(-1.0f));  // ≤ 0, exactly 0 at s = 1
-    T r = V::set1(3.943214035e+01f);
-    r = V::fmadd(r, u, V::set1(-3.824915314e+01f));
-    r = V::fmadd(r, u, V::set1(1.063898659e+01f));
-    r = V::fmadd(r, u, V::set1(-1.117413044e+01f));
-    r = V::fmadd(r, u, V::set1(1.636314201e+01f));
-    r = V::fmadd(r, u, V::set1(-1.271295452e+01f));
-    r = V::fmadd(r, u, V::set1(8.646706581e+00f));
-    r = V::fmadd(r, u, V::set1(-6.097365856e+00f));
-    r = V::fmadd(r, u, V::set1(4.074600697e+00f));
-    r = V::fmadd(r, u, V::set1(-2.552841663e+00f));
-    r = V::fmadd(r, u, V::set1(1.547340035e+00f));
-    r = V::fmadd(r, u, V::set1(-9.331155419e-01f));
-    r = V::fmadd(r, u, V::set1(5.836496949e-01f));
-    r = V::fmadd(r, u, V::set1(-4.140713215e-01f));
-    // Φ(−a) = (1 − s)/2 − s·w·R: the first term is exact for s ≥ 1/2, the second vanishes at s = 1.
-    T tail = V::fnmadd(V::mul(s, w), r, V::fnmadd(s, V::set1(0.5f), V::set1(0.5f)));
-    return V::fnmadd(a, tail, V::max(x, V::zero()));
+    T a[N], s[N], u[N], w[N], r[N];
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) {
+        a[i] = V::abs(x[i]);
+        s[i] = V::min(V::mul(a[i], V::set1(0.181818187f)), V::set1(1.0f));  // 1/5.5
+        u[i] = V::fmadd(s[i], s[i], V::set1(-0.5f));
+        w[i] = V::fmadd(s[i], s[i], V::set1(-1.0f));  // ≤ 0, exactly 0 at s = 1
+        r[i] = V::set1(3.943214035e+01f);
+    }
+    constexpr float c[] = {-3.824915314e+01f, 1.063898659e+01f, -1.117413044e+01f, 1.636314201e+01f,
+                           -1.271295452e+01f, 8.646706581e+00f, -6.097365856e+00f, 4.074600697e+00f,
+                           -2.552841663e+00f, 1.547340035e+00f, -9.331155419e-01f, 5.836496949e-01f,
+                           -4.140713215e-01f};
+#pragma GCC unroll 16
+    for (int k = 0; k < 13; ++k)
+#pragma GCC unroll 8
+        for (int i = 0; i < N; ++i) r[i] = V::fmadd(r[i], u[i], V::set1(c[k]));
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) {
+        // Φ(−a) = (1 − s)/2 − s·w·R: the first term is exact for s ≥ 1/2, the second vanishes at s = 1.
+        T tail = V::fnmadd(V::mul(s[i], w[i]), r[i], V::fnmadd(s[i], V::set1(0.5f), V::set1(0.5f)));
+        x[i] = V::fnmadd(a[i], tail, V::max(x[i], V::zero()));
+    }
+}
+
+template <class V>
+POMT_INLINE typename V::T gelu(typename V::T x) {
+    typename V::T v[1] = {x};
+    gelu_n<V, 1>(v);
+    return v[0];
 }
 
 // QuickGELU (OpenAI CLIP's activation, timm act_layer='quick_gelu'): x·σ(1.702·x), computed as

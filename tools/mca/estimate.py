@@ -57,6 +57,12 @@ class Core:
     def bound(self, label):  # the loop's resource bound per iteration (for ILP-rich epilogues)
         return self.c[label]["cycles"] * self.c[label]["pct"] / 100.0
 
+    def elements(self, label):  # the elements one iteration of a streaming loop handles ("16 elements")
+        return int(self.c[label]["work"].split()[0])
+
+    def per4(self, label, bound=False):  # cycles per 4 elements (a NEON vector) of a streaming loop
+        return (self.bound(label) if bound else self.cycles(label)) * 4 / self.elements(label)
+
     def gemm(self, m, n, k, int8, gelu=False):
         panels = -(-n // 16)
         if not int8:
@@ -66,22 +72,22 @@ class Core:
         else:  # neon-dot: 5 rows, a step is one group
             tile = sum(-(-k // 4) * self.cycles("int8 neon-dot %d×16" % r) for r in split(m, 5))
         vectors = m * panels * 4
-        epi = vectors * (EPILOGUE + (DEQUANT if int8 else 0) + (self.bound("GELU") if gelu else 0))
+        epi = vectors * (EPILOGUE + (DEQUANT if int8 else 0) + (self.per4("GELU", bound=True) if gelu else 0))
         return panels * tile + epi
 
     def layernorm(self, rows, d):
-        return rows * (d / 8 * self.cycles("LayerNorm: sum") + d / 8 * self.cycles("LayerNorm: variance") +
-                       d / 4 * self.cycles("LayerNorm: normalise"))
+        return rows * d / 4 * (self.per4("LayerNorm: sum") + self.per4("LayerNorm: variance") +
+                               self.per4("LayerNorm: normalise"))
 
     def quantize(self, rows, k):
         variant = "neon" if self.core == "A72" else "neon-dot"
-        return rows * k / 4 * (self.cycles("quantize %s: min, max" % variant) +
-                               self.cycles("quantize %s: quantize" % variant))
+        return rows * k / 4 * (self.per4("quantize %s: min, max" % variant) +
+                               self.per4("quantize %s: quantize" % variant))
 
     def attention_head(self, n, q, hd):
         npad, dpad = -(-n // 16) * 16, -(-hd // 16) * 16
         logits = sum(npad // 16 * hd * self.cycles("fp32 GEMM %d×16" % r) for r in split(q, 5))
-        exp = q * npad / 4 * self.cycles("attention 5 rows: exp, sum")
+        exp = q * npad / 4 * self.per4("attention 5 rows: exp, sum")
         pv = sum(dpad // 16 * n * self.cycles("fp32 GEMM %d×16" % r) for r in split(q, 5))
         return logits + exp + pv + TRANSPOSE * 2 * n * hd
 
