@@ -225,10 +225,10 @@ struct ParetoPlan {
 };
 
 // How a loss budget is judged.
-//   Confirmed (the default): fixed-sequence testing on the confirmation images. The front's plans
-//   (and each other precision's unpruned model) whose estimated loss is within the budget, ordered
-//   from the slowest (the order comes from the
-//   estimation images alone), are confirmed one after another; each is accepted while its confirmed
+//   Confirmed (the default): fixed-sequence testing on the confirmation images. The plans whose
+//   estimated loss is within the budget, in an order that comes from the estimation images alone:
+//   each other precision's unpruned model, slowest first, then the front's pruned plans faster than
+//   the last of those, slowest first. They are confirmed one after another; each is accepted while its confirmed
 //   loss's one-sided upper bound at `confidence` is within the budget, and the walk stops at the
 //   first one that is not. The last accepted plan is chosen (none: the unpruned model, which loses
 //   nothing by definition). Because the order is fixed before the confirmation images are looked

@@ -9,9 +9,10 @@ each plan's measured latency and precision) is evaluated once on every image (`p
 images:
   estimate   the fastest plan whose loss on the estimation + confirmation images is within B
   bound      the same with the loss interval's upper end (z 1.96)
-  confirmed  fixed-sequence testing (include/pomt/search.h, LossRule::Confirmed): the front
-             (measured latency, estimated top-1) within B by the estimate on the estimation images,
-             slowest first, each accepted while its loss's one-sided upper bound on the confirmation
+  confirmed  fixed-sequence testing (include/pomt/search.h, LossRule::Confirmed): within B by the
+             estimate on the estimation images, each other precision's unpruned model, then the
+             front's pruned plans (measured latency, estimated top-1) faster than the last of those,
+             slowest first; each accepted while its loss's one-sided upper bound on the confirmation
              images is within B; stops at the first failure; none accepted: the unpruned model
 and the chosen plan's loss on the test images, which no rule looked at. Losses are top-1 points
 against the unpruned model in the first precision (fp32). The search's successive halving is not
@@ -142,8 +143,11 @@ def main():
                 ok = [i for i in range(len(plans)) if (loss_both[i][2] if k else loss_both[i][0]) <= b]
                 chosen = min(ok, key=lambda i: (plans[i]["ms"], i))
                 rows[(b, rule)].append(chosen)
-            seq = sorted([i for i in fr if i != base_i and loss_est[i] <= b and plans[i]["ms"] < base_ms],
-                         key=lambda i: -plans[i]["ms"])
+            ok = [i for i in range(len(plans)) if i != base_i and loss_est[i] <= b and plans[i]["ms"] < base_ms]
+            seq = sorted([i for i in ok if plans[i]["spec"] == "none"], key=lambda i: -plans[i]["ms"])
+            faster_than = plans[seq[-1]]["ms"] if seq else base_ms
+            seq += sorted([i for i in ok if i in fr and plans[i]["spec"] != "none" and plans[i]["ms"] < faster_than],
+                          key=lambda i: -plans[i]["ms"])
             chosen = base_i
             for i in seq:
                 if paired(c[base_i], c[i], conf, z1)[2] > b:
