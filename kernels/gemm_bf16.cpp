@@ -208,7 +208,7 @@ void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, c
     const size_t panel_stride = size_t(kq) * kGemmPanel;
     const GemmSplit split(m, w.n, w.k, kern.rows, kern.panels, pool);
     if (kern.begin) kern.begin();
-    split.run(pool, [&](int ct, int rb0, int rb1) {
+    auto tile_of = [&](int ct, int rb) {  // column tile ct of row block rb
         Bf16Tile tile;
         tile.pairs = kq / 2;
         tile.lda = lda;
@@ -220,15 +220,22 @@ void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, c
         tile.col0 = p0 * kGemmPanel;
         tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
         tile.panel = w.bf16 + size_t(p0) * panel_stride;
-        for (int rb = rb0; rb < rb1; ++rb) {
-            int r0, r1;
-            split.rows(rb, &r0, &r1);
-            tile.row0 = r0;
-            tile.rows = r1 - r0;
-            tile.a = ab + size_t(r0) * lda;
-            tile.c = c + size_t(r0) * ldc + tile.col0;
-            kern.tile(tile);
-        }
+        int r0, r1;
+        split.rows(rb, &r0, &r1);
+        tile.row0 = r0;
+        tile.rows = r1 - r0;
+        tile.a = ab + size_t(r0) * lda;
+        tile.c = c + size_t(r0) * ldc + tile.col0;
+        return tile;
+    };
+    if (split.threads == 1 && kern.rows >= 32) {
+        // Tiles of 32 rows (AMX): row blocks outer, as the int8 driver's run_tiles (kernels/gemm_int8.cpp).
+        for (int rb = 0; rb < split.row_blocks; ++rb)
+            for (int ct = 0; ct < split.col_tiles; ++ct) kern.tile(tile_of(ct, rb));
+        return;
+    }
+    split.run(pool, [&](int ct, int rb0, int rb1) {
+        for (int rb = rb0; rb < rb1; ++rb) kern.tile(tile_of(ct, rb));
     });
 }
 

@@ -64,6 +64,19 @@ void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, in
     const int threads = useful_threads(pool, m, w);
     const int row_chunks =
         threads == 1 ? 1 : std::min(row_blocks, (kItemsPerThread * threads + col_tiles - 1) / col_tiles);
+    if (threads == 1 && kern.rows >= 32) {
+        // Tiles of 32 rows (AMX): row blocks outer, so a block of A (32 × k bytes) stays in L1
+        // while the column tiles' panels stream past it; with A re-read from L2 for every column
+        // tile, a DeiT-Tiny qkv tile took 155 ns instead of 137 in a loop of amx::multiply.
+        for (int rb = 0; rb < row_blocks; ++rb) {
+            int r0, r1;
+            split_range(m, row_blocks, rb, &r0, &r1);
+            for (int ct = 0; ct < col_tiles; ++ct)
+                kern.tile(int8_tile(kern, a, w, ct, r0, r1, c ? c + size_t(r0) * ldc : nullptr, ldc, ep,
+                                    acc ? acc + size_t(r0) * ldacc : nullptr, ldacc));
+        }
+        return;
+    }
     auto run = [&](int item) {
         const int ct = item / row_chunks;
         int rb0, rb1;
