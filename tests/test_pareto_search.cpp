@@ -471,7 +471,11 @@ TEST_CASE("schedule --search pareto: accuracy evaluated elsewhere lands where th
         }
         return out;
     };
-    const ParetoSearchResult r = search_pareto(model, o);
+    // The walk confirms only plans measured faster than the unpruned model: on a loaded machine
+    // every plan of this tiny model can measure slower (seen once in a CI run), and then nothing
+    // is confirmed. Up to three searches, so that the confirmation path is exercised.
+    ParetoSearchResult r = search_pareto(model, o);
+    for (int attempt = 1; attempt < 3 && confirmations == 0; ++attempt) r = search_pareto(model, o);
     CHECK(requests > 0);
     CHECK(confirmations > 0);
     CHECK(r.images == 9);
