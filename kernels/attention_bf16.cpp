@@ -43,44 +43,7 @@ PackedWeights Bf16Head::k_weights() const { return borrow_bf16_panels(k_panels, 
 PackedWeights Bf16Head::v_weights() const { return borrow_bf16_panels(v_panels, head_dim, bf16_head_v_inputs(tokens)); }
 
 void bf16_head_pack(const Bf16Head& h, const float* k, const float* v, int ld, int token0, int token1) {
-    const int n = h.tokens, d = h.head_dim, P = kGemmPanel;
-    const IsaKernels& level = active_kernels();
-    // Each row rounded by the level's vector loop first: bf16 pairs as 32-bit words (an odd
-    // head_dim's last word takes a zero as its second input).
-    uint32_t words[2][kMaxBf16HeadDim / 2 + 1];
-    auto round = [&](const float* row, uint32_t* w) {
-        w[d / 2] = 0;
-        level.round_bf16(row, d, reinterpret_cast<uint16_t*>(w));
-    };
-    // K: token j is column j of a panel; its words are a stride of one pair row (16 words) apart.
-    const size_t k_panel = size_t(P) * bf16_row_elems(d);
-    for (int j = token0; j < token1; ++j) {
-        uint32_t* col = reinterpret_cast<uint32_t*>(h.k_panels + size_t(j / P) * k_panel) + j % P;
-        round(k + size_t(j) * ld, words[0]);
-        for (int g = 0; 2 * g < d; ++g) col[g * P] = words[0][g];
-    }
-    const bool last = token1 == n;
-    if (last)  // the columns past the last token, zero
-        for (int j = n; j % P; ++j) {
-            uint32_t* col = reinterpret_cast<uint32_t*>(h.k_panels + size_t(j / P) * k_panel) + j % P;
-            for (int g = 0; 2 * g < d; ++g) col[g * P] = 0;
-        }
-    // V: tokens 2g and 2g+1 share pair row g, one word per column c (head_dim padded to 16 with
-    // zeros); the inputs past the last token, to bf16_head_v_inputs, zero.
-    const int kv = bf16_head_v_inputs(n), dpad = (d + P - 1) / P * P;
-    const size_t v_panel = size_t(P) * kv;
-    const uint16_t* r0 = reinterpret_cast<const uint16_t*>(words[0]);
-    const uint16_t* r1 = reinterpret_cast<const uint16_t*>(words[1]);
-    for (int j = token0; j < (last ? kv : token1); j += 2) {
-        if (j < n) round(v + size_t(j) * ld, words[0]);
-        else std::memset(words[0], 0, sizeof(words[0]));
-        if (j + 1 < n) round(v + size_t(j + 1) * ld, words[1]);
-        else std::memset(words[1], 0, sizeof(words[1]));
-        for (int c0 = 0; c0 < dpad; c0 += P) {
-            uint32_t* word = reinterpret_cast<uint32_t*>(h.v_panels + size_t(c0 / P) * v_panel) + size_t(j / 2) * P;
-            for (int c = c0; c < c0 + P; ++c) word[c - c0] = c < d ? uint32_t(r0[c]) | uint32_t(r1[c]) << 16 : 0u;
-        }
-    }
+    active_kernels().pack_bf16_head(k, v, ld, h.tokens, h.head_dim, token0, token1, h.k_panels, h.v_panels);
 }
 
 namespace {

@@ -36,6 +36,9 @@ struct IsaKernels {
     // bf16 attention's softmax of a logits row (kernels/attention_bf16.h): returns nothing, leaves
     // the fp32 probabilities in x and their bf16 rounding in p (npad values, the padding zero).
     void (*softmax_bf16)(float* x, int n, float scale, const float* bias, uint16_t* p, int npad);
+    // bf16 attention's packing of a head's K and V (bf16_head_pack): tokens [token0, token1) of n.
+    void (*pack_bf16_head)(const float* k, const float* v, int ld, int n, int d, int token0, int token1,
+                           uint16_t* k_panels, uint16_t* v_panels);
     // Runs `iters` steps of independent FMA chains on full vectors (the peak-throughput probe of
     // profiler/kernel_bench.cpp); returns a value derived from the chains so they cannot be dropped.
     // Each step does fma_per_step FMAs (chains × lanes).

@@ -31,6 +31,8 @@
 namespace pomt {
 namespace amx {
 
+#define POMT_AMX_INLINE inline __attribute__((always_inline))
+
 // The 64-byte operand of LDTILECFG (palette 1): per tile, its bytes per row and its rows.
 struct alignas(64) TileConfig {
     uint8_t palette = 1, start_row = 0;
@@ -61,11 +63,17 @@ inline bool usable(int edx_bit) {
 inline std::atomic<uint32_t> g_call{1};
 inline void new_call() { g_call.fetch_add(1, std::memory_order_relaxed); }
 
-// Makes `cfg` the thread's tile configuration (`key` names it: equal keys, equal configurations).
-inline void configure(uint32_t key, const TileConfig& cfg) {
+// Makes the configuration `key` names (equal keys, equal configurations) the thread's: fill(cfg)
+// writes it, called only when it must be loaded. Built on every call, the configuration cost a
+// store-forwarding stall behind the previous tile's stores (its rows stored as two 4-byte values
+// and read back as one 8-byte one): 5 % of DeiT-Small int8.
+template <class Fill>
+POMT_AMX_INLINE void configure(uint32_t key, Fill&& fill) {
     thread_local uint32_t loaded_key = 0, loaded_call = 0;
     const uint32_t call = g_call.load(std::memory_order_relaxed);
     if (loaded_key == key && loaded_call == call) return;
+    TileConfig cfg;
+    fill(cfg);
     _tile_loadconfig(&cfg);
     loaded_key = key;
     loaded_call = call;
@@ -148,13 +156,13 @@ template <class Dot>
 void multiply(const void* a, size_t lda, int rows, const void* panel, size_t panel_stride,
               int panels, int words, void* out, long ld_out = kTileRows * 4) {
     const int r0 = rows < 16 ? rows : 16, r1 = rows - r0;
-    TileConfig cfg;
-    const int tile_rows[8] = {r0, r0, r1, r1, r0, r1, kWordsPerStep, kWordsPerStep};
-    for (int i = 0; i < 8; ++i) {
-        cfg.rows[i] = uint8_t(tile_rows[i]);
-        cfg.colsb[i] = tile_rows[i] ? uint16_t(64) : uint16_t(0);
-    }
-    configure(uint32_t(r0) << 8 | uint32_t(r1) | 0x10000u, cfg);  // never 0, the key before any load
+    configure(uint32_t(r0) << 8 | uint32_t(r1) | 0x10000u, [&](TileConfig& cfg) {  // never 0, the key before any load
+        const int tile_rows[8] = {r0, r0, r1, r1, r0, r1, kWordsPerStep, kWordsPerStep};
+        for (int i = 0; i < 8; ++i) {
+            cfg.rows[i] = uint8_t(tile_rows[i]);
+            cfg.colsb[i] = tile_rows[i] ? uint16_t(64) : uint16_t(0);
+        }
+    });
     const uint8_t* pa = static_cast<const uint8_t*>(a);
     const uint8_t* pb = static_cast<const uint8_t*>(panel);
     if (r1 > 0) {
