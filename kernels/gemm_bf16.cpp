@@ -181,52 +181,63 @@ namespace {
 void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, const PackedWeights& w, float* c,
                   int ldc, const Epilogue& ep, ThreadPool* pool);
 
-// The bf16 variants: A rounded to bf16 pairs (rows of bf16_row_elems(k), the odd k's last input 0).
-void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const PackedWeights& w, float* c,
-                 int ldc, const Epilogue& ep, ThreadPool* pool, void* scratch) {
+// A rounded to bf16 pairs for a native variant (rows of bf16_row_elems(k), the odd k's last input
+// 0): into the caller's scratch, or the calling thread's (the workers only read it), kept for the
+// next call.
+const uint16_t* rounded_a(const Bf16Kernels& kern, int m, const float* a, int lda, const PackedWeights& w,
+                          ThreadPool* pool, void* scratch) {
     const int kq = bf16_row_elems(w.k);
-    // m·kq bf16: the caller's scratch, or the calling thread's (the workers only read it), kept
-    // for the next call.
     thread_local std::vector<uint16_t> rounded;
     if (!scratch) rounded.resize(size_t(m) * kq);
     uint16_t* ab = scratch ? static_cast<uint16_t*>(scratch) : rounded.data();
-    const IsaKernels& level = active_kernels();
+    void (*const round)(const float*, int, uint16_t*) = kern.round ? kern.round : active_kernels().round_bf16;
     parallel_for(2.0 * m * w.n * w.k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
         for (int i = b; i < e; ++i) {
-            level.round_bf16(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
+            round(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
             if (kq > w.k) ab[size_t(i) * kq + w.k] = 0;
         }
     });
-    native_tiles(kern, m, ab, kq, w, c, ldc, ep, pool);
+    return ab;
+}
+
+// The bf16 variants: A rounded, then the tiles.
+void gemm_native(const Bf16Kernels& kern, int m, const float* a, int lda, const PackedWeights& w, float* c,
+                 int ldc, const Epilogue& ep, ThreadPool* pool, void* scratch) {
+    native_tiles(kern, m, rounded_a(kern, m, a, lda, w, pool, scratch), bf16_row_elems(w.k), w, c, ldc, ep, pool);
+}
+
+// Column tile ct (kern.panels panels) of rows [r0, r1) of A (rounded, rows of lda) into c (the
+// tile's first row, stride ldc).
+Bf16Tile native_tile(const Bf16Kernels& kern, const uint16_t* ab, int lda, const PackedWeights& w, int ct, int r0,
+                     int r1, float* c, int ldc, const Epilogue& ep) {
+    const int kq = bf16_row_elems(w.k), panels = (w.n + kGemmPanel - 1) / kGemmPanel;
+    Bf16Tile tile;
+    tile.pairs = kq / 2;
+    tile.lda = lda;
+    tile.ldc = ldc;
+    tile.ep = &ep;
+    tile.panel_stride = size_t(kq) * kGemmPanel;
+    const int p0 = ct * kern.panels;
+    tile.panels = std::min(kern.panels, panels - p0);
+    tile.col0 = p0 * kGemmPanel;
+    tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
+    tile.panel = w.bf16 + size_t(p0) * tile.panel_stride;
+    tile.row0 = r0;
+    tile.rows = r1 - r0;
+    tile.a = ab + size_t(r0) * lda;
+    tile.c = c + tile.col0;
+    return tile;
 }
 
 // The tiles of gemm_native on A already rounded (rows of lda ≥ bf16_row_elems(w.k) bf16 values).
 void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, const PackedWeights& w, float* c,
                   int ldc, const Epilogue& ep, ThreadPool* pool) {
-    const int kq = bf16_row_elems(w.k);
-    const int panels = (w.n + kGemmPanel - 1) / kGemmPanel;
-    const size_t panel_stride = size_t(kq) * kGemmPanel;
     const GemmSplit split(m, w.n, w.k, kern.rows, kern.panels, pool);
     if (kern.begin) kern.begin();
     auto tile_of = [&](int ct, int rb) {  // column tile ct of row block rb
-        Bf16Tile tile;
-        tile.pairs = kq / 2;
-        tile.lda = lda;
-        tile.ldc = ldc;
-        tile.ep = &ep;
-        tile.panel_stride = panel_stride;
-        const int p0 = ct * kern.panels;
-        tile.panels = std::min(kern.panels, panels - p0);
-        tile.col0 = p0 * kGemmPanel;
-        tile.cols = std::min(tile.panels * kGemmPanel, w.n - tile.col0);
-        tile.panel = w.bf16 + size_t(p0) * panel_stride;
         int r0, r1;
         split.rows(rb, &r0, &r1);
-        tile.row0 = r0;
-        tile.rows = r1 - r0;
-        tile.a = ab + size_t(r0) * lda;
-        tile.c = c + size_t(r0) * ldc + tile.col0;
-        return tile;
+        return native_tile(kern, ab, lda, w, ct, r0, r1, c + size_t(r0) * ldc, ldc, ep);
     };
     if (split.threads == 1 && kern.rows >= 32) {
         // Tiles of 32 rows (AMX): row blocks outer, as the int8 driver's run_tiles (kernels/gemm_int8.cpp).
@@ -322,17 +333,56 @@ void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c,
 }
 
 void gemm_bf16_rounded(int m, const uint16_t* a, int lda, const PackedWeights& w, float* c, int ldc,
-                       const Epilogue& ep) {
+                       const Epilogue& ep, ThreadPool* pool) {
     if (m <= 0 || w.n <= 0) return;
     if (!w.bf16) std::abort();
     const Bf16Kernels& kern = active_bf16_kernels();
-    if (kern.tile) return native_tiles(kern, m, a, lda, w, c, ldc, ep, nullptr);
+    if (kern.tile) return native_tiles(kern, m, a, lda, w, c, ldc, ep, pool);
     // widen: A as floats (exact), which gemm_widened's rounding leaves as they are.
     thread_local std::vector<float> floats;
     floats.resize(size_t(m) * w.k);
     for (int i = 0; i < m; ++i)
         for (int t = 0; t < w.k; ++t) floats[size_t(i) * w.k + t] = bf16_to_float(a[size_t(i) * lda + t]);
     gemm_widened(m, floats.data(), w.k, w, c, ldc, ep, nullptr, nullptr);
+}
+
+bool gemm_bf16_native() { return active_bf16_kernels().tile != nullptr; }
+
+void gemm_bf16_to_bf16(int m, const float* a, int lda, const PackedWeights& w, const Epilogue& ep, uint16_t* out,
+                       int ld_out, ThreadPool* pool, void* scratch) {
+    if (m <= 0 || w.n <= 0) return;
+    if (!w.bf16) std::abort();
+    const Bf16Kernels& kern = active_bf16_kernels();
+    const int n = w.n, nq = bf16_row_elems(n);
+    void (*const round)(const float*, int, uint16_t*) = kern.round ? kern.round : active_kernels().round_bf16;
+    auto round_rows = [&](const float* rows, int r0, int r1) {
+        for (int r = r0; r < r1; ++r) {
+            round(rows + size_t(r - r0) * n, n, out + size_t(r) * ld_out);
+            if (nq > n) out[size_t(r) * ld_out + n] = 0;
+        }
+    };
+    if (!kern.tile) {  // widen: the fp32 outputs whole, then rounded
+        thread_local std::vector<float> c;
+        c.resize(size_t(m) * n);
+        gemm_widened(m, a, lda, w, c.data(), n, ep, pool, scratch);
+        round_rows(c.data(), 0, m);
+        return;
+    }
+    const uint16_t* ab = rounded_a(kern, m, a, lda, w, pool, scratch);
+    const int kq = bf16_row_elems(w.k), panels = (n + kGemmPanel - 1) / kGemmPanel;
+    const int col_tiles = (panels + kern.panels - 1) / kern.panels, row_blocks = (m + kern.rows - 1) / kern.rows;
+    if (kern.begin) kern.begin();
+    auto block = [&](int rb) {
+        int r0, r1;
+        split_range(m, row_blocks, rb, &r0, &r1);
+        float* rows = thread_scratch(size_t(kern.rows) * n);
+        for (int ct = 0; ct < col_tiles; ++ct) kern.tile(native_tile(kern, ab, kq, w, ct, r0, r1, rows, n, ep));
+        round_rows(rows, r0, r1);
+    };
+    const bool parallel = pool && pool->size() > 1 && row_blocks > 1 && 2.0 * m * n * w.k >= 2e6;
+    if (parallel) pool->run_shared(row_blocks, block);
+    else
+        for (int rb = 0; rb < row_blocks; ++rb) block(rb);
 }
 
 size_t gemm_bf16_scratch_bytes(int m, int k) {

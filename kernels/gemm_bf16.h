@@ -60,7 +60,16 @@ void gemm_bf16(int m, const float* a, int lda, const PackedWeights& w, float* c,
 // gemm_bf16 on A already rounded (bf16 rows of lda ≥ bf16_row_elems(w.k) elements, an odd k's pad
 // input 0), on the calling thread: the same bits as gemm_bf16 on those values as floats.
 void gemm_bf16_rounded(int m, const uint16_t* a, int lda, const PackedWeights& w, float* c, int ldc,
-                       const Epilogue& ep);
+                       const Epilogue& ep, ThreadPool* pool = nullptr);
+// gemm_bf16 with its outputs rounded to bf16 into `out` (rows of ld_out ≥ bf16_row_elems(w.n)
+// values, the pad input of an odd n zero): the next bf16 GEMM's A, for gemm_bf16_rounded. A native
+// variant runs each block of rows across every column tile into the thread's scratch and rounds
+// it there while it is in cache, as gemm_int8_quantized does; the bits are gemm_bf16's rounded.
+void gemm_bf16_to_bf16(int m, const float* a, int lda, const PackedWeights& w, const Epilogue& ep, uint16_t* out,
+                       int ld_out, ThreadPool* pool, void* scratch = nullptr);
+// Whether the active variant multiplies bf16 values itself (every variant but "widen", which
+// takes A as floats): where a producer's rounding saves a pass.
+bool gemm_bf16_native();
 // The bytes of A rounded for the active variant: m · bf16_row_elems(k) bf16 values, or m · k
 // floats for "widen" (A rounded but held in fp32 for the fp32 tile).
 size_t gemm_bf16_scratch_bytes(int m, int k);

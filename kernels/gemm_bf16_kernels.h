@@ -45,6 +45,9 @@ struct Bf16Kernels {
     // bf16 attention of one head in a kernel of its own (the same bits as attention_head_bf16's
     // steps on this variant's GEMM), or null: those steps.
     void (*attention)(const AttentionHeadBf16& a, const Bf16AttentionTrace* trace) = nullptr;
+    // round_row_to_bf16 (kernels/bf16.h) with the variant's own instructions (the same bits), or
+    // null: the level's vector loop (IsaKernels::round_bf16). Rounds the GEMM's A.
+    void (*round)(const float* x, int n, uint16_t* out) = nullptr;
 };
 
 // Each variant's table, declared for the architecture whose build compiles it.

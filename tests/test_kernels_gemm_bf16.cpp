@@ -102,6 +102,40 @@ TEST_CASE("bf16: rounding float32 to bf16 (nearest even, NaN, infinities, overfl
     }
 }
 
+TEST_CASE("bf16 variants: a variant's own rounding (Bf16Kernels::round) gives round_row_to_bf16's bits") {
+    // Every class of float, each at several places in rows of every length around the vector
+    // widths: subnormals (which VCVTNE2PS2BF16 flushes), ties, NaNs with low payloads, overflow.
+    std::vector<uint32_t> special = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00400000u,
+                                     0x00800000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu,
+                                     0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffc00000u,
+                                     0x7fbfffffu, 0x7f7f8000u, 0x3fffffffu};
+    uint32_t state = 12345;
+    auto next = [&] { return state = state * 1664525u + 1013904223u; };
+    bool any = false;
+    for_each_bf16_variant([&](const char*) {
+        const Bf16Kernels& kern = active_bf16_kernels();
+        if (!kern.round) return;
+        any = true;
+        for (int n = 0; n <= 70; ++n)
+            for (int rep = 0; rep < 4; ++rep) {
+                CAPTURE(n);
+                CAPTURE(rep);
+                std::vector<float> x(static_cast<size_t>(n));
+                for (int i = 0; i < n; ++i) {
+                    const uint32_t u = next();
+                    // rep 0: normal values only; rep 1–3: specials sprinkled in (rep 3: many).
+                    const bool sp = rep > 0 && next() % (rep == 3 ? 2u : 16u) == 0;
+                    x[size_t(i)] = from_bits(sp ? special[next() % special.size()] : (u & 0x807fffffu) | ((1u + u % 253u) << 23));
+                }
+                std::vector<uint16_t> want(size_t(n) + 8, 0xabcd), got(size_t(n) + 8, 0xabcd);
+                round_row_to_bf16(x.data(), n, want.data());
+                kern.round(x.data(), n, got.data());
+                CHECK(want == got);  // the 8 values past n untouched, too
+            }
+    });
+    if (!any) pomt_test::skip_part("no bf16 variant of this CPU has a rounding of its own (amx-bf16, avx512-bf16)");
+}
+
 TEST_CASE("bf16 weights: panels16x2 layout, round trip and zero padding") {
     for (int n : {1, 15, 16, 17, 40})
         for (int k : {1, 2, 3, 7, 24}) {
@@ -203,6 +237,45 @@ TEST_CASE("bf16 gemm: a caller's scratch gives the same bits and holds A as the 
                 CHECK(held == b);
             }
         });
+    }
+}
+
+TEST_CASE("bf16 gemm: gemm_bf16_to_bf16 gives gemm_bf16's outputs rounded, and gemm_bf16_rounded takes them") {
+    // fc1 → fc2 of a bf16 model on a native variant: fc1's outputs rounded per row block while in
+    // cache. Every variant, rows across its row blocks, odd n (the pad input zero), a stride past
+    // the row, 1–3 threads, GELU; then the next GEMM on those rows equals gemm_bf16 on them as floats.
+    for (int n : {1, 17, 40, 77}) {
+        for (int m : {1, 9, 33, 70}) {
+            CAPTURE(n);
+            CAPTURE(m);
+            const int k = 37, nq = bf16_row_elems(n), ld = nq + 6, n2 = 19;
+            const std::vector<float> a = random_floats(size_t(m) * k, unsigned(3 * n + m), -2.0f, 2.0f);
+            const std::vector<float> wf = random_floats(size_t(n) * k, unsigned(n + 5));
+            const std::vector<float> bias = random_floats(size_t(n), unsigned(n + 6));
+            const std::vector<float> wf2 = random_floats(size_t(n2) * n, unsigned(n + 7));
+            const PackedWeights w = pack_bf16_weights(wf.data(), n, k), w2 = pack_bf16_weights(wf2.data(), n2, n);
+            Epilogue ep;
+            ep.bias = bias.data();
+            ep.act = Activation::Gelu;
+            for_each_path([&](Bf16Order) {
+                const int threads = 1 + (m + n) % 3;
+                std::vector<float> c(size_t(m) * n);
+                gemm_bf16(m, a.data(), k, w, c.data(), n, ep, pool_of(threads));
+                std::vector<uint16_t> want(size_t(m) * ld, 0xabcd), got(size_t(m) * ld, 0xabcd);
+                for (int i = 0; i < m; ++i) {
+                    round_row_to_bf16(c.data() + size_t(i) * n, n, want.data() + size_t(i) * ld);
+                    if (nq > n) want[size_t(i) * ld + n] = 0;
+                }
+                gemm_bf16_to_bf16(m, a.data(), k, w, ep, got.data(), ld, pool_of(threads));
+                CHECK(want == got);  // the stride's tail untouched
+                std::vector<float> as_floats(size_t(m) * n), c2(size_t(m) * n2), c2r(size_t(m) * n2);
+                for (int i = 0; i < m; ++i)
+                    for (int j = 0; j < n; ++j) as_floats[size_t(i) * n + j] = bf16_to_float(got[size_t(i) * ld + j]);
+                gemm_bf16(m, as_floats.data(), n, w2, c2.data(), n2, Epilogue(), pool_of(threads));
+                gemm_bf16_rounded(m, got.data(), ld, w2, c2r.data(), n2, Epilogue(), pool_of(threads));
+                CHECK(std::memcmp(c2.data(), c2r.data(), c2.size() * 4) == 0);
+            });
+        }
     }
 }
 

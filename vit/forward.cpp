@@ -25,11 +25,15 @@ namespace {
 // D-wide layers (qkv, proj, fc1, the head, the attention pool), of fc2, of the patch embedding.
 // kHeads: int8 attention's quantized Q, K, V, one Int8Head per (image, head).
 // kBf16In: a bf16 model's Linear input rounded to bf16 (one at a time; the widest, fc2's or the
-// patch embedding's, at most).
+// patch embedding's, at most). kBf16Hidden: fc2's input as fc1 rounds it on a native bf16 variant
+// (then no fp32 MLP hidden matrix).
 enum Slot {
     kX, kH, kQkv, kAttnOut, kMlp, kProbs, kPatches, kSizes, kLogSizes, kPooled, kPoolRows,
-    kQIn, kQHidden, kQPatches, kHeads, kBf16In, kSlots
+    kQIn, kQHidden, kQPatches, kHeads, kBf16In, kBf16Hidden, kSlots
 };
+
+// The floats of workspace that hold `rows` rows of n values rounded to bf16 (bf16_row_elems(n) each).
+uint64_t bf16_rows_floats(int rows, int n) { return (uint64_t(rows) * uint64_t(bf16_row_elems(n)) + 1) / 2; }
 
 bool wants_any_attention(const TokenPruner& pruner, int first, int count) {
     for (int layer = first; layer < first + count; ++layer)
@@ -79,8 +83,15 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
     }
     if (bf16) {
         const int K = c.in_chans * c.patch_size * c.patch_size;
-        f[kBf16In] = std::max(bf16_input_floats(int(rows), std::max(c.embed_dim, c.mlp_hidden)),
+        // On a native variant fc1 rounds fc2's input into kBf16Hidden, which replaces the fp32
+        // hidden matrix, and the inputs the GEMMs round themselves are D wide.
+        const bool native = gemm_bf16_native();
+        f[kBf16In] = std::max(bf16_input_floats(int(rows), native ? c.embed_dim : std::max(c.embed_dim, c.mlp_hidden)),
                               patches ? bf16_input_floats(batch * c.num_patches(), K) : 0);
+        if (native) {
+            f[kMlp] = 0;
+            f[kBf16Hidden] = bf16_rows_floats(int(rows), c.mlp_hidden);
+        }
     }
     return f;
 }
@@ -475,8 +486,8 @@ void Session::run_mlp(const BlockParams& bp, float* x, int rows) {
     add_linear(&pool_, bp.fc2, hidden(bp.fc1, bp.fc2, in, rows), rows, bp.ls2, x, D);
 }
 
-// act(fc1(in)) as fc2 reads it: quantized in fc1's epilogue when both are int8 (no fp32 hidden
-// matrix), else the fp32 hidden rows (quantized afterwards for an int8 fc2 behind an fp32 fc1).
+// act(fc1(in)) as fc2 reads it: quantized in fc1's epilogue when both are int8 and rounded there
+// when both are bf16 on a native bf16 variant (no fp32 hidden matrix), else the fp32 hidden rows (quantized afterwards for an int8 fc2 behind an fp32 fc1).
 LinearInput Session::hidden(const LinearParams& fc1, const LinearParams& fc2, const LinearInput& in, int rows) {
     const ModelConfig& c = model_->config();
     const int H = c.mlp_hidden;
@@ -484,6 +495,14 @@ LinearInput Session::hidden(const LinearParams& fc1, const LinearParams& fc2, co
         LinearInput out;
         out.q = quantized_buffer(kQHidden, rows, H);
         linear_quantized(&pool_, fc1, in.q, rows, mlp_activation(c), out.q);
+        return out;
+    }
+    if (fc1.packed.is_bf16() && fc2.packed.is_bf16() && gemm_bf16_native()) {
+        LinearInput out;
+        out.ld = bf16_row_elems(H);
+        uint16_t* rounded = reinterpret_cast<uint16_t*>(buffer(kBf16Hidden, bf16_rows_floats(rows, H)));
+        linear_to_bf16(&pool_, fc1, in, rows, mlp_activation(c), rounded, out.ld);
+        out.bf16 = rounded;
         return out;
     }
     float* mlp = buffer(kMlp, size_t(rows) * H);

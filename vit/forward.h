@@ -70,6 +70,9 @@ struct LinearInput {
     int ld = 0;
     QuantizedRows q;
     void* bf16_scratch = nullptr;
+    // A bf16 Linear's input already rounded (rows of ld bf16 values), x null: fc2's, rounded by
+    // fc1's GEMM (gemm_bf16_to_bf16).
+    const uint16_t* bf16 = nullptr;
 };
 
 // Runs a shared, read-only Model. A Session owns its thread pool and its workspace, so each

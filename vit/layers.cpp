@@ -76,6 +76,10 @@ void gemm_input(ThreadPool* pool, const LinearParams& p, const LinearInput& in, 
         if (!in.q.q || in.q.k != p.int8.k || in.q.rows < rows) fail("internal: an int8 Linear without its quantized input");
         return gemm_int8(rows, in.q, p.int8, out, ld_out, ep, pool);
     }
+    if (in.bf16) {
+        if (!p.packed.is_bf16()) fail("internal: a rounded bf16 input to a Linear that is not bf16");
+        return gemm_bf16_rounded(rows, in.bf16, in.ld, p.packed, out, ld_out, ep, pool);
+    }
     if (!in.x) fail("internal: an fp32 Linear without its fp32 input");
     if (p.packed.is_bf16()) return gemm_bf16(rows, in.x, in.ld, p.packed, out, ld_out, ep, pool, in.bf16_scratch);
     gemm(rows, in.x, in.ld, p.packed, out, ld_out, ep, pool);
@@ -152,6 +156,15 @@ void linear_quantized(ThreadPool* pool, const LinearParams& p, const QuantizedRo
     ep.bias = p.bias;
     ep.act = act;
     gemm_int8_quantized(rows, in, p.int8, ep, out, pool);
+}
+
+void linear_to_bf16(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, Activation act,
+                    uint16_t* out, int ld_out) {
+    if (!p.packed.is_bf16() || !in.x) fail("internal: linear_to_bf16 on a layer that is not bf16");
+    Epilogue ep;
+    ep.bias = p.bias;
+    ep.act = act;
+    gemm_bf16_to_bf16(rows, in.x, in.ld, p.packed, ep, out, ld_out, pool, in.bf16_scratch);
 }
 
 void add_linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, const float* scale, float* x,

@@ -55,6 +55,12 @@ void int8_heads_finish(ThreadPool* pool, const ModelConfig& c, float* memory, in
 void linear_quantized(ThreadPool* pool, const LinearParams& p, const QuantizedRows& in, int rows, Activation act,
                       QuantizedRows& out);
 
+// A bf16 Linear whose output feeds another bf16 Linear (fc1 → fc2) on a native bf16 variant:
+// out = bf16(act(in·Wᵀ + b)), rows of ld_out, rounded in the GEMM (gemm_bf16_to_bf16), no fp32
+// output to read back.
+void linear_to_bf16(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, Activation act,
+                    uint16_t* out, int ld_out);
+
 // The MLP activation of a model.
 inline Activation mlp_activation(const ModelConfig& c) { return c.quick_gelu() ? Activation::QuickGelu : Activation::Gelu; }
 

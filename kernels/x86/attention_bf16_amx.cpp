@@ -19,6 +19,7 @@
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_bf16_kernels.h"
 #include "kernels/x86/amx.h"
+#include "kernels/x86/bf16_convert.h"
 
 namespace pomt {
 
@@ -50,7 +51,7 @@ void attention_bf16_amx(const AttentionHeadBf16& a, const Bf16AttentionTrace* tr
         const int m = std::min(kRows, first + rows - i0);
         for (int r = 0; r < m; ++r) {
             uint16_t* qr = q + size_t(r) * dq;
-            level.round_bf16(a.q + size_t(i0 + r) * a.ld_q, d, qr);
+            round_bf16_row_cvtne(a.q + size_t(i0 + r) * a.ld_q, d, qr);
             if (dq > d) qr[d] = 0;
         }
         // S = Q·Kᵀ, two panels of keys per tile, stored into the logits rows.

@@ -15,6 +15,7 @@
 #include "kernels/gemm_bf16_kernels.h"
 #include "kernels/gemm_block.h"
 #include "kernels/x86/amx.h"
+#include "kernels/x86/bf16_convert.h"
 
 namespace pomt {
 
@@ -45,8 +46,9 @@ void tile(const Bf16Tile& t) {
 
 bool cpu_has() { return amx::usable(22); }  // AMX-BF16
 
-constexpr Bf16Kernels kTable = {"amx-bf16",          Isa::Avx512,   cpu_has,          tile, amx::kTileRows,
-                                amx::kTilePanels,    Bf16Order::AmxSteps, amx::new_call, attention_bf16_amx};
+constexpr Bf16Kernels kTable = {"amx-bf16",       Isa::Avx512,         cpu_has,       tile,
+                                amx::kTileRows,   amx::kTilePanels,    Bf16Order::AmxSteps, amx::new_call,
+                                attention_bf16_amx, round_bf16_row_cvtne};
 
 }  // namespace
 

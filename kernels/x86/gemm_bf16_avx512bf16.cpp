@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/gemm_bf16_block.h"
+#include "kernels/x86/bf16_convert.h"
 
 namespace pomt {
 namespace {
@@ -33,8 +34,12 @@ struct Tiles {
 
 bool cpu_has() { return __builtin_cpu_supports("avx512bf16") != 0; }
 
+constexpr Bf16Kernels with_round(Bf16Kernels t) {
+    t.round = round_bf16_row_cvtne;
+    return t;
+}
 constexpr Bf16Kernels kTable =
-    simd::bf16_kernel_table<Ops, Tiles>("avx512-bf16", Isa::Avx512, cpu_has, Bf16Order::PairsOddFirst);
+    with_round(simd::bf16_kernel_table<Ops, Tiles>("avx512-bf16", Isa::Avx512, cpu_has, Bf16Order::PairsOddFirst));
 
 }  // namespace
 
