@@ -351,10 +351,14 @@ void attention(const AttentionHead& a) {
 namespace pomt {
 namespace simd {
 
-// round_row_to_bf16's loop, instantiated per level (V names it) so the level's flags vectorize it.
+// round_row_to_bf16 per level: to bf16 values, a vector at a time with V::store_bf16; to floats
+// (the widen variant's A), the loop the level's flags vectorize.
 template <class V, class Out>
 void round_bf16_row(const float* x, int n, Out* out) {
-    for (int i = 0; i < n; ++i) {
+    int i = 0;
+    if constexpr (sizeof(Out) == 2)
+        for (; i + V::lanes <= n; i += V::lanes) V::store_bf16(out + i, V::load(x + i));
+    for (; i < n; ++i) {
         uint32_t u;
         std::memcpy(&u, x + i, 4);
         u = bf16_rounded_bits(u);
@@ -447,7 +451,8 @@ void pack_bf16_head(const float* k, const float* v, int ld, int n, int d, int to
 // the last 16 columns, [n − 16, n), read before the block loop overwrites the part they share
 // with it and written after it (the shared part gets the same values twice), their sum added one
 // by one after the blocks' as softmax_row adds its tail. The scalar tail cost a row of 197 columns
-// a fifth of its time; the max runs in two chains.
+// a fifth of its time; the max runs in two chains. The normalisation stores each vector's bf16
+// rounding as it goes (V::store_bf16), instead of a rounding pass over the row.
 template <class V>
 void softmax_bf16_row(float* x, int n, float scale, const float* bias, uint16_t* p, int npad) {
     using T = typename V::T;
@@ -515,14 +520,22 @@ void softmax_bf16_row(float* x, int n, float scale, const float* bias, uint16_t*
             }
             for (int j = 16 - tail; j < 16; ++j) sum += t[j];
         }
-        // e·(1/sum), the last columns' products taken before the blocks change the shared part.
+        // e·(1/sum) and its bf16 rounding in one pass, the last columns' products taken before the
+        // blocks change the shared part.
         const T iv = V::set1(1.0f / sum);
         for (int j = 0; j < PV; ++j) v[j] = V::mul(V::load(last + j * L), iv);
-        for (i = 0; i < n16; i += L) V::store(x + i, V::mul(V::load(x + i), iv));
+        for (i = 0; i < n16; i += L) {
+            const T y = V::mul(V::load(x + i), iv);
+            V::store(x + i, y);
+            V::store_bf16(p + i, y);
+        }
         if (tail)
-            for (int j = 0; j < PV; ++j) V::store(last + j * L, v[j]);
+            for (int j = 0; j < PV; ++j) {
+                V::store(last + j * L, v[j]);
+                V::store_bf16(p + n - 16 + j * L, v[j]);
+            }
     }
-    round_bf16_row<V, uint16_t>(x, n, p);
+    if (n < 16) round_bf16_row<V, uint16_t>(x, n, p);
     for (int i = n; i < npad; ++i) p[i] = 0;
 }
 

@@ -82,6 +82,14 @@ struct VecF1 {
         std::memcpy(&f, &bits, 4);
         return f;
     }
+    // The lanes rounded to bf16 and stored as 16-bit values: bf16_rounded_bits (kernels/bf16.h) —
+    // nearest even, a NaN quieted — so every level stores the same bits.
+    static void store_bf16(uint16_t* p, T v) {
+        uint32_t u;
+        std::memcpy(&u, &v, 4);
+        const uint32_t r = v != v ? u | 0x00400000u : u + 0x7fffu + ((u >> 16) & 1u);
+        *p = uint16_t(r >> 16);
+    }
     static float hsum(T a) { return a; }
     static float hmax(T a) { return a; }
 };
@@ -111,6 +119,13 @@ struct VecAvx512 {
     static T pow2i(T n) {
         __m512i i = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
         return _mm512_castsi512_ps(i);
+    }
+    static void store_bf16(uint16_t* p, T v) {
+        const __m512i u = _mm512_castps_si512(v);
+        const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd);
+        r = _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), u, _mm512_set1_epi32(0x00400000));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
     }
     static float hsum(T a) { return _mm512_reduce_add_ps(a); }
     static float hmax(T a) { return _mm512_reduce_max_ps(a); }
@@ -174,6 +189,16 @@ struct VecAvx2 {
     static T pow2i(T n) {
         __m256i i = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
         return _mm256_castsi256_ps(i);
+    }
+    static void store_bf16(uint16_t* p, T v) {
+        const __m256i u = _mm256_castps_si256(v);
+        const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+        __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd);
+        const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        r = _mm256_srli_epi32(_mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan), 16);
+        // Every lane is below 2^16, so the unsigned saturation of the pack changes nothing.
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                         _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
     }
     static float hsum(T a) {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -254,6 +279,12 @@ struct VecNeon {
     static T pow2i(T n) {
         int32x4_t i = vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23);
         return vreinterpretq_f32_s32(i);
+    }
+    static void store_bf16(uint16_t* p, T v) {
+        const uint32x4_t u = vreinterpretq_u32_f32(v);
+        const uint32x4_t odd = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
+        const uint32x4_t r = vaddq_u32(vaddq_u32(u, vdupq_n_u32(0x7fff)), odd);
+        vst1_u16(p, vshrn_n_u32(vbslq_u32(vceqq_f32(v, v), r, vorrq_u32(u, vdupq_n_u32(0x00400000))), 16));
     }
     static float hsum(T a) { return vaddvq_f32(a); }
     static float hmax(T a) { return vmaxvq_f32(a); }

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "doctest/doctest.h"
@@ -15,6 +17,7 @@
 #include "kernels/attention_bf16.h"
 #include "kernels/bf16.h"
 #include "kernels/dispatch.h"
+#include "kernels/isa.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_bf16_kernels.h"
 #include "tests/test_util.h"
@@ -146,6 +149,46 @@ TEST_CASE("bf16 attention: packing, exact sums in the variant's order, the softm
             });
         });
     }
+}
+
+TEST_CASE("bf16 attention's softmax: every level gives the scalar level's bits, also for −inf and huge logits") {
+    // The levels round P as they normalise (each V's store_bf16): every row length around the
+    // vector widths, rows with −inf (a masked key) or logits far apart (probabilities that flush,
+    // and subnormal ones). Not NaN or +inf logits (x − max is then NaN): the exp's clamps turn a
+    // NaN into a number on x86 (MINPS returns its second operand) and keep it on Arm (FMIN
+    // propagates it), a gap softmax_row shares.
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> specials = {-inf, 1e30f, -1e30f, 80.0f, -80.0f, 0.0f};
+    uint32_t state = 99;
+    auto next = [&] { return state = state * 1664525u + 1013904223u; };
+    int rows = 0;
+    for (int n = 1; n <= 70; ++n)
+        for (int kind = 0; kind < 4; ++kind) {
+            CAPTURE(n);
+            CAPTURE(kind);
+            std::vector<float> s(static_cast<size_t>(n)), bias(static_cast<size_t>(n));
+            for (int j = 0; j < n; ++j) {
+                s[size_t(j)] = float(int(next() % 2001) - 1000) * (kind == 3 ? 0.2f : 0.01f);
+                bias[size_t(j)] = -float(next() % 100) * 0.01f;
+            }
+            if (kind == 1 || kind == 2) s[next() % unsigned(n)] = specials[next() % specials.size()];
+            if (kind == 2) s[next() % unsigned(n)] = specials[next() % specials.size()];
+            const int kv = (n + 31) / 32 * 32;
+            std::vector<float> want_x = s;
+            std::vector<uint16_t> want_p(size_t(kv), 1);
+            kernels_for(Isa::Scalar).softmax_bf16(want_x.data(), n, 0.125f, bias.data(), want_p.data(), kv);
+            pomt_test::for_each_isa([&](Isa isa) {
+                const std::string level = isa_name(isa);
+                CAPTURE(level);
+                std::vector<float> x = s;
+                std::vector<uint16_t> p(size_t(kv), 1);
+                active_kernels().softmax_bf16(x.data(), n, 0.125f, bias.data(), p.data(), kv);
+                CHECK(same_bits(x, want_x));
+                CHECK(p == want_p);
+            });
+            ++rows;
+        }
+    CHECK(rows == 280);
 }
 
 TEST_CASE("bf16 attention: every split of the rows and of the packing gives the same bits") {

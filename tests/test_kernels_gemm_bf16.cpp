@@ -14,6 +14,7 @@
 
 #include "doctest/doctest.h"
 #include "kernels/bf16.h"
+#include "kernels/dispatch.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_bf16_kernels.h"
 #include "kernels/isa.h"
@@ -102,20 +103,18 @@ TEST_CASE("bf16: rounding float32 to bf16 (nearest even, NaN, infinities, overfl
     }
 }
 
-TEST_CASE("bf16 variants: a variant's own rounding (Bf16Kernels::round) gives round_row_to_bf16's bits") {
+TEST_CASE("bf16 variants and levels: their own roundings give round_row_to_bf16's bits") {
     // Every class of float, each at several places in rows of every length around the vector
     // widths: subnormals (which VCVTNE2PS2BF16 flushes), ties, NaNs with low payloads, overflow.
     std::vector<uint32_t> special = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00400000u,
                                      0x00800000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu,
                                      0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffc00000u,
                                      0x7fbfffffu, 0x7f7f8000u, 0x3fffffffu};
-    uint32_t state = 12345;
-    auto next = [&] { return state = state * 1664525u + 1013904223u; };
-    bool any = false;
-    for_each_bf16_variant([&](const char*) {
-        const Bf16Kernels& kern = active_bf16_kernels();
-        if (!kern.round) return;
-        any = true;
+    // The same rows for each rounding: rep 0 normal values only, reps 1–3 specials sprinkled in
+    // (rep 3: many); 8 guard values past n must stay untouched.
+    auto check_rows = [&](void (*round)(const float*, int, uint16_t*)) {
+        uint32_t state = 12345;
+        auto next = [&] { return state = state * 1664525u + 1013904223u; };
         for (int n = 0; n <= 70; ++n)
             for (int rep = 0; rep < 4; ++rep) {
                 CAPTURE(n);
@@ -123,17 +122,24 @@ TEST_CASE("bf16 variants: a variant's own rounding (Bf16Kernels::round) gives ro
                 std::vector<float> x(static_cast<size_t>(n));
                 for (int i = 0; i < n; ++i) {
                     const uint32_t u = next();
-                    // rep 0: normal values only; rep 1–3: specials sprinkled in (rep 3: many).
                     const bool sp = rep > 0 && next() % (rep == 3 ? 2u : 16u) == 0;
                     x[size_t(i)] = from_bits(sp ? special[next() % special.size()] : (u & 0x807fffffu) | ((1u + u % 253u) << 23));
                 }
                 std::vector<uint16_t> want(size_t(n) + 8, 0xabcd), got(size_t(n) + 8, 0xabcd);
                 round_row_to_bf16(x.data(), n, want.data());
-                kern.round(x.data(), n, got.data());
-                CHECK(want == got);  // the 8 values past n untouched, too
+                round(x.data(), n, got.data());
+                CHECK(want == got);
             }
+    };
+    bool any = false;
+    for_each_bf16_variant([&](const char*) {
+        if (!active_bf16_kernels().round) return;
+        any = true;
+        check_rows(active_bf16_kernels().round);
     });
     if (!any) pomt_test::skip_part("no bf16 variant of this CPU has a rounding of its own (amx-bf16, avx512-bf16)");
+    // And each level's (IsaKernels::round_bf16: V::store_bf16 a vector at a time).
+    for_each_isa([&](Isa) { check_rows(active_kernels().round_bf16); });
 }
 
 TEST_CASE("bf16 weights: panels16x2 layout, round trip and zero padding") {
