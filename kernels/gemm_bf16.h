@@ -68,8 +68,9 @@ void gemm_bf16_rounded(int m, const uint16_t* a, int lda, const PackedWeights& w
 void gemm_bf16_to_bf16(int m, const float* a, int lda, const PackedWeights& w, const Epilogue& ep, uint16_t* out,
                        int ld_out, ThreadPool* pool, void* scratch = nullptr);
 // Whether the active variant multiplies bf16 values itself (every variant but "widen", which
-// takes A as floats): where a producer's rounding saves a pass.
-bool gemm_bf16_native();
+// takes A as floats) and an [n×k] weight is small enough for gemm_bf16_to_bf16's blocks of rows
+// (each reads all of it: up to 2 MB, an L2): where a producer's rounding saves a pass.
+bool gemm_bf16_rounds_rows(int n, int k);
 // The bytes of A rounded for the active variant: m · bf16_row_elems(k) bf16 values, or m · k
 // floats for "widen" (A rounded but held in fp32 for the fp32 tile).
 size_t gemm_bf16_scratch_bytes(int m, int k);

@@ -266,9 +266,9 @@ TEST_CASE("bf16: the memory limit, run_blocks and the profiler's op-by-op block"
     auto b = bf16_of(*fp32);
     // The workspace is fp32's plus the largest Linear input rounded to bf16, which the Session
     // hands to the GEMM (LinearInput::bf16_scratch): fc2's (hidden wide) or the patch embedding's.
-    // On a native variant fc1 rounds fc2's input itself, into a slot that replaces fp32's hidden
-    // matrix (half its size), and the widest input a GEMM rounds is then D wide or the patches'.
-    const bool native = gemm_bf16_native();
+    // Where fc1 rounds fc2's input itself (gemm_bf16_rounds_rows), into a slot that replaces
+    // fp32's hidden matrix (half its size), the widest input a GEMM rounds is D wide or the patches'.
+    const bool native = gemm_bf16_rounds_rows(c.mlp_hidden, c.embed_dim);
     const uint64_t rows = uint64_t(c.num_tokens()), H = uint64_t(c.mlp_hidden);
     const uint64_t fp32_bytes = Session::workspace_bytes(c, 1);
     const uint64_t bf16_bytes = Session::workspace_bytes(c, 1, false, false, false, false, true);

@@ -83,9 +83,10 @@ std::vector<uint64_t> slot_floats(const ModelConfig& c, int batch, int tokens, b
     }
     if (bf16) {
         const int K = c.in_chans * c.patch_size * c.patch_size;
-        // On a native variant fc1 rounds fc2's input into kBf16Hidden, which replaces the fp32
-        // hidden matrix, and the inputs the GEMMs round themselves are D wide.
-        const bool native = gemm_bf16_native();
+        // Where fc1 rounds fc2's input (a native variant, fc1's weights within an L2), into
+        // kBf16Hidden, which replaces the fp32 hidden matrix, the inputs the GEMMs round
+        // themselves are D wide.
+        const bool native = gemm_bf16_rounds_rows(c.mlp_hidden, c.embed_dim);
         f[kBf16In] = std::max(bf16_input_floats(int(rows), native ? c.embed_dim : std::max(c.embed_dim, c.mlp_hidden)),
                               patches ? bf16_input_floats(batch * c.num_patches(), K) : 0);
         if (native) {
@@ -497,7 +498,7 @@ LinearInput Session::hidden(const LinearParams& fc1, const LinearParams& fc2, co
         linear_quantized(&pool_, fc1, in.q, rows, mlp_activation(c), out.q);
         return out;
     }
-    if (fc1.packed.is_bf16() && fc2.packed.is_bf16() && gemm_bf16_native()) {
+    if (fc1.packed.is_bf16() && fc2.packed.is_bf16() && gemm_bf16_rounds_rows(fc1.packed.n, fc1.packed.k)) {
         LinearInput out;
         out.ld = bf16_row_elems(H);
         uint16_t* rounded = reinterpret_cast<uint16_t*>(buffer(kBf16Hidden, bf16_rows_floats(rows, H)));
