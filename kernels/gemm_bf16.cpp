@@ -229,12 +229,6 @@ Bf16Tile native_tile(const Bf16Kernels& kern, const uint16_t* ab, int lda, const
     return tile;
 }
 
-// native_tiles at 1 thread takes row blocks outer, and gemm_bf16_rounds_rows says yes, only for
-// weights up to this size (Emerald Rapids' L2 is 2 MB): ViT-Base's bf16 fc1 (4.7 MB), streamed
-// from memory once per row block, took the bf16 model from 45 to 60 ms; DeiT-Small's (1.2 MB)
-// gains from it.
-constexpr size_t kRowsOuterMaxWeightBytes = size_t(2) << 20;
-
 // The tiles of gemm_native on A already rounded (rows of lda ≥ bf16_row_elems(w.k) bf16 values).
 void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, const PackedWeights& w, float* c,
                   int ldc, const Epilogue& ep, ThreadPool* pool) {
@@ -247,7 +241,7 @@ void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, c
         split.rows(rb, &r0, &r1);
         return native_tile(kern, ab, lda, w, ct, r0, r1, c + size_t(r0) * ldc, ldc, ep);
     };
-    if (split.threads == 1 && kern.rows >= 32 && panel_stride * 2 * size_t(panels) <= kRowsOuterMaxWeightBytes) {
+    if (split.threads == 1 && kern.rows >= 32 && panel_stride * 2 * size_t(panels) <= kRowBlocksOuterMaxWeightBytes) {
         // Tiles of 32 rows (AMX): row blocks outer, as the int8 driver's run_tiles (kernels/gemm_int8.cpp),
         // while the weights fit in L2; larger ones would stream from memory once per row block.
         for (int rb = 0; rb < split.row_blocks; ++rb)
@@ -356,7 +350,7 @@ void gemm_bf16_rounded(int m, const uint16_t* a, int lda, const PackedWeights& w
 }
 
 bool gemm_bf16_rounds_rows(int n, int k) {
-    return active_bf16_kernels().tile != nullptr && bf16_panel_elems(n, k) * 2 <= kRowsOuterMaxWeightBytes;
+    return active_bf16_kernels().tile != nullptr && bf16_panel_elems(n, k) * 2 <= kRowBlocksOuterMaxWeightBytes;
 }
 
 void gemm_bf16_to_bf16(int m, const float* a, int lda, const PackedWeights& w, const Epilogue& ep, uint16_t* out,

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "kernels/gemm_int8_kernels.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/ops_impl.h"
 #include "kernels/threads.h"
 
@@ -64,7 +65,7 @@ void run_tiles(int m, const QuantizedRows& a, const Int8Weights& w, float* c, in
     const int threads = useful_threads(pool, m, w);
     const int row_chunks =
         threads == 1 ? 1 : std::min(row_blocks, (kItemsPerThread * threads + col_tiles - 1) / col_tiles);
-    if (threads == 1 && kern.rows >= 32) {
+    if (threads == 1 && kern.rows >= 32 && int8_panel_bytes(w.n, w.k) <= kRowBlocksOuterMaxWeightBytes) {
         // Tiles of 32 rows (AMX): row blocks outer, so a block of A (32 × k bytes) stays in L1
         // while the column tiles' panels stream past it; with A re-read from L2 for every column
         // tile, a DeiT-Tiny qkv tile took 155 ns instead of 137 in a loop of amx::multiply.

@@ -28,6 +28,13 @@ using GemmTileFn = void (*)(const GemmTile&);
 // when there are too few tiles for a balanced share (DeiT-Tiny's proj and fc2 have 4); row blocks
 // of at most tile_rows rows, split evenly (197 rows with 8-row tiles: 25 blocks of 7–8, never a thin
 // 5-row leftover). Any split gives the same bits: tiles never change with it.
+// The AMX drivers at 1 thread take row blocks outer (a block of A stays in L1 while the weights
+// stream past it) only for weights up to this size, an L2 on Emerald Rapids; larger ones would be
+// read from memory once per block of 32 rows. ViT-Base's bf16 fc1 (4.7 MB) that way took the bf16
+// model from 45 to 60 ms, and its int8 fc2 (2.4 MB) cost the int8 model 6 %; DeiT-Small's weights
+// (up to 1.2 MB in bf16) gain from row blocks outer. Also bounds gemm_bf16_rounds_rows.
+constexpr size_t kRowBlocksOuterMaxWeightBytes = size_t(2) << 20;
+
 struct GemmSplit {
     int m, col_tiles, row_blocks, row_chunks, threads;
     GemmSplit(int m, int n, int k, int tile_rows, int tile_panels, ThreadPool* pool);
