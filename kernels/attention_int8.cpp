@@ -56,8 +56,8 @@ size_t aligned_floats(size_t bytes) { return (bytes + 63) / 64 * 16; }
 size_t int8_head_floats(int tokens, int head_dim) {
     const size_t n = size_t(tokens);
     return aligned_floats(n * quantized_row_bytes(head_dim)) + aligned_floats(int8_head_k_bytes(tokens, head_dim)) +
-           aligned_floats(int8_head_v_bytes(tokens, head_dim)) + 7 * aligned_floats(n * 4) +
-           aligned_floats(size_t(head_dim) * 4);
+           aligned_floats(int8_head_v_bytes(tokens, head_dim)) + aligned_floats(n * size_t(head_dim)) +
+           7 * aligned_floats(n * 4) + aligned_floats(size_t(head_dim) * 4);
 }
 
 Int8Head int8_head_in(float* memory, int tokens, int head_dim) {
@@ -82,56 +82,85 @@ Int8Head int8_head_in(float* memory, int tokens, int head_dim) {
     h.k_offset = take(n * 4);
     h.k_sum = reinterpret_cast<int32_t*>(take(n * 4));
     h.v_panels = reinterpret_cast<int8_t*>(take(int8_head_v_bytes(tokens, head_dim)));
+    h.v_rows = reinterpret_cast<int8_t*>(take(n * size_t(head_dim)));
     h.v_scale = take(n * 4);
     h.v_offset = take(n * 4);
     h.v_sum = reinterpret_cast<int32_t*>(take(size_t(head_dim) * 4));
     return h;
 }
 
-void int8_head_clear(const Int8Head& h) {
-    std::memset(h.k_panels, 0, int8_head_k_bytes(h.tokens, h.head_dim));
-    std::memset(h.v_panels, 0, int8_head_v_bytes(h.tokens, h.head_dim));
-}
+void int8_head_clear(const Int8Head& h) { std::memset(h.k_panels, 0, int8_head_k_bytes(h.tokens, h.head_dim)); }
 
-void int8_head_quantize_q(const Int8Head& h, int token, const float* q) {
+namespace {
+
+void quantize_q(const Int8Kernels& kern, const Int8Head& h, int token, const float* q) {
     int8_t* qrow = h.q.q + size_t(token) * h.q.ld;
-    active_int8_kernels().quantize_row(q, h.head_dim, qrow, h.q.scale + token, h.q.offset + token);
+    kern.quantize_row(q, h.head_dim, qrow, h.q.scale + token, h.q.offset + token);
     std::memset(qrow + h.head_dim, 0, size_t(h.q.ld - h.head_dim));
 }
 
-void int8_head_quantize_kv(const Int8Head& h, int token, const float* k, const float* v) {
-    const Int8Kernels& kern = active_int8_kernels();
-    const int d = h.head_dim, j = token;
-    // The same quantizer into a row of its own, then into the panels (panel_byte's layout, its
-    // offsets stepped instead of recomputed): K's row is column j of Kᵀ, so its groups of 4 inputs
-    // are 4 contiguous bytes, one group every kGroupBytes; V's row is input j of every column c.
+// K's row is column j of Kᵀ: its groups of 4 inputs are 4 contiguous bytes of the panel, one group
+// every kGroupBytes (panel_byte's layout, its offset stepped instead of recomputed). V's row goes
+// to v_rows as it is: spreading it over the panels would take a byte store per value.
+void quantize_kv(const Int8Kernels& kern, const Int8Head& h, int j, const float* k, const float* v) {
+    const int d = h.head_dim;
     int8_t row[kMaxInt8HeadDim];
     kern.quantize_row(k, d, row, h.k_scale + j, h.k_offset + j);
     int8_t* kcol = h.k_panels + panel_byte(j, 0, d);
     int32_t sum = 0;
-    for (int c = 0; c < d; c += kInt8Group, kcol += kGroupBytes) {
-        std::memcpy(kcol, row + c, size_t(std::min(kInt8Group, d - c)));
-        for (int i = c; i < std::min(c + kInt8Group, d); ++i) sum += row[i];
-    }
+    for (int c = 0; c < d; ++c) sum += row[c];
     h.k_sum[j] = sum;
-    kern.quantize_row(v, d, row, h.v_scale + j, h.v_offset + j);
-    const size_t panel_stride = size_t(kGemmPanel) * quantized_row_bytes(h.tokens);
-    int8_t* vin = h.v_panels + panel_byte(0, j, h.tokens);
-    for (int c0 = 0; c0 < d; c0 += kGemmPanel, vin += panel_stride)
-        for (int c = c0; c < std::min(c0 + kGemmPanel, d); ++c) vin[(c - c0) * kInt8Group] = row[c];
+    int c = 0;
+    for (; c + kInt8Group <= d; c += kInt8Group, kcol += kGroupBytes) std::memcpy(kcol, row + c, kInt8Group);
+    if (c < d) std::memcpy(kcol, row + c, size_t(d - c));
+    kern.quantize_row(v, d, h.v_rows + size_t(j) * d, h.v_scale + j, h.v_offset + j);
+}
+
+}  // namespace
+
+void int8_head_quantize_q(const Int8Head& h, int token, const float* q) { quantize_q(active_int8_kernels(), h, token, q); }
+
+void int8_head_quantize_kv(const Int8Head& h, int token, const float* k, const float* v) {
+    quantize_kv(active_int8_kernels(), h, token, k, v);
+}
+
+void int8_heads_quantize_token(const Int8Head* heads, int count, int token, const float* q, const float* k,
+                               const float* v) {
+    const Int8Kernels& kern = active_int8_kernels();
+    for (int i = 0; i < count; ++i) {
+        const size_t at = size_t(i) * heads[i].head_dim;
+        if (q) quantize_q(kern, heads[i], token, q + at);
+        if (k) quantize_kv(kern, heads[i], token, k + at, v + at);
+    }
 }
 
 void int8_head_finish(const Int8Head& h) {
-    // Σ_j V_jc, reading the panels in order: a group of 4 inputs holds 4 contiguous bytes per column.
     const int d = h.head_dim, n = h.tokens;
-    const size_t groups = size_t(quantized_row_bytes(n)) / kInt8Group;
-    const int8_t* p = h.v_panels;
+    // Σ_j V_jc, a row at a time.
+    int32_t sum[kMaxInt8HeadDim] = {};
+    for (int j = 0; j < n; ++j) {
+        const int8_t* r = h.v_rows + size_t(j) * d;
+        for (int c = 0; c < d; ++c) sum[c] += r[c];
+    }
+    std::memcpy(h.v_sum, sum, size_t(d) * sizeof(int32_t));
+    // The panels, a group of 4 tokens (one kGroupBytes block of each panel) at a time: byte 4·c + i
+    // of a block is token 4g + i's value in the panel's column c, zero past the last token or column.
+    const int groups = quantized_row_bytes(n) / kInt8Group;
+    int8_t* p = h.v_panels;
     for (int c0 = 0; c0 < d; c0 += kGemmPanel) {
-        int32_t s[kGemmPanel] = {};
-        for (size_t g = 0; g < groups; ++g, p += kGroupBytes)
-            for (int c = 0; c < kGemmPanel; ++c)
-                for (int i = 0; i < kInt8Group; ++i) s[c] += p[c * kInt8Group + i];
-        for (int c = c0; c < std::min(c0 + kGemmPanel, d); ++c) h.v_sum[c] = s[c - c0];
+        const int cols = std::min(kGemmPanel, d - c0);
+        for (int g = 0; g < groups; ++g, p += kGroupBytes) {
+            const int j0 = g * kInt8Group;
+            if (cols == kGemmPanel && j0 + kInt8Group <= n) {
+                const int8_t* r = h.v_rows + size_t(j0) * d + c0;
+                for (int c = 0; c < kGemmPanel; ++c)
+                    for (int i = 0; i < kInt8Group; ++i) p[c * kInt8Group + i] = r[size_t(i) * d + c];
+                continue;
+            }
+            std::memset(p, 0, kGroupBytes);
+            for (int i = 0; i < kInt8Group && j0 + i < n; ++i)
+                for (int c = 0; c < cols; ++c) p[c * kInt8Group + i] = h.v_rows[size_t(j0 + i) * d + c0 + c];
+        }
     }
 }
 
@@ -215,7 +244,7 @@ void attention_head_int8_reference(const AttentionHead& a) {
             quantize_rows_reference(base, a.ld_qkv, 1, d, r);
             int32_t sum = 0;
             for (int c = 0; c < d; ++c) {
-                if (which) h.v_panels[panel_byte(c, j, n)] = row[size_t(c)];
+                if (which) h.v_rows[size_t(j) * d + c] = row[size_t(c)];
                 else h.k_panels[panel_byte(j, c, d)] = row[size_t(c)];
                 sum += row[size_t(c)];
             }

@@ -31,7 +31,8 @@ struct Int8Head {
     int8_t* k_panels = nullptr;  // int8_head_k_bytes
     float *k_scale = nullptr, *k_offset = nullptr;  // [tokens]
     int32_t* k_sum = nullptr;                        // [tokens]: Σ_c K_jc
-    int8_t* v_panels = nullptr;  // int8_head_v_bytes
+    int8_t* v_panels = nullptr;  // int8_head_v_bytes (int8_head_finish)
+    int8_t* v_rows = nullptr;    // [tokens × head_dim]: V's rows as quantized, laid into v_panels by int8_head_finish
     float *v_scale = nullptr, *v_offset = nullptr;  // [tokens]
     int32_t* v_sum = nullptr;                        // [head_dim]: Σ_j V_jc (int8_head_finish)
 
@@ -48,14 +49,19 @@ size_t int8_head_v_bytes(int tokens, int head_dim);
 size_t int8_head_floats(int tokens, int head_dim);
 Int8Head int8_head_in(float* memory, int tokens, int head_dim);
 
-// Zeroes h's panels (their padding must be zero) before the tokens are quantized.
+// Zeroes K's panels (their padding must be zero) before the tokens are quantized.
 void int8_head_clear(const Int8Head& h);
 // Quantizes token `token`'s query (Q's row), and its key and value (K's panel column with its
-// scale, offset and sum, V's panel input with its scale and offset); head_dim floats each.
-// Different tokens may be quantized by different threads at once.
+// scale, offset and sum, V's row with its scale and offset); head_dim floats each. Different
+// tokens may be quantized by different threads at once.
 void int8_head_quantize_q(const Int8Head& h, int token, const float* q);
 void int8_head_quantize_kv(const Int8Head& h, int token, const float* k, const float* v);
-// V's column sums, once every token is quantized.
+// The same for token `token` of `count` heads at once (a qkv row): head i's query, key and value
+// at q, k, v + i·head_dim. Null q: no query; null k and v: no key and value.
+void int8_heads_quantize_token(const Int8Head* heads, int count, int token, const float* q, const float* k,
+                               const float* v);
+// Once every token is quantized: V's rows into its panels (their padding zeroed), and V's column
+// sums.
 void int8_head_finish(const Int8Head& h);
 
 struct AttentionHeadInt8 : AttentionRows {

@@ -131,15 +131,19 @@ void int8_heads_clear(ThreadPool* pool, const ModelConfig& c, float* memory, int
 
 void quantize_qkv_heads(const ModelConfig& c, float* memory, const float* qkv, int tokens, int r0, int r1, bool q,
                         bool kv) {
-    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim();
+    const int D = c.embed_dim, H = c.num_heads;
+    std::vector<Int8Head> heads;
+    int image = -1;
     for (int r = r0; r < r1; ++r) {
         const int b = r / tokens, j = r % tokens;
-        const float* row = qkv + size_t(r) * 3 * D;
-        for (int h = 0; h < H; ++h) {
-            const Int8Head head = int8_head_at(c, memory, tokens, b * H + h);
-            if (q) int8_head_quantize_q(head, j, row + h * hd);
-            if (kv) int8_head_quantize_kv(head, j, row + D + h * hd, row + 2 * D + h * hd);
+        if (b != image) {
+            heads.clear();
+            for (int h = 0; h < H; ++h) heads.push_back(int8_head_at(c, memory, tokens, b * H + h));
+            image = b;
         }
+        const float* row = qkv + size_t(r) * 3 * D;
+        int8_heads_quantize_token(heads.data(), H, j, q ? row : nullptr, kv ? row + D : nullptr,
+                                  kv ? row + 2 * D : nullptr);
     }
 }
 
