@@ -14,7 +14,8 @@
 // kstep (4-byte groups per step), Acc / AOp / W, zero(), prep_a(p) / load_w(p) for kstep groups at
 // p (prep_a_tail / load_w_tail for the last group when kstep = 2), madd(acc, a, w), finish(acc,
 // sum) → I32 (the exact Σ aq·wq; sum = the 16-aligned column sums, for offsets a variant adds),
-// to_float(I32), store_i32(p, I32) and store_q(p, V::T) (lanes integral floats in [−127, 127] → int8).
+// to_float(I32), store_i32(p, I32) and store_q(p, V::T) (lanes integral floats in [−127, 127] → int8);
+// optionally prepare_a(src, dst, bytes), a transform of A's bytes that prep_a then reads (PreparesA).
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -77,6 +78,40 @@ POMT_INLINE void int8_store(const Int8Tile& t, const float* fscale, const float*
     store_epilogue<V, ACT>(*t.ep, t.row0 + r, t.col0 + j * L, n, y, t.c + size_t(r) * t.ldc + j * L);
 }
 
+// I::prepare_a where a variant has it (its A operand is a transformed copy of the bytes: the
+// VNNI variants' q XOR 0x80): the tile then copies its rows through it into a buffer, a chunk of
+// k at a time, and its steps read the copy.
+template <class T, class = void>
+struct PreparesA {
+    static constexpr bool value = false;
+};
+template <class T>
+struct PreparesA<T, std::void_t<decltype(&T::prepare_a)>> {
+    static constexpr bool value = true;
+};
+constexpr int kPreparedRowBytes = 1024;  // per row and chunk: 8 rows take 8 KB of stack
+
+// `steps` steps of the k loop from a (row stride lda) and w: the tile's accumulators in acc.
+template <class I, int R, int NP>
+POMT_INLINE void int8_steps(typename I::Acc (&acc)[R][NP * (16 / I::lanes)], const int8_t* a, size_t lda,
+                            const int8_t* w, size_t panel_stride, int steps) {
+    constexpr int L = I::lanes, PV = 16 / L, NV = NP * PV, KS = I::kstep;
+    constexpr size_t kGroupBytes = size_t(kGemmPanel) * kInt8Group;
+    for (int s = 0; s < steps; ++s, a += KS * kInt8Group, w += KS * kGroupBytes) {
+        typename I::W wv[NV];
+#pragma GCC unroll 32
+        for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 32
+            for (int v = 0; v < PV; ++v) wv[q * PV + v] = I::load_w(w + q * panel_stride + v * L * 4);
+#pragma GCC unroll 32
+        for (int r = 0; r < R; ++r) {
+            const typename I::AOp av = I::prep_a(a + size_t(r) * lda);
+#pragma GCC unroll 32
+            for (int j = 0; j < NV; ++j) acc[r][j] = I::madd(acc[r][j], av, wv[j]);
+        }
+    }
+}
+
 template <class I, int R, int NP>
 POMT_NOINLINE void int8_tile(const Int8Tile& t) {
     using V = typename I::V;
@@ -88,20 +123,22 @@ POMT_NOINLINE void int8_tile(const Int8Tile& t) {
 #pragma GCC unroll 32
         for (int j = 0; j < NV; ++j) acc[r][j] = I::zero();
     const int steps = t.groups / KS;
-    const int8_t* a = t.a;
-    const int8_t* w = t.panel;
-    for (int s = 0; s < steps; ++s, a += KS * kInt8Group, w += KS * kGroupBytes) {
-        typename I::W wv[NV];
+    const int8_t* a = t.a + size_t(steps) * KS * kInt8Group;  // where the steps end (the KS > 1 tail)
+    const int8_t* w = t.panel + size_t(steps) * KS * kGroupBytes;
+    if constexpr (PreparesA<I>::value) {
+        static_assert(KS == 1, "prepare_a chunks whole steps of one group");
+        constexpr int kChunkSteps = kPreparedRowBytes / kInt8Group;
+        alignas(64) int8_t rows[R * kPreparedRowBytes];
+        for (int s0 = 0; s0 < steps; s0 += kChunkSteps) {
+            const int n = std::min(kChunkSteps, steps - s0);
 #pragma GCC unroll 32
-        for (int q = 0; q < NP; ++q)
-#pragma GCC unroll 32
-            for (int v = 0; v < PV; ++v) wv[q * PV + v] = I::load_w(w + q * t.panel_stride + v * L * 4);
-#pragma GCC unroll 32
-        for (int r = 0; r < R; ++r) {
-            const typename I::AOp av = I::prep_a(a + size_t(r) * t.lda);
-#pragma GCC unroll 32
-            for (int j = 0; j < NV; ++j) acc[r][j] = I::madd(acc[r][j], av, wv[j]);
+            for (int r = 0; r < R; ++r)
+                I::prepare_a(t.a + size_t(r) * t.lda + size_t(s0) * kInt8Group, rows + r * kPreparedRowBytes,
+                             n * kInt8Group);
+            int8_steps<I, R, NP>(acc, rows, kPreparedRowBytes, t.panel + size_t(s0) * kGroupBytes, t.panel_stride, n);
         }
+    } else {
+        int8_steps<I, R, NP>(acc, t.a, size_t(t.lda), t.panel, t.panel_stride, steps);
     }
     if constexpr (KS > 1) {
         if (steps * KS < t.groups) {  // one group left (KS = 2); unrolled like the loop above, or

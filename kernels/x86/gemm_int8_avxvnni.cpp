@@ -10,7 +10,9 @@ namespace {
 struct Ops : simd::Int8Avx2Base {
     using Acc = __m256i;
     using AOp = __m256i;
-    static AOp prep_a(const int8_t* p) { return _mm256_set1_epi32(simd::group_word(p) ^ int32_t(0x80808080u)); }
+    // As avx512-vnni's: rows XORed by prepare_a, so the broadcasts are loads.
+    static void prepare_a(const int8_t* src, int8_t* dst, int bytes) { simd::copy_xor_0x80(src, dst, bytes); }
+    static AOp prep_a(const int8_t* p) { return _mm256_set1_epi32(simd::group_word(p)); }
     static Acc madd(Acc acc, AOp a, W w) { return _mm256_dpbusd_avx_epi32(acc, a, w); }
     static I32 finish(Acc acc, const int32_t* sum) {
         const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sum));

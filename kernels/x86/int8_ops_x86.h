@@ -16,6 +16,30 @@ POMT_INLINE int32_t group_word(const int8_t* p) {
     return x;
 }
 
+// The VNNI variants' prepare_a (kernels/gemm_int8_block.h): bytes (a multiple of 4) of src
+// XOR 0x80 into dst, i.e. q + 128 as u8, the operand vpdpbusd multiplies as unsigned.
+POMT_INLINE void copy_xor_0x80(const int8_t* src, int8_t* dst, int bytes) {
+    int i = 0;
+#if defined(__AVX512BW__)
+    const __m512i m = _mm512_set1_epi8(char(0x80));
+    for (; i + 64 <= bytes; i += 64)
+        _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), m));
+    if (i < bytes) {
+        const __mmask64 left = (__mmask64(1) << (bytes - i)) - 1;
+        _mm512_mask_storeu_epi8(dst + i, left, _mm512_xor_si512(_mm512_maskz_loadu_epi8(left, src + i), m));
+    }
+#elif defined(__AVX2__)
+    const __m256i m = _mm256_set1_epi8(char(0x80));
+    for (; i + 32 <= bytes; i += 32)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                            _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), m));
+    for (; i < bytes; i += 4) {
+        const int32_t w = group_word(src + i) ^ int32_t(0x80808080u);
+        std::memcpy(dst + i, &w, 4);
+    }
+#endif
+}
+
 #if defined(__AVX512F__)
 struct Int8Avx512Base {
     using V = VecAvx512;
