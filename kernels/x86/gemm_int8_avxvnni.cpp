@@ -21,11 +21,15 @@ struct Ops : simd::Int8Avx2Base {
 };
 
 struct Tiles {
-    // 6 rows × 1 panel: 12 ymm accumulators + 2 of W + the broadcast fit the 16 registers.
+    // 5 rows × 1 panel: 10 ymm accumulators + 2 of W + the broadcast, and the 0x80 constant of
+    // prepare_a, which g++ keeps in a register across the k loop: with 6 rows (12 accumulators)
+    // two of them went to the stack, loaded and stored every step. 10 chains still cover
+    // vpdpbusd's latency × pipes (5 × 2). pomt bench --int8: DeiT-Tiny qkv 110 → 135 GMAC/s,
+    // fc2 122 → 159 (6 rows with the spills → 5 rows).
     // The peak probe: 6 × 2 chains on 2 A and 2 W registers (16 ymm): vpdpbusd's latency × pipes
     // is 5 × 2 on Alder Lake, so 8 chains would reach only 80 % of its peak.
     static constexpr int probe_rows = 6, probe_vectors = 2, probe_a_regs = 2;
-    static constexpr int rows = 6, panels = 1;
+    static constexpr int rows = 5, panels = 1;
 };
 
 // CPUID leaf 7, sub-leaf 1, EAX bit 4 (AVX-VNNI): read directly, since older compilers (clang 14)
