@@ -195,6 +195,63 @@ TEST_CASE("int8 attention: exact sums, the reference's bytes and floats, at ever
     }
 }
 
+// What the forward pass calls (one token of every head, from a qkv row) against the per-head
+// calls the tests above use: the same bytes, scales, offsets and sums. Tokens in any order, as
+// threads may quantize them; V's panels are padded where tokens or columns are not whole groups.
+TEST_CASE("int8 attention: int8_heads_quantize_token equals the per-head calls, byte for byte") {
+    for (const auto& shape : std::vector<std::pair<int, int>>{{13, 24}, {197, 64}, {6, 80}}) {
+        const int n = shape.first, d = shape.second, H = 3, D = H * d;
+        CAPTURE(n);
+        CAPTURE(d);
+        const std::vector<float> qkv = random_floats(size_t(n) * 3 * D, 17 + unsigned(n), -2.0f, 2.0f);
+        for_each_int8_variant([&](const char*) {
+            std::vector<OwnedHead> want, got;  // reserved: each Int8Head points into its own memory
+            want.reserve(H);
+            got.reserve(H);
+            for (int h = 0; h < H; ++h) want.emplace_back(n, d), got.emplace_back(n, d);
+            std::vector<Int8Head> heads;
+            for (int h = 0; h < H; ++h) {
+                int8_head_clear(want[size_t(h)].h);
+                for (int j = 0; j < n; ++j) {
+                    const float* row = qkv.data() + size_t(j) * 3 * D + h * d;
+                    int8_head_quantize_q(want[size_t(h)].h, j, row);
+                    int8_head_quantize_kv(want[size_t(h)].h, j, row + D, row + 2 * D);
+                }
+                int8_head_finish(want[size_t(h)].h);
+                // Garbage where the fast path must write everything itself.
+                std::fill(got[size_t(h)].memory.begin(), got[size_t(h)].memory.end(), -7.5f);
+                int8_head_clear(got[size_t(h)].h);
+                heads.push_back(got[size_t(h)].h);
+            }
+            for (int j = n - 1; j >= 0; --j) {  // queries, then keys and values, as the pooled block does
+                const float* row = qkv.data() + size_t(j) * 3 * D;
+                int8_heads_quantize_token(heads.data(), H, j, row, nullptr, nullptr);
+                int8_heads_quantize_token(heads.data(), H, j, nullptr, row + D, row + 2 * D);
+            }
+            for (int h = 0; h < H; ++h) {
+                int8_head_finish(got[size_t(h)].h);
+                const Int8Head &a = want[size_t(h)].h, &b = got[size_t(h)].h;
+                const size_t qbytes = size_t(n) * a.q.ld;
+                CHECK(std::memcmp(a.q.q, b.q.q, qbytes) == 0);
+                CHECK(std::memcmp(a.k_panels, b.k_panels, int8_head_k_bytes(n, d)) == 0);
+                CHECK(std::memcmp(a.v_panels, b.v_panels, int8_head_v_bytes(n, d)) == 0);
+                CHECK(std::memcmp(a.k_sum, b.k_sum, size_t(n) * 4) == 0);
+                CHECK(std::memcmp(a.v_sum, b.v_sum, size_t(d) * 4) == 0);
+                for (const auto& pr : {std::make_pair(a.q.scale, b.q.scale), std::make_pair(a.q.offset, b.q.offset),
+                                       std::make_pair(a.k_scale, b.k_scale), std::make_pair(a.k_offset, b.k_offset),
+                                       std::make_pair(a.v_scale, b.v_scale), std::make_pair(a.v_offset, b.v_offset)})
+                    CHECK(std::memcmp(pr.first, pr.second, size_t(n) * sizeof(float)) == 0);
+                // The panels' padding is zero: every byte past the last token or column.
+                std::vector<int8_t> vq(size_t(d) * n);
+                unpack_int8_panels(b.v_panels, d, n, vq.data());
+                std::vector<int8_t> repacked(int8_head_v_bytes(n, d));
+                pack_int8_panels(vq.data(), d, n, repacked.data());
+                CHECK(std::memcmp(repacked.data(), b.v_panels, repacked.size()) == 0);
+            }
+        });
+    }
+}
+
 TEST_CASE("int8 attention: the same bits at every int8 variant of a level and every split of the rows") {
     for (const auto& shape : std::vector<std::pair<int, int>>{{13, 32}, {197, 64}, {50, 80}}) {
         const int n = shape.first, d = shape.second;
