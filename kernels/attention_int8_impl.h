@@ -4,14 +4,15 @@
 //
 // Three stages on a block of query rows: (1) the Q·Kᵀ tiles write s_kj·(s_qi·acc + o_qi·Σ_c K_jc)
 // into the logits rows, and one vector pass adds o_kj·S_i, scales and adds the key bias; (2) the
-// softmax (softmax_row), p written out when asked; (3) one pass accumulates T_i = Σ p·o_v and forms
-// P' = p·s_v, P' is quantized per row, the P'·V tiles write s_pi·acc + o_pi·Σ_j V_jc and T_i is
-// added as the row is stored. The Session runs the three per block of R rows (R = the int8 tile's
+// softmax's max and exponentials (softmax_row's steps); (3) one pass normalizes them into p (written
+// out when asked), accumulates T_i = Σ p·o_v and forms P' = p·s_v with its range, P' is quantized per
+// row, the P'·V tiles write s_pi·acc + o_pi·Σ_j V_jc and T_i is added as the row is stored. The Session runs the three per block of R rows (R = the int8 tile's
 // rows) so a block's logits stay in L1; the profiler's op mode runs each stage over every row to
 // time it. No stage depends on how rows are blocked, so a row's result does not depend on the split.
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "kernels/attention_int8.h"
 #include "kernels/gemm_int8_kernels.h"
@@ -64,33 +65,57 @@ void logits(const Int8Kernels& kern, const AttentionHeadInt8& a, int i0, int m, 
     }
 }
 
-// Stage 3 for rows [i0, i0 + m) whose probabilities p are in x (row stride ldx; overwritten by
-// P'): T_i, P' quantized into pq's rows 0..m−1, the P'·V tiles into pv (row stride dpad), and the
-// output rows. `trace` (optional) receives the sums and P'.
+// Stage 3 for rows [i0, i0 + m) of x (row stride ldx; overwritten by P'): T_i, P' quantized into
+// pq's rows 0..m−1, the P'·V tiles into pv (row stride dpad), and the output rows. Row r of x holds
+// the probabilities p when `inv` is null, else the softmax's exponentials, which this pass
+// normalizes first (p = e·inv[r], softmax_row's last step, stored to a.probs when asked for). One
+// pass forms p, T_i = Σ_j p_ij·o_vj (vector lanes, then the lanes and the tail in order), P' = p·s_v
+// and P''s least and greatest values; quantize_row_in_range then needs no pass of its own for them.
+// `trace` (optional) receives the sums and P'.
 template <class V>
 void probs_times_v(const Int8Kernels& kern, const AttentionHeadInt8& a, int i0, int m, float* x, size_t ldx,
-                   const QuantizedRows& pq, float* t_row, float* pv, int dpad, const Int8AttentionTrace* trace) {
+                   const float* inv, const QuantizedRows& pq, float* t_row, float* pv, int dpad,
+                   const Int8AttentionTrace* trace) {
     using T = typename V::T;
     const Int8Head& h = *a.head;
     const int n = h.tokens, d = h.head_dim, L = V::lanes, nv = n / L * L;
+    const float inf = std::numeric_limits<float>::infinity();
     for (int r = 0; r < m; ++r) {
         float* row = x + size_t(r) * ldx;
-        // T_i = Σ_j p_ij·o_vj (vector lanes, then the lanes and the tail in order), P' = p·s_v.
-        T tacc = V::zero();
+        float* probs = inv && a.probs ? a.probs + size_t(i0 + r) * n : nullptr;
+        const float scale = inv ? inv[r] : 1.0f;
+        const T iv = V::set1(scale);
+        T tacc = V::zero(), mn = V::set1(inf), mx = V::set1(-inf);
         int j = 0;
         for (; j < nv; j += L) {
-            const T p = V::load(row + j);
+            T p = V::load(row + j);
+            if (inv) {
+                p = V::mul(p, iv);
+                if (probs) V::store(probs + j, p);
+            }
             tacc = V::fmadd(p, V::load(h.v_offset + j), tacc);
-            V::store(row + j, V::mul(p, V::load(h.v_scale + j)));
+            const T w = V::mul(p, V::load(h.v_scale + j));
+            V::store(row + j, w);
+            mn = V::min(mn, w);
+            mx = V::max(mx, w);
         }
         float t = V::hsum(tacc);
+        // Exact: min = −max(−x), as quantize_row takes it (P' holds no −0: p ≥ 0, s_v ≥ 0).
+        float lo = -V::hmax(V::sub(V::zero(), mn)), hi = V::hmax(mx);
         for (; j < n; ++j) {
-            t = std::fma(row[j], h.v_offset[j], t);
-            row[j] *= h.v_scale[j];
+            float p = row[j];
+            if (inv) {
+                p *= scale;
+                if (probs) probs[j] = p;
+            }
+            t = std::fma(p, h.v_offset[j], t);
+            row[j] = p * h.v_scale[j];
+            lo = std::min(lo, row[j]);
+            hi = std::max(hi, row[j]);
         }
         t_row[r] = t;
         int8_t* prow = pq.q + size_t(r) * pq.ld;
-        kern.quantize_row(row, n, prow, pq.scale + r, pq.offset + r);
+        kern.quantize_row_in_range(row, n, lo, hi, prow, pq.scale + r, pq.offset + r);
         std::memset(prow + n, 0, size_t(pq.ld - n));
     }
     const Int8Weights vw = h.v_weights();
@@ -116,7 +141,7 @@ void probs_times_v(const Int8Kernels& kern, const AttentionHeadInt8& a, int i0, 
 // Scratch for `rows` rows of P' and the P'·V output, in the thread's buffer after `used` floats.
 struct PvScratch {
     QuantizedRows pq;
-    float *t_row, *pv;
+    float *t_row, *inv, *pv;
     int dpad;
 };
 inline PvScratch pv_scratch(float* base, int rows, int n, int d) {
@@ -131,11 +156,12 @@ inline PvScratch pv_scratch(float* base, int rows, int n, int d) {
     s.pq.scale = base + pq_floats;
     s.pq.offset = s.pq.scale + rows;
     s.t_row = s.pq.offset + rows;
-    s.pv = s.t_row + rows;
+    s.inv = s.t_row + rows;
+    s.pv = s.inv + rows;
     return s;
 }
 inline size_t pv_scratch_floats(int rows, int n, int d) {
-    return (size_t(rows) * quantized_row_bytes(n) + 3) / 4 + 3 * size_t(rows) + size_t(rows) * ((d + 15) / 16 * 16);
+    return (size_t(rows) * quantized_row_bytes(n) + 3) / 4 + 4 * size_t(rows) + size_t(rows) * ((d + 15) / 16 * 16);
 }
 
 }  // namespace int8_attention
@@ -161,12 +187,13 @@ void attention_int8(const AttentionHeadInt8& a, const Int8AttentionTrace* trace)
         i0 += first;
         ia::logits<V>(kern, a, i0, m, logits, npad,
                       trace && trace->acc_qk ? trace->acc_qk + size_t(i0 - first) * n : nullptr);
+        // The softmax up to its sums (softmax_row's max and exponentials); its last step, the
+        // scaling by 1/sum, is the first of probs_times_v's pass.
         for (int r = 0; r < m; ++r) {
             float* x = logits + size_t(r) * npad;
-            softmax_row<V>(x, n);
-            if (a.probs) std::memcpy(a.probs + size_t(i0 + r) * n, x, size_t(n) * sizeof(float));
+            s.inv[r] = 1.0f / softmax_exp_sum<V>(x, n, row_max<V>(x, n));
         }
-        ia::probs_times_v<V>(kern, a, i0, m, logits, npad, s.pq, s.t_row, s.pv, s.dpad, trace);
+        ia::probs_times_v<V>(kern, a, i0, m, logits, npad, s.inv, s.pq, s.t_row, s.pv, s.dpad, trace);
     }
 }
 
@@ -201,7 +228,7 @@ void attention_int8_pv(const AttentionHeadInt8& a, const float* probs, size_t ld
     for (int i0 = 0; i0 < rows; i0 += R) {
         const int m = std::min(R, rows - i0);
         for (int r = 0; r < m; ++r) std::memcpy(x + size_t(r) * npad, probs + size_t(i0 + r) * ld, size_t(n) * sizeof(float));
-        ia::probs_times_v<V>(kern, a, a.row_begin + i0, m, x, npad, s.pq, s.t_row, s.pv, s.dpad, nullptr);
+        ia::probs_times_v<V>(kern, a, a.row_begin + i0, m, x, npad, nullptr, s.pq, s.t_row, s.pv, s.dpad, nullptr);
     }
 }
 

@@ -197,6 +197,10 @@ struct StoreQRounds<T, std::void_t<decltype(T::store_q_rounds)>> {
 // was half the row's time). Where store_q rounds, the clamp comes first: its bounds are integers,
 // so clamping and rounding commute, and the rounding is the conversion's own.
 template <class I>
+POMT_INLINE void quantize_row_in_range(const float* x, int k, float lo, float hi, int8_t* q, float* scale,
+                                       float* offset);
+
+template <class I>
 void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset) {
     using V = typename I::V;
     using T = typename V::T;
@@ -228,6 +232,17 @@ void quantize_row(const float* x, int k, int8_t* q, float* scale, float* offset)
         lo = std::min(lo, x[t]);
         hi = std::max(hi, x[t]);
     }
+    quantize_row_in_range<I>(x, k, lo, hi, q, scale, offset);
+}
+
+// quantize_row's second pass, for a row of least value lo and greatest hi.
+template <class I>
+POMT_INLINE void quantize_row_in_range(const float* x, int k, float lo, float hi, int8_t* q, float* scale,
+                                       float* offset) {
+    using V = typename I::V;
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    int t;
     const float mid = 0.5f * (hi + lo), range = hi - lo;
     *offset = mid;
     if (!(range > 0.0f)) {
@@ -314,7 +329,8 @@ template <class I, class Tiles>
 constexpr Int8Kernels int8_kernel_table(const char* name, Isa isa, bool (*cpu_has)()) {
     return {name, isa, cpu_has, int8_tile_dispatch<I, Tiles::rows, Tiles::panels>, Tiles::rows, Tiles::panels,
             dot_loop<I, Tiles::probe_rows, Tiles::probe_vectors, ProbeARegs<Tiles>::value>,
-            Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>, nullptr};
+            Tiles::probe_rows * Tiles::probe_vectors * I::lanes * 4 * I::kstep, quantize_row<I>, quantize_row_in_range<I>,
+            nullptr};
 }
 
 }  // namespace simd

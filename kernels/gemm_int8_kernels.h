@@ -46,6 +46,10 @@ struct Int8Kernels {
     int macs_per_step;
     // quantize_rows (kernels/quantize.h) for one row of k values.
     void (*quantize_row)(const float* x, int k, int8_t* q, float* scale, float* offset);
+    // The same for a row whose least and greatest values the caller has found (lo, hi: what
+    // quantize_row's first pass would find): its second pass alone, the same bits. int8 attention
+    // takes P''s range in the pass that forms P'.
+    void (*quantize_row_in_range)(const float* x, int k, float lo, float hi, int8_t* q, float* scale, float* offset);
     // Called by the drivers before the tiles of each GEMM or attention call, or null: AMX loads
     // its tile configuration again there (kernels/x86/amx.h).
     void (*begin)() = nullptr;

@@ -87,24 +87,35 @@ void quick_gelu_array(float* x, size_t n) {
 // the last whole block added one by one) and reduced by reduce_add16, so every level, scalar
 // included, gives the same bits.
 template <class V>
+POMT_INLINE float row_max(const float* x, int n);
+template <class V>
+POMT_INLINE float softmax_exp_sum(float* x, int n, float mx);
+template <class V>
 POMT_INLINE void softmax_after_max(float* x, int n, float mx);
 
 template <class V>
 void softmax_row(float* x, int n) {
+    softmax_after_max<V>(x, n, row_max<V>(x, n));
+}
+
+// softmax_row's steps, inlined, so that each softmax's loops are its own (what `make mca` reads)
+// and int8 attention (kernels/attention_int8_impl.h) can run the last one in a pass of its own.
+// The max: exact in any order.
+template <class V>
+POMT_INLINE float row_max(const float* x, int n) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     const int n16 = n / 16 * 16;
     T mv = V::set1(-std::numeric_limits<float>::infinity());
     for (int i = 0; i < n16; i += L) mv = V::max(mv, V::load(x + i));
-    float mx = V::hmax(mv);  // a max is exact in any order
+    float mx = V::hmax(mv);
     for (int i = n16; i < n; ++i) mx = std::max(mx, x[i]);
-    softmax_after_max<V>(x, n, mx);
+    return mx;
 }
 
-// softmax_row's steps after the max mx: e = exp(x − mx) and the sum, then e·(1/sum). Inlined, so
-// each softmax's loops are its own (what `make mca` reads).
+// e = exp(x − mx) in place; returns their sum.
 template <class V>
-POMT_INLINE void softmax_after_max(float* x, int n, float mx) {
+POMT_INLINE float softmax_exp_sum(float* x, int n, float mx) {
     using T = typename V::T;
     constexpr int L = V::lanes, PV = 16 / L;
     const int n16 = n / 16 * 16;
@@ -135,7 +146,16 @@ POMT_INLINE void softmax_after_max(float* x, int n, float mx) {
         x[i] = exp<VecF1>(x[i] - mx);
         sum += x[i];
     }
-    const float inv = 1.0f / sum;
+    return sum;
+}
+
+// The steps after the max mx: the exponentials and their sum, then e·(1/sum).
+template <class V>
+POMT_INLINE void softmax_after_max(float* x, int n, float mx) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    const int n16 = n / 16 * 16;
+    const float inv = 1.0f / softmax_exp_sum<V>(x, n, mx);
     const T iv = V::set1(inv);
     for (int i = 0; i < n16; i += L) V::store(x + i, V::mul(V::load(x + i), iv));
     for (int i = n16; i < n; ++i) x[i] *= inv;

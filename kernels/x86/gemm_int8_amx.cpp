@@ -76,7 +76,8 @@ int32_t dot_loop(long iters) {
 bool cpu_has() { return amx::usable(25); }  // AMX-INT8
 
 constexpr Int8Kernels kTable = {"amx-int8",     Isa::Avx512,       cpu_has, tile, amx::kTileRows, amx::kTilePanels,
-                                dot_loop,       4 * 16 * 16 * 64,  simd::quantize_row<Ops>, amx::new_call};
+                                dot_loop,       4 * 16 * 16 * 64,  simd::quantize_row<Ops>, simd::quantize_row_in_range<Ops>,
+                                amx::new_call};
 
 }  // namespace
 
