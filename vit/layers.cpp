@@ -132,18 +132,21 @@ void int8_heads_clear(ThreadPool* pool, const ModelConfig& c, float* memory, int
 void quantize_qkv_heads(const ModelConfig& c, float* memory, const float* qkv, int tokens, int r0, int r1, bool q,
                         bool kv) {
     const int D = c.embed_dim, H = c.num_heads;
-    std::vector<Int8Head> heads;
+    // This runs once per row block of the qkv GEMM: the heads' layouts on the stack unless a
+    // model has more heads than any timm ViT.
+    constexpr int kStackHeads = 32;
+    Int8Head stack_heads[kStackHeads];
+    std::vector<Int8Head> more(H > kStackHeads ? size_t(H) : 0);
+    Int8Head* heads = H > kStackHeads ? more.data() : stack_heads;
     int image = -1;
     for (int r = r0; r < r1; ++r) {
         const int b = r / tokens, j = r % tokens;
         if (b != image) {
-            heads.clear();
-            for (int h = 0; h < H; ++h) heads.push_back(int8_head_at(c, memory, tokens, b * H + h));
+            for (int h = 0; h < H; ++h) heads[h] = int8_head_at(c, memory, tokens, b * H + h);
             image = b;
         }
         const float* row = qkv + size_t(r) * 3 * D;
-        int8_heads_quantize_token(heads.data(), H, j, q ? row : nullptr, kv ? row + D : nullptr,
-                                  kv ? row + 2 * D : nullptr);
+        int8_heads_quantize_token(heads, H, j, q ? row : nullptr, kv ? row + D : nullptr, kv ? row + 2 * D : nullptr);
     }
 }
 
