@@ -181,6 +181,11 @@ namespace {
 void native_tiles(const Bf16Kernels& kern, int m, const uint16_t* ab, int lda, const PackedWeights& w, float* c,
                   int ldc, const Epilogue& ep, ThreadPool* pool);
 
+// How rows are rounded to bf16: the bf16 variant's own rounding where it has one, else the fp32
+// level's.
+using RoundFn = void (*)(const float*, int, uint16_t*);
+RoundFn row_rounder(const Bf16Kernels& kern) { return kern.round ? kern.round : active_kernels().round_bf16; }
+
 // A rounded to bf16 pairs for a native variant (rows of bf16_row_elems(k), the odd k's last input
 // 0): into the caller's scratch, or the calling thread's (the workers only read it), kept for the
 // next call.
@@ -190,7 +195,7 @@ const uint16_t* rounded_a(const Bf16Kernels& kern, int m, const float* a, int ld
     thread_local std::vector<uint16_t> rounded;
     if (!scratch) rounded.resize(size_t(m) * kq);
     uint16_t* ab = scratch ? static_cast<uint16_t*>(scratch) : rounded.data();
-    void (*const round)(const float*, int, uint16_t*) = kern.round ? kern.round : active_kernels().round_bf16;
+    const RoundFn round = row_rounder(kern);
     parallel_for(2.0 * m * w.n * w.k < 1e6 ? nullptr : pool, m, 16, [&](int b, int e) {
         for (int i = b; i < e; ++i) {
             round(a + size_t(i) * lda, w.k, ab + size_t(i) * kq);
@@ -359,7 +364,7 @@ void gemm_bf16_to_bf16(int m, const float* a, int lda, const PackedWeights& w, c
     if (!w.bf16) std::abort();
     const Bf16Kernels& kern = active_bf16_kernels();
     const int n = w.n, nq = bf16_row_elems(n);
-    void (*const round)(const float*, int, uint16_t*) = kern.round ? kern.round : active_kernels().round_bf16;
+    const RoundFn round = row_rounder(kern);
     auto round_rows = [&](const float* rows, int r0, int r1) {
         for (int r = r0; r < r1; ++r) {
             round(rows + size_t(r - r0) * n, n, out + size_t(r) * ld_out);
