@@ -8,6 +8,8 @@ namespace pomt {
 
 void gelu_inplace(float* x, size_t n) { active_kernels().gelu(x, n); }
 
+void gelu_fast_inplace(float* x, size_t n) { active_kernels().gelu_fast(x, n); }
+
 void quick_gelu_inplace(float* x, size_t n) { active_kernels().quick_gelu(x, n); }
 
 void softmax_inplace(float* x, int n) {

@@ -19,6 +19,7 @@ struct IsaKernels {
     GemmTileFn gemm_tile;
     int gemm_rows, gemm_panels;  // the largest tile gemm_tile takes
     void (*gelu)(float* x, size_t n);
+    void (*gelu_fast)(float* x, size_t n);
     void (*quick_gelu)(float* x, size_t n);
     void (*softmax)(float* x, int n);
     void (*layernorm)(const float* x, int ld_x, float* y, int ld_y, int rows, int dim, const float* gamma,

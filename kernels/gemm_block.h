@@ -68,6 +68,7 @@ POMT_INLINE void store_epilogue(const Epilogue& ep, int row, int col, int n, typ
     const Activation act = ACT >= 0 ? Activation(ACT) : ep.act;
     if (ep.bias) v = V::add(v, ld(ep.bias + col));
     if (act == Activation::Gelu) v = gelu<V>(v);
+    else if (act == Activation::GeluFast) v = gelu_fast<V>(v);
     else if (act == Activation::QuickGelu) v = quick_gelu<V>(v);
     if (ep.residual) {
         typename V::T res = ld(ep.residual + size_t(row) * ep.ld_residual + col);
@@ -108,6 +109,7 @@ POMT_INLINE void store_epilogue_rows(const Epilogue& ep_in, int row0, int col0, 
                 if constexpr (decltype(has_bias)::value) v[q] = V::add(v[q], bias[q % NV]);
             }
             if constexpr (ACT == int(Activation::Gelu)) gelu_n<V, RB * NV>(v);
+            if constexpr (ACT == int(Activation::GeluFast)) gelu_fast_n<V, RB * NV>(v);
 #pragma GCC unroll 8
             for (int q = 0; q < RB * NV; ++q) {
                 const int r = r0 + q / NV, j = q % NV;
@@ -119,7 +121,7 @@ POMT_INLINE void store_epilogue_rows(const Epilogue& ep_in, int row0, int col0, 
                 V::store(c + size_t(r) * ldc + j * L, v[q]);
             }
         };
-        constexpr int kPair = ACT == int(Activation::Gelu) ? 2 : 1;
+        constexpr int kPair = ACT == int(Activation::Gelu) || ACT == int(Activation::GeluFast) ? 2 : 1;
         int r = 0;
         for (; r + kPair <= rows; r += kPair) block(r, std::integral_constant<int, kPair>());
         for (; r < rows; ++r) block(r, std::integral_constant<int, 1>());
@@ -137,6 +139,7 @@ POMT_INLINE void store_epilogue_rows(const Epilogue& ep_in, int row0, int col0, 
     };
     switch (ep.act) {
         case Activation::Gelu: with_rest(std::integral_constant<int, int(Activation::Gelu)>()); break;
+        case Activation::GeluFast: with_rest(std::integral_constant<int, int(Activation::GeluFast)>()); break;
         case Activation::QuickGelu: with_rest(std::integral_constant<int, int(Activation::QuickGelu)>()); break;
         default: with_rest(std::integral_constant<int, int(Activation::None)>()); break;
     }

@@ -8,9 +8,19 @@ float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865
 
 float quick_gelu_reference(float x) { return float(double(x) / (1.0 + std::exp(-1.702 * double(x)))); }
 
+float gelu_fast_reference(float x) {
+    const float half = 0.5f * x;
+    const float s = std::fmin(std::fmax(x * kGeluFastInvRange, -1.0f), 1.0f);
+    const float s2 = s * s;
+    float p = kGeluFastP[7];
+    for (int k = 6; k >= 0; --k) p = std::fmaf(p, s2, kGeluFastP[k]);
+    return std::fmaf(half * s, p, half);  // x/2 + (x/2)·s·P(s²)
+}
+
 float activation_reference(Activation act, float x) {
     switch (act) {
         case Activation::Gelu: return gelu_erf(x);
+        case Activation::GeluFast: return gelu_fast_reference(x);
         case Activation::QuickGelu: return quick_gelu_reference(x);
         case Activation::None: break;
     }

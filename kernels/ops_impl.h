@@ -61,18 +61,33 @@ void head_max_column_sums(const float* a, size_t head_stride, int ld, int heads,
         head_max_column_sums_reference(a + vec_cols, head_stride, ld, heads, rows, cols - vec_cols, out + vec_cols);
 }
 
-template <class V>
+// FAST: Activation::GeluFast (gelu_fast_n) instead of the exact GELU (gelu_n).
+template <class V, bool FAST, int N>
+POMT_INLINE void gelu_either_n(typename V::T (&v)[N]) {
+    if constexpr (FAST) gelu_fast_n<V, N>(v);
+    else gelu_n<V, N>(v);
+}
+
+template <class V, bool FAST>
 void gelu_array(float* x, size_t n) {
     constexpr size_t L = V::lanes;
     size_t i = 0;
-    for (; i + 4 * L <= n; i += 4 * L) {  // four at a time: gelu_n interleaves their chains
+    for (; i + 4 * L <= n; i += 4 * L) {  // four at a time: the GELU interleaves their chains
         typename V::T v[4];
         for (size_t j = 0; j < 4; ++j) v[j] = V::load(x + i + j * L);
-        gelu_n<V, 4>(v);
+        gelu_either_n<V, FAST>(v);
         for (size_t j = 0; j < 4; ++j) V::store(x + i + j * L, v[j]);
     }
-    for (; i + L <= n; i += L) V::store(x + i, gelu<V>(V::load(x + i)));
-    for (; i < n; ++i) x[i] = gelu<VecF1>(x[i]);  // same formula, so tails agree with the body
+    for (; i + L <= n; i += L) {
+        typename V::T v[1] = {V::load(x + i)};
+        gelu_either_n<V, FAST>(v);
+        V::store(x + i, v[0]);
+    }
+    for (; i < n; ++i) {  // same formula, so tails agree with the body
+        float v[1] = {x[i]};
+        gelu_either_n<VecF1, FAST>(v);
+        x[i] = v[0];
+    }
 }
 
 template <class V>
@@ -577,7 +592,8 @@ constexpr IsaKernels kernel_table(Isa isa) {
             gemm_tile_dispatch<V, Tiles::gemm_rows, Tiles::gemm_panels>,
             Tiles::gemm_rows,
             Tiles::gemm_panels,
-            gelu_array<V>,
+            gelu_array<V, false>,
+            gelu_array<V, true>,
             quick_gelu_array<V>,
             softmax_row<V>,
             layernorm_rows<V>,

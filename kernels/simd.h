@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm.h"  // kGeluFastP
+
 #if defined(__AVX2__) || defined(__AVX512F__)
 // GCC 12 warns about the deliberately undefined source vectors inside its own AVX-512 intrinsics
 // (GCC bug 105593, fixed in 13); the warning points into the header, so silencing it here is enough.
@@ -402,6 +404,35 @@ template <class V>
 POMT_INLINE typename V::T gelu(typename V::T x) {
     typename V::T v[1] = {x};
     gelu_n<V, 1>(v);
+    return v[0];
+}
+
+// Activation::GeluFast (kernels/gemm.h: the formula, its error and the polynomial), the operations
+// of gelu_fast_reference in the same order: 14 a vector against gelu_n's 23, for outputs quantized
+// at once. N vectors step by step together, as gelu_n.
+template <class V, int N>
+POMT_INLINE void gelu_fast_n(typename V::T (&x)[N]) {
+    using T = typename V::T;
+    T h[N], s[N], v[N], p[N];
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) {
+        h[i] = V::mul(x[i], V::set1(0.5f));
+        s[i] = V::min(V::max(V::mul(x[i], V::set1(kGeluFastInvRange)), V::set1(-1.0f)), V::set1(1.0f));
+        v[i] = V::mul(s[i], s[i]);
+        p[i] = V::set1(kGeluFastP[7]);
+    }
+#pragma GCC unroll 8
+    for (int k = 6; k >= 0; --k)
+#pragma GCC unroll 8
+        for (int i = 0; i < N; ++i) p[i] = V::fmadd(p[i], v[i], V::set1(kGeluFastP[k]));
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) x[i] = V::fmadd(V::mul(h[i], s[i]), p[i], h[i]);
+}
+
+template <class V>
+POMT_INLINE typename V::T gelu_fast(typename V::T x) {
+    typename V::T v[1] = {x};
+    gelu_fast_n<V, 1>(v);
     return v[0];
 }
 

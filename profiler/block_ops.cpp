@@ -293,8 +293,12 @@ int OpTimedBlock::run(int layer, float* x, int batch, int n, TokenPruner* pruner
     linear(pool, bp.fc1, in, rows, mlp, H);
     lap(BlockOp::Fc1);
     parallel_for(pool, rows, 16, [&](int b, int e) {
-        if (c.quick_gelu()) quick_gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H);
-        else gelu_inplace(mlp + size_t(b) * H, size_t(e - b) * H);
+        float* rows_be = mlp + size_t(b) * H;
+        switch (hidden_activation(c, bp.fc1, bp.fc2)) {
+            case Activation::QuickGelu: quick_gelu_inplace(rows_be, size_t(e - b) * H); break;
+            case Activation::GeluFast: gelu_fast_inplace(rows_be, size_t(e - b) * H); break;
+            default: gelu_inplace(rows_be, size_t(e - b) * H); break;
+        }
     });
     input_from(bp.fc2, mlp, H, H, kQHidden);
     lap(BlockOp::Gelu);

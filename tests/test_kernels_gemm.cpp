@@ -27,14 +27,15 @@ ThreadPool* pool_of(int threads) {
     return pools[threads].get();
 }
 
-enum class Ep { None, Bias, BiasGelu, BiasQuickGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
-const Ep kAllEps[] = {Ep::None,     Ep::Bias,          Ep::BiasGelu, Ep::BiasQuickGelu,
-                      Ep::Residual, Ep::ResidualScale, Ep::InPlace,  Ep::InPlaceScaleNoBias};
+enum class Ep { None, Bias, BiasGelu, BiasGeluFast, BiasQuickGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
+const Ep kAllEps[] = {Ep::None,          Ep::Bias,     Ep::BiasGelu,      Ep::BiasGeluFast,      Ep::BiasQuickGelu,
+                      Ep::Residual,      Ep::ResidualScale, Ep::InPlace, Ep::InPlaceScaleNoBias};
 const char* ep_name(Ep e) {
     switch (e) {
         case Ep::None: return "none";
         case Ep::Bias: return "bias";
         case Ep::BiasGelu: return "bias+gelu";
+        case Ep::BiasGeluFast: return "bias+gelu_fast";
         case Ep::BiasQuickGelu: return "bias+quick_gelu";
         case Ep::Residual: return "bias+residual";
         case Ep::ResidualScale: return "bias+residual*scale";
@@ -75,6 +76,7 @@ struct Problem {
         float v = raw[size_t(i) * n + j];
         if (e != Ep::None && e != Ep::InPlaceScaleNoBias) v += bias[j];
         if (e == Ep::BiasGelu) v = gelu_erf(v);
+        if (e == Ep::BiasGeluFast) v = gelu_fast_reference(v);
         if (e == Ep::BiasQuickGelu) v = quick_gelu_reference(v);
         bool res = e == Ep::Residual || e == Ep::ResidualScale || e == Ep::InPlace || e == Ep::InPlaceScaleNoBias;
         bool sc = e == Ep::ResidualScale || e == Ep::InPlaceScaleNoBias;
@@ -87,7 +89,10 @@ struct Problem {
         std::vector<float> c(size_t(m) * ldc, 1234.5f);  // guard values past n must survive
         Epilogue ep;
         if (e != Ep::None && e != Ep::InPlaceScaleNoBias) ep.bias = bias.data();
-        ep.act = e == Ep::BiasGelu ? Activation::Gelu : e == Ep::BiasQuickGelu ? Activation::QuickGelu : Activation::None;
+        ep.act = e == Ep::BiasGelu       ? Activation::Gelu
+                 : e == Ep::BiasGeluFast  ? Activation::GeluFast
+                 : e == Ep::BiasQuickGelu ? Activation::QuickGelu
+                                          : Activation::None;
         if (e == Ep::Residual || e == Ep::ResidualScale) {
             ep.residual = residual.data();
             ep.ld_residual = ldc;

@@ -397,7 +397,7 @@ TEST_CASE("bf16 gemm: LayerScale + residual in place exact; GELU within the poly
         CHECK(same_as_reference(m, a, k, w, ep, order, pool_of(2), random_floats(size_t(m) * (n + 3), 5)));
         ep.scale = nullptr;
         CHECK(same_as_reference(m, a, k, w, ep, order, pool_of(1), random_floats(size_t(m) * (n + 3), 6)));
-        for (Activation act : {Activation::Gelu, Activation::QuickGelu}) {
+        for (Activation act : {Activation::Gelu, Activation::GeluFast, Activation::QuickGelu}) {
             Epilogue e;
             e.bias = bias.data();
             e.act = act;

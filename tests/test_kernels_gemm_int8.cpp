@@ -206,9 +206,9 @@ TEST_CASE("int8 gemm: worst-case inputs (all ±127, every sign pattern) cannot s
 
 namespace {
 
-enum class Ep { None, Bias, BiasGelu, BiasQuickGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
-const Ep kAllEps[] = {Ep::None,     Ep::Bias,          Ep::BiasGelu, Ep::BiasQuickGelu,
-                      Ep::Residual, Ep::ResidualScale, Ep::InPlace,  Ep::InPlaceScaleNoBias};
+enum class Ep { None, Bias, BiasGelu, BiasGeluFast, BiasQuickGelu, Residual, ResidualScale, InPlace, InPlaceScaleNoBias };
+const Ep kAllEps[] = {Ep::None,          Ep::Bias,     Ep::BiasGelu,      Ep::BiasGeluFast,      Ep::BiasQuickGelu,
+                      Ep::Residual,      Ep::ResidualScale, Ep::InPlace, Ep::InPlaceScaleNoBias};
 
 // An epilogue and the output buffer it writes (holding the residual when in place), row stride ldc.
 struct EpSetup {
@@ -222,6 +222,7 @@ EpSetup make_epilogue(Ep e, int m, int ldc, const std::vector<float>& bias, cons
     s.residual = random_floats(size_t(m) * ldc, seed, -3.0f, 3.0f);
     if (e != Ep::None && e != Ep::InPlaceScaleNoBias) s.ep.bias = bias.data();
     if (e == Ep::BiasGelu) s.ep.act = Activation::Gelu;
+    if (e == Ep::BiasGeluFast) s.ep.act = Activation::GeluFast;
     if (e == Ep::BiasQuickGelu) s.ep.act = Activation::QuickGelu;
     if (e == Ep::Residual || e == Ep::ResidualScale) s.ep.residual = s.residual.data();
     if (e == Ep::InPlace || e == Ep::InPlaceScaleNoBias) {
@@ -297,7 +298,7 @@ TEST_CASE("int8 gemm: the fused quantized output equals gemm_int8 then quantize_
     };
     const Shape shapes[] = {{1, 1, 1}, {7, 33, 21}, {19, 50, 64}, {197, 768, 192}};
     for (const Shape& sh : shapes)
-        for (Ep e : {Ep::None, Ep::BiasGelu, Ep::BiasQuickGelu, Ep::ResidualScale}) {
+        for (Ep e : {Ep::None, Ep::BiasGelu, Ep::BiasGeluFast, Ep::BiasQuickGelu, Ep::ResidualScale}) {
             CAPTURE(sh.m);
             CAPTURE(sh.n);
             CAPTURE(int(e));

@@ -495,7 +495,7 @@ LinearInput Session::hidden(const LinearParams& fc1, const LinearParams& fc2, co
     if (fc1.is_int8() && fc2.is_int8()) {
         LinearInput out;
         out.q = quantized_buffer(kQHidden, rows, H);
-        linear_quantized(&pool_, fc1, in.q, rows, mlp_activation(c), out.q);
+        linear_quantized(&pool_, fc1, in.q, rows, hidden_activation(c, fc1, fc2), out.q);
         return out;
     }
     if (fc1.packed.is_bf16() && fc2.packed.is_bf16() && gemm_bf16_rounds_rows(fc1.packed.n, fc1.packed.k)) {

@@ -64,6 +64,14 @@ void linear_to_bf16(ThreadPool* pool, const LinearParams& p, const LinearInput& 
 // The MLP activation of a model.
 inline Activation mlp_activation(const ModelConfig& c) { return c.quick_gelu() ? Activation::QuickGelu : Activation::Gelu; }
 
+// The activation between fc1 and fc2 as the forward pass applies it: when both are int8, fc1's
+// output is quantized at once (linear_quantized) and GELU is Activation::GeluFast, whose 8.1e-5
+// is under 2 % of the rows' quantization step for 99 % of ViT-Tiny's rows (docs/PERFORMANCE.md, "GELU").
+inline Activation hidden_activation(const ModelConfig& c, const LinearParams& fc1, const LinearParams& fc2) {
+    const Activation act = mlp_activation(c);
+    return act == Activation::Gelu && fc1.is_int8() && fc2.is_int8() ? Activation::GeluFast : act;
+}
+
 // The end of a residual branch, in place: x += scale·(in·Wᵀ + b); scale is the LayerScale gammas,
 // or null for none.
 void add_linear(ThreadPool* pool, const LinearParams& p, const LinearInput& in, int rows, const float* scale, float* x,

@@ -225,6 +225,7 @@ template <class F>
 void with_activation(Activation act, F&& f) {
     switch (act) {
         case Activation::Gelu: f(std::integral_constant<int, int(Activation::Gelu)>()); break;
+        case Activation::GeluFast: f(std::integral_constant<int, int(Activation::GeluFast)>()); break;
         case Activation::QuickGelu: f(std::integral_constant<int, int(Activation::QuickGelu)>()); break;
         default: f(std::integral_constant<int, int(Activation::None)>()); break;
     }

@@ -72,7 +72,9 @@ class Core:
         else:  # neon-dot: 5 rows, a step is one group
             tile = sum(-(-k // 4) * self.cycles("int8 neon-dot %d×16" % r) for r in split(m, 5))
         vectors = m * panels * 4
-        epi = vectors * (EPILOGUE + (DEQUANT if int8 else 0) + (self.per4("GELU", bound=True) if gelu else 0))
+        # An int8 fc1 feeding an int8 fc2 applies Activation::GeluFast (vit/layers.h hidden_activation).
+        act = self.per4("GELU fast" if int8 else "GELU", bound=True) if gelu else 0
+        epi = vectors * (EPILOGUE + (DEQUANT if int8 else 0) + act)
         return panels * tile + epi
 
     def layernorm(self, rows, d):
