@@ -155,7 +155,8 @@ std::vector<float> forward_reference(const Model& model, const float* images, in
                 for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls1 ? bp.ls1[d] : 1.0f) * tmp[size_t(i) * D + d];
             layernorm_reference(x.data(), D, h.data(), D, n, D, bp.norm2.weight, bp.norm2.bias, eps);
             linear_ref(model, bp.fc1, h.data(), n, D, H, mlp.data());
-            for (float& v : mlp) v = activation_reference(hidden_activation(c, bp.fc1, bp.fc2), v);
+            const Activation act = hidden_activation(c, bp.fc1, bp.fc2);  // GELU to 8.1e-5 between int8 Linears
+            for (float& v : mlp) v = activation_reference(act, v);
             linear_ref(model, bp.fc2, mlp.data(), n, H, D, tmp.data());
             for (int i = 0; i < n; ++i)
                 for (int d = 0; d < D; ++d) x[size_t(i) * D + d] += (bp.ls2 ? bp.ls2[d] : 1.0f) * tmp[size_t(i) * D + d];
