@@ -160,7 +160,7 @@ TEST_CASE("bf16 fixtures: the Session and the bf16 simulation keep timm's top-1 
             CHECK(to_simulation <= kSimulationShare * simulated_to_timm);
             const int outs = session.outputs();
             if (b->config().num_classes > 0) CHECK(top1_per_row(fast, outs) == top1_per_row(timm, outs));
-        });
+        }, pomt_test::Bf16Sweep::ModelSized);
         }
     }
 }

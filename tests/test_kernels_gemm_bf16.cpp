@@ -47,12 +47,13 @@ float from_bits(uint32_t u) {
 }
 
 // Runs the active variant (at each fp32 level for "widen") and calls check(order).
-void for_each_path(const std::function<void(Bf16Order)>& check) {
+void for_each_path(const std::function<void(Bf16Order)>& check,
+                   pomt_test::Bf16Sweep sweep = pomt_test::Bf16Sweep::Every) {
     for_each_bf16_variant([&](const char* name) {
         const Bf16Order order = active_bf16_kernels().order;
         if (std::string(name) == "widen") for_each_isa([&](Isa) { check(order); });
         else check(order);
-    });
+    }, sweep);
 }
 
 // c from gemm_bf16 equals the reference bit for bit, and the guard columns past n stay untouched.
@@ -380,7 +381,7 @@ TEST_CASE("bf16 gemm: the ViT shapes (M = 197), exact, 1/2/3 threads identical")
                 gemm_bf16(m, a.data(), s.k, w, got.data(), s.n, ep, pool_of(threads));
                 CHECK(std::memcmp(got.data(), ref.data(), got.size() * 4) == 0);
             }
-        });
+        }, pomt_test::Bf16Sweep::ModelSized);
     }
 }
 
