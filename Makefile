@@ -22,7 +22,10 @@ TEST_SHARDS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 8 ] && n=8; 
 
 TARGET_ARCH := $(shell $(CXX) -dumpmachine)
 CPPFLAGS += -I. -Iinclude -Ithird_party -MMD -MP
-CXXFLAGS += -std=c++17 $(OPT) $(DEBUG) -Wall -Wextra $(WERROR) -pthread -fno-math-errno
+# -ffp-contract=off: the kernels compute the operations they spell (their references and the tests
+# of their bits rely on it); g++'s default fuses a multiply and an add wherever inlining puts them
+# side by side, so the same source could round differently in two callers.
+CXXFLAGS += -std=c++17 $(OPT) $(DEBUG) -Wall -Wextra $(WERROR) -pthread -fno-math-errno -ffp-contract=off
 LDFLAGS  += -pthread
 LDLIBS   +=
 

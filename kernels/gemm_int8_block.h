@@ -160,6 +160,22 @@ POMT_NOINLINE void int8_tile(const Int8Tile& t) {
     const int32_t* isum = cols.isum;
     const float* fscale = cols.fscale;
     const float* fsum = cols.fsum;
+    if (!t.acc && t.cols == NP * 16) {
+        // A whole tile: int8_store's y = w_scale·(a_scale·acc + a_offset·w_sum) for every vector,
+        // then the rest of the epilogue once for the tile (store_epilogue_buffer). Same bits.
+        alignas(64) float y[R * NV * L];
+#pragma GCC unroll 32
+        for (int r = 0; r < R; ++r) {
+            const typename V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
+#pragma GCC unroll 32
+            for (int j = 0; j < NV; ++j)
+                V::store(y + (r * NV + j) * L,
+                         V::mul(V::load(fscale + j * L), V::fmadd(as, I::to_float(I::finish(acc[r][j], isum + j * L)),
+                                                                  V::mul(ao, V::load(fsum + j * L)))));
+        }
+        store_epilogue_buffer<V, NV>(*t.ep, t.row0, t.col0, R, y, t.c, size_t(t.ldc));
+        return;
+    }
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
         const typename V::T as = V::set1(t.a_scale[r]), ao = V::set1(t.a_offset[r]);
