@@ -7,8 +7,9 @@
 // prepares R broadcasts of A. Integer sums are exact, so the result is the same at every variant,
 // tile shape and thread count. The epilogue turns a row's int32 vector into floats and applies
 //   y = w_scale·(a_scale·acc + a_offset·w_sum)  (one FMA, one multiply)
-// then store_epilogue of kernels/gemm_block.h (bias, GELU, LayerScale, residual), so the float
-// output is also the same bits for every variant whose float vector type rounds alike.
+// then the rest of kernels/gemm_block.h's epilogue (bias, GELU, LayerScale, residual: once per
+// whole tile through store_epilogue_buffer, vector by vector in a tile cut short by n), so the
+// float output is also the same bits for every variant whose float vector type rounds alike.
 //
 // The type I provides: V (the float vector of the same width), lanes (int32 columns per vector),
 // kstep (4-byte groups per step), Acc / AOp / W, zero(), prep_a(p) / load_w(p) for kstep groups at
