@@ -127,8 +127,8 @@ void for_each_int8_variant(const std::function<void(const char*)>& fn);
 // The same for the bf16 variants (kernels/gemm_bf16_kernels.h). A model-sized sweep (whole
 // fixtures, the ViT's GEMM shapes) in a sanitizer build leaves the scalar variant to the plain
 // build, with a visible SKIP: it is avx512-bf16's bit reference, never chosen by itself, and its
-// per-pair fmaf calls at -O1 were nine tenths of those sweeps' time under ASan (the bf16 fixtures
-// alone 300 s). Its tile runs under the sanitizers in the small and edge shapes of the kernel tests.
+// per-pair fmaf calls at -O1 were most of those sweeps' time under ASan (nine tenths of the bf16
+// fixtures' 303 s, half of the ViT shapes' 124 s). Its tile runs under the sanitizers in the small and edge shapes of the kernel tests.
 enum class Bf16Sweep { Every, ModelSized };
 void for_each_bf16_variant(const std::function<void(const char*)>& fn, Bf16Sweep sweep = Bf16Sweep::Every);
 
